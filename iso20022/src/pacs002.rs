@@ -1,0 +1,186 @@
+//! pacs.002.001.10, FI to FI payment status report: accept or reject, with a reason.
+//!
+//! The switch receives these from creditor banks (their accept or reject of a forwarded
+//! pacs.008) and sends them to debtor banks (final outcome) and creditor banks (confirmation).
+
+use crate::codes::{StatusReason, TxStatus};
+use crate::common::*;
+use crate::error::{DecodeError, ErrorKind};
+use crate::xml::{self, Element, Limits, Writer};
+
+/// The namespace of pacs.002.001.10.
+pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10";
+
+/// A decoded or to-be-encoded pacs.002.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pacs002 {
+    /// Message id of this report.
+    pub msg_id: String,
+    /// Creation date and time.
+    pub created: String,
+    /// Instructing agent (group header).
+    pub instructing_agent: Option<Agent>,
+    /// Instructed agent (group header).
+    pub instructed_agent: Option<Agent>,
+    /// The original message the report is about (`OrgnlGrpInfAndSts`).
+    pub original_msg_id: Option<String>,
+    /// Its message name id, e.g. `pacs.008.001.08`.
+    pub original_msg_name: Option<String>,
+    /// One status per transaction.
+    pub transactions: Vec<TxStatusReport>,
+}
+
+/// Status of one original transaction (`PaymentTransaction110`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxStatusReport {
+    /// Original instruction id.
+    pub original_instr_id: Option<String>,
+    /// Original end-to-end id.
+    pub original_end_to_end_id: Option<String>,
+    /// Original transaction id.
+    pub original_tx_id: Option<String>,
+    /// Original UETR.
+    pub original_uetr: Option<String>,
+    /// Status.
+    pub status: TxStatus,
+    /// Reason, for rejects.
+    pub reason: Option<StatusReason>,
+    /// Narrative for the reason.
+    pub additional_info: Option<String>,
+    /// Acceptance date-time.
+    pub acceptance: Option<String>,
+    /// Clearing system reference (the switch's own transfer id).
+    pub clearing_ref: Option<String>,
+}
+
+/// Decode a pacs.002.001.10 document.
+pub fn decode(input: &[u8], limits: &Limits) -> Result<Pacs002, DecodeError> {
+    let (root, ns) = xml::parse(input, limits)?;
+    decode_element(&root, ns.as_deref(), limits)
+}
+
+/// Decode from an already parsed `Document` element.
+pub fn decode_element(
+    root: &Element,
+    ns: Option<&str>,
+    limits: &Limits,
+) -> Result<Pacs002, DecodeError> {
+    let at = At::root("Document");
+    if root.name != "Document" || ns != Some(NAMESPACE) {
+        return Err(at.err(ErrorKind::WrongMessage(format!(
+            "expected Document in {NAMESPACE}, found {} in {}",
+            root.name,
+            ns.unwrap_or("no namespace")
+        ))));
+    }
+    let body = req(root, &at, "FIToFIPmtStsRpt")?;
+    let at = at.child("FIToFIPmtStsRpt", None);
+    let hdr = req(body, &at, "GrpHdr")?;
+    let h_at = at.child("GrpHdr", None);
+    let (original_msg_id, original_msg_name) = match body.child("OrgnlGrpInfAndSts") {
+        Some(o) => {
+            let o_at = at.child("OrgnlGrpInfAndSts", None);
+            (Some(req_text(o, &o_at, "OrgnlMsgId", 35)?), Some(req_text(o, &o_at, "OrgnlMsgNmId", 35)?))
+        }
+        None => (None, None),
+    };
+    let count = body.children_named("TxInfAndSts").count();
+    if count > limits.max_transactions {
+        return Err(at.err(ErrorKind::TooLarge(format!(
+            "{count} transactions, at most {}",
+            limits.max_transactions
+        ))));
+    }
+    let mut transactions = Vec::with_capacity(count);
+    for (i, tx) in body.children_named("TxInfAndSts").enumerate() {
+        transactions.push(decode_tx(tx, &at.child("TxInfAndSts", Some(i + 1)))?);
+    }
+    Ok(Pacs002 {
+        msg_id: req_text(hdr, &h_at, "MsgId", 35)?,
+        created: req_checked(hdr, &h_at, "CreDtTm", "ISO date-time", is_iso_datetime)?,
+        instructing_agent: hdr
+            .child("InstgAgt")
+            .map(|a| decode_agent(a, &h_at.child("InstgAgt", None)))
+            .transpose()?,
+        instructed_agent: hdr
+            .child("InstdAgt")
+            .map(|a| decode_agent(a, &h_at.child("InstdAgt", None)))
+            .transpose()?,
+        original_msg_id,
+        original_msg_name,
+        transactions,
+    })
+}
+
+fn decode_tx(el: &Element, at: &At) -> Result<TxStatusReport, DecodeError> {
+    let status_text = req_text(el, at, "TxSts", 4)?;
+    let status = TxStatus::from_code(&status_text).ok_or_else(|| {
+        at.err_at("TxSts", ErrorKind::Invalid(format!("{status_text:?} is not a known transaction status")))
+    })?;
+    let mut reason = None;
+    let mut additional_info = None;
+    if let Some(info) = el.child("StsRsnInf") {
+        let i_at = at.child("StsRsnInf", None);
+        if let Some(rsn) = info.child("Rsn") {
+            if let Some(cd) = rsn.child("Cd") {
+                reason = Some(StatusReason::from_code(&cd.text).ok_or_else(|| {
+                    i_at.child("Rsn", None).err_at(
+                        "Cd",
+                        ErrorKind::Invalid(format!("{:?} is not a known status reason", cd.text)),
+                    )
+                })?);
+            }
+        }
+        additional_info = opt_text(info, &i_at, "AddtlInf", 105)?;
+    }
+    Ok(TxStatusReport {
+        original_instr_id: opt_text(el, at, "OrgnlInstrId", 35)?,
+        original_end_to_end_id: opt_text(el, at, "OrgnlEndToEndId", 35)?,
+        original_tx_id: opt_text(el, at, "OrgnlTxId", 35)?,
+        original_uetr: opt_checked(el, at, "OrgnlUETR", "UUIDv4", is_uuid_v4)?,
+        status,
+        reason,
+        additional_info,
+        acceptance: opt_checked(el, at, "AccptncDtTm", "ISO date-time", is_iso_datetime)?,
+        clearing_ref: opt_text(el, at, "ClrSysRef", 35)?,
+    })
+}
+
+/// Encode a pacs.002.001.10 document.
+pub fn encode(msg: &Pacs002) -> String {
+    let mut w = Writer::new(768 + 512 * msg.transactions.len());
+    w.open_with("Document", &[("xmlns", NAMESPACE)]).open("FIToFIPmtStsRpt");
+    w.open("GrpHdr").leaf("MsgId", &msg.msg_id).leaf("CreDtTm", &msg.created);
+    if let Some(a) = &msg.instructing_agent {
+        encode_agent(&mut w, "InstgAgt", a);
+    }
+    if let Some(a) = &msg.instructed_agent {
+        encode_agent(&mut w, "InstdAgt", a);
+    }
+    w.close("GrpHdr");
+    if let (Some(id), Some(name)) = (&msg.original_msg_id, &msg.original_msg_name) {
+        w.open("OrgnlGrpInfAndSts").leaf("OrgnlMsgId", id).leaf("OrgnlMsgNmId", name);
+        w.close("OrgnlGrpInfAndSts");
+    }
+    for tx in &msg.transactions {
+        w.open("TxInfAndSts");
+        w.opt_leaf("OrgnlInstrId", tx.original_instr_id.as_deref());
+        w.opt_leaf("OrgnlEndToEndId", tx.original_end_to_end_id.as_deref());
+        w.opt_leaf("OrgnlTxId", tx.original_tx_id.as_deref());
+        w.opt_leaf("OrgnlUETR", tx.original_uetr.as_deref());
+        w.leaf("TxSts", tx.status.code());
+        if tx.reason.is_some() || tx.additional_info.is_some() {
+            w.open("StsRsnInf");
+            if let Some(r) = tx.reason {
+                w.open("Rsn").leaf("Cd", r.code()).close("Rsn");
+            }
+            w.opt_leaf("AddtlInf", tx.additional_info.as_deref());
+            w.close("StsRsnInf");
+        }
+        w.opt_leaf("AccptncDtTm", tx.acceptance.as_deref());
+        w.opt_leaf("ClrSysRef", tx.clearing_ref.as_deref());
+        w.close("TxInfAndSts");
+    }
+    w.close("FIToFIPmtStsRpt").close("Document");
+    w.finish()
+}

@@ -1,0 +1,360 @@
+//! Bounded XML reading and plain XML writing.
+//!
+//! The reader turns a document into a small element tree ([`Element`]) with hard limits on
+//! size, nesting depth and element count, and refuses DOCTYPE declarations outright, so no
+//! DTD, external entity or entity expansion is ever processed (no XXE, no billion laughs).
+//! Only the five predefined XML entities and character references are understood.
+//!
+//! The writer produces UTF-8 XML with escaped text; it never fails and allocates once per
+//! message when given a capacity hint.
+//!
+//! Must not: perform I/O, resolve entities, or keep anything beyond the limits.
+
+use crate::error::{DecodeError, ErrorKind};
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+/// Limits applied while reading a document. Every input is bounded by these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted document, in bytes.
+    pub max_bytes: usize,
+    /// Deepest accepted element nesting.
+    pub max_depth: usize,
+    /// Most elements accepted in one document.
+    pub max_elements: usize,
+    /// Most transactions accepted in one message.
+    pub max_transactions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_bytes: 1 << 20, max_depth: 32, max_elements: 50_000, max_transactions: 1_000 }
+    }
+}
+
+/// One element: its local name (prefix stripped), attributes, text and children.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Element {
+    /// Local name, without namespace prefix.
+    pub name: String,
+    /// Attributes as (local name, unescaped value).
+    pub attrs: Vec<(String, String)>,
+    /// Concatenated, unescaped text content directly inside this element.
+    pub text: String,
+    /// Child elements in document order.
+    pub children: Vec<Element>,
+}
+
+impl Element {
+    /// First child with this local name.
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// All children with this local name.
+    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+
+    /// Attribute value by local name.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+fn local(name: &[u8]) -> String {
+    let local = match name.iter().rposition(|b| *b == b':') {
+        Some(i) => name.get(i + 1..).unwrap_or_default(),
+        None => name,
+    };
+    String::from_utf8_lossy(local).into_owned()
+}
+
+/// Parse `input` into its root element, enforcing `limits`.
+///
+/// Also returns the default namespace declared on the root (`xmlns`), if any.
+pub fn parse(input: &[u8], limits: &Limits) -> Result<(Element, Option<String>), DecodeError> {
+    if input.len() > limits.max_bytes {
+        return Err(DecodeError::new(
+            "/",
+            ErrorKind::TooLarge(format!("{} bytes, at most {}", input.len(), limits.max_bytes)),
+        ));
+    }
+    let mut reader = Reader::from_reader(input);
+    let cfg = reader.config_mut();
+    cfg.trim_text(true);
+    cfg.check_end_names = true;
+    cfg.expand_empty_elements = true;
+
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let mut root_ns: Option<String> = None;
+    let mut elements = 0usize;
+    let mut first = true;
+    loop {
+        let ev = reader.read_event().map_err(|e| {
+            DecodeError::new(
+                &path_of(&stack),
+                ErrorKind::Malformed(format!("at byte {}: {e}", reader.error_position())),
+            )
+        })?;
+        if let Event::Decl(_) = ev {
+            if !first {
+                return Err(DecodeError::new(
+                    "/",
+                    ErrorKind::Malformed("the XML declaration must come first".into()),
+                ));
+            }
+        }
+        first = false;
+        match ev {
+            Event::DocType(_) => {
+                return Err(DecodeError::new(
+                    "/",
+                    ErrorKind::Forbidden("DOCTYPE/DTD declarations are not accepted".into()),
+                ))
+            }
+            Event::Start(start) => {
+                if root.is_some() {
+                    return Err(DecodeError::new(
+                        "/",
+                        ErrorKind::Malformed("content after the root element".into()),
+                    ));
+                }
+                elements += 1;
+                if elements > limits.max_elements {
+                    return Err(DecodeError::new(
+                        &path_of(&stack),
+                        ErrorKind::TooLarge(format!("more than {} elements", limits.max_elements)),
+                    ));
+                }
+                if stack.len() >= limits.max_depth {
+                    return Err(DecodeError::new(
+                        &path_of(&stack),
+                        ErrorKind::TooLarge(format!("nesting deeper than {}", limits.max_depth)),
+                    ));
+                }
+                let mut el = Element { name: local(start.name().as_ref()), ..Element::default() };
+                for attr in start.attributes() {
+                    let attr = attr.map_err(|e| {
+                        DecodeError::new(&path_of(&stack), ErrorKind::Malformed(e.to_string()))
+                    })?;
+                    let key = attr.key.as_ref();
+                    let value = attr
+                        .unescape_value()
+                        .map_err(|e| {
+                            DecodeError::new(&path_of(&stack), ErrorKind::Malformed(e.to_string()))
+                        })?
+                        .into_owned();
+                    if key == b"xmlns" {
+                        if stack.is_empty() {
+                            root_ns = Some(value.clone());
+                        }
+                        continue;
+                    }
+                    if key.starts_with(b"xmlns:") {
+                        if stack.is_empty() && start.name().prefix().is_some() {
+                            let prefix = local(key);
+                            let own = start
+                                .name()
+                                .prefix()
+                                .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
+                            if own.as_deref() == Some(prefix.as_str()) {
+                                root_ns = Some(value.clone());
+                            }
+                        }
+                        continue;
+                    }
+                    el.attrs.push((local(key), value));
+                }
+                stack.push(el);
+            }
+            Event::End(_) => {
+                let Some(done) = stack.pop() else {
+                    return Err(DecodeError::new("/", ErrorKind::Malformed("unbalanced end".into())));
+                };
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(done),
+                    None => root = Some(done),
+                }
+            }
+            Event::Text(text) => {
+                let value = text.unescape().map_err(|e| {
+                    DecodeError::new(&path_of(&stack), ErrorKind::Malformed(e.to_string()))
+                })?;
+                match stack.last_mut() {
+                    Some(el) => el.text.push_str(&value),
+                    None => {
+                        return Err(DecodeError::new(
+                            "/",
+                            ErrorKind::Malformed("text outside the root element".into()),
+                        ))
+                    }
+                }
+            }
+            Event::CData(data) => match stack.last_mut() {
+                Some(el) => el.text.push_str(&String::from_utf8_lossy(&data)),
+                None => {
+                    return Err(DecodeError::new(
+                        "/",
+                        ErrorKind::Malformed("CDATA outside the root element".into()),
+                    ))
+                }
+            },
+            Event::Empty(_) => {
+                // expand_empty_elements turns these into Start/End pairs.
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(DecodeError::new(
+            &path_of(&stack),
+            ErrorKind::Malformed("document ends inside an element".into()),
+        ));
+    }
+    match root {
+        Some(root) => Ok((root, root_ns)),
+        None => Err(DecodeError::new("/", ErrorKind::Malformed("no root element".into()))),
+    }
+}
+
+fn path_of(stack: &[Element]) -> String {
+    let mut p = String::new();
+    for el in stack {
+        p.push('/');
+        p.push_str(&el.name);
+    }
+    if p.is_empty() {
+        p.push('/');
+    }
+    p
+}
+
+/// A minimal XML writer: elements, attributes and escaped text, in order.
+#[derive(Debug, Default)]
+pub struct Writer {
+    out: String,
+}
+
+impl Writer {
+    /// A writer with the XML declaration already written.
+    pub fn new(capacity: usize) -> Self {
+        let mut out = String::with_capacity(capacity);
+        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        Writer { out }
+    }
+
+    /// `<name>`
+    pub fn open(&mut self, name: &str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push('>');
+        self
+    }
+
+    /// `<name a="v" ...>`
+    pub fn open_with(&mut self, name: &str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(name);
+        for (k, v) in attrs {
+            self.out.push(' ');
+            self.out.push_str(k);
+            self.out.push_str("=\"");
+            escape_into(&mut self.out, v);
+            self.out.push('"');
+        }
+        self.out.push('>');
+        self
+    }
+
+    /// `</name>`
+    pub fn close(&mut self, name: &str) -> &mut Self {
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+        self
+    }
+
+    /// `<name>text</name>`
+    pub fn leaf(&mut self, name: &str, text: &str) -> &mut Self {
+        self.open(name);
+        escape_into(&mut self.out, text);
+        self.close(name)
+    }
+
+    /// `<name>text</name>` when `text` is present.
+    pub fn opt_leaf(&mut self, name: &str, text: Option<&str>) -> &mut Self {
+        if let Some(t) = text {
+            self.leaf(name, t);
+        }
+        self
+    }
+
+    /// `<name a="v">text</name>`
+    pub fn leaf_with(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) -> &mut Self {
+        self.open_with(name, attrs);
+        escape_into(&mut self.out, text);
+        self.close(name)
+    }
+
+    /// The finished document.
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for ch in text.chars() {
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_doctype_and_entities() {
+        let evil = br#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><a>&lol;</a>"#;
+        let err = parse(evil, &Limits::default()).unwrap_err();
+        assert!(matches!(err.kind, ErrorKind::Forbidden(_)), "{err}");
+    }
+
+    #[test]
+    fn enforces_depth_and_size() {
+        let deep = "<a>".repeat(40) + &"</a>".repeat(40);
+        let err = parse(deep.as_bytes(), &Limits::default()).unwrap_err();
+        assert!(matches!(err.kind, ErrorKind::TooLarge(_)), "{err}");
+        let limits = Limits { max_bytes: 10, ..Limits::default() };
+        let err = parse(b"<a>01234567890</a>", &limits).unwrap_err();
+        assert!(matches!(err.kind, ErrorKind::TooLarge(_)), "{err}");
+    }
+
+    #[test]
+    fn reads_namespace_text_and_attributes() {
+        let (root, ns) =
+            parse(br#"<p:Doc xmlns:p="urn:x"><p:A Ccy="EUR">1 &amp; 2</p:A></p:Doc>"#, &Limits::default())
+                .unwrap();
+        assert_eq!(ns.as_deref(), Some("urn:x"));
+        let a = root.child("A").unwrap();
+        assert_eq!(a.text, "1 & 2");
+        assert_eq!(a.attr("Ccy"), Some("EUR"));
+    }
+
+    #[test]
+    fn writer_escapes() {
+        let mut w = Writer::new(64);
+        w.leaf_with("A", &[("k", "\"q\"")], "<&>");
+        assert!(w.finish().ends_with("<A k=\"&quot;q&quot;\">&lt;&amp;&gt;</A>"));
+    }
+}
