@@ -72,7 +72,10 @@ code_set! {
 impl TxStatus {
     /// Whether this status accepts the transaction (anything but RJCT, BLCK, PDNG, RCVD).
     pub fn is_accept(self) -> bool {
-        !matches!(self, TxStatus::Rejected | TxStatus::Blocked | TxStatus::Pending | TxStatus::Received)
+        !matches!(
+            self,
+            TxStatus::Rejected | TxStatus::Blocked | TxStatus::Pending | TxStatus::Received
+        )
     }
 }
 

@@ -93,7 +93,9 @@ pub fn opt_checked(
 ) -> Result<Option<String>, DecodeError> {
     match el.child(name) {
         Some(child) if ok(&child.text) => Ok(Some(child.text.clone())),
-        Some(child) => Err(at.err_at(name, ErrorKind::Invalid(format!("{:?} is not a valid {what}", child.text)))),
+        Some(child) => Err(
+            at.err_at(name, ErrorKind::Invalid(format!("{:?} is not a valid {what}", child.text)))
+        ),
         None => Ok(None),
     }
 }
@@ -177,7 +179,8 @@ pub fn is_iso_datetime(s: &str) -> bool {
     if t.len() < 8 || t.get(2) != Some(&b':') || t.get(5) != Some(&b':') {
         return false;
     }
-    let digits = |r: std::ops::Range<usize>| t.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| t.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
     if !(digits(0..2) && digits(3..5) && digits(6..8)) {
         return false;
     }
@@ -268,9 +271,11 @@ impl Amount {
 /// currency's own exponent: an amount with more fraction digits than the currency has is
 /// refused rather than rounded.
 pub fn decode_amount(el: &Element, at: &At) -> Result<Amount, DecodeError> {
-    let ccy_text = el.attr("Ccy").ok_or_else(|| at.err(ErrorKind::Invalid("Ccy attribute missing".into())))?;
-    let currency = Currency::parse(ccy_text)
-        .ok_or_else(|| at.err(ErrorKind::Invalid(format!("{ccy_text:?} is not a currency code"))))?;
+    let ccy_text =
+        el.attr("Ccy").ok_or_else(|| at.err(ErrorKind::Invalid("Ccy attribute missing".into())))?;
+    let currency = Currency::parse(ccy_text).ok_or_else(|| {
+        at.err(ErrorKind::Invalid(format!("{ccy_text:?} is not a currency code")))
+    })?;
     let text = el.text.trim();
     if text.is_empty()
         || !text.bytes().all(|c| c.is_ascii_digit() || c == b'.')
@@ -297,9 +302,8 @@ pub fn decode_amount(el: &Element, at: &At) -> Result<Amount, DecodeError> {
             "{text} has more fraction digits than {currency} allows ({exp})"
         ))));
     }
-    let minor = scaled
-        .to_u64()
-        .ok_or_else(|| at.err(ErrorKind::Invalid("amount out of range".into())))?;
+    let minor =
+        scaled.to_u64().ok_or_else(|| at.err(ErrorKind::Invalid("amount out of range".into())))?;
     Ok(Amount { minor, currency })
 }
 
@@ -356,7 +360,9 @@ pub fn decode_agent(el: &Element, at: &At) -> Result<Agent, DecodeError> {
             agent.clearing_system = match (sys.child("Cd"), sys.child("Prtry")) {
                 (Some(_), _) => opt_text(sys, &s_at, "Cd", 5)?,
                 (None, Some(_)) => opt_text(sys, &s_at, "Prtry", 35)?,
-                (None, None) => return Err(s_at.err(ErrorKind::Invalid("choice needs Cd or Prtry".into()))),
+                (None, None) => {
+                    return Err(s_at.err(ErrorKind::Invalid("choice needs Cd or Prtry".into())))
+                }
             };
         }
     }
@@ -480,10 +486,16 @@ pub fn decode_account(el: &Element, at: &At) -> Result<Account, DecodeError> {
     let id = match (id_el.child("IBAN"), id_el.child("Othr")) {
         (Some(iban), None) if is_iban(&iban.text) => AccountId::Iban(iban.text.clone()),
         (Some(iban), None) => {
-            return Err(id_at.err_at("IBAN", ErrorKind::Invalid(format!("{:?} is not an IBAN", iban.text))))
+            return Err(
+                id_at.err_at("IBAN", ErrorKind::Invalid(format!("{:?} is not an IBAN", iban.text)))
+            )
         }
         (None, Some(o)) => AccountId::Other(req_text(o, &id_at.child("Othr", None), "Id", 34)?),
-        _ => return Err(id_at.err(ErrorKind::Invalid("choice needs exactly one of IBAN, Othr".into()))),
+        _ => {
+            return Err(
+                id_at.err(ErrorKind::Invalid("choice needs exactly one of IBAN, Othr".into()))
+            )
+        }
     };
     let kind = match el.child("Tp") {
         Some(tp) => opt_text(tp, &at.child("Tp", None), "Cd", 4)?,
@@ -554,7 +566,10 @@ mod tests {
     fn amounts_with_bad_facets_are_refused() {
         let e = amount(r#"<A Ccy="USD">1.000001</A>"#).unwrap_err();
         assert_eq!(e.to_string(), "/Amt: 6 fraction digits, at most 5");
-        assert!(amount(r#"<A Ccy="USD">1.001</A>"#).unwrap_err().to_string().contains("USD allows"));
+        assert!(amount(r#"<A Ccy="USD">1.001</A>"#)
+            .unwrap_err()
+            .to_string()
+            .contains("USD allows"));
         assert!(amount(r#"<A Ccy="USD">-1</A>"#).is_err());
         assert!(amount(r#"<A Ccy="usd">1</A>"#).is_err());
         assert!(amount(r#"<A>1</A>"#).is_err());
@@ -571,11 +586,19 @@ mod tests {
 
     #[test]
     fn patterns() {
-        assert!(is_bic("BANKBRSP") && is_bic("BANKBRSPXXX") && !is_bic("bankbrsp") && !is_bic("BANK12SP"));
+        assert!(
+            is_bic("BANKBRSP")
+                && is_bic("BANKBRSPXXX")
+                && !is_bic("bankbrsp")
+                && !is_bic("BANK12SP")
+        );
         assert!(is_iban("DE89370400440532013000") && !is_iban("D89370400440532013000"));
         assert!(is_uuid_v4("8a562c67-ca16-48ba-b074-65581be6f011"));
         assert!(!is_uuid_v4("8a562c67-ca16-38ba-b074-65581be6f011"));
-        assert!(is_iso_datetime("2023-06-04T10:55:26-04:00") && is_iso_datetime("2023-06-04T10:55:26.123Z"));
+        assert!(
+            is_iso_datetime("2023-06-04T10:55:26-04:00")
+                && is_iso_datetime("2023-06-04T10:55:26.123Z")
+        );
         assert!(!is_iso_datetime("2023-06-04 10:55:26") && !is_iso_date("2023-13-01"));
     }
 }

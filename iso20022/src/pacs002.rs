@@ -80,7 +80,10 @@ pub fn decode_element(
     let (original_msg_id, original_msg_name) = match body.child("OrgnlGrpInfAndSts") {
         Some(o) => {
             let o_at = at.child("OrgnlGrpInfAndSts", None);
-            (Some(req_text(o, &o_at, "OrgnlMsgId", 35)?), Some(req_text(o, &o_at, "OrgnlMsgNmId", 35)?))
+            (
+                Some(req_text(o, &o_at, "OrgnlMsgId", 35)?),
+                Some(req_text(o, &o_at, "OrgnlMsgNmId", 35)?),
+            )
         }
         None => (None, None),
     };
@@ -115,7 +118,10 @@ pub fn decode_element(
 fn decode_tx(el: &Element, at: &At) -> Result<TxStatusReport, DecodeError> {
     let status_text = req_text(el, at, "TxSts", 4)?;
     let status = TxStatus::from_code(&status_text).ok_or_else(|| {
-        at.err_at("TxSts", ErrorKind::Invalid(format!("{status_text:?} is not a known transaction status")))
+        at.err_at(
+            "TxSts",
+            ErrorKind::Invalid(format!("{status_text:?} is not a known transaction status")),
+        )
     })?;
     let mut reason = None;
     let mut additional_info = None;

@@ -135,7 +135,10 @@ fn decode_header(el: &Element, at: &At) -> Result<GroupHeader, DecodeError> {
             match (c.child("Cd"), c.child("Prtry")) {
                 (Some(_), None) => opt_text(c, &c_at, "Cd", 5)?,
                 (None, Some(_)) => opt_text(c, &c_at, "Prtry", 35)?,
-                _ => return Err(c_at.err(ErrorKind::Invalid("choice needs exactly one of Cd, Prtry".into()))),
+                _ => {
+                    return Err(c_at
+                        .err(ErrorKind::Invalid("choice needs exactly one of Cd, Prtry".into())))
+                }
             }
         }
         None => None,

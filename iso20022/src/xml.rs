@@ -172,7 +172,10 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<(Element, Option<String>),
             }
             Event::End(_) => {
                 let Some(done) = stack.pop() else {
-                    return Err(DecodeError::new("/", ErrorKind::Malformed("unbalanced end".into())));
+                    return Err(DecodeError::new(
+                        "/",
+                        ErrorKind::Malformed("unbalanced end".into()),
+                    ));
                 };
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(done),
@@ -342,9 +345,11 @@ mod tests {
 
     #[test]
     fn reads_namespace_text_and_attributes() {
-        let (root, ns) =
-            parse(br#"<p:Doc xmlns:p="urn:x"><p:A Ccy="EUR">1 &amp; 2</p:A></p:Doc>"#, &Limits::default())
-                .unwrap();
+        let (root, ns) = parse(
+            br#"<p:Doc xmlns:p="urn:x"><p:A Ccy="EUR">1 &amp; 2</p:A></p:Doc>"#,
+            &Limits::default(),
+        )
+        .unwrap();
         assert_eq!(ns.as_deref(), Some("urn:x"));
         let a = root.child("A").unwrap();
         assert_eq!(a.text, "1 & 2");
