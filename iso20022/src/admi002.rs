@@ -9,7 +9,7 @@ use crate::xml::{self, Limits, Writer};
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:admi.002.001.01";
 
 /// A message reject.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Admi002 {
     /// Reference of the rejected message (its MsgId, or `NOTAVAILABLE`).
     pub related_ref: String,

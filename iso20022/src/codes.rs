@@ -210,3 +210,10 @@ code_set! {
         InvalidCutOffTime = "TM01",
     }
 }
+
+impl Default for TxStatus {
+    /// `PDNG`: a status not yet decided.
+    fn default() -> Self {
+        TxStatus::Pending
+    }
+}

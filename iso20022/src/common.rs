@@ -206,9 +206,15 @@ pub fn is_currency(s: &str) -> bool {
     s.len() == 3 && s.bytes().all(|c| c.is_ascii_uppercase())
 }
 
-/// A three-letter ISO 4217 currency.
+/// A three-letter ISO 4217 currency. The default is `XXX`, ISO's "no currency".
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency([u8; 3]);
+
+impl Default for Currency {
+    fn default() -> Self {
+        Currency(*b"XXX")
+    }
+}
 
 impl Currency {
     /// Parse three uppercase ASCII letters.
@@ -249,7 +255,7 @@ impl fmt::Display for Currency {
 }
 
 /// An amount in integer minor units of its currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Amount {
     /// Minor units (cents for USD/EUR/BRL).
     pub minor: u64,
@@ -434,6 +440,12 @@ pub enum AccountId {
     Other(String),
 }
 
+impl Default for AccountId {
+    fn default() -> Self {
+        AccountId::Other(NOT_PROVIDED.to_string())
+    }
+}
+
 impl AccountId {
     /// The identifier text.
     pub fn as_str(&self) -> &str {
@@ -450,7 +462,7 @@ impl fmt::Debug for AccountId {
 }
 
 /// A proxy (alias) of an account (`ProxyAccountIdentification1`).
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Proxy {
     /// Proxy type code (`Tp/Cd`, ExternalProxyAccountType1Code: TELE, EMAL, ...) if given.
     pub kind: Option<String>,
@@ -465,7 +477,7 @@ impl fmt::Debug for Proxy {
 }
 
 /// A cash account (`CashAccount38`) with an optional proxy.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Account {
     /// Identification.
     pub id: AccountId,

@@ -12,7 +12,7 @@ use crate::xml::{self, Element, Limits, Writer};
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10";
 
 /// A decoded or to-be-encoded pacs.002.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pacs002 {
     /// Message id of this report.
     pub msg_id: String,
@@ -31,7 +31,7 @@ pub struct Pacs002 {
 }
 
 /// Status of one original transaction (`PaymentTransaction110`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TxStatusReport {
     /// Original instruction id.
     pub original_instr_id: Option<String>,

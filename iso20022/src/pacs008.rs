@@ -13,7 +13,7 @@ use crate::xml::{self, Element, Limits, Writer};
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08";
 
 /// A decoded pacs.008 message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pacs008 {
     /// Group header.
     pub header: GroupHeader,
@@ -22,7 +22,7 @@ pub struct Pacs008 {
 }
 
 /// Group header (`GroupHeader93`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupHeader {
     /// Message id (`MsgId`), unique per instructing agent.
     pub msg_id: String,
@@ -39,7 +39,7 @@ pub struct GroupHeader {
 }
 
 /// One credit transfer transaction (`CreditTransferTransaction39`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CreditTransfer {
     /// Instruction id.
     pub instr_id: Option<String>,
