@@ -44,6 +44,10 @@ pub struct Element {
     pub text: String,
     /// Child elements in document order.
     pub children: Vec<Element>,
+    /// The namespace this element declares for its own name (`xmlns="..."` on an unprefixed
+    /// element, `xmlns:p="..."` on a `p:` element), if it declares one. Used to find the
+    /// AppHdr and Document inside an envelope.
+    pub xmlns: Option<String>,
 }
 
 impl Element {
@@ -69,6 +73,13 @@ fn local(name: &[u8]) -> String {
         None => name,
     };
     String::from_utf8_lossy(local).into_owned()
+}
+
+fn local_bytes(name: &[u8]) -> &[u8] {
+    match name.iter().rposition(|b| *b == b':') {
+        Some(i) => name.get(i + 1..).unwrap_or_default(),
+        None => name,
+    }
 }
 
 /// Parse `input` into its root element, enforcing `limits`.
@@ -151,18 +162,18 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<(Element, Option<String>),
                         if stack.is_empty() {
                             root_ns = Some(value.clone());
                         }
+                        if start.name().prefix().is_none() {
+                            el.xmlns = Some(value);
+                        }
                         continue;
                     }
                     if key.starts_with(b"xmlns:") {
-                        if stack.is_empty() && start.name().prefix().is_some() {
-                            let prefix = local(key);
-                            let own = start
-                                .name()
-                                .prefix()
-                                .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
-                            if own.as_deref() == Some(prefix.as_str()) {
+                        let own = start.name().prefix().map(|p| p.as_ref() == local_bytes(key));
+                        if own == Some(true) {
+                            if stack.is_empty() {
                                 root_ns = Some(value.clone());
                             }
+                            el.xmlns = Some(value);
                         }
                         continue;
                     }
