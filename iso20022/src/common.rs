@@ -378,7 +378,11 @@ pub fn decode_agent(el: &Element, at: &At) -> Result<Agent, DecodeError> {
     let fi_at = at.child("FinInstnId", None);
     let fi = req(el, at, "FinInstnId")?;
     let mut agent = Agent {
-        bic: opt_checked(fi, &fi_at, "BICFI", "BIC", is_bic)?,
+        // `BIC` is the 2009 messages' name (pain.001.001.03) for what later ones call `BICFI`.
+        bic: match opt_checked(fi, &fi_at, "BICFI", "BIC", is_bic)? {
+            Some(b) => Some(b),
+            None => opt_checked(fi, &fi_at, "BIC", "BIC", is_bic)?,
+        },
         lei: opt_checked(fi, &fi_at, "LEI", "LEI", is_lei)?,
         name: opt_text(fi, &fi_at, "Nm", 140)?,
         address: opt_address(fi, &fi_at)?,
@@ -530,6 +534,12 @@ pub struct Account {
     pub kind: Option<String>,
     /// Proxy (alias) of the account.
     pub proxy: Option<Proxy>,
+    /// Account currency (`Ccy`).
+    pub currency: Option<String>,
+    /// Account name (`Nm`, personal data).
+    pub name: Option<String>,
+    /// Scheme of an `Othr` identification (`Id/Othr/SchmeNm/Cd`, e.g. BBAN).
+    pub other_scheme: Option<String>,
 }
 
 /// The placeholder account id a debtor bank puts when it pays by alias and does not know the
@@ -540,6 +550,7 @@ pub const NOT_PROVIDED: &str = "NOTPROVIDED";
 pub fn decode_account(el: &Element, at: &At) -> Result<Account, DecodeError> {
     let id_at = at.child("Id", None);
     let id_el = req(el, at, "Id")?;
+    let mut other_scheme = None;
     let id = match (id_el.child("IBAN"), id_el.child("Othr")) {
         (Some(iban), None) if is_iban(&iban.text) => AccountId::Iban(iban.text.clone()),
         (Some(iban), None) => {
@@ -547,7 +558,13 @@ pub fn decode_account(el: &Element, at: &At) -> Result<Account, DecodeError> {
                 id_at.err_at("IBAN", ErrorKind::Invalid(format!("{:?} is not an IBAN", iban.text)))
             )
         }
-        (None, Some(o)) => AccountId::Other(req_text(o, &id_at.child("Othr", None), "Id", 34)?),
+        (None, Some(o)) => {
+            let o_at = id_at.child("Othr", None);
+            if let Some(sch) = o.child("SchmeNm") {
+                other_scheme = Some(decode_scheme_code(sch, &o_at.child("SchmeNm", None))?);
+            }
+            AccountId::Other(req_text(o, &o_at, "Id", 34)?)
+        }
         _ => {
             return Err(
                 id_at.err(ErrorKind::Invalid("choice needs exactly one of IBAN, Othr".into()))
@@ -573,7 +590,21 @@ pub fn decode_account(el: &Element, at: &At) -> Result<Account, DecodeError> {
         }
         None => None,
     };
-    Ok(Account { id, kind, proxy })
+    Ok(Account {
+        id,
+        kind,
+        proxy,
+        currency: opt_checked(el, at, "Ccy", "currency code", is_currency)?,
+        name: opt_text(el, at, "Nm", 70)?,
+        other_scheme,
+    })
+}
+
+fn decode_scheme_code(el: &Element, at: &At) -> Result<String, DecodeError> {
+    match code_or_proprietary(el, at, 4)? {
+        (Some(c), _) => Ok(c),
+        _ => Err(at.err(ErrorKind::Invalid("only a scheme code (Cd) is supported here".into()))),
+    }
 }
 
 /// Write a `CashAccount38`.
@@ -584,13 +615,18 @@ pub fn encode_account(w: &mut Writer, name: &str, a: &Account) {
             w.leaf("IBAN", s);
         }
         AccountId::Other(s) => {
-            w.open("Othr").leaf("Id", s).close("Othr");
+            w.open("Othr").leaf("Id", s);
+            if let Some(sch) = &a.other_scheme {
+                w.open("SchmeNm").leaf("Cd", sch).close("SchmeNm");
+            }
+            w.close("Othr");
         }
     }
     w.close("Id");
     if let Some(k) = &a.kind {
         w.open("Tp").leaf("Cd", k).close("Tp");
     }
+    w.opt_leaf("Ccy", a.currency.as_deref()).opt_leaf("Nm", a.name.as_deref());
     if let Some(p) = &a.proxy {
         w.open("Prxy");
         if let Some(k) = &p.kind {

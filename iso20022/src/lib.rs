@@ -36,7 +36,7 @@
 //!
 //! Supported: pacs.008.001.08, pacs.002.001.10, pacs.004.001.09 (and .10), pacs.028.001.03,
 //! camt.056.001.08, camt.029.001.09, admi.002.001.01, head.001.001.02 and the AppHdr + Document
-//! envelope ([`envelope`]). [`decode`] picks the decoder by namespace, [`encode`] writes any
+//! envelope ([`envelope`]), pain.001.001.09 (and .03, streamed), pain.002.001.10. [`decode`] picks the decoder by namespace, [`encode`] writes any
 //! [`Message`], [`check`] says what a document is or why it is refused.
 //!
 //! Pure: no I/O, no tokio, no clock. Amounts cross the XML edge as `rust_decimal` and live as
@@ -55,6 +55,8 @@ pub mod pacs002;
 pub mod pacs004;
 pub mod pacs008;
 pub mod pacs028;
+pub mod pain001;
+pub mod pain002;
 pub mod reference;
 pub mod xml;
 
@@ -84,6 +86,12 @@ pub enum MessageType {
     Camt029,
     /// head.001.001.02 (a business application header on its own)
     Head001,
+    /// pain.001.001.09
+    Pain001,
+    /// pain.001.001.03 (decoded into the .09 model)
+    Pain001V03,
+    /// pain.002.001.10
+    Pain002,
 }
 
 impl MessageType {
@@ -98,6 +106,9 @@ impl MessageType {
         MessageType::Camt056,
         MessageType::Camt029,
         MessageType::Head001,
+        MessageType::Pain001,
+        MessageType::Pain001V03,
+        MessageType::Pain002,
     ];
 
     /// The ISO message name id, e.g. `pacs.008.001.08`.
@@ -112,6 +123,9 @@ impl MessageType {
             MessageType::Camt056 => "camt.056.001.08",
             MessageType::Camt029 => "camt.029.001.09",
             MessageType::Head001 => "head.001.001.02",
+            MessageType::Pain001 => "pain.001.001.09",
+            MessageType::Pain001V03 => "pain.001.001.03",
+            MessageType::Pain002 => "pain.002.001.10",
         }
     }
 
@@ -127,6 +141,9 @@ impl MessageType {
             MessageType::Camt056 => camt056::NAMESPACE,
             MessageType::Camt029 => camt029::NAMESPACE,
             MessageType::Head001 => head001::NAMESPACE,
+            MessageType::Pain001 => pain001::NAMESPACE,
+            MessageType::Pain001V03 => pain001::NAMESPACE_V03,
+            MessageType::Pain002 => pain002::NAMESPACE,
         }
     }
 
@@ -164,6 +181,10 @@ pub enum Message {
     Camt029(camt029::Camt029),
     /// A business application header on its own.
     Head001(head001::AppHdr),
+    /// A customer credit transfer initiation (.09 or .03, see its `version`).
+    Pain001(pain001::Pain001),
+    /// A customer payment status report.
+    Pain002(pain002::Pain002),
 }
 
 impl Message {
@@ -181,12 +202,29 @@ impl Message {
             Message::Camt056(_) => MessageType::Camt056,
             Message::Camt029(_) => MessageType::Camt029,
             Message::Head001(_) => MessageType::Head001,
+            Message::Pain001(m) => match m.version {
+                pain001::Version::V09 => MessageType::Pain001,
+                pain001::Version::V03 => MessageType::Pain001V03,
+            },
+            Message::Pain002(_) => MessageType::Pain002,
         }
     }
 }
 
+/// Whether `input` is a pain.001 (routed to its streaming decoder).
+fn is_bulk(input: &[u8], limits: &Limits) -> bool {
+    input.len() <= limits.max_bytes
+        && matches!(
+            xml::root_namespace(input).as_deref(),
+            Some(pain001::NAMESPACE) | Some(pain001::NAMESPACE_V03)
+        )
+}
+
 /// Decode any supported message, choosing the decoder by the document's namespace.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Message, DecodeError> {
+    if is_bulk(input, limits) {
+        return pain001::decode(input, limits).map(Message::Pain001);
+    }
     let (root, ns) = xml::parse(input, limits)?;
     decode_root(&root, ns.as_deref(), limits)
 }
@@ -217,6 +255,10 @@ pub fn decode_root(
         MessageType::Camt056 => Message::Camt056(camt056::decode_element(root, ns, limits)?),
         MessageType::Camt029 => Message::Camt029(camt029::decode_element(root, ns, limits)?),
         MessageType::Head001 => Message::Head001(head001::decode_element(root, ns)?),
+        MessageType::Pain001 | MessageType::Pain001V03 => {
+            Message::Pain001(pain001::decode_element(root, ns, limits)?)
+        }
+        MessageType::Pain002 => Message::Pain002(pain002::decode_element(root, ns, limits)?),
     })
 }
 
@@ -231,6 +273,8 @@ pub fn encode(msg: &Message) -> String {
         Message::Camt056(m) => camt056::encode(m),
         Message::Camt029(m) => camt029::encode(m),
         Message::Head001(m) => head001::encode(m),
+        Message::Pain001(m) => pain001::encode(m),
+        Message::Pain002(m) => pain002::encode(m),
     }
 }
 
@@ -238,6 +282,9 @@ pub fn encode(msg: &Message) -> String {
 /// type it is. This is what `switchctl iso check` prints: `OK <type>` or the error, whose
 /// `Display` is `<element path>: <reason>`. For an envelope the type of its Document is given.
 pub fn check(input: &[u8], limits: &Limits) -> Result<MessageType, DecodeError> {
+    if is_bulk(input, limits) {
+        return pain001::decode(input, limits).map(|m| Message::Pain001(m).message_type());
+    }
     let (root, ns) = xml::parse(input, limits)?;
     if ns.as_deref().and_then(MessageType::from_namespace).is_some() {
         return decode_root(&root, ns.as_deref(), limits).map(|m| m.message_type());

@@ -129,11 +129,18 @@ pub struct Remittance {
     pub creditor_refs: Vec<CreditorRef>,
 }
 
-/// A structured creditor reference (`CreditorReferenceInformation2`).
+/// One structured remittance block (`Strd`): the first referred document and the creditor
+/// reference (`CreditorReferenceInformation2`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CreditorRef {
-    /// Reference type code (`Tp/CdOrPrtry/Cd`, e.g. SCOR) if given.
-    pub kind: Option<String>,
+    /// Referred document type (`RfrdDocInf/Tp/CdOrPrtry`, e.g. code CINV).
+    pub document_kind: Option<CodeChoice>,
+    /// Referred document number (`RfrdDocInf/Nb`).
+    pub document_number: Option<String>,
+    /// Referred document date (`RfrdDocInf/RltdDt`).
+    pub document_date: Option<String>,
+    /// Reference type (`Tp/CdOrPrtry`, e.g. code SCOR) if given.
+    pub kind: Option<CodeChoice>,
     /// Issuer of the reference type.
     pub issuer: Option<String>,
     /// The reference (`Ref`).
@@ -151,13 +158,22 @@ pub fn opt_remittance(el: &Element, at: &At) -> Result<Option<Remittance>, Decod
     for (i, s) in r.children_named("Strd").enumerate() {
         let s_at = at.child("Strd", Some(i + 1));
         let mut cref = CreditorRef::default();
+        if let Some(d) = s.child("RfrdDocInf") {
+            let d_at = s_at.child("RfrdDocInf", None);
+            if let Some(tp) = d.child("Tp") {
+                let t_at = d_at.child("Tp", None);
+                let cp = req(tp, &t_at, "CdOrPrtry")?;
+                cref.document_kind = Some(decode_choice(cp, &t_at.child("CdOrPrtry", None), 4)?);
+            }
+            cref.document_number = opt_text(d, &d_at, "Nb", 35)?;
+            cref.document_date = opt_date(d, &d_at, "RltdDt")?;
+        }
         if let Some(c) = s.child("CdtrRefInf") {
             let c_at = s_at.child("CdtrRefInf", None);
             if let Some(tp) = c.child("Tp") {
                 let t_at = c_at.child("Tp", None);
                 let cp = req(tp, &t_at, "CdOrPrtry")?;
-                cref.kind =
-                    Some(decode_choice(cp, &t_at.child("CdOrPrtry", None), 4)?.as_str().into());
+                cref.kind = Some(decode_choice(cp, &t_at.child("CdOrPrtry", None), 4)?);
                 cref.issuer = opt_text(tp, &t_at, "Issr", 35)?;
             }
             cref.reference = opt_text(c, &c_at, "Ref", 35)?;
@@ -174,13 +190,27 @@ pub fn encode_remittance(w: &mut Writer, r: &Remittance) {
         w.leaf("Ustrd", u);
     }
     for c in &r.creditor_refs {
-        w.open("Strd").open("CdtrRefInf");
-        if let Some(k) = &c.kind {
-            w.open("Tp").open("CdOrPrtry").leaf("Cd", k).close("CdOrPrtry");
-            w.opt_leaf("Issr", c.issuer.as_deref()).close("Tp");
+        w.open("Strd");
+        if c.document_kind.is_some() || c.document_number.is_some() || c.document_date.is_some() {
+            w.open("RfrdDocInf");
+            if let Some(k) = &c.document_kind {
+                w.open("Tp");
+                encode_choice(w, "CdOrPrtry", k);
+                w.close("Tp");
+            }
+            w.opt_leaf("Nb", c.document_number.as_deref());
+            w.opt_leaf("RltdDt", c.document_date.as_deref()).close("RfrdDocInf");
         }
-        w.opt_leaf("Ref", c.reference.as_deref());
-        w.close("CdtrRefInf").close("Strd");
+        if c.kind.is_some() || c.issuer.is_some() || c.reference.is_some() {
+            w.open("CdtrRefInf");
+            if let Some(k) = &c.kind {
+                w.open("Tp");
+                encode_choice(w, "CdOrPrtry", k);
+                w.opt_leaf("Issr", c.issuer.as_deref()).close("Tp");
+            }
+            w.opt_leaf("Ref", c.reference.as_deref()).close("CdtrRefInf");
+        }
+        w.close("Strd");
     }
     w.close("RmtInf");
 }
