@@ -20,6 +20,8 @@ const ACCOUNTS: [(u64, Model); 6] = [
     (20, Model::Net(300)),
     (21, Model::Net(700)),
 ];
+/// Amounts drawn by the long run: small ones that add up exactly to the larger ones.
+const AMOUNTS: [u64; 8] = [1, 50, 100, 150, 300, 350, 700, 701];
 /// Ids drawn for accounts: all of the above plus one that does not exist.
 const ACCOUNT_IDS: [u64; 7] = [1, 2, 10, 11, 20, 21, 99];
 
@@ -100,7 +102,11 @@ fn account() -> impl Strategy<Value = u64> {
 fn op() -> impl Strategy<Value = Op> {
     // A small id space so that ids collide: idempotency, double post, returns of returns.
     let id = 0u128..48;
-    let amount = prop_oneof![1 => Just(0u64), 20 => 1u64..400];
+    let amount = prop_oneof![
+        1 => Just(0u64),
+        10 => prop::sample::select(vec![1u64, 50, 100, 150, 300, 700]),
+        10 => 1u64..400,
+    ];
     let now = 0u64..2_000;
     prop_oneof![
         8 => (id.clone(), account(), account(), amount.clone(), now.clone()).prop_map(
@@ -187,7 +193,8 @@ fn long_workload(seed: u64, len: usize) -> Vec<Op> {
             }
         }
         let id = u128::from(r.below(4_096)) + 1;
-        let amount = r.below(300) + 1;
+        // Few distinct amounts, so that sums land exactly on limits and originals.
+        let amount = AMOUNTS[usize::try_from(r.below(AMOUNTS.len() as u64)).unwrap()];
         let op = match r.below(100) {
             0..=34 => Op::Reserve {
                 id,
@@ -213,7 +220,7 @@ fn long_workload(seed: u64, len: usize) -> Vec<Op> {
             88..=93 => Op::Return {
                 id,
                 original: recent(&mut r, &ops),
-                amount: amount / 4 + 1,
+                amount: AMOUNTS[usize::try_from(r.below(4)).unwrap()],
                 now_ms: now,
             },
             94..=96 => Op::Close { now_ms: now },
