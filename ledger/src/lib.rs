@@ -425,6 +425,15 @@ impl Ledger {
         }
     }
 
+    /// Allocate room for `transfers` remembered transfers now (capped at `transfers_max`),
+    /// so that the map never rehashes on the per-transfer path: a rehash of millions of
+    /// entries is a pause of tens of milliseconds. Call it at start-up.
+    pub fn preallocate(&mut self, transfers: usize) {
+        let want = transfers.min(self.limits.transfers_max);
+        self.transfers.reserve(want.saturating_sub(self.transfers.len()));
+        self.finalized.reserve(want.saturating_sub(self.finalized.len()));
+    }
+
     /// The limits this ledger was built with.
     pub fn limits(&self) -> LedgerLimits {
         self.limits
