@@ -86,6 +86,14 @@ pub enum WindowError {
     /// A total would overflow u64. Retry cannot help.
     #[error("settlement overflows an account total")]
     Overflow = 7,
+    /// [`Ledger::close_window_numbered`] named a window closed already: nothing changed
+    /// (the idempotent answer to a repeated close; its report is in
+    /// [`Ledger::window_report`] until settled).
+    #[error("window already closed")]
+    WindowAlreadyClosed = 8,
+    /// [`Ledger::close_window_numbered`] named a window not opened yet. Retry cannot help.
+    #[error("window not open yet")]
+    WindowNotOpen = 9,
 }
 
 /// Why a net debit cap could not be changed.
@@ -152,6 +160,24 @@ impl Ledger {
         self.window += 1;
         self.unsettled.insert(report.window, report.clone());
         Ok(report)
+    }
+
+    /// Close window `window` if it is the open one: the idempotent form of
+    /// [`Ledger::close_window`] for callers that may repeat a request. A repeat answers
+    /// [`WindowError::WindowAlreadyClosed`] and changes nothing. Checks in this order:
+    /// `WindowAlreadyClosed` / `WindowNotOpen`, then `TooManyUnsettledWindows`.
+    pub fn close_window_numbered(
+        &mut self,
+        window: WindowId,
+        now_ms: u64,
+    ) -> Result<WindowReport, WindowError> {
+        if window < self.window {
+            return Err(WindowError::WindowAlreadyClosed);
+        }
+        if window > self.window {
+            return Err(WindowError::WindowNotOpen);
+        }
+        self.close_window(now_ms)
     }
 
     fn check_window(&self, window: WindowId) -> Result<&WindowReport, WindowError> {

@@ -49,6 +49,8 @@ pub enum Command {
     Return { id: TransferId, original: TransferId, amount: u64, now_ms: u64 },
     /// [`Ledger::close_window`].
     CloseWindow { now_ms: u64 },
+    /// [`Ledger::close_window_numbered`] (idempotent close).
+    CloseWindowNumbered { window: WindowId, now_ms: u64 },
     /// [`Ledger::settle_window`].
     SettleWindow { window: WindowId, funding: AccountId, now_ms: u64 },
     /// [`Ledger::compact`].
@@ -102,6 +104,9 @@ pub fn apply(ledger: &mut Ledger, command: &Command) -> Outcome {
             Outcome::Transfer(ledger.return_transfer(id, original, amount, now_ms))
         }
         C::CloseWindow { now_ms } => Outcome::Closed(ledger.close_window(now_ms)),
+        C::CloseWindowNumbered { window, now_ms } => {
+            Outcome::Closed(ledger.close_window_numbered(window, now_ms))
+        }
         C::SettleWindow { window, funding, now_ms } => {
             Outcome::Settled(ledger.settle_window(window, funding, now_ms))
         }

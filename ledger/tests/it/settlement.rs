@@ -148,3 +148,15 @@ fn liquidity_and_gross_payments_stay_out_of_windows() {
     assert_eq!(l.total_balance(), 0);
     l.audit().unwrap();
 }
+
+#[test]
+fn a_repeated_numbered_close_changes_nothing() {
+    let mut l = net_ledger();
+    pay(&mut l, 1, A, B, 10);
+    assert_eq!(l.close_window_numbered(2, 5), Err(WindowError::WindowNotOpen));
+    let r = l.close_window_numbered(1, 5).unwrap();
+    assert_eq!(l.close_window_numbered(1, 6), Err(WindowError::WindowAlreadyClosed));
+    assert_eq!(l.current_window(), 2);
+    assert_eq!(l.window_report(1), Some(&r));
+    assert_eq!(l.unsettled_windows().count(), 1);
+}
