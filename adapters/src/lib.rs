@@ -18,6 +18,7 @@
 
 pub mod client;
 pub mod pki;
+pub mod simbank;
 pub mod server;
 pub mod tls;
 pub mod wire;
