@@ -17,6 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
+/// Messages kept in a bank's delivery log.
+const LOG_MAX: usize = 10_000;
+
 /// The final answer to a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -63,6 +66,7 @@ pub struct SimBank {
     held: Mutex<HashMap<String, (String, u64)>>,
     cursor: AtomicU64,
     msg_seq: AtomicU64,
+    log: Mutex<Vec<crate::wire::Delivered>>,
     /// Counters.
     pub stats: SimStats,
 }
@@ -79,6 +83,7 @@ impl SimBank {
             held: Mutex::new(HashMap::new()),
             cursor: AtomicU64::new(0),
             msg_seq: AtomicU64::new(0),
+            log: Mutex::new(Vec::new()),
             stats: SimStats::default(),
         })
     }
@@ -96,6 +101,11 @@ impl SimBank {
     /// Sum of all customer balances.
     pub fn total_balance(&self) -> i128 {
         self.accounts.lock().map(|a| a.values().sum()).unwrap_or(0)
+    }
+
+    /// The first messages the switch delivered to this bank (at most 10,000), for checks.
+    pub fn delivered_log(&self) -> Vec<crate::wire::Delivered> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Last stream sequence processed.
@@ -197,6 +207,10 @@ impl SimBank {
                 };
                 for m in &pulled.messages {
                     bank.process(&m.msg_type, &m.xml);
+                }
+                if let Ok(mut log) = bank.log.lock() {
+                    let room = LOG_MAX.saturating_sub(log.len());
+                    log.extend(pulled.messages.into_iter().take(room));
                 }
                 bank.cursor.fetch_max(pulled.next, Ordering::AcqRel);
             }
