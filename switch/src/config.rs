@@ -202,3 +202,26 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ops_template_is_the_embedded_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops/switchd.toml");
+        let cfg = Config::load(&path).unwrap();
+        let dev = Config::dev(Path::new("./data"));
+        assert_eq!(toml::to_string(&cfg).unwrap(), toml::to_string(&dev).unwrap());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listn = \"x\"\n").unwrap();
+        assert!(matches!(Config::load(&p), Err(ConfigError::Parse(..))));
+        std::fs::write(&p, "[[participants]]\nbic = \"nope\"\nname = \"x\"\n").unwrap();
+        assert!(matches!(Config::load(&p), Err(ConfigError::Invalid(_))));
+    }
+}
