@@ -18,7 +18,7 @@
 
 pub mod client;
 pub mod pki;
-pub mod simbank;
 pub mod server;
+pub mod simbank;
 pub mod tls;
 pub mod wire;

@@ -73,7 +73,12 @@ pub struct SimBank {
 
 impl SimBank {
     /// A bank with these customer accounts (number, opening balance in minor units).
-    pub fn new(bic: &str, client: BankClient, currency: Currency, accounts: Vec<(String, i128)>) -> Arc<Self> {
+    pub fn new(
+        bic: &str,
+        client: BankClient,
+        currency: Currency,
+        accounts: Vec<(String, i128)>,
+    ) -> Arc<Self> {
         Arc::new(SimBank {
             bic: bic.to_string(),
             client,
@@ -114,7 +119,14 @@ impl SimBank {
     }
 
     /// A pacs.008 paying `amount_minor` from `debtor_account` to the owner of `alias`.
-    pub fn pacs008_by_alias(&self, e2e: &str, debtor_account: &str, alias: &str, amount_minor: u64, now: &str) -> Pacs008 {
+    pub fn pacs008_by_alias(
+        &self,
+        e2e: &str,
+        debtor_account: &str,
+        alias: &str,
+        amount_minor: u64,
+        now: &str,
+    ) -> Pacs008 {
         let n = self.msg_seq.fetch_add(1, Ordering::Relaxed);
         Pacs008 {
             header: GroupHeader {
@@ -134,7 +146,10 @@ impl SimBank {
                     ..Account::default()
                 }),
                 debtor_agent: Agent::bic(&self.bic),
-                creditor_agent: Agent { other_id: Some(iso20022::common::NOT_PROVIDED.into()), ..Agent::default() },
+                creditor_agent: Agent {
+                    other_id: Some(iso20022::common::NOT_PROVIDED.into()),
+                    ..Agent::default()
+                },
                 creditor: Party { name: Some("Payee".into()), ..Party::default() },
                 creditor_account: Some(Account {
                     id: AccountId::Other(iso20022::common::NOT_PROVIDED.into()),
@@ -149,7 +164,12 @@ impl SimBank {
 
     /// Send a pacs.008 (its first transaction's EndToEndId is `e2e`) and wait for the final
     /// status report. The debtor's account is debited on ACSC.
-    pub async fn send_and_wait(&self, e2e: &str, xml: String, wait: Duration) -> Result<Outcome, SimError> {
+    pub async fn send_and_wait(
+        &self,
+        e2e: &str,
+        xml: String,
+        wait: Duration,
+    ) -> Result<Outcome, SimError> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut p) = self.pending.lock() {
             p.insert(e2e.to_string(), tx);
@@ -192,7 +212,10 @@ impl SimBank {
     }
 
     /// Pull and process the bank's stream until `stop` turns true.
-    pub fn spawn_inbox(self: &Arc<Self>, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_inbox(
+        self: &Arc<Self>,
+        mut stop: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         let bank = self.clone();
         tokio::spawn(async move {
             loop {
@@ -250,7 +273,9 @@ impl SimBank {
                     return;
                 }
             }
-            TxStatus::Rejected if self.held.lock().ok().is_some_and(|mut h| h.remove(&key).is_some()) => {
+            TxStatus::Rejected
+                if self.held.lock().ok().is_some_and(|mut h| h.remove(&key).is_some()) =>
+            {
                 return;
             }
             _ => {}
@@ -269,7 +294,8 @@ impl SimBank {
     fn answer_transfer(self: &Arc<Self>, m: Pacs008) {
         for tx in m.transactions {
             self.stats.received.fetch_add(1, Ordering::Relaxed);
-            let account = tx.creditor_account.as_ref().map(|a| a.id.as_str().to_string()).unwrap_or_default();
+            let account =
+                tx.creditor_account.as_ref().map(|a| a.id.as_str().to_string()).unwrap_or_default();
             let known = self.accounts.lock().is_ok_and(|a| a.contains_key(&account));
             let (status, reason) = if known {
                 if let Ok(mut h) = self.held.lock() {
@@ -302,7 +328,9 @@ impl SimBank {
                 for attempt in 0..5u64 {
                     match bank.client.send(xml.clone()).await {
                         Ok(_) => return,
-                        Err(_) => tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await,
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await
+                        }
                     }
                 }
             });

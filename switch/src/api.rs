@@ -57,13 +57,19 @@ impl SwitchApi {
     fn busy(e: SubmitError) -> Response {
         match e {
             SubmitError::Busy => {
-                let mut r = Response::error(503, "BUSY", "the switch is at its ingress limit; retry after the delay");
+                let mut r = Response::error(
+                    503,
+                    "BUSY",
+                    "the switch is at its ingress limit; retry after the delay",
+                );
                 r.headers.push(("retry-after", "1".into()));
                 r
             }
-            SubmitError::Stopped => {
-                Response::error(503, "UNAVAILABLE", "the switch is restarting after a storage failure; retry")
-            }
+            SubmitError::Stopped => Response::error(
+                503,
+                "UNAVAILABLE",
+                "the switch is restarting after a storage failure; retry",
+            ),
         }
     }
 
@@ -76,7 +82,9 @@ impl SwitchApi {
             Message::Pacs008(m) => {
                 (m.header.msg_id.clone(), "pacs.008.001.08", Inbound::Pacs008(Box::new(m)))
             }
-            Message::Pacs002(m) => (m.msg_id.clone(), "pacs.002.001.10", Inbound::Pacs002(Box::new(m))),
+            Message::Pacs002(m) => {
+                (m.msg_id.clone(), "pacs.002.001.10", Inbound::Pacs002(Box::new(m)))
+            }
             other => {
                 let e = DecodeError::new(
                     "/Document",
@@ -111,7 +119,9 @@ impl SwitchApi {
             let parsed = v.parse::<u64>();
             match (k, parsed) {
                 ("after", Ok(n)) => after = n,
-                ("max", Ok(n)) => max = u32::try_from(n).unwrap_or(u32::MAX).clamp(1, self.pull_max),
+                ("max", Ok(n)) => {
+                    max = u32::try_from(n).unwrap_or(u32::MAX).clamp(1, self.pull_max)
+                }
                 ("wait_ms", Ok(n)) => wait_ms = n.min(self.pull_wait_max_ms),
                 _ => {
                     return Response::error(
@@ -127,9 +137,13 @@ impl SwitchApi {
             // acknowledgement is simply repeated by the next pull.
             let _ = self.core.submit(Command::Ack { participant: from, up_to: after });
         }
-        let messages = self.delivery.pull(from, after, max as usize, Duration::from_millis(wait_ms)).await;
+        let messages =
+            self.delivery.pull(from, after, max as usize, Duration::from_millis(wait_ms)).await;
         let next = messages.last().map_or(after, |m| m.seq);
-        Response::json(200, serde_json::to_string(&PullResponse { messages, next }).unwrap_or_default())
+        Response::json(
+            200,
+            serde_json::to_string(&PullResponse { messages, next }).unwrap_or_default(),
+        )
     }
 
     async fn positions(&self) -> Response {
@@ -162,7 +176,8 @@ fn message_name(m: &Message) -> &'static str {
 
 /// Best effort: the MsgId of an unreadable message, for the admi.002's related reference.
 fn guess_msg_id(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body.get(..body.len().min(4096)).unwrap_or_default()).into_owned();
+    let text =
+        String::from_utf8_lossy(body.get(..body.len().min(4096)).unwrap_or_default()).into_owned();
     text.split_once("<MsgId>")
         .and_then(|(_, rest)| rest.split_once("</MsgId>"))
         .map(|(id, _)| id.trim().to_string())
@@ -199,15 +214,21 @@ impl Handler for SwitchApi {
             ("POST", "/v1/messages", Some(from)) => self.post_message(from, &req.body).await,
             ("GET", "/v1/messages", Some(from)) => self.pull(from, &req.query).await,
             ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
-            (_, "/v1/operator/positions", _) => {
-                Response::error(403, "NOT_OPERATOR", "operator endpoints need the operator certificate")
-            }
+            (_, "/v1/operator/positions", _) => Response::error(
+                403,
+                "NOT_OPERATOR",
+                "operator endpoints need the operator certificate",
+            ),
             (_, "/v1/messages", None) => Response::error(
                 403,
                 "UNKNOWN_PARTICIPANT",
                 &format!("certificate {:?} is not a participant of this scheme", req.participant),
             ),
-            _ => Response::error(404, "NOT_FOUND", "unknown path; see the participant API in the README"),
+            _ => Response::error(
+                404,
+                "NOT_FOUND",
+                "unknown path; see the participant API in the README",
+            ),
         }
     }
 }

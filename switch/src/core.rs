@@ -325,7 +325,12 @@ impl Core {
 
     /// Process a pacs.008 from participant `from`: one event per transaction, each applied
     /// before the next transaction is decided. Returns the events to journal.
-    pub fn process_pacs008(&mut self, from: u32, msg: &Pacs008, now_ms: u64) -> (Vec<Event>, Answer) {
+    pub fn process_pacs008(
+        &mut self,
+        from: u32,
+        msg: &Pacs008,
+        now_ms: u64,
+    ) -> (Vec<Event>, Answer) {
         let mut events = Vec::with_capacity(msg.transactions.len());
         for tx in &msg.transactions {
             if let Some(e) = self.decide_transaction(from, &msg.header, tx, now_ms) {
@@ -368,13 +373,17 @@ impl Core {
     ) -> Option<Event> {
         let ids = Self::ids_of(header, tx);
         let fingerprint = Self::fingerprint(tx);
-        if let Some(existing) = self.by_key.get(&Self::key(from, &ids)).and_then(|id| self.transfers.get(id)) {
+        if let Some(existing) =
+            self.by_key.get(&Self::key(from, &ids)).and_then(|id| self.transfers.get(id))
+        {
             if existing.fingerprint != fingerprint {
                 return Some(Event::DuplicateRefused { debtor: from, at_ms: now_ms, ids });
             }
             return match existing.state {
                 State::Reserved { .. } => None,
-                State::Settled | State::Rejected(_) => Some(Event::Resent { id: existing.id, at_ms: now_ms }),
+                State::Settled | State::Rejected(_) => {
+                    Some(Event::Resent { id: existing.id, at_ms: now_ms })
+                }
             };
         }
         let id = self.next_id;
@@ -415,7 +424,8 @@ impl Core {
         if next.saturating_sub(1).saturating_sub(self.acked(creditor)) >= self.rules.outbox_max {
             return Some(reject(StatusReason::OfflineCreditorAgent));
         }
-        let available = self.ledger.account(Participant::ledger_account(from)).map_or(0, |a| a.available());
+        let available =
+            self.ledger.account(Participant::ledger_account(from)).map_or(0, |a| a.available());
         if available < i128::from(amount_minor) {
             return Some(reject(StatusReason::InsufficientFunds));
         }
@@ -441,7 +451,10 @@ impl Core {
         if let Some(proxy) = acct.and_then(|a| a.proxy.as_ref()) {
             let key = Key::parse(&proxy.id).map_err(|_| StatusReason::AccountProxyInvalid)?;
             let entry = self.directory.resolve(&key).ok_or(StatusReason::AccountProxyInvalid)?;
-            let creditor = *self.by_bic.get(&entry.participant).ok_or(StatusReason::IncorrectAgent)?;
+            let creditor =
+                *self.by_bic.get(&entry.participant).ok_or(StatusReason::IncorrectAgent)?;
+            // Forward-compatible with fields the codec adds to `Account`.
+            #[allow(clippy::needless_update)]
             let account = Account {
                 id: AccountId::Other(entry.account.expose().clone()),
                 kind: Some(entry.account_type.clone()),
@@ -473,7 +486,8 @@ impl Core {
         account: Option<Account>,
         now_ms: u64,
     ) -> String {
-        let agent = |i: u32| self.participants.get(i as usize).map(Participant::agent).unwrap_or_default();
+        let agent =
+            |i: u32| self.participants.get(i as usize).map(Participant::agent).unwrap_or_default();
         let mut out = tx.clone();
         out.instructing_agent = Some(agent(debtor));
         out.instructed_agent = Some(agent(creditor));
@@ -499,7 +513,12 @@ impl Core {
 
     /// Process a pacs.002 from participant `from` (a creditor bank's answer). Returns the
     /// applied events to journal.
-    pub fn process_pacs002(&mut self, from: u32, msg: &Pacs002, now_ms: u64) -> (Vec<Event>, Answer) {
+    pub fn process_pacs002(
+        &mut self,
+        from: u32,
+        msg: &Pacs002,
+        now_ms: u64,
+    ) -> (Vec<Event>, Answer) {
         let (events, answer) = self.decide_pacs002(from, msg, now_ms);
         for e in &events {
             self.apply(e);
@@ -514,7 +533,9 @@ impl Core {
                 .original_msg_id
                 .as_deref()
                 .and_then(|m| m.strip_prefix(FORWARD_PREFIX))
-                .or_else(|| report.clearing_ref.as_deref().and_then(|r| r.strip_prefix(FORWARD_PREFIX)))
+                .or_else(|| {
+                    report.clearing_ref.as_deref().and_then(|r| r.strip_prefix(FORWARD_PREFIX))
+                })
                 .and_then(|n| n.parse::<u64>().ok());
             let Some(t) = id.and_then(|id| self.transfers.get(&id)) else {
                 return (
@@ -544,17 +565,28 @@ impl Core {
                     if accept {
                         Event::Accepted { id: t.id, at_ms: now_ms }
                     } else {
-                        let reason = report.reason.unwrap_or(StatusReason::NotSpecifiedReasonAgentGenerated);
-                        Event::Declined { id: t.id, at_ms: now_ms, reason: reason.code().to_string() }
+                        let reason =
+                            report.reason.unwrap_or(StatusReason::NotSpecifiedReasonAgentGenerated);
+                        Event::Declined {
+                            id: t.id,
+                            at_ms: now_ms,
+                            reason: reason.code().to_string(),
+                        }
                     }
                 }
                 State::Reserved { .. } => {
                     events.push(Event::Expired { id: t.id, at_ms: now_ms });
-                    Event::LateAnswer { id: t.id, at_ms: now_ms, status: report.status.code().to_string() }
+                    Event::LateAnswer {
+                        id: t.id,
+                        at_ms: now_ms,
+                        status: report.status.code().to_string(),
+                    }
                 }
-                State::Settled | State::Rejected(_) => {
-                    Event::LateAnswer { id: t.id, at_ms: now_ms, status: report.status.code().to_string() }
-                }
+                State::Settled | State::Rejected(_) => Event::LateAnswer {
+                    id: t.id,
+                    at_ms: now_ms,
+                    status: report.status.code().to_string(),
+                },
             };
             events.push(e);
         }
@@ -579,7 +611,12 @@ impl Core {
     }
 
     /// Move liquidity into a participant's settlement account. Returns the applied event.
-    pub fn process_funding(&mut self, participant: u32, amount_minor: u64, now_ms: u64) -> Result<Event, String> {
+    pub fn process_funding(
+        &mut self,
+        participant: u32,
+        amount_minor: u64,
+        now_ms: u64,
+    ) -> Result<Event, String> {
         if participant as usize >= self.participants.len() || amount_minor == 0 {
             return Err("unknown participant or zero amount".into());
         }
@@ -646,19 +683,35 @@ impl Core {
                 self.funding_count += 1;
                 let id = FUNDING_ID_BASE + u128::from(self.funding_count);
                 self.ledger
-                    .transfer(id, FUNDING_ACCOUNT, Participant::ledger_account(*participant), *amount_minor)
+                    .transfer(
+                        id,
+                        FUNDING_ACCOUNT,
+                        Participant::ledger_account(*participant),
+                        *amount_minor,
+                    )
                     .map_err(|e| e.to_string())?;
                 let f = self.funded.get_mut(*participant as usize).ok_or("no such participant")?;
                 *f = f.checked_add(*amount_minor).ok_or("funding overflow")?;
             }
             Event::AliasRegistered { key, participant, branch, account, owner } => {
                 let key = Key::parse(key).map_err(|e| e.to_string())?;
-                let bic = &self.participants.get(*participant as usize).ok_or("no such participant")?.bic;
+                let bic =
+                    &self.participants.get(*participant as usize).ok_or("no such participant")?.bic;
                 let mut entry = Entry::new(key, bic, branch, account, owner);
                 entry.owner_name = Masked(owner.clone());
                 self.directory.register(entry).map_err(|e| e.to_string())?;
             }
-            Event::Reserved { id, at_ms, deadline_ms, debtor, creditor, amount_minor, ids, fingerprint, forward_xml } => {
+            Event::Reserved {
+                id,
+                at_ms,
+                deadline_ms,
+                debtor,
+                creditor,
+                amount_minor,
+                ids,
+                fingerprint,
+                forward_xml,
+            } => {
                 self.ledger
                     .reserve(
                         u128::from(*id),
@@ -746,7 +799,10 @@ impl Core {
                 self.report_to_debtor(&t, *at_ms);
             }
             Event::Acked { participant, up_to } => {
-                let a = self.stream_acked.get_mut(*participant as usize).ok_or("no such participant")?;
+                let a = self
+                    .stream_acked
+                    .get_mut(*participant as usize)
+                    .ok_or("no such participant")?;
                 *a = (*a).max(*up_to);
             }
         }

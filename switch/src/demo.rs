@@ -125,12 +125,16 @@ fn workload(cfg: &Config, opts: &DemoOptions) -> Vec<Payment> {
                 let which = rng.range(0, 3) as usize;
                 cust.and_then(|cu| cu.keys.get(which).cloned()).unwrap_or_default()
             };
-            let payer_customers = cfg.participants.get(debtor).map_or(1, |p| p.dev_customers.max(1));
+            let payer_customers =
+                cfg.participants.get(debtor).map_or(1, |p| p.dev_customers.max(1));
             let account = format!("{:06}", rng.range(1, u64::from(payer_customers) + 1));
             // The last bank is thinly funded and pays larger amounts: some of its payments
             // must be refused for insufficient funds.
-            let amount_minor =
-                if debtor + 1 == banks { rng.range(10_000, 400_000) } else { rng.range(100, 50_000) };
+            let amount_minor = if debtor + 1 == banks {
+                rng.range(10_000, 400_000)
+            } else {
+                rng.range(100, 50_000)
+            };
             Payment { debtor, account, alias, amount_minor }
         })
         .collect()
@@ -146,8 +150,9 @@ pub async fn run(opts: &DemoOptions) -> anyhow::Result<DemoReport> {
     let mut banks = Vec::new();
     for (i, p) in cfg.participants.iter().enumerate() {
         let client = BankClient::connect(node.addr, "localhost", node.client_tls(&p.bic)?).await?;
-        let accounts =
-            devnet::customers(i as u32, p.dev_customers).map(|c| (c.account, 1_000_000_000i128)).collect();
+        let accounts = devnet::customers(i as u32, p.dev_customers)
+            .map(|c| (c.account, 1_000_000_000i128))
+            .collect();
         let bank = SimBank::new(&p.bic, client, currency, accounts);
         bank.spawn_inbox(stop_rx.clone());
         banks.push(bank);

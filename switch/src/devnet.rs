@@ -22,7 +22,8 @@ pub struct Customer {
 
 /// A CPF with valid check digits built from a 9-digit base.
 pub fn cpf(base: u32) -> String {
-    let digits: Vec<u32> = format!("{:09}", base % 1_000_000_000).chars().filter_map(|c| c.to_digit(10)).collect();
+    let digits: Vec<u32> =
+        format!("{:09}", base % 1_000_000_000).chars().filter_map(|c| c.to_digit(10)).collect();
     let dv = |ds: &[u32], top: u32| {
         let s: u32 = ds.iter().zip((2..=top).rev()).map(|(d, w)| d * w).sum();
         let r = s % 11;
@@ -60,7 +61,10 @@ pub fn setup_steps(cfg: &Config) -> Vec<SetupStep> {
     for (i, p) in cfg.participants.iter().enumerate() {
         let i = i as u32;
         if p.initial_funding_minor > 0 {
-            steps.push(SetupStep::FundOnce { participant: i, amount_minor: p.initial_funding_minor });
+            steps.push(SetupStep::FundOnce {
+                participant: i,
+                amount_minor: p.initial_funding_minor,
+            });
         }
         if cfg.dev_aliases {
             for c in customers(i, p.dev_customers) {

@@ -52,7 +52,11 @@ impl Node {
         let participants: Vec<Participant> = cfg
             .participants
             .iter()
-            .map(|p| Participant { bic: p.bic.clone(), name: p.name.clone(), member_id: p.member_id.clone() })
+            .map(|p| Participant {
+                bic: p.bic.clone(),
+                name: p.name.clone(),
+                member_id: p.member_id.clone(),
+            })
             .collect();
         let mut core = Core::new(rules, participants).map_err(anyhow::Error::msg)?;
         let (journal, replayed) = store::FileJournal::open(&cfg.data.join("journal"), |_, rec| {
@@ -63,9 +67,14 @@ impl Node {
         runtime::publish_unacked(&mut core, &delivery);
         let by_bic: HashMap<String, u32> =
             cfg.participants.iter().enumerate().map(|(i, p)| (p.bic.clone(), i as u32)).collect();
-        let (handle, core_thread) =
-            runtime::start(core, journal, delivery.clone(), cfg.limits.ingress_max, cfg.limits.batch_max)
-                .map_err(anyhow::Error::msg)?;
+        let (handle, core_thread) = runtime::start(
+            core,
+            journal,
+            delivery.clone(),
+            cfg.limits.ingress_max,
+            cfg.limits.batch_max,
+        )
+        .map_err(anyhow::Error::msg)?;
         handle.setup(crate::devnet::setup_steps(cfg)).await.map_err(anyhow::Error::msg)?;
 
         let limits = iso20022::Limits {
@@ -93,7 +102,15 @@ impl Node {
             ..ServerLimits::default()
         };
         tokio::spawn(adapters::server::serve(listener, tls, api, server_limits, stats.clone(), rx));
-        Ok(Node { addr, pki, core: handle, stats, replayed, shutdown, core_thread: Some(core_thread) })
+        Ok(Node {
+            addr,
+            pki,
+            core: handle,
+            stats,
+            replayed,
+            shutdown,
+            core_thread: Some(core_thread),
+        })
     }
 
     /// A TLS client configuration for a participant (or the operator) of the dev PKI.

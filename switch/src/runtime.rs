@@ -146,7 +146,11 @@ impl Delivery {
             let i = o.participant as usize;
             if let Some(q) = self.queues.get(i) {
                 if let Ok(mut q) = q.lock() {
-                    q.push_back(Delivered { seq: o.seq, msg_type: o.msg_type.to_string(), xml: o.xml.to_string() });
+                    q.push_back(Delivered {
+                        seq: o.seq,
+                        msg_type: o.msg_type.to_string(),
+                        xml: o.xml.to_string(),
+                    });
                 }
                 if let Some(t) = touched.get_mut(i) {
                     *t = true;
@@ -164,7 +168,13 @@ impl Delivery {
 
     /// Messages above `after` (dropping everything up to `after`: acknowledged), at most
     /// `max`, waiting up to `wait` for the first.
-    pub async fn pull(&self, participant: u32, after: u64, max: usize, wait: Duration) -> Vec<Delivered> {
+    pub async fn pull(
+        &self,
+        participant: u32,
+        after: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Vec<Delivered> {
         let i = participant as usize;
         let (Some(queue), Some(notify)) = (self.queues.get(i), self.notify.get(i)) else {
             return Vec::new();
@@ -333,7 +343,13 @@ fn run_core<J: Journal>(
     }
 }
 
-fn handle(core: &mut Core, cmd: Command, now: u64, events: &mut Vec<Event>, replies: &mut Vec<Reply>) {
+fn handle(
+    core: &mut Core,
+    cmd: Command,
+    now: u64,
+    events: &mut Vec<Event>,
+    replies: &mut Vec<Reply>,
+) {
     match cmd {
         Command::Message { from, msg, reply } => {
             let (evs, answer) = match &msg {
@@ -357,9 +373,9 @@ fn handle(core: &mut Core, cmd: Command, now: u64, events: &mut Vec<Event>, repl
                         }
                     }
                     SetupStep::Alias { key, participant, branch, account, owner } => {
-                        directory::Key::parse(&key)
-                            .map_err(|e| format!("{key}: {e}"))
-                            .and_then(|k| core.process_alias(&k, participant, &branch, &account, &owner))
+                        directory::Key::parse(&key).map_err(|e| format!("{key}: {e}")).and_then(
+                            |k| core.process_alias(&k, participant, &branch, &account, &owner),
+                        )
                     }
                 };
                 match r {

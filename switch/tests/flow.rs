@@ -91,8 +91,9 @@ async fn transfer_by_alias_settles_and_refusals_carry_iso_reasons() {
     assert_eq!(status, 400);
     assert!(body.contains("admi.002.001.01") && body.contains("not well-formed"), "{body}");
     assert_xsd_valid(&body);
-    let bad_amount = pacs008::encode(&a.pacs008_by_alias("E2E-BAD", "000001", "+5511800000000", 1, NOW))
-        .replace(">0.01<", ">0.0100001<");
+    let bad_amount =
+        pacs008::encode(&a.pacs008_by_alias("E2E-BAD", "000001", "+5511800000000", 1, NOW))
+            .replace(">0.01<", ">0.0100001<");
     let err = a.client().send(bad_amount).await.unwrap_err();
     let adapters::client::ClientError::Status { status, body } = err else { panic!() };
     assert_eq!(status, 400);
@@ -104,7 +105,12 @@ async fn transfer_by_alias_settles_and_refusals_carry_iso_reasons() {
     assert!(matches!(err, adapters::client::ClientError::Status { status: 403, .. }));
     let r = a
         .client()
-        .request(http::Method::GET, "/v1/operator/positions", "application/json", bytes::Bytes::new())
+        .request(
+            http::Method::GET,
+            "/v1/operator/positions",
+            "application/json",
+            bytes::Bytes::new(),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 403);

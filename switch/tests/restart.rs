@@ -62,7 +62,8 @@ fn payments(banks: &[Arc<SimBank>], cfg: &Config, n: usize, seed: u64, tag: &str
             } else {
                 common::alias(to as u32, rng.range(0, u64::from(customers)) as u32, (k / 3) % 3)
             };
-            let amount = if bank == 2 { rng.range(100_000, 900_000) } else { rng.range(100, 10_000) };
+            let amount =
+                if bank == 2 { rng.range(100_000, 900_000) } else { rng.range(100, 10_000) };
             let e2e = format!("{tag}{k:06}");
             let msg = banks[bank].pacs008_by_alias(&e2e, "000001", &alias, amount, NOW);
             Sent { bank, e2e, xml: iso20022::pacs008::encode(&msg) }
@@ -89,7 +90,11 @@ async fn send_all(banks: &[Arc<SimBank>], sent: &[Sent]) -> HashMap<String, Outc
     out
 }
 
-async fn connect(cfg: &Config, addr: SocketAddr, pki: &Path) -> (Vec<Arc<SimBank>>, watch::Sender<bool>) {
+async fn connect(
+    cfg: &Config,
+    addr: SocketAddr,
+    pki: &Path,
+) -> (Vec<Arc<SimBank>>, watch::Sender<bool>) {
     let banks = banks(cfg, addr, pki).await;
     let (stop, rx) = watch::channel(false);
     for b in &banks {

@@ -110,7 +110,9 @@ fn iso_check(files: &[PathBuf]) -> ExitCode {
     for f in files {
         let line = match std::fs::read(f) {
             Err(e) => Err(format!("{e}")),
-            Ok(bytes) => iso20022::decode(&bytes, &limits).map(|m| message_type(&m)).map_err(|e| e.to_string()),
+            Ok(bytes) => iso20022::decode(&bytes, &limits)
+                .map(|m| message_type(&m))
+                .map_err(|e| e.to_string()),
         };
         match line {
             Ok(t) => println!("OK {t} {}", f.display()),
@@ -169,7 +171,12 @@ async fn online(cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Positions { conn } => {
             let c = client(&conn, switch::config::OPERATOR).await?;
             let r = c
-                .request(http::Method::GET, "/v1/operator/positions", "application/json", bytes::Bytes::new())
+                .request(
+                    http::Method::GET,
+                    "/v1/operator/positions",
+                    "application/json",
+                    bytes::Bytes::new(),
+                )
                 .await?;
             let v: serde_json::Value = serde_json::from_slice(&r.body)?;
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -194,17 +201,28 @@ fn journal(data: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
     let participants = cfg
         .participants
         .iter()
-        .map(|p| switch::core::Participant { bic: p.bic.clone(), name: p.name.clone(), member_id: p.member_id.clone() })
+        .map(|p| switch::core::Participant {
+            bic: p.bic.clone(),
+            name: p.name.clone(),
+            member_id: p.member_id.clone(),
+        })
         .collect();
     let mut core = switch::core::Core::new(rules, participants).map_err(anyhow::Error::msg)?;
     let dir = data.join("journal");
     anyhow::ensure!(dir.join("journal.log").exists(), "no journal in {}", dir.display());
-    let (_j, n) = store::FileJournal::open(&dir, |_, rec| switch::runtime::recover(&mut core, rec))?;
+    let (_j, n) =
+        store::FileJournal::open(&dir, |_, rec| switch::runtime::recover(&mut core, rec))?;
     let c = core.counters();
     println!("events: {n}");
-    println!("settled: {}  rejected: {}  in flight: {}  late answers: {}", c.settled, c.rejected, c.in_flight, c.late_answers);
+    println!(
+        "settled: {}  rejected: {}  in flight: {}  late answers: {}",
+        c.settled, c.rejected, c.in_flight, c.late_answers
+    );
     for p in core.positions() {
-        println!("{}  balance {}  reserved {}  funded {}", p.bic, p.balance_minor, p.reserved_minor, p.funded_minor);
+        println!(
+            "{}  balance {}  reserved {}  funded {}",
+            p.bic, p.balance_minor, p.reserved_minor, p.funded_minor
+        );
     }
     match core.conserved() {
         Ok(()) => println!("conserved: true"),

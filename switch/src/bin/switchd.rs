@@ -49,15 +49,22 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         match cli.cmd {
-            Cmd::Demo { data, transfers, concurrency, seed } => demo(data, transfers, concurrency, seed).await,
+            Cmd::Demo { data, transfers, concurrency, seed } => {
+                demo(data, transfers, concurrency, seed).await
+            }
             Cmd::Serve { config, data, listen } => serve(config, data, listen).await,
         }
     })
 }
 
 async fn demo(data: PathBuf, transfers: u64, concurrency: usize, seed: u64) -> anyhow::Result<()> {
-    let opts = switch::demo::DemoOptions { data, transfers, concurrency, seed, ..Default::default() };
-    println!("switchd demo: {} transfers by alias between 3 simulated banks over mTLS (data in {})", transfers, opts.data.display());
+    let opts =
+        switch::demo::DemoOptions { data, transfers, concurrency, seed, ..Default::default() };
+    println!(
+        "switchd demo: {} transfers by alias between 3 simulated banks over mTLS (data in {})",
+        transfers,
+        opts.data.display()
+    );
     let r = switch::demo::run(&opts).await?;
     if r.replayed > 0 {
         println!("recovered {} journal events from an earlier run", r.replayed);
@@ -71,7 +78,10 @@ async fn demo(data: PathBuf, transfers: u64, concurrency: usize, seed: u64) -> a
     if r.unanswered > 0 {
         println!("UNANSWERED: {} (no final status within 30 s)", r.unanswered);
     }
-    println!("latency send -> final status: p50 {:.2} ms, p99 {:.2} ms; {:.0} transfers/s", r.p50_ms, r.p99_ms, r.tps);
+    println!(
+        "latency send -> final status: p50 {:.2} ms, p99 {:.2} ms; {:.0} transfers/s",
+        r.p50_ms, r.p99_ms, r.tps
+    );
     println!("settlement positions:");
     for (bic, bal) in &r.positions {
         println!("  {bic}  {}.{:02}", bal / 100, (bal % 100).abs());
@@ -83,10 +93,16 @@ async fn demo(data: PathBuf, transfers: u64, concurrency: usize, seed: u64) -> a
     Ok(())
 }
 
-async fn serve(config: Option<PathBuf>, data: Option<PathBuf>, listen: Option<String>) -> anyhow::Result<()> {
+async fn serve(
+    config: Option<PathBuf>,
+    data: Option<PathBuf>,
+    listen: Option<String>,
+) -> anyhow::Result<()> {
     let mut cfg = match &config {
         Some(path) => switch::config::Config::load(path)?,
-        None => switch::config::Config::dev(&data.clone().unwrap_or_else(|| PathBuf::from("./data"))),
+        None => {
+            switch::config::Config::dev(&data.clone().unwrap_or_else(|| PathBuf::from("./data")))
+        }
     };
     if let Some(d) = data {
         cfg.data = d;
@@ -95,7 +111,12 @@ async fn serve(config: Option<PathBuf>, data: Option<PathBuf>, listen: Option<St
         cfg.listen = l;
     }
     let node = switch::node::Node::start(&cfg).await?;
-    println!("switchd listening on {} (data {}; {} journal events replayed)", node.addr, cfg.data.display(), node.replayed);
+    println!(
+        "switchd listening on {} (data {}; {} journal events replayed)",
+        node.addr,
+        cfg.data.display(),
+        node.replayed
+    );
     println!("certificates: {}", node.pki.dir.display());
     loop {
         tokio::select! {

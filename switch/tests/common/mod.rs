@@ -1,6 +1,12 @@
 //! Shared helpers for the switch's integration tests: a switch on loopback, simulated banks
 //! connected over mTLS, and XSD validation with xmllint.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use adapters::client::BankClient;
 use adapters::simbank::SimBank;
@@ -55,8 +61,9 @@ pub async fn banks(cfg: &Config, addr: SocketAddr, pki_dir: &Path) -> Vec<Arc<Si
         };
         let tls = adapters::tls::client_config(&ca, &files).unwrap();
         let client = BankClient::connect(addr, "localhost", tls).await.unwrap();
-        let accounts =
-            devnet::customers(i as u32, p.dev_customers).map(|c| (c.account, 1_000_000i128)).collect();
+        let accounts = devnet::customers(i as u32, p.dev_customers)
+            .map(|c| (c.account, 1_000_000i128))
+            .collect();
         out.push(SimBank::new(&p.bic, client, iso20022::Currency::parse("BRL").unwrap(), accounts));
     }
     out
@@ -75,7 +82,12 @@ pub async fn operator(addr: SocketAddr, pki_dir: &Path) -> BankClient {
 /// Positions as the operator API reports them: (BIC, balance) and the conservation flag.
 pub async fn positions(op: &BankClient) -> (Vec<(String, i64)>, bool, serde_json::Value) {
     let r = op
-        .request(http::Method::GET, "/v1/operator/positions", "application/json", bytes::Bytes::new())
+        .request(
+            http::Method::GET,
+            "/v1/operator/positions",
+            "application/json",
+            bytes::Bytes::new(),
+        )
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
