@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
-use crate::xml::{self, Limits, Writer};
+use crate::xml::{self, Element, Limits, Writer};
 
 /// The namespace of admi.002.001.01.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:admi.002.001.01";
@@ -44,11 +44,16 @@ pub fn encode(msg: &Admi002) -> String {
 /// Decode an admi.002.001.01 document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Admi002, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
+    decode_element(&root, ns.as_deref())
+}
+
+/// Decode from an already parsed `Document` element.
+pub fn decode_element(root: &Element, ns: Option<&str>) -> Result<Admi002, DecodeError> {
     let at = At::root("Document");
-    if root.name != "Document" || ns.as_deref() != Some(NAMESPACE) {
+    if root.name != "Document" || ns != Some(NAMESPACE) {
         return Err(at.err(ErrorKind::WrongMessage(format!("expected Document in {NAMESPACE}"))));
     }
-    let body = req(&root, &at, "admi.002.001.01")?;
+    let body = req(root, &at, "admi.002.001.01")?;
     let at = at.child("admi.002.001.01", None);
     let rltd = req(body, &at, "RltdRef")?;
     let rsn = req(body, &at, "Rsn")?;

@@ -217,3 +217,174 @@ impl Default for TxStatus {
         TxStatus::Pending
     }
 }
+
+code_set! {
+    /// ExternalReturnReason1Code (pacs.004 `RtrRsnInf/Rsn/Cd`), per SCHEMES.md section 1.3.
+    ///
+    /// BE08 here is "BankError"; as a status reason the same letters mean "MissingDebtorName".
+    ReturnReason {
+        /// Account number is invalid or missing.
+        IncorrectAccountNumber = "AC01",
+        /// Creditor account number invalid or missing.
+        InvalidCreditorAccountNumber = "AC03",
+        /// Account number closed.
+        ClosedAccountNumber = "AC04",
+        /// Account blocked.
+        BlockedAccount = "AC06",
+        /// Transaction forbidden on this type of account.
+        TransactionForbidden = "AG01",
+        /// Duplication.
+        Duplication = "AM05",
+        /// Amount not the one agreed or expected.
+        WrongAmount = "AM09",
+        /// Transaction already returned.
+        AlreadyReturnedTransaction = "ARDT",
+        /// Creditor address missing or incorrect.
+        MissingCreditorAddress = "BE04",
+        /// Returned as a result of a bank error (Pix MED operational failure).
+        BankError = "BE08",
+        /// Requested by the customer.
+        RequestedByCustomer = "CUST",
+        /// Return for a technical reason.
+        ReturnForTechnicalReason = "DS28",
+        /// Payment is a duplicate of another payment.
+        DuplicatePayment = "DUPL",
+        /// Return following a cancellation request.
+        FollowingCancellationRequest = "FOCR",
+        /// Returned as a result of fraud (Pix MED well-founded fraud suspicion).
+        Fraud = "FR01",
+        /// Refund requested by the end customer.
+        RefundRequestByEndCustomer = "MD06",
+        /// End customer deceased.
+        EndCustomerDeceased = "MD07",
+        /// Reason not specified, customer generated.
+        NotSpecifiedReasonCustomerGenerated = "MS02",
+        /// Reason not specified, agent generated.
+        NotSpecifiedReasonAgentGenerated = "MS03",
+        /// Reason given as narrative.
+        Narrative = "NARR",
+        /// No answer from the customer.
+        NoAnswerFromCustomer = "NOAS",
+        /// Original transaction never received.
+        NoOriginalTransactionReceived = "NOOR",
+        /// Bank identifier incorrect.
+        BankIdentifierIncorrect = "RC01",
+        /// Regulatory reason.
+        RegulatoryReason = "RR04",
+        /// Pix Saque/Troco error or disagreement (Pix pacs.004 only; ISO name unconfirmed).
+        SpecificServiceOfferedByCreditorAgent = "SL02",
+        /// Received after the cut-off time.
+        CutOffTime = "TM01",
+        /// Undue payment.
+        UnduePayment = "UPAY",
+    }
+}
+
+code_set! {
+    /// ExternalCancellationReason1Code (camt.056 `CxlRsnInf/Rsn/Cd`), per SCHEMES.md 1.4.
+    CancellationReason {
+        /// Invalid debtor account number.
+        InvalidDebtorAccountNumber = "AC02",
+        /// Wrong (creditor) account number.
+        InvalidCreditorAccountNumber = "AC03",
+        /// Incorrect agent in the payment workflow.
+        IncorrectAgent = "AGNT",
+        /// Amount not the amount agreed or expected.
+        WrongAmount = "AM09",
+        /// Invalid debtor identification.
+        InvalidDebtorIdentification = "BE16",
+        /// Requested by the customer.
+        RequestedByCustomer = "CUST",
+        /// Cancel upon unable to apply.
+        CancelUponUnableToApply = "CUTA",
+        /// Original payment order expired due to time-out.
+        TimeOut = "DS24",
+        /// Payment is a duplicate of another payment.
+        DuplicatePayment = "DUPL",
+        /// Error by the debtor in the original transfer.
+        EndUserError = "ENUE",
+        /// Transaction originated fraudulently.
+        FraudulentOrigin = "FRAD",
+        /// Invalid cancellation request.
+        InvalidCancellationRequest = "INCR",
+        /// Return of funds requested by the end customer.
+        RefundRequestByEndCustomer = "MD06",
+        /// Reason given as narrative.
+        Narrative = "NARR",
+        /// Service not rendered (seen in the Fedwire return samples).
+        ServiceNotRendered = "SVNR",
+        /// Technical problems resulting in an erroneous transaction.
+        TechnicalProblem = "TECH",
+        /// Payment not properly authorised.
+        UnauthorizedPayment = "UAPA",
+        /// Undue payment.
+        UnduePayment = "UPAY",
+    }
+}
+
+code_set! {
+    /// ExternalInvestigationExecutionConfirmation1Code (camt.029 `Sts/Conf`), the subset in
+    /// SCHEMES.md 1.5.
+    InvestigationConfirmation {
+        /// Cancelled as per request.
+        CancelledAsPerRequest = "CNCL",
+        /// Cancellation request rejected.
+        RejectedCancellationRequest = "RJCR",
+        /// Cancellation request pending.
+        PendingCancellationRequest = "PDCR",
+        /// Cancellation request partially executed.
+        PartiallyExecutedCancellationRequest = "PECR",
+        /// Modified as per request.
+        ModifiedAsPerRequest = "MODI",
+        /// Cancellation will follow.
+        CancellationWillFollow = "CWFW",
+        /// Investigation pending.
+        Pending = "PDNG",
+    }
+}
+
+code_set! {
+    /// CancellationIndividualStatus1Code (camt.029 `TxCxlSts`), an XSD enumeration.
+    CancellationStatus {
+        /// Cancellation rejected.
+        RejectedCancellationRequest = "RJCR",
+        /// Cancellation accepted.
+        AcceptedCancellationRequest = "ACCR",
+        /// Cancellation pending.
+        PendingCancellationRequest = "PDCR",
+    }
+}
+
+code_set! {
+    /// ExternalPaymentCancellationRejection1Code (camt.029 `CxlStsRsnInf/Rsn/Cd`), SCHEMES.md 1.5.
+    CancellationRejection {
+        /// Account closed.
+        ClosedAccountNumber = "AC04",
+        /// Additional information on the original transaction requested.
+        AdditionalInformationRequested = "ADAC",
+        /// Incorrect agent.
+        IncorrectAgent = "AGNT",
+        /// Insufficient funds.
+        InsufficientFunds = "AM04",
+        /// Already returned.
+        AlreadyReturned = "ARDT",
+        /// Awaiting reply.
+        AwaitingReply = "ARPL",
+        /// Customer decision.
+        CustomerDecision = "CUST",
+        /// Legal decision.
+        LegalDecision = "LEGL",
+        /// Reason given as narrative.
+        Narrative = "NARR",
+        /// No answer from the customer.
+        NoAnswerFromCustomer = "NOAS",
+        /// Original transaction never received.
+        NoOriginalTransactionReceived = "NOOR",
+        /// Passed to the next agent.
+        PassedToNextAgent = "PTNA",
+        /// Requested debit authority.
+        RequestedDebitAuthority = "RQDA",
+        /// Regulatory reason.
+        RegulatoryReason = "RR04",
+    }
+}

@@ -201,6 +201,29 @@ pub fn is_iso_datetime(s: &str) -> bool {
     }
 }
 
+/// `CountryCode`: two uppercase letters.
+pub fn is_country(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|c| c.is_ascii_uppercase())
+}
+
+/// `LEIIdentifier`: `[A-Z0-9]{18}[0-9]{2}`.
+pub fn is_lei(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 20
+        && b.iter().enumerate().all(|(i, c)| {
+            if i < 18 {
+                c.is_ascii_uppercase() || c.is_ascii_digit()
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
+/// `Max15NumericText`: 1 to 15 digits.
+pub fn is_max15_numeric(s: &str) -> bool {
+    (1..=15).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_digit())
+}
+
 /// `ActiveCurrencyCode`: three uppercase letters.
 pub fn is_currency(s: &str) -> bool {
     s.len() == 3 && s.bytes().all(|c| c.is_ascii_uppercase())
@@ -333,6 +356,8 @@ pub struct Agent {
     pub name: Option<String>,
     /// Other identification (`Othr/Id`).
     pub other_id: Option<String>,
+    /// Postal address (`FinInstnId/PstlAdr`).
+    pub address: Option<PostalAddress>,
 }
 
 impl Agent {
@@ -353,9 +378,14 @@ pub fn decode_agent(el: &Element, at: &At) -> Result<Agent, DecodeError> {
     let fi_at = at.child("FinInstnId", None);
     let fi = req(el, at, "FinInstnId")?;
     let mut agent = Agent {
-        bic: opt_checked(fi, &fi_at, "BICFI", "BIC", is_bic)?,
-        lei: opt_text(fi, &fi_at, "LEI", 20)?,
+        // `BIC` is the 2009 messages' name (pain.001.001.03) for what later ones call `BICFI`.
+        bic: match opt_checked(fi, &fi_at, "BICFI", "BIC", is_bic)? {
+            Some(b) => Some(b),
+            None => opt_checked(fi, &fi_at, "BIC", "BIC", is_bic)?,
+        },
+        lei: opt_checked(fi, &fi_at, "LEI", "LEI", is_lei)?,
         name: opt_text(fi, &fi_at, "Nm", 140)?,
+        address: opt_address(fi, &fi_at)?,
         ..Agent::default()
     };
     if let Some(m) = fi.child("ClrSysMmbId") {
@@ -390,6 +420,9 @@ pub fn encode_agent(w: &mut Writer, name: &str, a: &Agent) {
         w.leaf("MmbId", m).close("ClrSysMmbId");
     }
     w.opt_leaf("LEI", a.lei.as_deref()).opt_leaf("Nm", a.name.as_deref());
+    if let Some(adr) = &a.address {
+        encode_address(w, adr);
+    }
     if let Some(o) = &a.other_id {
         w.open("Othr").leaf("Id", o).close("Othr");
     }
@@ -403,6 +436,10 @@ pub struct Party {
     pub name: Option<String>,
     /// Country of residence.
     pub country: Option<String>,
+    /// Postal address (personal data: redacted in `Debug`).
+    pub address: Option<PostalAddress>,
+    /// Organisation or private identification (`Id`).
+    pub id: Option<PartyId>,
 }
 
 impl fmt::Debug for Party {
@@ -410,6 +447,8 @@ impl fmt::Debug for Party {
         f.debug_struct("Party")
             .field("name", &self.name.as_ref().map(|_| "<redacted>"))
             .field("country", &self.country)
+            .field("address", &self.address.as_ref().map(|_| "<redacted>"))
+            .field("id", &self.id)
             .finish()
     }
 }
@@ -418,16 +457,26 @@ impl fmt::Debug for Party {
 pub fn decode_party(el: &Element, at: &At) -> Result<Party, DecodeError> {
     Ok(Party {
         name: opt_text(el, at, "Nm", 140)?,
-        country: opt_checked(el, at, "CtryOfRes", "country code", |s| {
-            s.len() == 2 && s.bytes().all(|c| c.is_ascii_uppercase())
-        })?,
+        country: opt_checked(el, at, "CtryOfRes", "country code", is_country)?,
+        address: opt_address(el, at)?,
+        id: match el.child("Id") {
+            Some(id) => Some(decode_party_id(id, &at.child("Id", None))?),
+            None => None,
+        },
     })
 }
 
 /// Write a party element.
 pub fn encode_party(w: &mut Writer, name: &str, p: &Party) {
     w.open(name);
-    w.opt_leaf("Nm", p.name.as_deref()).opt_leaf("CtryOfRes", p.country.as_deref());
+    w.opt_leaf("Nm", p.name.as_deref());
+    if let Some(a) = &p.address {
+        encode_address(w, a);
+    }
+    if let Some(id) = &p.id {
+        encode_party_id(w, id);
+    }
+    w.opt_leaf("CtryOfRes", p.country.as_deref());
     w.close(name);
 }
 
@@ -485,6 +534,12 @@ pub struct Account {
     pub kind: Option<String>,
     /// Proxy (alias) of the account.
     pub proxy: Option<Proxy>,
+    /// Account currency (`Ccy`).
+    pub currency: Option<String>,
+    /// Account name (`Nm`, personal data).
+    pub name: Option<String>,
+    /// Scheme of an `Othr` identification (`Id/Othr/SchmeNm/Cd`, e.g. BBAN).
+    pub other_scheme: Option<String>,
 }
 
 /// The placeholder account id a debtor bank puts when it pays by alias and does not know the
@@ -495,6 +550,7 @@ pub const NOT_PROVIDED: &str = "NOTPROVIDED";
 pub fn decode_account(el: &Element, at: &At) -> Result<Account, DecodeError> {
     let id_at = at.child("Id", None);
     let id_el = req(el, at, "Id")?;
+    let mut other_scheme = None;
     let id = match (id_el.child("IBAN"), id_el.child("Othr")) {
         (Some(iban), None) if is_iban(&iban.text) => AccountId::Iban(iban.text.clone()),
         (Some(iban), None) => {
@@ -502,7 +558,13 @@ pub fn decode_account(el: &Element, at: &At) -> Result<Account, DecodeError> {
                 id_at.err_at("IBAN", ErrorKind::Invalid(format!("{:?} is not an IBAN", iban.text)))
             )
         }
-        (None, Some(o)) => AccountId::Other(req_text(o, &id_at.child("Othr", None), "Id", 34)?),
+        (None, Some(o)) => {
+            let o_at = id_at.child("Othr", None);
+            if let Some(sch) = o.child("SchmeNm") {
+                other_scheme = Some(decode_scheme_code(sch, &o_at.child("SchmeNm", None))?);
+            }
+            AccountId::Other(req_text(o, &o_at, "Id", 34)?)
+        }
         _ => {
             return Err(
                 id_at.err(ErrorKind::Invalid("choice needs exactly one of IBAN, Othr".into()))
@@ -528,7 +590,21 @@ pub fn decode_account(el: &Element, at: &At) -> Result<Account, DecodeError> {
         }
         None => None,
     };
-    Ok(Account { id, kind, proxy })
+    Ok(Account {
+        id,
+        kind,
+        proxy,
+        currency: opt_checked(el, at, "Ccy", "currency code", is_currency)?,
+        name: opt_text(el, at, "Nm", 70)?,
+        other_scheme,
+    })
+}
+
+fn decode_scheme_code(el: &Element, at: &At) -> Result<String, DecodeError> {
+    match code_or_proprietary(el, at, 4)? {
+        (Some(c), _) => Ok(c),
+        _ => Err(at.err(ErrorKind::Invalid("only a scheme code (Cd) is supported here".into()))),
+    }
 }
 
 /// Write a `CashAccount38`.
@@ -539,13 +615,18 @@ pub fn encode_account(w: &mut Writer, name: &str, a: &Account) {
             w.leaf("IBAN", s);
         }
         AccountId::Other(s) => {
-            w.open("Othr").leaf("Id", s).close("Othr");
+            w.open("Othr").leaf("Id", s);
+            if let Some(sch) = &a.other_scheme {
+                w.open("SchmeNm").leaf("Cd", sch).close("SchmeNm");
+            }
+            w.close("Othr");
         }
     }
     w.close("Id");
     if let Some(k) = &a.kind {
         w.open("Tp").leaf("Cd", k).close("Tp");
     }
+    w.opt_leaf("Ccy", a.currency.as_deref()).opt_leaf("Nm", a.name.as_deref());
     if let Some(p) = &a.proxy {
         w.open("Prxy");
         if let Some(k) = &p.kind {
@@ -554,6 +635,446 @@ pub fn encode_account(w: &mut Writer, name: &str, a: &Account) {
         w.leaf("Id", &p.id).close("Prxy");
     }
     w.close(name);
+}
+
+/// A postal address (`PostalAddress24`; `PostalAddress6` of the 2009 messages reads into it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct PostalAddress {
+    /// Department.
+    pub department: Option<String>,
+    /// Sub-department.
+    pub sub_department: Option<String>,
+    /// Street name.
+    pub street: Option<String>,
+    /// Building number.
+    pub building_number: Option<String>,
+    /// Building name.
+    pub building_name: Option<String>,
+    /// Floor.
+    pub floor: Option<String>,
+    /// Post box.
+    pub post_box: Option<String>,
+    /// Room.
+    pub room: Option<String>,
+    /// Post code.
+    pub post_code: Option<String>,
+    /// Town name.
+    pub town: Option<String>,
+    /// Town location name.
+    pub town_location: Option<String>,
+    /// District name.
+    pub district: Option<String>,
+    /// Country subdivision (state, province).
+    pub country_sub_division: Option<String>,
+    /// Country (ISO 3166 alpha-2).
+    pub country: Option<String>,
+    /// Unstructured address lines (at most 7).
+    pub lines: Vec<String>,
+}
+
+/// Decode the optional `PstlAdr` child of `el`.
+pub fn opt_address(el: &Element, at: &At) -> Result<Option<PostalAddress>, DecodeError> {
+    let Some(a) = el.child("PstlAdr") else { return Ok(None) };
+    let at = at.child("PstlAdr", None);
+    let lines = a
+        .children_named("AdrLine")
+        .enumerate()
+        .map(|(i, l)| check_text(&l.text, &at.child("AdrLine", Some(i + 1)), 70))
+        .collect::<Result<Vec<_>, _>>()?;
+    if lines.len() > 7 {
+        return Err(
+            at.err_at("AdrLine", ErrorKind::Invalid(format!("{} lines, at most 7", lines.len())))
+        );
+    }
+    Ok(Some(PostalAddress {
+        department: opt_text(a, &at, "Dept", 70)?,
+        sub_department: opt_text(a, &at, "SubDept", 70)?,
+        street: opt_text(a, &at, "StrtNm", 70)?,
+        building_number: opt_text(a, &at, "BldgNb", 16)?,
+        building_name: opt_text(a, &at, "BldgNm", 35)?,
+        floor: opt_text(a, &at, "Flr", 70)?,
+        post_box: opt_text(a, &at, "PstBx", 16)?,
+        room: opt_text(a, &at, "Room", 70)?,
+        post_code: opt_text(a, &at, "PstCd", 16)?,
+        town: opt_text(a, &at, "TwnNm", 35)?,
+        town_location: opt_text(a, &at, "TwnLctnNm", 35)?,
+        district: opt_text(a, &at, "DstrctNm", 35)?,
+        country_sub_division: opt_text(a, &at, "CtrySubDvsn", 35)?,
+        country: opt_checked(a, &at, "Ctry", "country code", is_country)?,
+        lines,
+    }))
+}
+
+/// Write a `PstlAdr` element in `PostalAddress24` order.
+pub fn encode_address(w: &mut Writer, a: &PostalAddress) {
+    w.open("PstlAdr");
+    w.opt_leaf("Dept", a.department.as_deref());
+    w.opt_leaf("SubDept", a.sub_department.as_deref());
+    w.opt_leaf("StrtNm", a.street.as_deref());
+    w.opt_leaf("BldgNb", a.building_number.as_deref());
+    w.opt_leaf("BldgNm", a.building_name.as_deref());
+    w.opt_leaf("Flr", a.floor.as_deref());
+    w.opt_leaf("PstBx", a.post_box.as_deref());
+    w.opt_leaf("Room", a.room.as_deref());
+    w.opt_leaf("PstCd", a.post_code.as_deref());
+    w.opt_leaf("TwnNm", a.town.as_deref());
+    w.opt_leaf("TwnLctnNm", a.town_location.as_deref());
+    w.opt_leaf("DstrctNm", a.district.as_deref());
+    w.opt_leaf("CtrySubDvsn", a.country_sub_division.as_deref());
+    w.opt_leaf("Ctry", a.country.as_deref());
+    for l in &a.lines {
+        w.leaf("AdrLine", l);
+    }
+    w.close("PstlAdr");
+}
+
+/// One generic identification (`GenericOrganisationIdentification1` and its person twin).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct GenericId {
+    /// The identifier.
+    pub id: String,
+    /// Scheme name code (`SchmeNm/Cd`), e.g. TXID, CUST, NIDN.
+    pub scheme_code: Option<String>,
+    /// Proprietary scheme name (`SchmeNm/Prtry`).
+    pub scheme_proprietary: Option<String>,
+    /// Issuer.
+    pub issuer: Option<String>,
+}
+
+/// A party identification (`Party38Choice`): organisation or private person.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct PartyId {
+    /// True for `PrvtId` (a person), false for `OrgId`.
+    pub private: bool,
+    /// `OrgId/AnyBIC`.
+    pub any_bic: Option<String>,
+    /// `OrgId/LEI`.
+    pub lei: Option<String>,
+    /// `Othr` identifications.
+    pub others: Vec<GenericId>,
+}
+
+fn decode_generic_ids(el: &Element, at: &At) -> Result<Vec<GenericId>, DecodeError> {
+    let mut v = Vec::new();
+    for (i, o) in el.children_named("Othr").enumerate() {
+        let o_at = at.child("Othr", Some(i + 1));
+        let (scheme_code, scheme_proprietary) = match o.child("SchmeNm") {
+            Some(s) => code_or_proprietary(s, &o_at.child("SchmeNm", None), 4)?,
+            None => (None, None),
+        };
+        v.push(GenericId {
+            id: req_text(o, &o_at, "Id", 35)?,
+            scheme_code,
+            scheme_proprietary,
+            issuer: opt_text(o, &o_at, "Issr", 35)?,
+        });
+    }
+    Ok(v)
+}
+
+/// Decode a `Cd`/`Prtry` choice: exactly one must be present.
+pub fn code_or_proprietary(
+    el: &Element,
+    at: &At,
+    code_max: usize,
+) -> Result<(Option<String>, Option<String>), DecodeError> {
+    match (el.child("Cd"), el.child("Prtry")) {
+        (Some(_), None) => Ok((opt_text(el, at, "Cd", code_max)?, None)),
+        (None, Some(_)) => Ok((None, opt_text(el, at, "Prtry", 35)?)),
+        _ => Err(at.err(ErrorKind::Invalid("choice needs exactly one of Cd, Prtry".into()))),
+    }
+}
+
+/// Decode a `Party38Choice`.
+pub fn decode_party_id(el: &Element, at: &At) -> Result<PartyId, DecodeError> {
+    match (el.child("OrgId"), el.child("PrvtId")) {
+        (Some(o), None) => {
+            let o_at = at.child("OrgId", None);
+            Ok(PartyId {
+                private: false,
+                any_bic: opt_checked(o, &o_at, "AnyBIC", "BIC", is_bic)?,
+                lei: opt_checked(o, &o_at, "LEI", "LEI", is_lei)?,
+                others: decode_generic_ids(o, &o_at)?,
+            })
+        }
+        (None, Some(p)) => Ok(PartyId {
+            private: true,
+            others: decode_generic_ids(p, &at.child("PrvtId", None))?,
+            ..PartyId::default()
+        }),
+        _ => Err(at.err(ErrorKind::Invalid("choice needs exactly one of OrgId, PrvtId".into()))),
+    }
+}
+
+/// Write a `Party38Choice` as `Id`.
+pub fn encode_party_id(w: &mut Writer, id: &PartyId) {
+    let tag = if id.private { "PrvtId" } else { "OrgId" };
+    w.open("Id").open(tag);
+    if !id.private {
+        w.opt_leaf("AnyBIC", id.any_bic.as_deref()).opt_leaf("LEI", id.lei.as_deref());
+    }
+    for o in &id.others {
+        w.open("Othr").leaf("Id", &o.id);
+        if let Some(c) = &o.scheme_code {
+            w.open("SchmeNm").leaf("Cd", c).close("SchmeNm");
+        } else if let Some(p) = &o.scheme_proprietary {
+            w.open("SchmeNm").leaf("Prtry", p).close("SchmeNm");
+        }
+        w.opt_leaf("Issr", o.issuer.as_deref()).close("Othr");
+    }
+    w.close(tag).close("Id");
+}
+
+/// `Party40Choice`: a party or a financial institution.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PartyOrAgent {
+    /// `Pty`.
+    Party(Party),
+    /// `Agt`.
+    Agent(Agent),
+}
+
+impl Default for PartyOrAgent {
+    fn default() -> Self {
+        PartyOrAgent::Agent(Agent::default())
+    }
+}
+
+/// Decode a `Party40Choice` element.
+pub fn decode_party_or_agent(el: &Element, at: &At) -> Result<PartyOrAgent, DecodeError> {
+    match (el.child("Pty"), el.child("Agt")) {
+        (Some(p), None) => Ok(PartyOrAgent::Party(decode_party(p, &at.child("Pty", None))?)),
+        (None, Some(a)) => Ok(PartyOrAgent::Agent(decode_agent(a, &at.child("Agt", None))?)),
+        _ => Err(at.err(ErrorKind::Invalid("choice needs exactly one of Pty, Agt".into()))),
+    }
+}
+
+/// Write a `Party40Choice` element.
+pub fn encode_party_or_agent(w: &mut Writer, name: &str, p: &PartyOrAgent) {
+    w.open(name);
+    match p {
+        PartyOrAgent::Party(p) => encode_party(w, "Pty", p),
+        PartyOrAgent::Agent(a) => encode_agent(w, "Agt", a),
+    }
+    w.close(name);
+}
+
+/// Optional `Party40Choice` child.
+pub fn opt_party_or_agent(
+    el: &Element,
+    at: &At,
+    name: &str,
+) -> Result<Option<PartyOrAgent>, DecodeError> {
+    el.child(name).map(|c| decode_party_or_agent(c, &at.child(name, None))).transpose()
+}
+
+/// The original message a report, return or request refers to (`OriginalGroupInformation29`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct OriginalGroup {
+    /// Original message id.
+    pub msg_id: String,
+    /// Original message name id, e.g. `pacs.008.001.08`.
+    pub msg_name: String,
+    /// Original creation date-time.
+    pub created: Option<String>,
+}
+
+/// Decode an `OriginalGroupInformation29`-shaped element.
+pub fn decode_original_group(el: &Element, at: &At) -> Result<OriginalGroup, DecodeError> {
+    Ok(OriginalGroup {
+        msg_id: req_text(el, at, "OrgnlMsgId", 35)?,
+        msg_name: req_text(el, at, "OrgnlMsgNmId", 35)?,
+        created: opt_datetime(el, at, "OrgnlCreDtTm")?,
+    })
+}
+
+/// Optional `OriginalGroupInformation29` child.
+pub fn opt_original_group(
+    el: &Element,
+    at: &At,
+    name: &str,
+) -> Result<Option<OriginalGroup>, DecodeError> {
+    el.child(name).map(|c| decode_original_group(c, &at.child(name, None))).transpose()
+}
+
+/// Write the three leaves of an original group (without the enclosing element).
+pub fn encode_original_group_leaves(w: &mut Writer, g: &OriginalGroup) {
+    w.leaf("OrgnlMsgId", &g.msg_id).leaf("OrgnlMsgNmId", &g.msg_name);
+    w.opt_leaf("OrgnlCreDtTm", g.created.as_deref());
+}
+
+/// Write an original group element.
+pub fn encode_original_group(w: &mut Writer, name: &str, g: &OriginalGroup) {
+    w.open(name);
+    encode_original_group_leaves(w, g);
+    w.close(name);
+}
+
+/// Optional agent child.
+pub fn opt_agent(el: &Element, at: &At, name: &str) -> Result<Option<Agent>, DecodeError> {
+    el.child(name).map(|a| decode_agent(a, &at.child(name, None))).transpose()
+}
+
+/// Mandatory agent child.
+pub fn req_agent(el: &Element, at: &At, name: &str) -> Result<Agent, DecodeError> {
+    decode_agent(req(el, at, name)?, &at.child(name, None))
+}
+
+/// Write an optional agent.
+pub fn encode_opt_agent(w: &mut Writer, name: &str, a: Option<&Agent>) {
+    if let Some(a) = a {
+        encode_agent(w, name, a);
+    }
+}
+
+/// Optional account child.
+pub fn opt_account(el: &Element, at: &At, name: &str) -> Result<Option<Account>, DecodeError> {
+    el.child(name).map(|a| decode_account(a, &at.child(name, None))).transpose()
+}
+
+/// Write an optional account.
+pub fn encode_opt_account(w: &mut Writer, name: &str, a: Option<&Account>) {
+    if let Some(a) = a {
+        encode_account(w, name, a);
+    }
+}
+
+/// Optional party child.
+pub fn opt_party(el: &Element, at: &At, name: &str) -> Result<Option<Party>, DecodeError> {
+    el.child(name).map(|p| decode_party(p, &at.child(name, None))).transpose()
+}
+
+/// Optional amount child.
+pub fn opt_amount(el: &Element, at: &At, name: &str) -> Result<Option<Amount>, DecodeError> {
+    el.child(name).map(|a| decode_amount(a, &at.child(name, None))).transpose()
+}
+
+/// Mandatory amount child.
+pub fn req_amount(el: &Element, at: &At, name: &str) -> Result<Amount, DecodeError> {
+    decode_amount(req(el, at, name)?, &at.child(name, None))
+}
+
+/// Write an optional amount.
+pub fn encode_opt_amount(w: &mut Writer, name: &str, a: Option<&Amount>) {
+    if let Some(a) = a {
+        encode_amount(w, name, a);
+    }
+}
+
+/// Optional `ISODate` child.
+pub fn opt_date(el: &Element, at: &At, name: &str) -> Result<Option<String>, DecodeError> {
+    opt_checked(el, at, name, "ISO date", is_iso_date)
+}
+
+/// Optional `ISODateTime` child.
+pub fn opt_datetime(el: &Element, at: &At, name: &str) -> Result<Option<String>, DecodeError> {
+    opt_checked(el, at, name, "ISO date-time", is_iso_datetime)
+}
+
+/// Mandatory `ISODateTime` child.
+pub fn req_datetime(el: &Element, at: &At, name: &str) -> Result<String, DecodeError> {
+    req_checked(el, at, name, "ISO date-time", is_iso_datetime)
+}
+
+/// Optional `UUIDv4Identifier` child.
+pub fn opt_uuid(el: &Element, at: &At, name: &str) -> Result<Option<String>, DecodeError> {
+    opt_checked(el, at, name, "UUIDv4", is_uuid_v4)
+}
+
+/// Optional `ChargeBearerType1Code` child.
+pub fn opt_charge_bearer(el: &Element, at: &At) -> Result<Option<String>, DecodeError> {
+    opt_checked(el, at, "ChrgBr", "charge bearer", |s| {
+        matches!(s, "DEBT" | "CRED" | "SHAR" | "SLEV")
+    })
+}
+
+/// All `name` children, refusing more than `max` of them before decoding any.
+pub fn bounded_children<'a>(
+    el: &'a Element,
+    at: &At,
+    name: &'a str,
+    max: usize,
+) -> Result<Vec<&'a Element>, DecodeError> {
+    let v: Vec<&Element> = el.children_named(name).collect();
+    if v.len() > max {
+        return Err(at.err(ErrorKind::TooLarge(format!(
+            "{} {name} elements, at most {max} (Limits.max_transactions)",
+            v.len()
+        ))));
+    }
+    Ok(v)
+}
+
+/// Check a declared `NbOfTxs` against the count found.
+pub fn check_count(el: &Element, at: &At, name: &str, found: usize) -> Result<(), DecodeError> {
+    if let Some(c) = el.child(name) {
+        if !is_max15_numeric(&c.text) || c.text.parse::<usize>().ok() != Some(found) {
+            return Err(at.err_at(
+                name,
+                ErrorKind::Invalid(format!("says {:?} but the message has {found}", c.text)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Decode a mandatory `Document` root in namespace `ns_expected` and its body child.
+pub fn document_body<'a>(
+    root: &'a Element,
+    ns: Option<&str>,
+    ns_expected: &str,
+    body: &str,
+) -> Result<(&'a Element, At), DecodeError> {
+    let at = At::root("Document");
+    if root.name != "Document" || ns != Some(ns_expected) {
+        return Err(at.err(ErrorKind::WrongMessage(format!(
+            "expected Document in {ns_expected}, found {} in {}",
+            root.name,
+            ns.unwrap_or("no namespace")
+        ))));
+    }
+    let b = req(root, &at, body)?;
+    Ok((b, at.child(body, None)))
+}
+
+/// Decode an optional coded reason (`Rsn/Cd` or `Rsn/Prtry`) checked against a code table.
+///
+/// Returns the code if `Cd` was used, the proprietary text if `Prtry` was used.
+pub fn decode_reason<T>(
+    el: &Element,
+    at: &At,
+    what: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<(Option<T>, Option<String>), DecodeError> {
+    let Some(rsn) = el.child("Rsn") else { return Ok((None, None)) };
+    let r_at = at.child("Rsn", None);
+    let (cd, prtry) = code_or_proprietary(rsn, &r_at, 4)?;
+    match cd {
+        Some(cd) => match parse(&cd) {
+            Some(code) => Ok((Some(code), None)),
+            None => {
+                Err(r_at.err_at("Cd", ErrorKind::Invalid(format!("{cd:?} is not a known {what}"))))
+            }
+        },
+        None => Ok((None, prtry)),
+    }
+}
+
+/// Write `Rsn/Cd` or `Rsn/Prtry` if either is set.
+pub fn encode_reason(w: &mut Writer, code: Option<&str>, proprietary: Option<&str>) {
+    if let Some(c) = code {
+        w.open("Rsn").leaf("Cd", c).close("Rsn");
+    } else if let Some(p) = proprietary {
+        w.open("Rsn").leaf("Prtry", p).close("Rsn");
+    }
+}
+
+/// All `AddtlInf` children, each `Max105Text`.
+pub fn additional_info(el: &Element, at: &At) -> Result<Vec<String>, DecodeError> {
+    el.children_named("AddtlInf")
+        .enumerate()
+        .map(|(i, t)| check_text(&t.text, &at.child("AddtlInf", Some(i + 1)), 105))
+        .collect()
 }
 
 #[cfg(test)]

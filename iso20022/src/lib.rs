@@ -34,16 +34,30 @@
 //! assert_eq!(pacs002::decode(out.as_bytes(), &Limits::default()).unwrap(), report);
 //! ```
 //!
+//! Supported: pacs.008.001.08, pacs.002.001.10, pacs.004.001.09 (and .10), pacs.028.001.03,
+//! camt.056.001.08, camt.029.001.09, admi.002.001.01, head.001.001.02 and the AppHdr + Document
+//! envelope ([`envelope`]), pain.001.001.09 (and .03, streamed), pain.002.001.10. [`decode`] picks the decoder by namespace, [`encode`] writes any
+//! [`Message`], [`check`] says what a document is or why it is refused.
+//!
 //! Pure: no I/O, no tokio, no clock. Amounts cross the XML edge as `rust_decimal` and live as
 //! integer minor units. Errors name the element path and map to the switch's answer
 //! ([`error::Reject`]): admi.002 for unreadable documents, pacs.002 RJCT for content errors.
 
 pub mod admi002;
+pub mod camt029;
+pub mod camt056;
 pub mod codes;
 pub mod common;
+pub mod envelope;
 pub mod error;
+pub mod head001;
 pub mod pacs002;
+pub mod pacs004;
 pub mod pacs008;
+pub mod pacs028;
+pub mod pain001;
+pub mod pain002;
+pub mod reference;
 pub mod xml;
 
 pub use common::{Account, AccountId, Agent, Amount, Currency, Party, Proxy};
@@ -51,7 +65,7 @@ pub use error::{DecodeError, ErrorKind, Reject};
 pub use xml::Limits;
 
 /// The message types the switch can identify by namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MessageType {
     /// pacs.008.001.08
@@ -60,21 +74,95 @@ pub enum MessageType {
     Pacs002,
     /// admi.002.001.01
     Admi002,
+    /// pacs.004.001.09
+    Pacs004,
+    /// pacs.004.001.10 (decoded into the same model as .09)
+    Pacs004V10,
+    /// pacs.028.001.03
+    Pacs028,
+    /// camt.056.001.08
+    Camt056,
+    /// camt.029.001.09
+    Camt029,
+    /// head.001.001.02 (a business application header on its own)
+    Head001,
+    /// pain.001.001.09
+    Pain001,
+    /// pain.001.001.03 (decoded into the .09 model)
+    Pain001V03,
+    /// pain.002.001.10
+    Pain002,
 }
 
 impl MessageType {
+    /// Every supported type.
+    pub const ALL: &'static [MessageType] = &[
+        MessageType::Pacs008,
+        MessageType::Pacs002,
+        MessageType::Admi002,
+        MessageType::Pacs004,
+        MessageType::Pacs004V10,
+        MessageType::Pacs028,
+        MessageType::Camt056,
+        MessageType::Camt029,
+        MessageType::Head001,
+        MessageType::Pain001,
+        MessageType::Pain001V03,
+        MessageType::Pain002,
+    ];
+
     /// The ISO message name id, e.g. `pacs.008.001.08`.
     pub fn name(self) -> &'static str {
         match self {
             MessageType::Pacs008 => "pacs.008.001.08",
             MessageType::Pacs002 => "pacs.002.001.10",
             MessageType::Admi002 => "admi.002.001.01",
+            MessageType::Pacs004 => "pacs.004.001.09",
+            MessageType::Pacs004V10 => "pacs.004.001.10",
+            MessageType::Pacs028 => "pacs.028.001.03",
+            MessageType::Camt056 => "camt.056.001.08",
+            MessageType::Camt029 => "camt.029.001.09",
+            MessageType::Head001 => "head.001.001.02",
+            MessageType::Pain001 => "pain.001.001.09",
+            MessageType::Pain001V03 => "pain.001.001.03",
+            MessageType::Pain002 => "pain.002.001.10",
         }
+    }
+
+    /// The XML namespace of the type.
+    pub fn namespace(self) -> &'static str {
+        match self {
+            MessageType::Pacs008 => pacs008::NAMESPACE,
+            MessageType::Pacs002 => pacs002::NAMESPACE,
+            MessageType::Admi002 => admi002::NAMESPACE,
+            MessageType::Pacs004 => pacs004::NAMESPACE,
+            MessageType::Pacs004V10 => pacs004::NAMESPACE_V10,
+            MessageType::Pacs028 => pacs028::NAMESPACE,
+            MessageType::Camt056 => camt056::NAMESPACE,
+            MessageType::Camt029 => camt029::NAMESPACE,
+            MessageType::Head001 => head001::NAMESPACE,
+            MessageType::Pain001 => pain001::NAMESPACE,
+            MessageType::Pain001V03 => pain001::NAMESPACE_V03,
+            MessageType::Pain002 => pain002::NAMESPACE,
+        }
+    }
+
+    /// The type whose namespace is `ns`.
+    pub fn from_namespace(ns: &str) -> Option<MessageType> {
+        MessageType::ALL.iter().copied().find(|t| t.namespace() == ns)
+    }
+}
+
+impl std::fmt::Display for MessageType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
 /// A decoded message of any supported type.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Values are decoded once and moved; boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[non_exhaustive]
 pub enum Message {
     /// A credit transfer.
@@ -83,25 +171,126 @@ pub enum Message {
     Pacs002(pacs002::Pacs002),
     /// A message reject.
     Admi002(admi002::Admi002),
+    /// A payment return (.09 or .10, see its `version`).
+    Pacs004(pacs004::Pacs004),
+    /// A payment status request.
+    Pacs028(pacs028::Pacs028),
+    /// A cancellation (recall) request.
+    Camt056(camt056::Camt056),
+    /// A resolution of investigation.
+    Camt029(camt029::Camt029),
+    /// A business application header on its own.
+    Head001(head001::AppHdr),
+    /// A customer credit transfer initiation (.09 or .03, see its `version`).
+    Pain001(pain001::Pain001),
+    /// A customer payment status report.
+    Pain002(pain002::Pain002),
+}
+
+impl Message {
+    /// The type of this message.
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            Message::Pacs008(_) => MessageType::Pacs008,
+            Message::Pacs002(_) => MessageType::Pacs002,
+            Message::Admi002(_) => MessageType::Admi002,
+            Message::Pacs004(m) => match m.version {
+                pacs004::Version::V09 => MessageType::Pacs004,
+                pacs004::Version::V10 => MessageType::Pacs004V10,
+            },
+            Message::Pacs028(_) => MessageType::Pacs028,
+            Message::Camt056(_) => MessageType::Camt056,
+            Message::Camt029(_) => MessageType::Camt029,
+            Message::Head001(_) => MessageType::Head001,
+            Message::Pain001(m) => match m.version {
+                pain001::Version::V09 => MessageType::Pain001,
+                pain001::Version::V03 => MessageType::Pain001V03,
+            },
+            Message::Pain002(_) => MessageType::Pain002,
+        }
+    }
+}
+
+/// Whether `input` is a pain.001 (routed to its streaming decoder).
+fn is_bulk(input: &[u8], limits: &Limits) -> bool {
+    input.len() <= limits.max_bytes
+        && matches!(
+            xml::root_namespace(input).as_deref(),
+            Some(pain001::NAMESPACE) | Some(pain001::NAMESPACE_V03)
+        )
 }
 
 /// Decode any supported message, choosing the decoder by the document's namespace.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Message, DecodeError> {
+    if is_bulk(input, limits) {
+        return pain001::decode(input, limits).map(Message::Pain001);
+    }
     let (root, ns) = xml::parse(input, limits)?;
-    match ns.as_deref() {
-        Some(pacs008::NAMESPACE) => {
-            pacs008::decode_element(&root, ns.as_deref(), limits).map(Message::Pacs008)
-        }
-        Some(pacs002::NAMESPACE) => {
-            pacs002::decode_element(&root, ns.as_deref(), limits).map(Message::Pacs002)
-        }
-        Some(admi002::NAMESPACE) => admi002::decode(input, limits).map(Message::Admi002),
-        other => Err(DecodeError::new(
-            "/Document",
+    decode_root(&root, ns.as_deref(), limits)
+}
+
+/// Decode an already parsed root element (`Document` or `AppHdr`) by its namespace.
+pub fn decode_root(
+    root: &xml::Element,
+    ns: Option<&str>,
+    limits: &Limits,
+) -> Result<Message, DecodeError> {
+    let Some(kind) = ns.and_then(MessageType::from_namespace) else {
+        return Err(DecodeError::new(
+            &format!("/{}", root.name),
             ErrorKind::WrongMessage(format!(
                 "unsupported message namespace {}",
-                other.unwrap_or("(none)")
+                ns.unwrap_or("(none)")
             )),
-        )),
+        ));
+    };
+    Ok(match kind {
+        MessageType::Pacs008 => Message::Pacs008(pacs008::decode_element(root, ns, limits)?),
+        MessageType::Pacs002 => Message::Pacs002(pacs002::decode_element(root, ns, limits)?),
+        MessageType::Admi002 => Message::Admi002(admi002::decode_element(root, ns)?),
+        MessageType::Pacs004 | MessageType::Pacs004V10 => {
+            Message::Pacs004(pacs004::decode_element(root, ns, limits)?)
+        }
+        MessageType::Pacs028 => Message::Pacs028(pacs028::decode_element(root, ns, limits)?),
+        MessageType::Camt056 => Message::Camt056(camt056::decode_element(root, ns, limits)?),
+        MessageType::Camt029 => Message::Camt029(camt029::decode_element(root, ns, limits)?),
+        MessageType::Head001 => Message::Head001(head001::decode_element(root, ns)?),
+        MessageType::Pain001 | MessageType::Pain001V03 => {
+            Message::Pain001(pain001::decode_element(root, ns, limits)?)
+        }
+        MessageType::Pain002 => Message::Pain002(pain002::decode_element(root, ns, limits)?),
+    })
+}
+
+/// Encode any message with its own encoder.
+pub fn encode(msg: &Message) -> String {
+    match msg {
+        Message::Pacs008(m) => pacs008::encode(m),
+        Message::Pacs002(m) => pacs002::encode(m),
+        Message::Admi002(m) => admi002::encode(m),
+        Message::Pacs004(m) => pacs004::encode(m),
+        Message::Pacs028(m) => pacs028::encode(m),
+        Message::Camt056(m) => camt056::encode(m),
+        Message::Camt029(m) => camt029::encode(m),
+        Message::Head001(m) => head001::encode(m),
+        Message::Pain001(m) => pain001::encode(m),
+        Message::Pain002(m) => pain002::encode(m),
     }
+}
+
+/// Decode `input` as any supported message (or an AppHdr + Document envelope) and say which
+/// type it is. This is what `switchctl iso check` prints: `OK <type>` or the error, whose
+/// `Display` is `<element path>: <reason>`. For an envelope the type of its Document is given.
+pub fn check(input: &[u8], limits: &Limits) -> Result<MessageType, DecodeError> {
+    if is_bulk(input, limits) {
+        return pain001::decode(input, limits).map(|m| Message::Pain001(m).message_type());
+    }
+    let (root, ns) = xml::parse(input, limits)?;
+    if ns.as_deref().and_then(MessageType::from_namespace).is_some() {
+        return decode_root(&root, ns.as_deref(), limits).map(|m| m.message_type());
+    }
+    if envelope::find_parts(&root).is_some() {
+        return envelope::decode_parsed(&root, limits).map(|e| e.message.message_type());
+    }
+    decode_root(&root, ns.as_deref(), limits).map(|m| m.message_type())
 }

@@ -44,6 +44,10 @@ pub struct Element {
     pub text: String,
     /// Child elements in document order.
     pub children: Vec<Element>,
+    /// The namespace this element declares for its own name (`xmlns="..."` on an unprefixed
+    /// element, `xmlns:p="..."` on a `p:` element), if it declares one. Used to find the
+    /// AppHdr and Document inside an envelope.
+    pub xmlns: Option<String>,
 }
 
 impl Element {
@@ -71,10 +75,62 @@ fn local(name: &[u8]) -> String {
     String::from_utf8_lossy(local).into_owned()
 }
 
+fn local_bytes(name: &[u8]) -> &[u8] {
+    match name.iter().rposition(|b| *b == b':') {
+        Some(i) => name.get(i + 1..).unwrap_or_default(),
+        None => name,
+    }
+}
+
+/// The namespace of the root element (its `xmlns`, or the one bound to its prefix), read
+/// without building anything; `None` if the document does not start like XML with one.
+/// Used to route a document to a streaming decoder before parsing it.
+pub fn root_namespace(input: &[u8]) -> Option<String> {
+    let mut reader = Reader::from_reader(input);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(start)) | Ok(Event::Empty(start)) => {
+                let prefix = start.name().prefix().map(|p| p.as_ref().to_vec());
+                for attr in start.attributes().flatten() {
+                    let key = attr.key.as_ref();
+                    let own = match &prefix {
+                        None => key == b"xmlns",
+                        Some(p) => key.strip_prefix(b"xmlns:") == Some(p.as_slice()),
+                    };
+                    if own {
+                        return attr.unescape_value().ok().map(|v| v.into_owned());
+                    }
+                }
+                return None;
+            }
+            Ok(Event::Eof) | Err(_) | Ok(Event::DocType(_)) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
 /// Parse `input` into its root element, enforcing `limits`.
 ///
 /// Also returns the default namespace declared on the root (`xmlns`), if any.
 pub fn parse(input: &[u8], limits: &Limits) -> Result<(Element, Option<String>), DecodeError> {
+    parse_split(input, limits, "", &mut |_, _| Ok(()))
+}
+
+/// The callback of [`parse_split`]: open ancestors (root first) and the finished element.
+pub type SplitFn<'a> = dyn FnMut(&[Element], Element) -> Result<(), DecodeError> + 'a;
+
+/// Parse like [`parse`], but hand every element named `split` to `on_split` as soon as it is
+/// complete instead of attaching it to its parent, so a document with many repeated blocks
+/// (the transactions of a bulk file) never holds more than one of them as a tree.
+///
+/// `on_split` gets the open ancestors (root first; their children so far are those that came
+/// before) and the finished element. An empty `split` never matches.
+pub fn parse_split(
+    input: &[u8],
+    limits: &Limits,
+    split: &str,
+    on_split: &mut SplitFn<'_>,
+) -> Result<(Element, Option<String>), DecodeError> {
     if input.len() > limits.max_bytes {
         return Err(DecodeError::new(
             "/",
@@ -151,18 +207,18 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<(Element, Option<String>),
                         if stack.is_empty() {
                             root_ns = Some(value.clone());
                         }
+                        if start.name().prefix().is_none() {
+                            el.xmlns = Some(value);
+                        }
                         continue;
                     }
                     if key.starts_with(b"xmlns:") {
-                        if stack.is_empty() && start.name().prefix().is_some() {
-                            let prefix = local(key);
-                            let own = start
-                                .name()
-                                .prefix()
-                                .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned());
-                            if own.as_deref() == Some(prefix.as_str()) {
+                        let own = start.name().prefix().map(|p| p.as_ref() == local_bytes(key));
+                        if own == Some(true) {
+                            if stack.is_empty() {
                                 root_ns = Some(value.clone());
                             }
+                            el.xmlns = Some(value);
                         }
                         continue;
                     }
@@ -177,6 +233,10 @@ pub fn parse(input: &[u8], limits: &Limits) -> Result<(Element, Option<String>),
                         ErrorKind::Malformed("unbalanced end".into()),
                     ));
                 };
+                if !split.is_empty() && done.name == split && !stack.is_empty() {
+                    on_split(&stack, done)?;
+                    continue;
+                }
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(done),
                     None => root = Some(done),

@@ -17,20 +17,63 @@
 //! assert_eq!(l.account(20).unwrap().balance(), 20_000);
 //! assert_eq!(l.reserve(102, 10, 20, 40_000, 7_000), Err(TransferError::ExceedsCredits));
 //! assert_eq!(l.total_balance(), 0);                           // conservation
+//!
+//! // Deferred net settlement: bank C may owe up to its net debit cap until the window settles.
+//! l.create_net_account(30, 10_000).unwrap();
+//! l.create_net_account(40, 10_000).unwrap();
+//! l.reserve(103, 30, 40, 8_000, 7_000).unwrap();
+//! l.post(103, 1_000).unwrap();
+//! assert_eq!(l.reserve(104, 30, 40, 3_000, 7_000), Err(TransferError::ExceedsNetDebitCap));
+//! let report = l.close_window(2_000).unwrap();                // new transfers go to window 2
+//! assert_eq!(report.instructions.len(), 2);                   // C pays 80.00, D receives 80.00
+//! l.settle_window(report.window, 1, 3_000).unwrap();          // RTGS confirmed: positions reset
+//! assert_eq!(l.account(30).unwrap().balance(), 0);
+//! l.audit().unwrap();
 //! ```
 //!
-//! Pure: no I/O, no clock (time is an argument, in milliseconds), no threads. Amounts are
-//! integer minor units with checked arithmetic. Results are a stable, numbered enum ordered
-//! by precedence ([`TransferError`]); the mapping to ISO 20022 reason codes lives in `switch`.
-//! Invariant, asserted after every change in debug builds and checked by [`Ledger::audit`]:
-//! the sum of all account balances is zero (funding accounts go negative by what they fund).
+//! Pure: no I/O, no clock (time is an argument, in milliseconds), no threads (the
+//! single-writer thread around it lives in [`writer`]). Amounts are integer minor units with
+//! checked arithmetic. Results are a stable, numbered enum ordered by precedence
+//! ([`TransferError`]); the mapping to ISO 20022 reason codes lives in `switch`.
+//!
+//! Invariants, checked in O(1) after every change in release builds too (a violation stops
+//! the process: recovery replays the journal), and recomputed from scratch by
+//! [`Ledger::audit`]:
+//! - the sum of all account balances is zero (funding accounts go negative by what they fund);
+//!   equivalently, the sum of participant balances changes only by liquidity transfers
+//!   (movements with a funding account on one side);
+//! - reserved debits equal reserved credits, and no reserved total goes below zero;
+//! - no prefunded account's available balance is negative, and no deferred-net account owes
+//!   more than its net debit cap.
+//!
+//! Limits: at most [`LedgerLimits::transfers_max`] transfers are remembered (for idempotency
+//! and returns); [`Ledger::compact`] forgets finalized ones, see there. At most
+//! [`LedgerLimits::windows_unsettled_max`] closed windows wait for settlement.
+//!
+//! Hot path: `reserve`, `post`, `void` run on the per-transfer path; no allocation except
+//! map growth, no O(accounts) work.
 
-use std::collections::HashMap;
+mod hash;
+mod settlement;
+pub mod writer;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use hash::IdMap;
+pub use settlement::{
+    Direction, NetDebitCapError, NetPosition, SettlementInstruction, WindowError, WindowId,
+    WindowReport,
+};
 
 /// Ledger account id, chosen by the caller (the switch numbers its participants).
 pub type AccountId = u64;
 /// Transfer id, unique over the life of the ledger.
 pub type TransferId = u128;
+
+/// Default for [`LedgerLimits::transfers_max`]: about 100 bytes each, so 1.6 GiB when full.
+pub const TRANSFERS_MAX_DEFAULT: usize = 1 << 24;
+/// Default for [`LedgerLimits::windows_unsettled_max`].
+pub const WINDOWS_UNSETTLED_MAX_DEFAULT: usize = 64;
 
 /// Account behaviour flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +87,22 @@ impl AccountFlags {
     pub const SETTLEMENT: AccountFlags = AccountFlags { debits_must_not_exceed_credits: true };
     /// A scheme funding account (e.g. the central bank's RTGS side): may go negative.
     pub const FUNDING: AccountFlags = AccountFlags { debits_must_not_exceed_credits: false };
+}
+
+/// How an account settles, chosen per scheme (and so per account) in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SettlementModel {
+    /// The scheme's RTGS side (central bank funding account): unlimited, the source and sink
+    /// of liquidity transfers and window settlements.
+    Funding,
+    /// Gross, prefunded (Pix, TIPS, FedNow): available balance never below zero.
+    GrossPrefunded,
+    /// Deferred net (UPI, Mojaloop): the position may go down to minus the net debit cap;
+    /// windows are closed and settled through the funding account.
+    DeferredNet {
+        /// How far below zero the position may go, in minor units.
+        net_debit_cap: u64,
+    },
 }
 
 /// One account's totals, all in minor units.
@@ -75,6 +134,20 @@ impl Account {
     }
 }
 
+/// An account's settlement view: model, limit headroom and current-window net.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// The account's totals.
+    pub account: Account,
+    /// How it settles.
+    pub model: SettlementModel,
+    /// What can still be reserved before the limit: available balance for prefunded
+    /// accounts, available plus net debit cap for deferred-net ones, `None` if unlimited.
+    pub headroom: Option<i128>,
+    /// Deferred net only: credits minus debits posted in the open window (zero otherwise).
+    pub window_net: i128,
+}
+
 /// Why an account could not be created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -82,7 +155,7 @@ pub enum CreateAccountError {
     /// Account id 0 is reserved.
     #[error("account id must not be zero")]
     IdMustNotBeZero = 1,
-    /// An account with this id exists with other flags.
+    /// An account with this id exists with other flags (or another settlement model or cap).
     #[error("account exists with different flags")]
     ExistsWithDifferentFlags = 2,
     /// An account with this id exists already (same flags): nothing changed.
@@ -91,7 +164,9 @@ pub enum CreateAccountError {
 }
 
 /// Why a transfer was refused. Numbered and ordered by precedence: when several apply, the
-/// lowest number is reported. Numbers are stable; new results get new numbers.
+/// lowest number is reported. Numbers are stable; new results get new numbers. Results
+/// 14 and above were added later; each says where it sits among the checks, and none of
+/// them can apply together with a lower-numbered one reported after it except as stated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error)]
 #[non_exhaustive]
 #[repr(u32)]
@@ -111,13 +186,15 @@ pub enum TransferError {
     /// No such credit account.
     #[error("credit account not found")]
     CreditAccountNotFound = 5,
-    /// The id is taken by a transfer with other accounts or amount.
+    /// The id is taken by a transfer with other accounts, amount or kind (reserve, transfer,
+    /// fund, defund, return). Retry cannot help: use a new id.
     #[error("transfer exists with different content")]
     ExistsWithDifferentContent = 6,
-    /// The id is taken by the same transfer: it was applied once already.
+    /// The id is taken by the same transfer: it was applied once already. Nothing changed;
+    /// the original result stands.
     #[error("transfer exists")]
     Exists = 7,
-    /// Post or void of an id that was never reserved.
+    /// Post or void of an id that was never reserved (or was compacted).
     #[error("reserved transfer not found")]
     ReservedTransferNotFound = 8,
     /// The reservation was posted already.
@@ -136,6 +213,32 @@ pub enum TransferError {
     /// after funding or after other reservations are voided.
     #[error("debits would exceed credits (insufficient funds)")]
     ExceedsCredits = 13,
+    /// A deferred-net debit account would owe more than its net debit cap. Checked where
+    /// `ExceedsCredits` is (an account has one model, so never both). Retry may help after
+    /// the window settles, after liquidity is added, the cap raised or reservations voided.
+    #[error("position would exceed the net debit cap")]
+    ExceedsNetDebitCap = 14,
+    /// A return names an original transfer that does not exist (or was compacted). Checked
+    /// after `Exists`. Retry cannot help.
+    #[error("original transfer not found")]
+    OriginalTransferNotFound = 15,
+    /// A return names a transfer that is not a posted payment (still reserved, voided, a
+    /// liquidity transfer or a return itself). Checked after 15. Retry helps only if the
+    /// original reservation is posted later.
+    #[error("original transfer is not a posted payment")]
+    OriginalTransferNotPosted = 16,
+    /// The returns of an original would sum to more than its posted amount. Checked after 16,
+    /// before 12-14. Retry cannot help; a smaller return may.
+    #[error("returns would exceed the original amount")]
+    ReturnExceedsOriginalAmount = 17,
+    /// A liquidity transfer (fund, defund) needs a funding account on the RTGS side and a
+    /// participant account on the other. Checked after `Exists`. Retry cannot help.
+    #[error("liquidity transfer needs one funding and one participant account")]
+    LiquidityAccountsInvalid = 18,
+    /// The ledger remembers `transfers_max` transfers and is full. Checked last. Retry may
+    /// help after [`Ledger::compact`].
+    #[error("transfer limit reached: compact finalized transfers")]
+    TransferLimitReached = 19,
 }
 
 impl TransferError {
@@ -146,8 +249,51 @@ impl TransferError {
             TransferError::ExceedsCredits
                 | TransferError::DebitAccountNotFound
                 | TransferError::CreditAccountNotFound
+                | TransferError::ExceedsNetDebitCap
+                | TransferError::OriginalTransferNotPosted
+                | TransferError::TransferLimitReached
         )
     }
+
+    /// The stable number of this result.
+    pub fn code(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Explicit limits of one ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerLimits {
+    /// Transfers remembered at once (reserved ones plus finalized ones not yet compacted).
+    pub transfers_max: usize,
+    /// Closed windows waiting for settlement.
+    pub windows_unsettled_max: usize,
+}
+
+impl Default for LedgerLimits {
+    fn default() -> Self {
+        LedgerLimits {
+            transfers_max: TRANSFERS_MAX_DEFAULT,
+            windows_unsettled_max: WINDOWS_UNSETTLED_MAX_DEFAULT,
+        }
+    }
+}
+
+/// Running totals, kept in O(1) per change and recomputed by [`Ledger::audit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    /// Sum of all balances: always zero.
+    pub balance_sum: i128,
+    /// Sum of the balances of non-funding (participant) accounts.
+    pub participant_balance_sum: i128,
+    /// Liquidity into participant accounts minus liquidity out (fund, defund, `transfer`
+    /// with a funding account on one side, window settlements): always equals
+    /// `participant_balance_sum`.
+    pub liquidity_net: i128,
+    /// Sum of reserved debits.
+    pub reserved_debits: u128,
+    /// Sum of reserved credits: always equals `reserved_debits`.
+    pub reserved_credits: u128,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,70 +304,269 @@ enum State {
     ReservedVoided,
 }
 
+/// What created a transfer record; part of its content for idempotency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Transfer,
+    Reserve,
+    Fund,
+    Defund,
+    Return { original: TransferId },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TransferRecord {
     debit: AccountId,
     credit: AccountId,
     amount: u64,
+    /// Sum of the returns linked to this transfer.
+    returned: u64,
+    kind: Kind,
     state: State,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    account: Account,
+    model: SettlementModel,
+    window_net: i128,
+}
+
+impl Slot {
+    fn headroom(&self) -> Option<i128> {
+        match self.model {
+            SettlementModel::Funding => None,
+            SettlementModel::GrossPrefunded => Some(self.account.available()),
+            SettlementModel::DeferredNet { net_debit_cap } => {
+                Some(self.account.available() + i128::from(net_debit_cap))
+            }
+        }
+    }
+
+    /// The limit error for debiting `amount`, if any.
+    fn limit_error(&self, amount: u64) -> Option<TransferError> {
+        let headroom = self.headroom()?;
+        if headroom >= i128::from(amount) {
+            return None;
+        }
+        Some(match self.model {
+            SettlementModel::DeferredNet { .. } => TransferError::ExceedsNetDebitCap,
+            _ => TransferError::ExceedsCredits,
+        })
+    }
+
+    fn is_funding(&self) -> bool {
+        self.model == SettlementModel::Funding
+    }
+}
+
 /// The ledger: accounts and the transfers applied to them.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Ledger {
-    accounts: HashMap<AccountId, Account>,
-    transfers: HashMap<TransferId, TransferRecord>,
+    accounts: IdMap<AccountId, Slot>,
+    /// All account ids, sorted: snapshots and reports in O(accounts), never a sort.
+    account_ids: Vec<AccountId>,
+    /// Deferred-net account ids, sorted: window close in O(net participants).
+    net_accounts: Vec<AccountId>,
+    transfers: IdMap<TransferId, TransferRecord>,
+    /// Finalized transfers in finalization order, with the time they were finalized.
+    finalized: VecDeque<(u64, TransferId)>,
+    /// Latest time seen in any call that carries one; stamps finalization.
+    now_ms: u64,
+    /// The open settlement window.
+    window: WindowId,
+    /// Closed windows waiting for settlement.
+    unsettled: BTreeMap<WindowId, WindowReport>,
+    /// Running sum of every net account's `window_net` (nonzero only when payments cross
+    /// between net and gross participants).
+    window_net: i128,
+    totals: Totals,
+    limits: LedgerLimits,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger::with_limits(LedgerLimits::default())
+    }
+}
+
+/// A broken invariant: money would be created or lost. The process stops here (STYLE 2);
+/// recovery replays the journal. This is the only place the ledger panics.
+#[cold]
+#[inline(never)]
+#[allow(clippy::panic)]
+fn invariant_broken(what: &str) -> ! {
+    panic!("ledger invariant broken: {what}")
+}
+
+fn add(a: u64, b: u64) -> u64 {
+    a.checked_add(b).unwrap_or_else(|| invariant_broken("account total overflow"))
+}
+
+fn sub(a: u64, b: u64) -> u64 {
+    a.checked_sub(b).unwrap_or_else(|| invariant_broken("reserved total below zero"))
 }
 
 impl Ledger {
+    /// An empty ledger with explicit limits; window 1 is open.
+    pub fn with_limits(limits: LedgerLimits) -> Ledger {
+        Ledger {
+            accounts: IdMap::default(),
+            account_ids: Vec::new(),
+            net_accounts: Vec::new(),
+            transfers: IdMap::default(),
+            finalized: VecDeque::new(),
+            now_ms: 0,
+            window: 1,
+            unsettled: BTreeMap::new(),
+            window_net: 0,
+            totals: Totals::default(),
+            limits,
+        }
+    }
+
+    /// The limits this ledger was built with.
+    pub fn limits(&self) -> LedgerLimits {
+        self.limits
+    }
+
     /// Create an account. Creating the same account twice is reported as `Exists`.
+    /// `SETTLEMENT` makes a gross prefunded account, `FUNDING` a funding account.
     pub fn create_account(
         &mut self,
         id: AccountId,
         flags: AccountFlags,
     ) -> Result<(), CreateAccountError> {
+        let model = if flags.debits_must_not_exceed_credits {
+            SettlementModel::GrossPrefunded
+        } else {
+            SettlementModel::Funding
+        };
+        self.create_account_with_model(id, model)
+    }
+
+    /// Create a deferred-net participant account whose position may go down to
+    /// `-net_debit_cap`. Creating the same account twice is reported as `Exists`.
+    pub fn create_net_account(
+        &mut self,
+        id: AccountId,
+        net_debit_cap: u64,
+    ) -> Result<(), CreateAccountError> {
+        self.create_account_with_model(id, SettlementModel::DeferredNet { net_debit_cap })
+    }
+
+    /// Create an account with an explicit settlement model.
+    pub fn create_account_with_model(
+        &mut self,
+        id: AccountId,
+        model: SettlementModel,
+    ) -> Result<(), CreateAccountError> {
         if id == 0 {
             return Err(CreateAccountError::IdMustNotBeZero);
         }
-        if let Some(a) = self.accounts.get(&id) {
-            return Err(if a.flags == flags {
+        if let Some(s) = self.accounts.get(&id) {
+            return Err(if s.model == model {
                 CreateAccountError::Exists
             } else {
                 CreateAccountError::ExistsWithDifferentFlags
             });
         }
-        self.accounts.insert(
+        let flags = match model {
+            SettlementModel::GrossPrefunded => AccountFlags::SETTLEMENT,
+            _ => AccountFlags::FUNDING,
+        };
+        let account = Account {
             id,
-            Account {
-                id,
-                flags,
-                debits_posted: 0,
-                credits_posted: 0,
-                debits_reserved: 0,
-                credits_reserved: 0,
-            },
-        );
+            flags,
+            debits_posted: 0,
+            credits_posted: 0,
+            debits_reserved: 0,
+            credits_reserved: 0,
+        };
+        self.accounts.insert(id, Slot { account, model, window_net: 0 });
+        insert_sorted(&mut self.account_ids, id);
+        if matches!(model, SettlementModel::DeferredNet { .. }) {
+            insert_sorted(&mut self.net_accounts, id);
+        }
         Ok(())
     }
 
     /// An account's totals.
     pub fn account(&self, id: AccountId) -> Option<&Account> {
-        self.accounts.get(&id)
+        self.accounts.get(&id).map(|s| &s.account)
     }
 
     /// All accounts, in no particular order.
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
-        self.accounts.values()
+        self.accounts.values().map(|s| &s.account)
     }
 
-    fn check_new(
+    /// All accounts, sorted by id (O(accounts), no sort).
+    pub fn accounts_sorted(&self) -> impl Iterator<Item = &Account> {
+        self.account_ids.iter().filter_map(|id| self.account(*id))
+    }
+
+    /// An account's settlement view.
+    pub fn position(&self, id: AccountId) -> Option<Position> {
+        self.accounts.get(&id).map(|s| Position {
+            account: s.account,
+            model: s.model,
+            headroom: s.headroom(),
+            window_net: s.window_net,
+        })
+    }
+
+    /// Number of transfers remembered (reserved plus finalized not yet compacted).
+    pub fn transfers_len(&self) -> usize {
+        self.transfers.len()
+    }
+
+    /// The latest time seen in a call that carries one.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The running totals (O(1)).
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    fn observe(&mut self, now_ms: u64) {
+        self.now_ms = self.now_ms.max(now_ms);
+    }
+
+    /// Idempotency: `Exists` if `id` holds the same content, `ExistsWithDifferentContent`
+    /// if other content, `Ok` if the id is free.
+    fn check_id_free(
         &self,
         id: TransferId,
         debit: AccountId,
         credit: AccountId,
         amount: u64,
-        reserve: bool,
-    ) -> Result<(&Account, &Account), TransferError> {
+        kind: Kind,
+    ) -> Result<(), TransferError> {
+        match self.transfers.get(&id) {
+            None => Ok(()),
+            Some(t) if t.debit == debit && t.credit == credit && t.amount == amount => {
+                Err(if t.kind == kind {
+                    TransferError::Exists
+                } else {
+                    TransferError::ExistsWithDifferentContent
+                })
+            }
+            Some(_) => Err(TransferError::ExistsWithDifferentContent),
+        }
+    }
+
+    /// Checks 1 to 7 for a new transfer between two given accounts.
+    fn check_shape(
+        &self,
+        id: TransferId,
+        debit: AccountId,
+        credit: AccountId,
+        amount: u64,
+        kind: Kind,
+    ) -> Result<(&Slot, &Slot), TransferError> {
         if id == 0 {
             return Err(TransferError::IdMustNotBeZero);
         }
@@ -233,33 +578,55 @@ impl Ledger {
         }
         let d = self.accounts.get(&debit).ok_or(TransferError::DebitAccountNotFound)?;
         let c = self.accounts.get(&credit).ok_or(TransferError::CreditAccountNotFound)?;
-        if let Some(t) = self.transfers.get(&id) {
-            let same_kind = reserve != matches!(t.state, State::Posted);
-            return Err(
-                if t.debit == debit && t.credit == credit && t.amount == amount && same_kind {
-                    TransferError::Exists
-                } else {
-                    TransferError::ExistsWithDifferentContent
-                },
-            );
-        }
-        let reserved = if reserve { d.debits_reserved } else { 0 };
-        let over =
-            d.debits_posted.checked_add(amount).and_then(|x| x.checked_add(reserved)).is_none()
-                || c.credits_posted
-                    .checked_add(amount)
-                    .and_then(|x| x.checked_add(c.credits_reserved))
-                    .is_none();
-        if over {
-            return Err(TransferError::Overflow);
-        }
-        if d.flags.debits_must_not_exceed_credits && d.available() < i128::from(amount) {
-            return Err(TransferError::ExceedsCredits);
-        }
+        self.check_id_free(id, debit, credit, amount, kind)?;
         Ok((d, c))
     }
 
-    /// Move `amount` from `debit` to `credit` at once (liquidity: funding, defunding).
+    /// Check 12: no total of either account may overflow, counting reserved amounts.
+    fn check_overflow(d: &Slot, c: &Slot, amount: u64) -> Result<(), TransferError> {
+        let over = d
+            .account
+            .debits_posted
+            .checked_add(amount)
+            .and_then(|x| x.checked_add(d.account.debits_reserved))
+            .is_none()
+            || c.account
+                .credits_posted
+                .checked_add(amount)
+                .and_then(|x| x.checked_add(c.account.credits_reserved))
+                .is_none();
+        if over {
+            return Err(TransferError::Overflow);
+        }
+        Ok(())
+    }
+
+    fn check_room(&self) -> Result<(), TransferError> {
+        if self.transfers.len() >= self.limits.transfers_max {
+            return Err(TransferError::TransferLimitReached);
+        }
+        Ok(())
+    }
+
+    fn check_new(
+        &self,
+        id: TransferId,
+        debit: AccountId,
+        credit: AccountId,
+        amount: u64,
+        kind: Kind,
+    ) -> Result<(), TransferError> {
+        let (d, c) = self.check_shape(id, debit, credit, amount, kind)?;
+        Self::check_overflow(d, c, amount)?;
+        if let Some(e) = d.limit_error(amount) {
+            return Err(e);
+        }
+        self.check_room()
+    }
+
+    /// Move `amount` from `debit` to `credit` at once. With a funding account on one side
+    /// this is a liquidity transfer; between participants it is an immediate payment and
+    /// counts in the open settlement window. Limits are checked on the debit account.
     pub fn transfer(
         &mut self,
         id: TransferId,
@@ -267,15 +634,136 @@ impl Ledger {
         credit: AccountId,
         amount: u64,
     ) -> Result<(), TransferError> {
-        self.check_new(id, debit, credit, amount, false)?;
-        self.apply(debit, |a| a.debits_posted += amount);
-        self.apply(credit, |a| a.credits_posted += amount);
-        self.transfers.insert(id, TransferRecord { debit, credit, amount, state: State::Posted });
-        self.debug_audit();
+        self.check_new(id, debit, credit, amount, Kind::Transfer)?;
+        self.insert_posted(id, debit, credit, amount, Kind::Transfer);
         Ok(())
     }
 
-    /// Reserve `amount` on `debit` in favour of `credit`, until `expires_at_ms`.
+    /// Liquidity in: the RTGS system moved `amount` into a participant's settlement account.
+    /// `funding` must be a funding account, `participant` a participant account
+    /// ([`TransferError::LiquidityAccountsInvalid`] otherwise).
+    pub fn fund(
+        &mut self,
+        id: TransferId,
+        funding: AccountId,
+        participant: AccountId,
+        amount: u64,
+        now_ms: u64,
+    ) -> Result<(), TransferError> {
+        let (d, c) = self.check_shape(id, funding, participant, amount, Kind::Fund)?;
+        if !d.is_funding() || c.is_funding() {
+            return Err(TransferError::LiquidityAccountsInvalid);
+        }
+        Self::check_overflow(d, c, amount)?;
+        self.check_room()?;
+        self.observe(now_ms);
+        self.insert_posted(id, funding, participant, amount, Kind::Fund);
+        Ok(())
+    }
+
+    /// Liquidity out (defunding at end of day): move `amount` from a participant's settlement
+    /// account back to the RTGS side. Only money the participant holds can leave: its
+    /// available balance must cover `amount` whatever its model (a net debit cap is credit,
+    /// not cash), else [`TransferError::ExceedsCredits`].
+    pub fn defund(
+        &mut self,
+        id: TransferId,
+        participant: AccountId,
+        funding: AccountId,
+        amount: u64,
+        now_ms: u64,
+    ) -> Result<(), TransferError> {
+        let (d, c) = self.check_shape(id, participant, funding, amount, Kind::Defund)?;
+        if d.is_funding() || !c.is_funding() {
+            return Err(TransferError::LiquidityAccountsInvalid);
+        }
+        Self::check_overflow(d, c, amount)?;
+        if d.account.available() < i128::from(amount) {
+            return Err(TransferError::ExceedsCredits);
+        }
+        self.check_room()?;
+        self.observe(now_ms);
+        self.insert_posted(id, participant, funding, amount, Kind::Defund);
+        Ok(())
+    }
+
+    /// A partial (or full) return of a posted payment: a new transfer `id` of `amount` from
+    /// the original's credit account back to its debit account, posted at once and linked to
+    /// `original`. The returns of one original never sum to more than its amount
+    /// ([`TransferError::ReturnExceedsOriginalAmount`]). The returning account's limits are
+    /// checked like any debit.
+    pub fn return_transfer(
+        &mut self,
+        id: TransferId,
+        original: TransferId,
+        amount: u64,
+        now_ms: u64,
+    ) -> Result<(), TransferError> {
+        if id == 0 {
+            return Err(TransferError::IdMustNotBeZero);
+        }
+        if amount == 0 {
+            return Err(TransferError::AmountMustNotBeZero);
+        }
+        let kind = Kind::Return { original };
+        if let Some(t) = self.transfers.get(&id) {
+            return Err(if t.kind == kind && t.amount == amount {
+                TransferError::Exists
+            } else {
+                TransferError::ExistsWithDifferentContent
+            });
+        }
+        let o = self.transfers.get(&original).ok_or(TransferError::OriginalTransferNotFound)?;
+        let posted_payment = matches!(
+            (o.kind, o.state),
+            (Kind::Transfer, State::Posted) | (Kind::Reserve, State::ReservedPosted)
+        );
+        if !posted_payment {
+            return Err(TransferError::OriginalTransferNotPosted);
+        }
+        let within = o.returned.checked_add(amount).is_some_and(|r| r <= o.amount);
+        if !within {
+            return Err(TransferError::ReturnExceedsOriginalAmount);
+        }
+        let (debit, credit) = (o.credit, o.debit);
+        let d = self.accounts.get(&debit).ok_or(TransferError::DebitAccountNotFound)?;
+        let c = self.accounts.get(&credit).ok_or(TransferError::CreditAccountNotFound)?;
+        Self::check_overflow(d, c, amount)?;
+        if let Some(e) = d.limit_error(amount) {
+            return Err(e);
+        }
+        self.check_room()?;
+        self.observe(now_ms);
+        if let Some(o) = self.transfers.get_mut(&original) {
+            o.returned = add(o.returned, amount);
+        }
+        self.insert_posted(id, debit, credit, amount, kind);
+        Ok(())
+    }
+
+    /// Sum of the returns linked to a transfer so far (`None` if unknown or compacted).
+    pub fn returned(&self, original: TransferId) -> Option<u64> {
+        self.transfers.get(&original).map(|t| t.returned)
+    }
+
+    fn insert_posted(
+        &mut self,
+        id: TransferId,
+        debit: AccountId,
+        credit: AccountId,
+        amount: u64,
+        kind: Kind,
+    ) {
+        self.move_posted(debit, credit, amount);
+        let record =
+            TransferRecord { debit, credit, amount, returned: 0, kind, state: State::Posted };
+        self.transfers.insert(id, record);
+        self.finalized.push_back((self.now_ms, id));
+        self.check_after(debit, credit);
+    }
+
+    /// Reserve `amount` on `debit` in favour of `credit`, until `expires_at_ms`. The expiry
+    /// is not part of the content compared for idempotency (a retry may recompute it).
     pub fn reserve(
         &mut self,
         id: TransferId,
@@ -284,21 +772,29 @@ impl Ledger {
         amount: u64,
         expires_at_ms: u64,
     ) -> Result<(), TransferError> {
-        self.check_new(id, debit, credit, amount, true)?;
-        self.apply(debit, |a| a.debits_reserved += amount);
-        self.apply(credit, |a| a.credits_reserved += amount);
-        self.transfers.insert(
-            id,
-            TransferRecord { debit, credit, amount, state: State::Reserved { expires_at_ms } },
-        );
-        self.debug_audit();
+        self.check_new(id, debit, credit, amount, Kind::Reserve)?;
+        let d = self.slot_mut(debit);
+        d.account.debits_reserved = add(d.account.debits_reserved, amount);
+        let c = self.slot_mut(credit);
+        c.account.credits_reserved = add(c.account.credits_reserved, amount);
+        self.totals.reserved_debits += u128::from(amount);
+        self.totals.reserved_credits += u128::from(amount);
+        let state = State::Reserved { expires_at_ms };
+        let record =
+            TransferRecord { debit, credit, amount, returned: 0, kind: Kind::Reserve, state };
+        self.transfers.insert(id, record);
+        self.check_after(debit, credit);
         Ok(())
     }
 
-    fn reserved(&self, id: TransferId) -> Result<(TransferRecord, u64), TransferError> {
-        let t = self.transfers.get(&id).ok_or(TransferError::ReservedTransferNotFound)?;
+    /// The reservation `id` if it is still reserved, with its expiry.
+    fn reserved_mut(
+        &mut self,
+        id: TransferId,
+    ) -> Result<(&mut TransferRecord, u64), TransferError> {
+        let t = self.transfers.get_mut(&id).ok_or(TransferError::ReservedTransferNotFound)?;
         match t.state {
-            State::Reserved { expires_at_ms } => Ok((*t, expires_at_ms)),
+            State::Reserved { expires_at_ms } => Ok((t, expires_at_ms)),
             State::ReservedPosted => Err(TransferError::ReservedTransferAlreadyPosted),
             State::ReservedVoided => Err(TransferError::ReservedTransferAlreadyVoided),
             State::Posted => Err(TransferError::ReservedTransferNotFound),
@@ -306,77 +802,192 @@ impl Ledger {
     }
 
     /// Post a reservation: the money moves. Refused once the reservation has expired.
+    /// Posting again answers `ReservedTransferAlreadyPosted` and changes nothing.
     pub fn post(&mut self, id: TransferId, now_ms: u64) -> Result<(), TransferError> {
-        let (t, expires_at_ms) = self.reserved(id)?;
+        let (t, expires_at_ms) = self.reserved_mut(id)?;
         if now_ms > expires_at_ms {
             return Err(TransferError::ReservedTransferExpired);
         }
-        let amount = t.amount;
-        self.apply(t.debit, |a| {
-            a.debits_reserved -= amount;
-            a.debits_posted += amount;
-        });
-        self.apply(t.credit, |a| {
-            a.credits_reserved -= amount;
-            a.credits_posted += amount;
-        });
-        self.set_state(id, State::ReservedPosted);
-        self.debug_audit();
+        t.state = State::ReservedPosted;
+        let (debit, credit, amount) = (t.debit, t.credit, t.amount);
+        self.observe(now_ms);
+        self.release(debit, credit, amount);
+        self.move_posted(debit, credit, amount);
+        self.finalized.push_back((self.now_ms, id));
+        self.check_after(debit, credit);
         Ok(())
     }
 
-    /// Void a reservation: the reserved amount is released, nothing moves.
+    /// Void a reservation: the reserved amount is released, nothing moves. Voiding again
+    /// answers `ReservedTransferAlreadyVoided` and changes nothing.
     pub fn void(&mut self, id: TransferId) -> Result<(), TransferError> {
-        let (t, _) = self.reserved(id)?;
-        let amount = t.amount;
-        self.apply(t.debit, |a| a.debits_reserved -= amount);
-        self.apply(t.credit, |a| a.credits_reserved -= amount);
-        self.set_state(id, State::ReservedVoided);
-        self.debug_audit();
+        let (t, _) = self.reserved_mut(id)?;
+        t.state = State::ReservedVoided;
+        let (debit, credit, amount) = (t.debit, t.credit, t.amount);
+        self.release(debit, credit, amount);
+        self.finalized.push_back((self.now_ms, id));
+        self.check_after(debit, credit);
         Ok(())
     }
 
-    fn apply(&mut self, id: AccountId, f: impl FnOnce(&mut Account)) {
-        // Existence and overflow were checked before any change; a missing account here is
-        // a broken invariant, so the change is skipped and the audit below reports it.
-        if let Some(a) = self.accounts.get_mut(&id) {
-            f(a);
-        }
+    fn slot_mut(&mut self, id: AccountId) -> &mut Slot {
+        // Existence was checked before any change and accounts are never removed.
+        self.accounts.get_mut(&id).unwrap_or_else(|| invariant_broken("account vanished"))
     }
 
-    fn set_state(&mut self, id: TransferId, state: State) {
-        if let Some(t) = self.transfers.get_mut(&id) {
-            t.state = state;
-        }
+    fn release(&mut self, debit: AccountId, credit: AccountId, amount: u64) {
+        let d = self.slot_mut(debit);
+        d.account.debits_reserved = sub(d.account.debits_reserved, amount);
+        let c = self.slot_mut(credit);
+        c.account.credits_reserved = sub(c.account.credits_reserved, amount);
+        let a = u128::from(amount);
+        let t = &mut self.totals;
+        t.reserved_debits =
+            t.reserved_debits.checked_sub(a).unwrap_or_else(|| invariant_broken("reserved < 0"));
+        t.reserved_credits =
+            t.reserved_credits.checked_sub(a).unwrap_or_else(|| invariant_broken("reserved < 0"));
     }
 
-    /// Sum of all posted balances; zero unless money was created or destroyed.
-    pub fn total_balance(&self) -> i128 {
-        self.accounts.values().map(Account::balance).sum()
-    }
-
-    /// Check the invariants: balances sum to zero, reserved debits equal reserved credits,
-    /// and no prefunded account is overdrawn.
-    pub fn audit(&self) -> Result<(), String> {
-        if self.total_balance() != 0 {
-            return Err(format!("balances sum to {}, not 0", self.total_balance()));
-        }
-        let rd: u128 = self.accounts.values().map(|a| u128::from(a.debits_reserved)).sum();
-        let rc: u128 = self.accounts.values().map(|a| u128::from(a.credits_reserved)).sum();
-        if rd != rc {
-            return Err(format!("reserved debits {rd} != reserved credits {rc}"));
-        }
-        for a in self.accounts.values() {
-            if a.flags.debits_must_not_exceed_credits && a.available() < 0 {
-                return Err(format!("account {} overdrawn: available {}", a.id, a.available()));
+    /// Apply a posted movement to both accounts, the running totals and the open window.
+    fn move_posted(&mut self, debit: AccountId, credit: AccountId, amount: u64) {
+        let a = i128::from(amount);
+        let d = self.slot_mut(debit);
+        d.account.debits_posted = add(d.account.debits_posted, amount);
+        let (d_funding, d_net) = (d.is_funding(), is_net(d));
+        self.totals.balance_sum -= a;
+        let c = self.slot_mut(credit);
+        c.account.credits_posted = add(c.account.credits_posted, amount);
+        let (c_funding, c_net) = (c.is_funding(), is_net(c));
+        // Windows count payments between participants, not liquidity or settlement.
+        if !d_funding && !c_funding {
+            if c_net {
+                c.window_net += a;
+                self.window_net += a;
+            }
+            if d_net {
+                self.slot_mut(debit).window_net -= a;
+                self.window_net -= a;
             }
         }
+        let t = &mut self.totals;
+        t.balance_sum += a;
+        if !d_funding {
+            t.participant_balance_sum -= a;
+        }
+        if !c_funding {
+            t.participant_balance_sum += a;
+        }
+        match (d_funding, c_funding) {
+            (true, false) => t.liquidity_net += a,
+            (false, true) => t.liquidity_net -= a,
+            _ => {}
+        }
+    }
+
+    /// O(1) invariant check after a change touching `debit` and `credit`: runs in release
+    /// builds too. A violation stops the process.
+    fn check_after(&self, debit: AccountId, credit: AccountId) {
+        let t = &self.totals;
+        if t.balance_sum != 0 {
+            invariant_broken("balances do not sum to zero");
+        }
+        if t.participant_balance_sum != t.liquidity_net {
+            invariant_broken("participant balances moved without a liquidity transfer");
+        }
+        if t.reserved_debits != t.reserved_credits {
+            invariant_broken("reserved debits differ from reserved credits");
+        }
+        for id in [debit, credit] {
+            let within = self.accounts.get(&id).and_then(Slot::headroom).is_none_or(|h| h >= 0);
+            if !within {
+                invariant_broken("an account exceeds its limit");
+            }
+        }
+    }
+
+    /// Sum of all posted balances; zero unless money was created or destroyed. O(1): the
+    /// running total, cross-checked against a full recomputation by [`Ledger::audit`].
+    pub fn total_balance(&self) -> i128 {
+        self.totals.balance_sum
+    }
+
+    /// Check every invariant from scratch (O(accounts)): balances sum to zero, reserved
+    /// debits equal reserved credits, no account beyond its limit, window nets consistent,
+    /// and the running totals equal the recomputed ones.
+    pub fn audit(&self) -> Result<(), String> {
+        let mut fresh = Totals::default();
+        let mut window_sum: i128 = 0;
+        for s in self.accounts.values() {
+            let a = &s.account;
+            fresh.balance_sum += a.balance();
+            fresh.reserved_debits += u128::from(a.debits_reserved);
+            fresh.reserved_credits += u128::from(a.credits_reserved);
+            if !s.is_funding() {
+                fresh.participant_balance_sum += a.balance();
+            }
+            if s.headroom().is_some_and(|h| h < 0) {
+                return Err(format!("account {} beyond its limit: {:?}", a.id, s.headroom()));
+            }
+            if !is_net(s) && s.window_net != 0 {
+                return Err(format!("account {} is not net but has a window net", a.id));
+            }
+            window_sum += s.window_net;
+        }
+        fresh.liquidity_net = self.totals.liquidity_net;
+        if fresh.balance_sum != 0 {
+            return Err(format!("balances sum to {}, not 0", fresh.balance_sum));
+        }
+        if fresh.reserved_debits != fresh.reserved_credits {
+            return Err(format!(
+                "reserved debits {} != reserved credits {}",
+                fresh.reserved_debits, fresh.reserved_credits
+            ));
+        }
+        if fresh != self.totals {
+            return Err(format!("running totals {:?} != recomputed {:?}", self.totals, fresh));
+        }
+        if fresh.participant_balance_sum != fresh.liquidity_net {
+            return Err("participant balances moved without a liquidity transfer".into());
+        }
+        if window_sum != self.window_net {
+            return Err(format!("window nets sum to {window_sum}, running {}", self.window_net));
+        }
         Ok(())
     }
 
-    fn debug_audit(&self) {
-        // A broken ledger invariant stops the process; recovery replays the journal.
-        debug_assert!(self.audit().is_ok(), "ledger invariant broken: {:?}", self.audit());
+    /// Forget finalized transfers (posted, voided, liquidity, returns) finalized before
+    /// `before_ms` (by the latest time the ledger had seen when they were finalized).
+    /// Reserved transfers are never forgotten. Returns how many were dropped. O(dropped).
+    ///
+    /// Policy: the ledger remembers every transfer until it is compacted and refuses new ones
+    /// with [`TransferError::TransferLimitReached`] when `transfers_max` are remembered; it
+    /// never evicts on its own. A forgotten id is no longer recognised: reserving it again
+    /// would be a new transfer, posting or voiding it answers `ReservedTransferNotFound`, and
+    /// returns of it answer `OriginalTransferNotFound`. So call this only with `before_ms`
+    /// older than the idempotency window the switch enforces on incoming ids, and the
+    /// return window of the scheme.
+    pub fn compact(&mut self, before_ms: u64) -> usize {
+        let mut dropped = 0;
+        while let Some(&(at_ms, id)) = self.finalized.front() {
+            if at_ms >= before_ms {
+                break;
+            }
+            self.finalized.pop_front();
+            if self.transfers.remove(&id).is_some() {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+}
+
+fn is_net(s: &Slot) -> bool {
+    matches!(s.model, SettlementModel::DeferredNet { .. })
+}
+
+fn insert_sorted(v: &mut Vec<AccountId>, id: AccountId) {
+    if let Err(at) = v.binary_search(&id) {
+        v.insert(at, id);
     }
 }
 
@@ -416,10 +1027,12 @@ mod tests {
         l.reserve(2, 10, 20, 100, 100).unwrap();
         assert_eq!(l.reserve(2, 10, 20, 100, 100), Err(TransferError::Exists));
         assert_eq!(l.reserve(2, 10, 20, 101, 100), Err(TransferError::ExistsWithDifferentContent));
+        assert_eq!(l.transfer(2, 10, 20, 100), Err(TransferError::ExistsWithDifferentContent));
         assert_eq!(l.reserve(0, 10, 10, 0, 0), Err(TransferError::IdMustNotBeZero));
         assert_eq!(l.reserve(5, 10, 10, 0, 0), Err(TransferError::AmountMustNotBeZero));
         assert_eq!(l.reserve(5, 10, 99, 1, 0), Err(TransferError::CreditAccountNotFound));
         assert_eq!(l.post(77, 0), Err(TransferError::ReservedTransferNotFound));
+        assert_eq!(l.post(1, 0), Err(TransferError::ReservedTransferNotFound));
     }
 
     #[test]
@@ -437,5 +1050,118 @@ mod tests {
         assert_eq!(l.transfer(9, 1, 20, u64::MAX - 1_000), Ok(()));
         assert_eq!(l.transfer(10, 1, 20, 1), Err(TransferError::Overflow));
         l.audit().unwrap();
+    }
+
+    #[test]
+    fn overflow_counts_reserved_debits_so_a_later_post_cannot_wrap() {
+        let mut l = Ledger::default();
+        l.create_account(1, AccountFlags::FUNDING).unwrap();
+        l.create_account(2, AccountFlags::FUNDING).unwrap();
+        l.reserve(1, 1, 2, u64::MAX - 10, 100).unwrap();
+        assert_eq!(l.transfer(2, 1, 2, 20), Err(TransferError::Overflow));
+        l.post(1, 0).unwrap();
+        l.audit().unwrap();
+    }
+
+    #[test]
+    fn net_account_goes_negative_down_to_its_cap_only() {
+        let mut l = ledger();
+        l.create_net_account(30, 500).unwrap();
+        assert_eq!(l.create_net_account(30, 500), Err(CreateAccountError::Exists));
+        assert_eq!(
+            l.create_net_account(30, 600),
+            Err(CreateAccountError::ExistsWithDifferentFlags)
+        );
+        l.reserve(2, 30, 20, 400, 100).unwrap();
+        assert_eq!(l.reserve(3, 30, 20, 101, 100), Err(TransferError::ExceedsNetDebitCap));
+        l.reserve(3, 30, 20, 100, 100).unwrap();
+        l.post(2, 1).unwrap();
+        l.post(3, 1).unwrap();
+        assert_eq!(l.account(30).unwrap().balance(), -500);
+        assert_eq!(l.position(30).unwrap().headroom, Some(0));
+        assert_eq!(l.position(30).unwrap().window_net, -500);
+        assert!(TransferError::ExceedsNetDebitCap.is_transient());
+        l.audit().unwrap();
+    }
+
+    #[test]
+    fn liquidity_in_and_out_have_their_own_checks() {
+        let mut l = ledger();
+        l.fund(5, 1, 20, 300, 10).unwrap();
+        assert_eq!(l.fund(5, 1, 20, 300, 10), Err(TransferError::Exists));
+        assert_eq!(l.fund(5, 1, 20, 301, 10), Err(TransferError::ExistsWithDifferentContent));
+        assert_eq!(l.fund(6, 10, 20, 1, 10), Err(TransferError::LiquidityAccountsInvalid));
+        assert_eq!(l.defund(6, 20, 10, 1, 10), Err(TransferError::LiquidityAccountsInvalid));
+        l.reserve(7, 20, 10, 200, 100).unwrap();
+        assert_eq!(l.defund(8, 20, 1, 101, 10), Err(TransferError::ExceedsCredits));
+        l.defund(8, 20, 1, 100, 10).unwrap();
+        assert_eq!(l.totals().liquidity_net, 1_200);
+        assert_eq!(l.totals().participant_balance_sum, 1_200);
+        l.create_net_account(30, 1_000).unwrap();
+        assert_eq!(l.defund(9, 30, 1, 1, 10), Err(TransferError::ExceedsCredits));
+        l.audit().unwrap();
+    }
+
+    #[test]
+    fn returns_never_exceed_the_original() {
+        let mut l = ledger();
+        l.reserve(2, 10, 20, 600, 100).unwrap();
+        assert_eq!(l.return_transfer(3, 2, 100, 5), Err(TransferError::OriginalTransferNotPosted));
+        l.post(2, 5).unwrap();
+        l.return_transfer(3, 2, 250, 6).unwrap();
+        assert_eq!(l.return_transfer(3, 2, 250, 6), Err(TransferError::Exists));
+        assert_eq!(l.return_transfer(3, 2, 251, 6), Err(TransferError::ExistsWithDifferentContent));
+        assert_eq!(
+            l.return_transfer(4, 2, 351, 6),
+            Err(TransferError::ReturnExceedsOriginalAmount)
+        );
+        l.return_transfer(4, 2, 350, 6).unwrap();
+        assert_eq!(l.returned(2), Some(600));
+        assert_eq!(l.return_transfer(5, 2, 1, 6), Err(TransferError::ReturnExceedsOriginalAmount));
+        assert_eq!(l.return_transfer(5, 3, 1, 6), Err(TransferError::OriginalTransferNotPosted));
+        assert_eq!(l.return_transfer(5, 99, 1, 6), Err(TransferError::OriginalTransferNotFound));
+        assert_eq!(l.account(10).unwrap().balance(), 1_000);
+        assert_eq!(l.account(20).unwrap().balance(), 0);
+        l.audit().unwrap();
+    }
+
+    #[test]
+    fn return_is_limited_by_the_returning_account() {
+        let mut l = ledger();
+        l.transfer(2, 10, 20, 500).unwrap();
+        l.reserve(3, 20, 10, 400, 100).unwrap();
+        assert_eq!(l.return_transfer(4, 2, 200, 1), Err(TransferError::ExceedsCredits));
+        l.return_transfer(4, 2, 100, 1).unwrap();
+        l.audit().unwrap();
+    }
+
+    #[test]
+    fn transfer_limit_is_explicit_and_compact_frees_room() {
+        let limits = LedgerLimits { transfers_max: 3, ..LedgerLimits::default() };
+        let mut l = Ledger::with_limits(limits);
+        l.create_account(1, AccountFlags::FUNDING).unwrap();
+        l.create_account(10, AccountFlags::SETTLEMENT).unwrap();
+        l.fund(1, 1, 10, 1_000, 10).unwrap();
+        l.reserve(2, 10, 1, 10, 1_000).unwrap();
+        l.reserve(3, 10, 1, 10, 1_000).unwrap();
+        assert_eq!(l.reserve(4, 10, 1, 10, 1_000), Err(TransferError::TransferLimitReached));
+        assert_eq!(l.reserve(3, 10, 1, 10, 1_000), Err(TransferError::Exists));
+        l.post(2, 20).unwrap();
+        assert_eq!(l.compact(20), 1); // only the fund at 10 is older than 20
+        l.reserve(4, 10, 1, 10, 1_000).unwrap();
+        assert_eq!(l.compact(1_000), 1); // the post at 20; reservations 3 and 4 stay
+        assert_eq!(l.transfers_len(), 2);
+        l.post(3, 30).unwrap();
+        l.void(4).unwrap();
+        assert_eq!(l.post(2, 30), Err(TransferError::ReservedTransferNotFound));
+        l.audit().unwrap();
+    }
+
+    #[test]
+    fn error_codes_are_stable() {
+        assert_eq!(TransferError::IdMustNotBeZero.code(), 1);
+        assert_eq!(TransferError::ExceedsCredits.code(), 13);
+        assert_eq!(TransferError::ExceedsNetDebitCap.code(), 14);
+        assert_eq!(TransferError::TransferLimitReached.code(), 19);
     }
 }

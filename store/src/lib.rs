@@ -19,26 +19,38 @@
 //! assert_eq!(seen[1], (2, b"post 1".to_vec()));
 //! ```
 //!
-//! Format of `journal.log` (little-endian): each record is framed as
-//! `len: u32 | crc32c: u32 | seq: u64 | payload[len]`, the checksum covering `seq` and the
-//! payload. Sequence numbers start at 1 and increase by one. On open, a torn tail (a last
-//! record cut short or failing its checksum with nothing valid after it) is truncated away;
-//! a bad record followed by more data is corruption in the middle and open refuses with
-//! [`JournalError::Corrupt`]. A failed sync poisons the journal: every later call returns
+//! Layout of a journal directory (see `schemas/journal-format.md` for every byte): segment files
+//! `journal-<first seq, 20 digits>.seg`, each a 32-byte header then frames
+//! `len: u32 | crc32c: u32 | seq: u64 | payload[len]` (little-endian, the checksum covering
+//! `len`, `seq` and the payload), and snapshot files `snapshot-<seq, 20 digits>.snap`.
+//! Sequence numbers start at 1 and increase by one across segments. On open, a torn tail (the
+//! last records of the last segment cut short or failing their checksum with nothing valid
+//! after them) is truncated away; any other damage is refused with [`JournalError::Corrupt`].
+//! A failed write or sync poisons the journal: every later call returns
 //! [`JournalError::Poisoned`] and the process must restart and recover from disk.
+//!
+//! [`FileJournal`] is the plain single-threaded journal (the caller batches and calls `sync`);
+//! [`group::GroupCommitter`] runs one on its own thread for many producers, syncing as soon as
+//! its queue runs dry or a batch is full, and acknowledges each record once it is durable.
 //!
 //! Must not: decide business outcomes. Records are opaque bytes to this crate.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+
+mod file;
+pub mod group;
+pub mod segment;
+mod snapshot;
+
+pub use file::{FileJournal, JournalOptions, Recovery, Replay, SEGMENT_FILE_MAX_BYTES};
+pub use snapshot::{SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC};
 
 /// Frame header size: len (4) + crc (4) + seq (8).
 pub const HEADER_BYTES: usize = 16;
 /// Largest record accepted, in bytes.
 pub const RECORD_MAX_BYTES: usize = 16 << 20;
 
-/// Journal failures. All but `Corrupt` and `RecordTooLarge` mean the disk failed us.
+/// Journal failures. `Io` and `Poisoned` mean the disk failed us; the others are named.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JournalError {
@@ -59,6 +71,25 @@ pub enum JournalError {
     /// A record larger than [`RECORD_MAX_BYTES`].
     #[error("record of {0} bytes is over the limit")]
     RecordTooLarge(usize),
+    /// Options out of their allowed range; the message names the option.
+    #[error("invalid journal options: {0}")]
+    InvalidOptions(String),
+    /// A snapshot must cover at least the newest snapshot and at most the last record.
+    #[error(
+        "snapshot at record {seq} refused: it must lie between the newest snapshot \
+         ({newest_snapshot}) and the last appended record ({last_seq})"
+    )]
+    SnapshotSeqInvalid {
+        /// The sequence number asked for.
+        seq: u64,
+        /// The newest snapshot on disk (0 if none).
+        newest_snapshot: u64,
+        /// The last appended record.
+        last_seq: u64,
+    },
+    /// A snapshot larger than [`JournalOptions::snapshot_bytes_max`].
+    #[error("snapshot of {0} bytes is over the limit; raise snapshot_bytes_max or shrink it")]
+    SnapshotTooLarge(usize),
     /// The replay callback refused a record.
     #[error("replay of record {seq} failed: {reason}")]
     Replay {
@@ -78,154 +109,6 @@ pub trait Journal: Send {
     fn sync(&mut self) -> Result<(), JournalError>;
     /// Sequence number of the last appended record (0 if none).
     fn last_seq(&self) -> u64;
-}
-
-/// The embedded journal: one append-only file with group commit.
-#[derive(Debug)]
-pub struct FileJournal {
-    path: PathBuf,
-    out: BufWriter<File>,
-    seq: u64,
-    poisoned: bool,
-    buf: Vec<u8>,
-}
-
-fn checksum(seq: u64, payload: &[u8]) -> u32 {
-    crc32c::crc32c_append(crc32c::crc32c(&seq.to_le_bytes()), payload)
-}
-
-impl FileJournal {
-    /// Open (or create) the journal in `dir`, replaying every record to `on_record` in order.
-    /// Returns the journal, positioned for appending, and the number of records replayed.
-    pub fn open(
-        dir: &Path,
-        mut on_record: impl FnMut(u64, &[u8]) -> Result<(), String>,
-    ) -> Result<(FileJournal, u64), JournalError> {
-        std::fs::create_dir_all(dir)?;
-        let path = dir.join("journal.log");
-        let created = !path.exists();
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
-        if created {
-            File::open(dir)?.sync_all()?;
-        }
-        let mut data = Vec::new();
-        file.read_to_end(&mut data)?;
-        let (valid_len, seq) = scan(&data, &mut on_record)?;
-        if valid_len < data.len() as u64 {
-            file.set_len(valid_len)?;
-            file.sync_all()?;
-        }
-        file.seek(SeekFrom::Start(valid_len))?;
-        let journal = FileJournal {
-            path,
-            out: BufWriter::with_capacity(1 << 20, file),
-            seq,
-            poisoned: false,
-            buf: Vec::with_capacity(4096),
-        };
-        Ok((journal, seq))
-    }
-
-    /// Path of the journal file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-fn parse_header(h: &[u8]) -> (u32, u32, u64) {
-    let mut len = [0u8; 4];
-    let mut crc = [0u8; 4];
-    let mut seq = [0u8; 8];
-    for (i, b) in h.iter().enumerate() {
-        match i {
-            0..=3 => len.get_mut(i).map(|x| *x = *b),
-            4..=7 => crc.get_mut(i - 4).map(|x| *x = *b),
-            _ => seq.get_mut(i - 8).map(|x| *x = *b),
-        };
-    }
-    (u32::from_le_bytes(len), u32::from_le_bytes(crc), u64::from_le_bytes(seq))
-}
-
-/// Walk the frames; returns the length of the valid prefix and the last sequence number.
-fn scan(
-    data: &[u8],
-    on_record: &mut impl FnMut(u64, &[u8]) -> Result<(), String>,
-) -> Result<(u64, u64), JournalError> {
-    let mut pos = 0usize;
-    let mut seq = 0u64;
-    while pos < data.len() {
-        let torn = |reason: &str| -> Result<(u64, u64), JournalError> {
-            let _ = reason;
-            Ok((pos as u64, seq))
-        };
-        let Some(header) = data.get(pos..pos + HEADER_BYTES) else {
-            return torn("short header");
-        };
-        let (len, crc, rec_seq) = parse_header(header);
-        let len = len as usize;
-        let end = pos + HEADER_BYTES + len;
-        let Some(payload) = data.get(pos + HEADER_BYTES..end) else {
-            return torn("short payload");
-        };
-        let bad = if checksum(rec_seq, payload) != crc {
-            Some("checksum mismatch".to_string())
-        } else if rec_seq != seq + 1 {
-            Some(format!("sequence {rec_seq} after {seq}"))
-        } else {
-            None
-        };
-        if let Some(reason) = bad {
-            if end >= data.len() {
-                return torn(&reason);
-            }
-            return Err(JournalError::Corrupt { offset: pos as u64, reason });
-        }
-        on_record(rec_seq, payload)
-            .map_err(|reason| JournalError::Replay { seq: rec_seq, reason })?;
-        seq = rec_seq;
-        pos = end;
-    }
-    Ok((pos as u64, seq))
-}
-
-impl Journal for FileJournal {
-    fn append(&mut self, record: &[u8]) -> Result<u64, JournalError> {
-        if self.poisoned {
-            return Err(JournalError::Poisoned);
-        }
-        if record.len() > RECORD_MAX_BYTES {
-            return Err(JournalError::RecordTooLarge(record.len()));
-        }
-        let seq = self.seq + 1;
-        self.buf.clear();
-        self.buf.extend_from_slice(&(record.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(&checksum(seq, record).to_le_bytes());
-        self.buf.extend_from_slice(&seq.to_le_bytes());
-        self.buf.extend_from_slice(record);
-        if let Err(e) = self.out.write_all(&self.buf) {
-            self.poisoned = true;
-            return Err(e.into());
-        }
-        self.seq = seq;
-        Ok(seq)
-    }
-
-    fn sync(&mut self) -> Result<(), JournalError> {
-        if self.poisoned {
-            return Err(JournalError::Poisoned);
-        }
-        let r = self.out.flush().and_then(|()| self.out.get_ref().sync_data());
-        if let Err(e) = r {
-            self.poisoned = true;
-            return Err(e.into());
-        }
-        Ok(())
-    }
-
-    fn last_seq(&self) -> u64 {
-        self.seq
-    }
 }
 
 /// An in-memory journal that can be told to fail, for fault-injection tests only.
@@ -271,6 +154,7 @@ impl Journal for FaultyJournal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn replay(dir: &Path) -> Result<Vec<Vec<u8>>, JournalError> {
         let mut v = Vec::new();
@@ -289,10 +173,10 @@ mod tests {
             j.append(&[i; 100]).unwrap();
         }
         j.sync().unwrap();
+        let path = j.path().to_path_buf();
         drop(j);
-        let path = dir.path().join("journal.log");
         let len = std::fs::metadata(&path).unwrap().len();
-        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(len - 30).unwrap();
         assert_eq!(replay(dir.path()).unwrap().len(), 9);
         let (mut j, last) = FileJournal::open(dir.path(), |_, _| Ok(())).unwrap();
@@ -313,14 +197,15 @@ mod tests {
             j.append(&[i; 100]).unwrap();
         }
         j.sync().unwrap();
+        let path = j.path().to_path_buf();
         drop(j);
-        let path = dir.path().join("journal.log");
         let mut data = std::fs::read(&path).unwrap();
-        data[HEADER_BYTES + 50] ^= 0xff;
+        let first = segment::SEGMENT_HEADER_BYTES;
+        data[first + HEADER_BYTES + 50] ^= 0xff;
         std::fs::write(&path, &data).unwrap();
         match replay(dir.path()) {
-            Err(JournalError::Corrupt { offset: 0, .. }) => {}
-            other => panic!("expected corruption at 0, got {other:?}"),
+            Err(JournalError::Corrupt { offset, .. }) => assert_eq!(offset, first as u64),
+            other => panic!("expected corruption at the first record, got {other:?}"),
         }
     }
 
@@ -333,5 +218,74 @@ mod tests {
         assert!(matches!(j.sync(), Err(JournalError::Io(_))));
         assert!(matches!(j.append(b"c"), Err(JournalError::Poisoned)));
         assert_eq!(j.durable, vec![b"a".to_vec()]);
+    }
+
+    #[test]
+    fn segments_roll_at_the_size_limit_and_replay_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = JournalOptions { segment_bytes_max: 1_000, ..JournalOptions::default() };
+        let (mut j, _) = FileJournal::open_with(dir.path(), opts.clone(), |_| Ok(())).unwrap();
+        for i in 0..50u64 {
+            assert_eq!(j.append(&i.to_le_bytes().repeat(10)).unwrap(), i + 1);
+        }
+        j.sync().unwrap();
+        let segments = j.segment_paths();
+        assert_eq!(segments.len(), 5, "ten 96-byte frames per 1,000-byte segment");
+        for p in &segments {
+            assert!(std::fs::metadata(p).unwrap().len() <= 1_000);
+        }
+        drop(j);
+        let mut seen = Vec::new();
+        let (j, last) = FileJournal::open_with(dir.path(), opts, |r| {
+            if let Replay::Record { seq, data } = r {
+                seen.push((seq, data[0]));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(last, 50);
+        assert_eq!(j.segment_paths(), segments);
+        assert_eq!(seen.len(), 50);
+        assert!(seen.iter().enumerate().all(|(i, &(s, b))| s == i as u64 + 1 && b == i as u8));
+    }
+
+    #[test]
+    fn open_refuses_a_directory_with_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = FileJournal::open(dir.path(), |_, _| Ok(())).unwrap();
+        j.append(b"a").unwrap();
+        j.write_snapshot(1, b"state").unwrap();
+        drop(j);
+        match FileJournal::open(dir.path(), |_, _| Ok(())) {
+            Err(JournalError::Replay { seq: 1, reason }) => assert!(reason.contains("open_with")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn snapshot_sequence_and_size_limits_are_enforced() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = JournalOptions { snapshot_bytes_max: 8, ..JournalOptions::default() };
+        let (mut j, _) = FileJournal::open_with(dir.path(), opts, |_| Ok(())).unwrap();
+        j.append(b"a").unwrap();
+        j.append(b"b").unwrap();
+        assert!(matches!(
+            j.write_snapshot(3, b"s"),
+            Err(JournalError::SnapshotSeqInvalid { seq: 3, newest_snapshot: 0, last_seq: 2 })
+        ));
+        assert!(matches!(j.write_snapshot(2, &[0; 9]), Err(JournalError::SnapshotTooLarge(9))));
+        j.write_snapshot(2, b"s").unwrap();
+        assert_eq!(j.synced_seq(), 2);
+        assert!(matches!(j.write_snapshot(1, b"s"), Err(JournalError::SnapshotSeqInvalid { .. })));
+    }
+
+    #[test]
+    fn bad_options_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = JournalOptions { segment_bytes_max: 10, ..JournalOptions::default() };
+        match FileJournal::open_with(dir.path(), opts, |_| Ok(())) {
+            Err(JournalError::InvalidOptions(m)) => assert!(m.contains("segment_bytes_max")),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,0 +1,1 @@
+//! Placeholder for the request-handler layer.

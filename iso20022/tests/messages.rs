@@ -1,0 +1,193 @@
+//! Every sample of every supported type decodes, re-encodes to XSD-valid XML (checked with
+//! xmllint against the official schema) and decodes again to an equal typed value.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use iso20022::codes::{CancellationReason, InvestigationConfirmation, ReturnReason};
+use iso20022::{
+    camt029, camt056, envelope, head001, pacs004, pacs028, DecodeError, ErrorKind, Limits, Message,
+    MessageType,
+};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn schemas() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/iso20022")
+}
+
+fn files(kind: &str) -> Vec<PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(schemas().join("samples").join(kind))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no samples for {kind}");
+    v
+}
+
+/// Validate `xml` against the official XSD with xmllint; panics with its output if invalid.
+fn assert_xsd_valid(xml: &str, xsd: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("msg.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(schemas().join("xsd").join(xsd))
+        .arg(&file)
+        .output()
+        .expect("xmllint must be installed (apt-get install libxml2-utils)");
+    assert!(out.status.success(), "{xsd}: {}\n{xml}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Decode every sample of `kind` generically, check its type, round-trip through the XSD.
+fn round_trip_all(kind: &str, expect: &[MessageType]) -> Vec<Message> {
+    let mut out = Vec::new();
+    for f in files(kind) {
+        let bytes = std::fs::read(&f).unwrap();
+        let msg = iso20022::decode(&bytes, &Limits::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let t = msg.message_type();
+        assert!(expect.contains(&t), "{}: {t}", f.display());
+        assert_eq!(iso20022::check(&bytes, &Limits::default()).unwrap(), t);
+        let xml = iso20022::encode(&msg);
+        assert_xsd_valid(&xml, &format!("{}.xsd", t.name()));
+        let again = iso20022::decode(xml.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(again, msg, "{}", f.display());
+        out.push(msg);
+    }
+    out
+}
+
+#[test]
+fn pacs004_samples_round_trip_and_encode_as_09() {
+    let msgs = round_trip_all("pacs.004", &[MessageType::Pacs004V10]);
+    for m in msgs {
+        let Message::Pacs004(m) = m else { panic!() };
+        assert_eq!(m.version, pacs004::Version::V10);
+        // The same value written as .09 is valid against the .09 XSD and keeps everything
+        // but the return-chain accounts, which .09 does not have.
+        let xml = pacs004::encode_as(&m, pacs004::Version::V09);
+        assert_xsd_valid(&xml, "pacs.004.001.09.xsd");
+        let back = pacs004::decode(xml.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(back.version, pacs004::Version::V09);
+        assert_eq!(back.transactions.len(), m.transactions.len());
+        let mut expect = m.clone();
+        expect.version = pacs004::Version::V09;
+        for tx in &mut expect.transactions {
+            if let Some(c) = &mut tx.chain {
+                c.debtor_account = None;
+                c.creditor_account = None;
+            }
+        }
+        assert_eq!(back, expect);
+    }
+}
+
+#[test]
+fn pacs004_fields_are_read_exactly() {
+    let bytes = std::fs::read(schemas().join("samples/pacs.004/fedwire-return-s1.xml")).unwrap();
+    let m = pacs004::decode(&bytes, &Limits::default()).unwrap();
+    let tx = &m.transactions[0];
+    assert_eq!(m.header.msg_id, "20250310ISOTEST1000912");
+    assert_eq!((tx.returned_amount.minor, tx.returned_amount.currency.as_str()), (15100074, "USD"));
+    assert_eq!(tx.original.uetr.as_deref(), Some("8a562c67-ca16-48ba-b074-65581be6f011"));
+    assert_eq!(tx.original.group.as_ref().unwrap().msg_name, "pacs.008.001.08");
+    assert_eq!(tx.reasons[0].reason, Some(ReturnReason::DuplicatePayment));
+    let chain = tx.chain.as_ref().unwrap();
+    assert_eq!(chain.debtor_account.as_ref().unwrap().id.as_str(), "567876543");
+    assert_eq!(chain.debtor_agent.as_ref().unwrap().member_id.as_deref(), Some("021040078"));
+}
+
+#[test]
+fn pacs028_samples_round_trip() {
+    let msgs = round_trip_all("pacs.028", &[MessageType::Pacs028]);
+    let Message::Pacs028(m) = &msgs[0] else { panic!() };
+    assert_eq!(m.transactions[0].original.end_to_end_id.as_deref(), Some("Scenario01EtoEId001"));
+    let bytes = std::fs::read(schemas().join("samples/pacs.028/fedwire-cct-s3.xml")).unwrap();
+    assert_eq!(&pacs028::decode(&bytes, &Limits::default()).unwrap(), m);
+}
+
+#[test]
+fn camt056_samples_round_trip_with_reasons_checked() {
+    let msgs = round_trip_all("camt.056", &[MessageType::Camt056]);
+    let reasons: Vec<_> = msgs
+        .iter()
+        .flat_map(|m| match m {
+            Message::Camt056(m) => m.underlying.clone(),
+            _ => panic!(),
+        })
+        .flat_map(|u| u.transactions)
+        .flat_map(|t| t.reasons)
+        .filter_map(|r| r.reason)
+        .collect();
+    assert!(reasons.contains(&CancellationReason::DuplicatePayment));
+    assert!(reasons.contains(&CancellationReason::ServiceNotRendered));
+    let bytes = std::fs::read(schemas().join("samples/camt.056/fedwire-return-s1.xml")).unwrap();
+    let text = String::from_utf8(bytes).unwrap().replace("<Cd>DUPL</Cd>", "<Cd>ZZZZ</Cd>");
+    let err = camt056::decode(text.as_bytes(), &Limits::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/Document/FIToFIPmtCxlReq/Undrlyg[1]/TxInf[1]/CxlRsnInf[1]/Rsn/Cd: \"ZZZZ\" is not a \
+         known cancellation reason (ExternalCancellationReason1Code)"
+    );
+}
+
+#[test]
+fn camt029_samples_round_trip_with_confirmation_checked() {
+    let msgs = round_trip_all("camt.029", &[MessageType::Camt029]);
+    let confs: Vec<_> = msgs
+        .iter()
+        .map(|m| match m {
+            Message::Camt029(m) => m.status.clone(),
+            _ => panic!(),
+        })
+        .collect();
+    assert!(confs.contains(&camt029::InvestigationStatus::Confirmation(
+        InvestigationConfirmation::CancelledAsPerRequest
+    )));
+    assert!(confs.contains(&camt029::InvestigationStatus::Confirmation(
+        InvestigationConfirmation::RejectedCancellationRequest
+    )));
+    let bytes = std::fs::read(schemas().join("samples/camt.029/fedwire-return-s1.xml")).unwrap();
+    let text = String::from_utf8(bytes).unwrap().replace("<Conf>CNCL<", "<Conf>XXXX<");
+    let err = camt029::decode(text.as_bytes(), &Limits::default()).unwrap_err();
+    assert!(err.to_string().starts_with("/Document/RsltnOfInvstgtn/Sts/Conf: \"XXXX\""), "{err}");
+}
+
+#[test]
+fn head001_samples_round_trip() {
+    let msgs = round_trip_all("head.001", &[MessageType::Head001]);
+    let Message::Head001(h) = &msgs[1] else { panic!() };
+    assert_eq!(h.msg_def_id, "pacs.008.001.08");
+    assert_eq!(h.biz_msg_id, "20230604111111111Sc01Step1MsgId");
+}
+
+#[test]
+fn fednow_envelopes_decode_and_our_envelope_round_trips() {
+    for f in files("fednow-envelope") {
+        let bytes = std::fs::read(&f).unwrap();
+        let env = envelope::decode(&bytes, &Limits::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert_eq!(env.header.msg_def_id, env.message.message_type().name());
+        let xml = envelope::encode(&env);
+        assert!(xml.contains("<Envelope xmlns=\"urn:instant-payment-switch:envelope:1\">"));
+        assert_eq!(envelope::decode(xml.as_bytes(), &Limits::default()).unwrap(), env);
+        assert_eq!(
+            iso20022::check(xml.as_bytes(), &Limits::default()).unwrap(),
+            env.message.message_type()
+        );
+        // Each part on its own is valid against its XSD.
+        assert_xsd_valid(&head001::encode(&env.header), "head.001.001.02.xsd");
+        let t = env.message.message_type();
+        assert_xsd_valid(&iso20022::encode(&env.message), &format!("{}.xsd", t.name()));
+    }
+}
+
+#[test]
+fn envelope_header_must_name_the_document_type() {
+    let f = schemas().join("samples/fednow-envelope/sample-participant-to-fednow-message.xml");
+    let text = std::fs::read_to_string(f).unwrap();
+    let bad = text.replace("<MsgDefIdr>pacs.008.001.08<", "<MsgDefIdr>pacs.002.001.10<");
+    let err: DecodeError = envelope::decode(bad.as_bytes(), &Limits::default()).unwrap_err();
+    assert_eq!(err.path, "/AppHdr/MsgDefIdr");
+    assert!(matches!(err.kind, ErrorKind::Invalid(_)));
+}
