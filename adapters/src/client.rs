@@ -79,7 +79,8 @@ impl BankClient {
             .map_err(|_| ClientError::ServerName(server_name.to_string()))?;
         let stream = TlsConnector::from(tls).connect(name, tcp).await.map_err(ClientError::Tls)?;
         let (sender, conn) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await?;
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -115,7 +116,8 @@ impl BankClient {
     /// Send an ISO 20022 message. `Ok` carries the switch's receipt once the message was
     /// taken and journaled; a technical reject comes back as `Err(Status{400, admi.002})`.
     pub async fn send(&self, xml: impl Into<Bytes>) -> Result<SendResponse, ClientError> {
-        let r = self.request(http::Method::POST, "/v1/messages", "application/xml", xml.into()).await?;
+        let r =
+            self.request(http::Method::POST, "/v1/messages", "application/xml", xml.into()).await?;
         if r.status != 202 {
             return Err(ClientError::Status {
                 status: r.status,
@@ -127,7 +129,12 @@ impl BankClient {
 
     /// Pull messages with sequence above `after` (acknowledging everything up to `after`),
     /// waiting up to `wait_ms` for the first one.
-    pub async fn pull(&self, after: u64, max: u32, wait_ms: u64) -> Result<PullResponse, ClientError> {
+    pub async fn pull(
+        &self,
+        after: u64,
+        max: u32,
+        wait_ms: u64,
+    ) -> Result<PullResponse, ClientError> {
         let path = format!("/v1/messages?after={after}&max={max}&wait_ms={wait_ms}");
         let r = self.request(http::Method::GET, &path, "application/json", Bytes::new()).await?;
         if r.status != 200 {

@@ -19,5 +19,6 @@
 pub mod client;
 pub mod pki;
 pub mod server;
+pub mod simbank;
 pub mod tls;
 pub mod wire;

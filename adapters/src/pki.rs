@@ -8,8 +8,8 @@
 //! Must not: be used in production (private keys are written unencrypted, mode 0600).
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType,
 };
 use std::path::{Path, PathBuf};
 
@@ -61,7 +61,8 @@ fn write(path: &Path, data: &str, secret: bool) -> Result<(), PkiError> {
 }
 
 fn read(path: &Path) -> Result<String, PkiError> {
-    std::fs::read_to_string(path).map_err(|source| PkiError::Io { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path)
+        .map_err(|source| PkiError::Io { path: path.to_path_buf(), source })
 }
 
 fn dn(cn: &str) -> DistinguishedName {
@@ -76,7 +77,8 @@ impl DevPki {
     /// client certificate for every name in `participants` that has none yet.
     pub fn ensure(data: &Path, participants: &[&str]) -> Result<DevPki, PkiError> {
         let dir = data.join("pki");
-        std::fs::create_dir_all(&dir).map_err(|source| PkiError::Io { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|source| PkiError::Io { path: dir.clone(), source })?;
         let ca_cert_path = dir.join("ca.pem");
         let ca_key_path = dir.join("ca.key");
         let (ca_cert, ca_key) = if ca_cert_path.exists() && ca_key_path.exists() {
@@ -88,8 +90,11 @@ impl DevPki {
             let mut params = CertificateParams::new(Vec::<String>::new())?;
             params.distinguished_name = dn("Development Scheme CA");
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages =
-                vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+            params.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::CrlSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
             let cert = params.self_signed(&key)?;
             write(&ca_key_path, &key.serialize_pem(), true)?;
             write(&ca_cert_path, &cert.pem(), false)?;
@@ -125,6 +130,9 @@ impl DevPki {
 
     /// The files of a participant's client identity (whether or not they exist yet).
     pub fn participant(&self, name: &str) -> IdentityFiles {
-        IdentityFiles { cert: self.dir.join(format!("{name}.pem")), key: self.dir.join(format!("{name}.key")) }
+        IdentityFiles {
+            cert: self.dir.join(format!("{name}.pem")),
+            key: self.dir.join(format!("{name}.key")),
+        }
     }
 }

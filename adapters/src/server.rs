@@ -53,7 +53,12 @@ pub struct Response {
 impl Response {
     /// A JSON response.
     pub fn json(status: u16, body: String) -> Self {
-        Response { status, content_type: "application/json", headers: Vec::new(), body: body.into() }
+        Response {
+            status,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
 
     /// An XML response (ISO 20022 message).
@@ -146,7 +151,8 @@ pub async fn serve<H: Handler>(
                 stats.handshakes_failed.fetch_add(1, Ordering::Relaxed);
                 return;
             };
-            let identity = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(identity_of);
+            let identity =
+                tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(identity_of);
             let Some(participant) = identity else {
                 stats.handshakes_failed.fetch_add(1, Ordering::Relaxed);
                 return;

@@ -42,7 +42,8 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let io = |source| TlsError::Io { path: path.display().to_string(), source };
     let data = std::fs::read(path).map_err(io)?;
-    let certs = rustls_pemfile::certs(&mut data.as_slice()).collect::<Result<Vec<_>, _>>().map_err(io)?;
+    let certs =
+        rustls_pemfile::certs(&mut data.as_slice()).collect::<Result<Vec<_>, _>>().map_err(io)?;
     if certs.is_empty() {
         return Err(TlsError::Empty(path.display().to_string()));
     }

@@ -1,1 +1,235 @@
-fn main() {}
+//! `switchctl`: the operator's and the bank integrator's tool.
+//!
+//! - `switchctl iso check FILE...`: decode ISO 20022 files; one line each, exit 1 if any fails.
+//! - `switchctl send --as BIC FILE`: send a message as a bank (development PKI).
+//! - `switchctl pull --as BIC [--after N]`: pull a bank's messages.
+//! - `switchctl positions`: settlement positions (operator certificate).
+//! - `switchctl journal [--data DIR]`: replay a journal offline and summarize it.
+
+use adapters::client::BankClient;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "switchctl", about = "Operator and bank tooling for the instant-payment switch")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct Conn {
+    /// Switch address.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    addr: String,
+    /// Data directory holding the development PKI (`DIR/pki`).
+    #[arg(long, default_value = "./data")]
+    data: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// ISO 20022 tools.
+    Iso {
+        #[command(subcommand)]
+        cmd: IsoCmd,
+    },
+    /// Send an ISO 20022 message as a participant.
+    Send {
+        #[command(flatten)]
+        conn: Conn,
+        /// The participant's BIC (its certificate in DIR/pki).
+        #[arg(long = "as")]
+        bic: String,
+        /// The message file.
+        file: PathBuf,
+    },
+    /// Pull a participant's messages.
+    Pull {
+        #[command(flatten)]
+        conn: Conn,
+        /// The participant's BIC.
+        #[arg(long = "as")]
+        bic: String,
+        /// Acknowledge up to this sequence and return what follows.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Long-poll wait.
+        #[arg(long, default_value_t = 1_000)]
+        wait_ms: u64,
+    },
+    /// Settlement positions and the conservation check (operator certificate).
+    Positions {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Replay a journal offline (the switch must not be running on it) and summarize it.
+    Journal {
+        /// Data directory.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// Config file of the switch that wrote it (default: the embedded default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum IsoCmd {
+    /// Decode and validate files: `OK <type> <file>` or `ERR <file>: <path>: <reason>`.
+    Check {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Iso { cmd: IsoCmd::Check { files } } => return iso_check(&files),
+        Cmd::Journal { data, config } => journal(data, config),
+        other => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(online(other)),
+            Err(e) => Err(e.into()),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchctl: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn iso_check(files: &[PathBuf]) -> ExitCode {
+    let limits = iso20022::Limits::default();
+    let mut failed = false;
+    for f in files {
+        let line = match std::fs::read(f) {
+            Err(e) => Err(format!("{e}")),
+            Ok(bytes) => iso20022::decode(&bytes, &limits)
+                .map(|m| message_type(&m))
+                .map_err(|e| e.to_string()),
+        };
+        match line {
+            Ok(t) => println!("OK {t} {}", f.display()),
+            Err(e) => {
+                failed = true;
+                println!("ERR {}: {e}", f.display());
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn message_type(m: &iso20022::Message) -> &'static str {
+    match m {
+        iso20022::Message::Pacs008(_) => "pacs.008.001.08",
+        iso20022::Message::Pacs002(_) => "pacs.002.001.10",
+        iso20022::Message::Admi002(_) => "admi.002.001.01",
+        _ => "other",
+    }
+}
+
+async fn client(conn: &Conn, name: &str) -> anyhow::Result<BankClient> {
+    let pki = conn.data.join("pki");
+    let files = adapters::pki::IdentityFiles {
+        cert: pki.join(format!("{name}.pem")),
+        key: pki.join(format!("{name}.key")),
+    };
+    let tls = adapters::tls::client_config(&pki.join("ca.pem"), &files)?;
+    Ok(BankClient::connect(conn.addr.parse()?, "localhost", tls).await?)
+}
+
+async fn online(cmd: Cmd) -> anyhow::Result<()> {
+    match cmd {
+        Cmd::Send { conn, bic, file } => {
+            let xml = std::fs::read(&file)?;
+            let r = client(&conn, &bic)
+                .await?
+                .request(http::Method::POST, "/v1/messages", "application/xml", xml.into())
+                .await?;
+            println!("{} {}", r.status, String::from_utf8_lossy(&r.body));
+            if r.status != 202 {
+                anyhow::bail!("the switch did not take the message");
+            }
+        }
+        Cmd::Pull { conn, bic, after, wait_ms } => {
+            let p = client(&conn, &bic).await?.pull(after, 100, wait_ms).await?;
+            for m in &p.messages {
+                println!("--- seq {} {}\n{}", m.seq, m.msg_type, m.xml);
+            }
+            println!("next: {}", p.next);
+        }
+        Cmd::Positions { conn } => {
+            let c = client(&conn, switch::config::OPERATOR).await?;
+            let r = c
+                .request(
+                    http::Method::GET,
+                    "/v1/operator/positions",
+                    "application/json",
+                    bytes::Bytes::new(),
+                )
+                .await?;
+            let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn journal(data: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let cfg = match config {
+        Some(p) => switch::config::Config::load(&p)?,
+        None => switch::config::Config::dev(&data),
+    };
+    let rules = switch::core::Rules {
+        scheme: cfg.scheme.name.clone(),
+        currency: iso20022::Currency::parse(&cfg.scheme.currency).unwrap_or_default(),
+        creditor_timeout_ms: cfg.scheme.creditor_timeout_ms,
+        amount_max_minor: cfg.scheme.transaction_amount_max_minor,
+        outbox_max: cfg.limits.outbox_max as u64,
+    };
+    let participants = cfg
+        .participants
+        .iter()
+        .map(|p| switch::core::Participant {
+            bic: p.bic.clone(),
+            name: p.name.clone(),
+            member_id: p.member_id.clone(),
+        })
+        .collect();
+    let mut core = switch::core::Core::new(rules, participants).map_err(anyhow::Error::msg)?;
+    let dir = data.join("journal");
+    anyhow::ensure!(dir.join("journal.log").exists(), "no journal in {}", dir.display());
+    let (_j, n) =
+        store::FileJournal::open(&dir, |_, rec| switch::runtime::recover(&mut core, rec))?;
+    let c = core.counters();
+    println!("events: {n}");
+    println!(
+        "settled: {}  rejected: {}  in flight: {}  late answers: {}",
+        c.settled, c.rejected, c.in_flight, c.late_answers
+    );
+    for p in core.positions() {
+        println!(
+            "{}  balance {}  reserved {}  funded {}",
+            p.bic, p.balance_minor, p.reserved_minor, p.funded_minor
+        );
+    }
+    match core.conserved() {
+        Ok(()) => println!("conserved: true"),
+        Err(e) => {
+            println!("conserved: false ({e})");
+            anyhow::bail!("conservation check failed");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! A simulated participant bank built on the SDK: it has customer accounts with balances,
+//! pays by alias, answers the transfers the switch forwards to it (accept if the account
+//! exists, reject AC03 otherwise), credits its customers when the switch confirms
+//! settlement, and matches the final status reports to the payments it sent.
+//!
+//! Used by `switchd demo`, the integration tests and the load test. It is a real client over
+//! real TLS: nothing in it is mocked.
+
+use crate::client::{BankClient, ClientError};
+use iso20022::codes::{StatusReason, TxStatus};
+use iso20022::pacs002::{self, Pacs002, TxStatusReport};
+use iso20022::pacs008::{self, CreditTransfer, GroupHeader, Pacs008};
+use iso20022::{Account, AccountId, Agent, Amount, Currency, Limits, Party, Proxy};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+
+/// Messages kept in a bank's delivery log.
+const LOG_MAX: usize = 10_000;
+
+/// The final answer to a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// ACSC (settled) or RJCT.
+    pub status: TxStatus,
+    /// Reason of a reject.
+    pub reason: Option<StatusReason>,
+}
+
+/// Simulated bank failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// The switch refused the message or the connection failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// No final status arrived in time.
+    #[error("no final status for {0} within the wait")]
+    Timeout(String),
+}
+
+/// Counters of a simulated bank.
+#[derive(Debug, Default)]
+pub struct SimStats {
+    /// Transfers the switch forwarded to this bank.
+    pub received: AtomicU64,
+    /// Of those, rejected because the account does not exist.
+    pub rejected_unknown_account: AtomicU64,
+    /// Confirmations of settlement credited to customers.
+    pub credited: AtomicU64,
+    /// Status reports that matched no pending payment (re-sent outcomes, late ones).
+    pub unmatched_reports: AtomicU64,
+}
+
+/// A simulated bank.
+#[derive(Debug)]
+pub struct SimBank {
+    /// BIC.
+    pub bic: String,
+    client: BankClient,
+    currency: Currency,
+    accounts: Mutex<HashMap<String, i128>>,
+    pending: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    held: Mutex<HashMap<String, (String, u64)>>,
+    cursor: AtomicU64,
+    msg_seq: AtomicU64,
+    log: Mutex<Vec<crate::wire::Delivered>>,
+    /// Counters.
+    pub stats: SimStats,
+}
+
+impl SimBank {
+    /// A bank with these customer accounts (number, opening balance in minor units).
+    pub fn new(
+        bic: &str,
+        client: BankClient,
+        currency: Currency,
+        accounts: Vec<(String, i128)>,
+    ) -> Arc<Self> {
+        Arc::new(SimBank {
+            bic: bic.to_string(),
+            client,
+            currency,
+            accounts: Mutex::new(accounts.into_iter().collect()),
+            pending: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashMap::new()),
+            cursor: AtomicU64::new(0),
+            msg_seq: AtomicU64::new(0),
+            log: Mutex::new(Vec::new()),
+            stats: SimStats::default(),
+        })
+    }
+
+    /// The underlying SDK client.
+    pub fn client(&self) -> &BankClient {
+        &self.client
+    }
+
+    /// A customer's balance.
+    pub fn balance(&self, account: &str) -> Option<i128> {
+        self.accounts.lock().ok().and_then(|a| a.get(account).copied())
+    }
+
+    /// Sum of all customer balances.
+    pub fn total_balance(&self) -> i128 {
+        self.accounts.lock().map(|a| a.values().sum()).unwrap_or(0)
+    }
+
+    /// The first messages the switch delivered to this bank (at most 10,000), for checks.
+    pub fn delivered_log(&self) -> Vec<crate::wire::Delivered> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Last stream sequence processed.
+    pub fn cursor(&self) -> u64 {
+        self.cursor.load(Ordering::Acquire)
+    }
+
+    /// A pacs.008 paying `amount_minor` from `debtor_account` to the owner of `alias`.
+    pub fn pacs008_by_alias(
+        &self,
+        e2e: &str,
+        debtor_account: &str,
+        alias: &str,
+        amount_minor: u64,
+        now: &str,
+    ) -> Pacs008 {
+        let n = self.msg_seq.fetch_add(1, Ordering::Relaxed);
+        Pacs008 {
+            header: GroupHeader {
+                msg_id: format!("M{}{n}", &e2e.get(..e2e.len().min(20)).unwrap_or(e2e)),
+                created: now.to_string(),
+                settlement_method: "CLRG".into(),
+                ..GroupHeader::default()
+            },
+            transactions: vec![CreditTransfer {
+                end_to_end_id: e2e.to_string(),
+                tx_id: Some(e2e.to_string()),
+                amount: Amount { minor: amount_minor, currency: self.currency },
+                charge_bearer: "SLEV".into(),
+                debtor: Party { name: Some("Simulated payer".into()), ..Party::default() },
+                debtor_account: Some(Account {
+                    id: AccountId::Other(debtor_account.to_string()),
+                    ..Account::default()
+                }),
+                debtor_agent: Agent::bic(&self.bic),
+                creditor_agent: Agent {
+                    other_id: Some(iso20022::common::NOT_PROVIDED.into()),
+                    ..Agent::default()
+                },
+                creditor: Party { name: Some("Payee".into()), ..Party::default() },
+                creditor_account: Some(Account {
+                    id: AccountId::Other(iso20022::common::NOT_PROVIDED.into()),
+                    proxy: Some(Proxy { id: alias.to_string(), ..Proxy::default() }),
+                    ..Account::default()
+                }),
+                remittance: vec!["simulated payment".into()],
+                ..CreditTransfer::default()
+            }],
+        }
+    }
+
+    /// Send a pacs.008 (its first transaction's EndToEndId is `e2e`) and wait for the final
+    /// status report. The debtor's account is debited on ACSC.
+    pub async fn send_and_wait(
+        &self,
+        e2e: &str,
+        xml: String,
+        wait: Duration,
+    ) -> Result<Outcome, SimError> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(e2e.to_string(), tx);
+        }
+        if let Err(e) = self.client.send(xml).await {
+            if let Ok(mut p) = self.pending.lock() {
+                p.remove(e2e);
+            }
+            return Err(e.into());
+        }
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(o)) => Ok(o),
+            _ => {
+                if let Ok(mut p) = self.pending.lock() {
+                    p.remove(e2e);
+                }
+                Err(SimError::Timeout(e2e.to_string()))
+            }
+        }
+    }
+
+    /// Pay the owner of `alias` and wait for the outcome.
+    pub async fn pay(
+        &self,
+        e2e: &str,
+        debtor_account: &str,
+        alias: &str,
+        amount_minor: u64,
+        now: &str,
+        wait: Duration,
+    ) -> Result<Outcome, SimError> {
+        let msg = self.pacs008_by_alias(e2e, debtor_account, alias, amount_minor, now);
+        let outcome = self.send_and_wait(e2e, pacs008::encode(&msg), wait).await?;
+        if outcome.status == TxStatus::AcceptedSettlementCompleted {
+            if let Ok(mut a) = self.accounts.lock() {
+                *a.entry(debtor_account.to_string()).or_insert(0) -= i128::from(amount_minor);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Pull and process the bank's stream until `stop` turns true.
+    pub fn spawn_inbox(
+        self: &Arc<Self>,
+        mut stop: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let bank = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let after = bank.cursor();
+                let pulled = tokio::select! {
+                    p = bank.client.pull(after, 100, 500) => p,
+                    _ = stop.changed() => return,
+                };
+                let Ok(pulled) = pulled else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                for m in &pulled.messages {
+                    bank.process(&m.msg_type, &m.xml);
+                }
+                if let Ok(mut log) = bank.log.lock() {
+                    let room = LOG_MAX.saturating_sub(log.len());
+                    log.extend(pulled.messages.into_iter().take(room));
+                }
+                bank.cursor.fetch_max(pulled.next, Ordering::AcqRel);
+            }
+        })
+    }
+
+    fn process(self: &Arc<Self>, msg_type: &str, xml: &str) {
+        let limits = Limits::default();
+        match msg_type {
+            "pacs.008.001.08" => {
+                if let Ok(m) = pacs008::decode(xml.as_bytes(), &limits) {
+                    self.answer_transfer(m);
+                }
+            }
+            "pacs.002.001.10" => {
+                if let Ok(m) = pacs002::decode(xml.as_bytes(), &limits) {
+                    for r in &m.transactions {
+                        self.take_report(r);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn take_report(&self, r: &TxStatusReport) {
+        let e2e = r.original_end_to_end_id.clone().unwrap_or_default();
+        let key = r.clearing_ref.clone().unwrap_or_default();
+        match r.status {
+            TxStatus::AcceptedCreditSettlementCompleted => {
+                let held = self.held.lock().ok().and_then(|mut h| h.remove(&key));
+                if let Some((account, amount)) = held {
+                    if let Ok(mut a) = self.accounts.lock() {
+                        *a.entry(account).or_insert(0) += i128::from(amount);
+                    }
+                    self.stats.credited.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+            TxStatus::Rejected
+                if self.held.lock().ok().is_some_and(|mut h| h.remove(&key).is_some()) =>
+            {
+                return;
+            }
+            _ => {}
+        }
+        let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&e2e));
+        match waiter {
+            Some(w) => {
+                let _ = w.send(Outcome { status: r.status, reason: r.reason });
+            }
+            None => {
+                self.stats.unmatched_reports.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn answer_transfer(self: &Arc<Self>, m: Pacs008) {
+        for tx in m.transactions {
+            self.stats.received.fetch_add(1, Ordering::Relaxed);
+            let account =
+                tx.creditor_account.as_ref().map(|a| a.id.as_str().to_string()).unwrap_or_default();
+            let known = self.accounts.lock().is_ok_and(|a| a.contains_key(&account));
+            let (status, reason) = if known {
+                if let Ok(mut h) = self.held.lock() {
+                    h.insert(m.header.msg_id.clone(), (account, tx.amount.minor));
+                }
+                (TxStatus::AcceptedSettlementInProcess, None)
+            } else {
+                self.stats.rejected_unknown_account.fetch_add(1, Ordering::Relaxed);
+                (TxStatus::Rejected, Some(StatusReason::InvalidCreditorAccountNumber))
+            };
+            let report = Pacs002 {
+                msg_id: format!("R{}", m.header.msg_id),
+                created: m.header.created.clone(),
+                original_msg_id: Some(m.header.msg_id.clone()),
+                original_msg_name: Some("pacs.008.001.08".into()),
+                transactions: vec![TxStatusReport {
+                    original_instr_id: tx.instr_id.clone(),
+                    original_end_to_end_id: Some(tx.end_to_end_id.clone()),
+                    original_tx_id: tx.tx_id.clone(),
+                    original_uetr: tx.uetr.clone(),
+                    status,
+                    reason,
+                    ..TxStatusReport::default()
+                }],
+                ..Pacs002::default()
+            };
+            let bank = self.clone();
+            tokio::spawn(async move {
+                let xml = pacs002::encode(&report);
+                for attempt in 0..5u64 {
+                    match bank.client.send(xml.clone()).await {
+                        Ok(_) => return,
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(20 * (attempt + 1))).await
+                        }
+                    }
+                }
+            });
+        }
+    }
+}

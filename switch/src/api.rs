@@ -1,0 +1,234 @@
+//! The participant API on the mTLS endpoint: routes, decoding, and the answers banks get.
+//!
+//! - `POST /v1/messages` (ISO 20022 XML): decoded here (on the I/O threads, not the core),
+//!   then handed to the core; 202 with a JSON receipt once the resulting events are durable.
+//!   A message that cannot be read gets 400 with an admi.002 saying where and why. A full
+//!   ingress queue gets 503 with `Retry-After`.
+//! - `GET /v1/messages?after=N&max=M&wait_ms=W`: long-poll of the participant's stream;
+//!   `after` acknowledges everything up to N.
+//! - `GET /v1/operator/positions` (operator certificate only): positions and conservation.
+//!
+//! Hot path: every message passes here.
+
+use crate::core::Answer;
+use crate::runtime::{Command, CoreHandle, Delivery, Inbound, Query, QueryAnswer, SubmitError};
+use adapters::server::{Handler, Request, Response};
+use adapters::wire::{PullResponse, SendResponse};
+use iso20022::admi002::{self, Admi002};
+use iso20022::{DecodeError, Limits, Message, Reject};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// The switch's [`Handler`].
+#[derive(Debug)]
+pub struct SwitchApi {
+    core: CoreHandle,
+    delivery: Arc<Delivery>,
+    participants: HashMap<String, u32>,
+    operator: String,
+    limits: Limits,
+    pull_max: u32,
+    pull_wait_max_ms: u64,
+}
+
+impl SwitchApi {
+    /// An API over a running core.
+    pub fn new(
+        core: CoreHandle,
+        delivery: Arc<Delivery>,
+        participants: HashMap<String, u32>,
+        limits: Limits,
+        pull_max: u32,
+        pull_wait_max_ms: u64,
+    ) -> Self {
+        SwitchApi {
+            core,
+            delivery,
+            participants,
+            operator: crate::config::OPERATOR.to_string(),
+            limits,
+            pull_max,
+            pull_wait_max_ms,
+        }
+    }
+
+    fn busy(e: SubmitError) -> Response {
+        match e {
+            SubmitError::Busy => {
+                let mut r = Response::error(
+                    503,
+                    "BUSY",
+                    "the switch is at its ingress limit; retry after the delay",
+                );
+                r.headers.push(("retry-after", "1".into()));
+                r
+            }
+            SubmitError::Stopped => Response::error(
+                503,
+                "UNAVAILABLE",
+                "the switch is restarting after a storage failure; retry",
+            ),
+        }
+    }
+
+    async fn post_message(&self, from: u32, body: &[u8]) -> Response {
+        let msg = match iso20022::decode(body, &self.limits) {
+            Ok(m) => m,
+            Err(e) => return technical_reject(body, &e),
+        };
+        let (msg_id, msg_type, inbound) = match msg {
+            Message::Pacs008(m) => {
+                (m.header.msg_id.clone(), "pacs.008.001.08", Inbound::Pacs008(Box::new(m)))
+            }
+            Message::Pacs002(m) => {
+                (m.msg_id.clone(), "pacs.002.001.10", Inbound::Pacs002(Box::new(m)))
+            }
+            other => {
+                let e = DecodeError::new(
+                    "/Document",
+                    iso20022::ErrorKind::WrongMessage(format!(
+                        "{} is not accepted on this endpoint",
+                        message_name(&other)
+                    )),
+                );
+                return technical_reject(body, &e);
+            }
+        };
+        let (reply, rx) = oneshot::channel();
+        if let Err(e) = self.core.submit(Command::Message { from, msg: inbound, reply }) {
+            return Self::busy(e);
+        }
+        match rx.await {
+            Ok(Answer::Taken { transactions }) => {
+                let r = SendResponse { msg_id, msg_type: msg_type.into(), transactions };
+                Response::json(202, serde_json::to_string(&r).unwrap_or_default())
+            }
+            Ok(Answer::Refused { code, message }) => Response::error(422, code, &message),
+            Err(_) => Self::busy(SubmitError::Stopped),
+        }
+    }
+
+    async fn pull(&self, from: u32, query: &str) -> Response {
+        let mut after = 0u64;
+        let mut max = self.pull_max;
+        let mut wait_ms = 0u64;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let parsed = v.parse::<u64>();
+            match (k, parsed) {
+                ("after", Ok(n)) => after = n,
+                ("max", Ok(n)) => {
+                    max = u32::try_from(n).unwrap_or(u32::MAX).clamp(1, self.pull_max)
+                }
+                ("wait_ms", Ok(n)) => wait_ms = n.min(self.pull_wait_max_ms),
+                _ => {
+                    return Response::error(
+                        400,
+                        "BAD_QUERY",
+                        &format!("bad parameter {pair:?}; use after, max, wait_ms as integers"),
+                    )
+                }
+            }
+        }
+        if after > 0 {
+            // Acknowledgements are journaled with the next batch; if the queue is full the
+            // acknowledgement is simply repeated by the next pull.
+            let _ = self.core.submit(Command::Ack { participant: from, up_to: after });
+        }
+        let messages =
+            self.delivery.pull(from, after, max as usize, Duration::from_millis(wait_ms)).await;
+        let next = messages.last().map_or(after, |m| m.seq);
+        Response::json(
+            200,
+            serde_json::to_string(&PullResponse { messages, next }).unwrap_or_default(),
+        )
+    }
+
+    async fn positions(&self) -> Response {
+        match self.core.query(Query::Positions).await {
+            Ok(QueryAnswer::Positions { positions, conserved, counters }) => {
+                let body = serde_json::json!({
+                    "positions": positions,
+                    "conserved": conserved.is_ok(),
+                    "conservation_error": conserved.err(),
+                    "settled": counters.settled,
+                    "rejected": counters.rejected,
+                    "in_flight": counters.in_flight,
+                    "late_answers": counters.late_answers,
+                });
+                Response::json(200, body.to_string())
+            }
+            Err(e) => Self::busy(e),
+        }
+    }
+}
+
+fn message_name(m: &Message) -> &'static str {
+    match m {
+        Message::Pacs008(_) => "pacs.008.001.08",
+        Message::Pacs002(_) => "pacs.002.001.10",
+        Message::Admi002(_) => "admi.002.001.01",
+        _ => "this message type",
+    }
+}
+
+/// Best effort: the MsgId of an unreadable message, for the admi.002's related reference.
+fn guess_msg_id(body: &[u8]) -> String {
+    let text =
+        String::from_utf8_lossy(body.get(..body.len().min(4096)).unwrap_or_default()).into_owned();
+    text.split_once("<MsgId>")
+        .and_then(|(_, rest)| rest.split_once("</MsgId>"))
+        .map(|(id, _)| id.trim().to_string())
+        .filter(|id| !id.is_empty() && id.len() <= 35 && !id.contains('<'))
+        .unwrap_or_else(|| "NOTAVAILABLE".to_string())
+}
+
+/// 400 with an admi.002 naming the rule broken, where, and why.
+pub fn technical_reject(body: &[u8], e: &DecodeError) -> Response {
+    let reason = match e.reject() {
+        Reject::Technical => match e.kind {
+            iso20022::ErrorKind::TooLarge(_) => "LIMIT",
+            iso20022::ErrorKind::Forbidden(_) => "FORBIDDEN",
+            iso20022::ErrorKind::WrongMessage(_) => "UNSUPPORTED",
+            _ => "FF01",
+        },
+        Reject::Business(code) => code.code(),
+    };
+    let xml = admi002::encode(&Admi002 {
+        related_ref: guess_msg_id(body),
+        reason: reason.to_string(),
+        rejected_at: Some(crate::time::iso_datetime(crate::time::now_ms())),
+        location: Some(e.path.clone()),
+        description: Some(e.to_string()),
+    });
+    Response::xml(400, xml)
+}
+
+impl Handler for SwitchApi {
+    async fn handle(&self, req: Request) -> Response {
+        let is_operator = req.participant == self.operator;
+        let from = self.participants.get(&req.participant).copied();
+        match (req.method.as_str(), req.path.as_str(), from) {
+            ("POST", "/v1/messages", Some(from)) => self.post_message(from, &req.body).await,
+            ("GET", "/v1/messages", Some(from)) => self.pull(from, &req.query).await,
+            ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
+            (_, "/v1/operator/positions", _) => Response::error(
+                403,
+                "NOT_OPERATOR",
+                "operator endpoints need the operator certificate",
+            ),
+            (_, "/v1/messages", None) => Response::error(
+                403,
+                "UNKNOWN_PARTICIPANT",
+                &format!("certificate {:?} is not a participant of this scheme", req.participant),
+            ),
+            _ => Response::error(
+                404,
+                "NOT_FOUND",
+                "unknown path; see the participant API in the README",
+            ),
+        }
+    }
+}

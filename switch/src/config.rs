@@ -1,0 +1,227 @@
+//! Configuration of a switch: where it listens and keeps data, its scheme profile, its
+//! participants and every limit. Every key is documented in `ops/switchd.toml`.
+//!
+//! With no config file the switch runs on the embedded default ([`Config::dev`]): three
+//! development banks, a journal under the data directory, listening on 127.0.0.1:8443.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address of the participant endpoint.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Data directory: journal, development PKI.
+    #[serde(default = "default_data")]
+    pub data: PathBuf,
+    /// Scheme profile.
+    #[serde(default)]
+    pub scheme: Scheme,
+    /// Limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Participants.
+    #[serde(default)]
+    pub participants: Vec<ParticipantConfig>,
+    /// Register the development aliases (`dev_customers` per bank) on start.
+    #[serde(default)]
+    pub dev_aliases: bool,
+}
+
+/// Scheme profile: the rules a scheme sets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scheme {
+    /// Scheme name, carried as the clearing system in forwarded messages.
+    pub name: String,
+    /// Settlement currency (ISO 4217).
+    pub currency: String,
+    /// Time the creditor bank has to answer a forwarded pacs.008.
+    pub creditor_timeout_ms: u64,
+    /// Largest amount of one transaction, minor units (AM13 above it).
+    pub transaction_amount_max_minor: u64,
+}
+
+impl Default for Scheme {
+    fn default() -> Self {
+        Scheme {
+            name: "IPS".into(),
+            currency: "BRL".into(),
+            creditor_timeout_ms: 7_000,
+            transaction_amount_max_minor: 100_000_000,
+        }
+    }
+}
+
+/// Limits. Hitting one gives an explicit answer (503, 413, admi.002 or a reject code).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Commands queued for the core; when full, banks get 503 with Retry-After.
+    pub ingress_max: usize,
+    /// Commands the core takes into one journal batch (one fsync).
+    pub batch_max: usize,
+    /// Concurrent participant connections.
+    pub connections_max: usize,
+    /// Concurrent HTTP/2 streams per connection.
+    pub streams_per_connection_max: u32,
+    /// Largest message body, bytes.
+    pub message_max_bytes: usize,
+    /// Transactions in one pacs.008.
+    pub transactions_per_message_max: usize,
+    /// Unacknowledged messages waiting for one participant; above it, new transfers to that
+    /// participant are rejected with AB08 (creditor agent offline).
+    pub outbox_max: usize,
+    /// Messages returned by one pull.
+    pub pull_max: u32,
+    /// Longest long-poll wait.
+    pub pull_wait_max_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            ingress_max: 16_384,
+            batch_max: 1_024,
+            connections_max: 1_024,
+            streams_per_connection_max: 256,
+            message_max_bytes: 1 << 20,
+            transactions_per_message_max: 10,
+            outbox_max: 100_000,
+            pull_max: 100,
+            pull_wait_max_ms: 30_000,
+        }
+    }
+}
+
+/// One participant bank.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantConfig {
+    /// BIC; also the common name of its client certificate.
+    pub bic: String,
+    /// Display name.
+    pub name: String,
+    /// National clearing member id (ISPB, ABA routing number...), if the scheme uses one.
+    #[serde(default)]
+    pub member_id: Option<String>,
+    /// Liquidity moved into its settlement account on first start (development only; real
+    /// funding comes from the RTGS system), minor units.
+    #[serde(default)]
+    pub initial_funding_minor: u64,
+    /// Development customers (accounts with aliases) created when `dev_aliases` is on.
+    #[serde(default)]
+    pub dev_customers: u32,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8443".into()
+}
+
+fn default_data() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+/// Errors loading a config file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// The file is not valid TOML for this schema (unknown keys are refused).
+    #[error("{0}: {1}")]
+    Parse(PathBuf, toml::de::Error),
+    /// A value is out of range or inconsistent.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// Name of the operator identity in the development PKI.
+pub const OPERATOR: &str = "OPERATOR";
+
+impl Config {
+    /// The embedded default: three development banks with funding and aliases.
+    pub fn dev(data: &Path) -> Config {
+        let bank = |bic: &str, name: &str, member: &str, funding: u64| ParticipantConfig {
+            bic: bic.into(),
+            name: name.into(),
+            member_id: Some(member.into()),
+            initial_funding_minor: funding,
+            dev_customers: 100,
+        };
+        Config {
+            listen: default_listen(),
+            data: data.to_path_buf(),
+            scheme: Scheme::default(),
+            limits: Limits::default(),
+            participants: vec![
+                bank("BKAABRSP", "Banco Alfa", "10000001", 5_000_000_000),
+                bank("BKBBBRSP", "Banco Beta", "10000002", 5_000_000_000),
+                bank("BKCCBRSP", "Banco Gama", "10000003", 2_000_000),
+            ],
+            dev_aliases: true,
+        }
+    }
+
+    /// Load and check a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io(path.into(), e))?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse(path.into(), e))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Check ranges and consistency.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if iso20022::Currency::parse(&self.scheme.currency).is_none() {
+            return bad("scheme.currency must be three uppercase letters");
+        }
+        if self.scheme.creditor_timeout_ms == 0 {
+            return bad("scheme.creditor_timeout_ms must be positive");
+        }
+        if self.limits.ingress_max == 0 || self.limits.batch_max == 0 || self.limits.pull_max == 0 {
+            return bad("limits.ingress_max, batch_max and pull_max must be positive");
+        }
+        if self.participants.is_empty() {
+            return bad("at least one participant is needed");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.participants {
+            if !iso20022::common::is_bic(&p.bic) {
+                return bad(&format!("participant {:?}: not a BIC", p.bic));
+            }
+            if p.bic == OPERATOR || !seen.insert(p.bic.clone()) {
+                return bad(&format!("participant {:?} is duplicated or reserved", p.bic));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ops_template_is_the_embedded_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops/switchd.toml");
+        let cfg = Config::load(&path).unwrap();
+        let dev = Config::dev(Path::new("./data"));
+        assert_eq!(toml::to_string(&cfg).unwrap(), toml::to_string(&dev).unwrap());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listn = \"x\"\n").unwrap();
+        assert!(matches!(Config::load(&p), Err(ConfigError::Parse(..))));
+        std::fs::write(&p, "[[participants]]\nbic = \"nope\"\nname = \"x\"\n").unwrap();
+        assert!(matches!(Config::load(&p), Err(ConfigError::Invalid(_))));
+    }
+}

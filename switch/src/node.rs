@@ -1,0 +1,131 @@
+//! A running switch: journal recovery, the core thread, the participant endpoint, and the
+//! development set-up, assembled from a [`Config`].
+//!
+//! Start-up order: development PKI (if absent), replay the journal into a fresh core,
+//! re-publish every unacknowledged message, start the core thread, apply the set-up steps
+//! (idempotent), then open the listener. Banks can connect only once recovery is complete.
+
+use crate::api::SwitchApi;
+use crate::config::{Config, OPERATOR};
+use crate::core::{Core, Participant, Rules};
+use crate::runtime::{self, CoreHandle, Delivery};
+use adapters::pki::DevPki;
+use adapters::server::{ServerLimits, ServerStats};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// A running switch.
+#[derive(Debug)]
+pub struct Node {
+    /// Where the endpoint listens.
+    pub addr: SocketAddr,
+    /// The development PKI in the data directory.
+    pub pki: DevPki,
+    /// The core.
+    pub core: CoreHandle,
+    /// Endpoint counters.
+    pub stats: Arc<ServerStats>,
+    /// Events replayed from the journal at start.
+    pub replayed: u64,
+    shutdown: watch::Sender<bool>,
+    core_thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl Node {
+    /// Start a switch from `cfg`; `listen` overrides `cfg.listen` (e.g. `127.0.0.1:0`).
+    pub async fn start(cfg: &Config) -> anyhow::Result<Node> {
+        cfg.check()?;
+        let mut names: Vec<&str> = cfg.participants.iter().map(|p| p.bic.as_str()).collect();
+        names.push(OPERATOR);
+        let pki = DevPki::ensure(&cfg.data, &names)?;
+        let currency = iso20022::Currency::parse(&cfg.scheme.currency)
+            .ok_or_else(|| anyhow::anyhow!("bad currency"))?;
+        let rules = Rules {
+            scheme: cfg.scheme.name.clone(),
+            currency,
+            creditor_timeout_ms: cfg.scheme.creditor_timeout_ms,
+            amount_max_minor: cfg.scheme.transaction_amount_max_minor,
+            outbox_max: cfg.limits.outbox_max as u64,
+        };
+        let participants: Vec<Participant> = cfg
+            .participants
+            .iter()
+            .map(|p| Participant {
+                bic: p.bic.clone(),
+                name: p.name.clone(),
+                member_id: p.member_id.clone(),
+            })
+            .collect();
+        let mut core = Core::new(rules, participants).map_err(anyhow::Error::msg)?;
+        let (journal, replayed) = store::FileJournal::open(&cfg.data.join("journal"), |_, rec| {
+            runtime::recover(&mut core, rec)
+        })?;
+        core.conserved().map_err(|e| anyhow::anyhow!("journal replay broke conservation: {e}"))?;
+        let delivery = Arc::new(Delivery::new(cfg.participants.len()));
+        runtime::publish_unacked(&mut core, &delivery);
+        let by_bic: HashMap<String, u32> =
+            cfg.participants.iter().enumerate().map(|(i, p)| (p.bic.clone(), i as u32)).collect();
+        let (handle, core_thread) = runtime::start(
+            core,
+            journal,
+            delivery.clone(),
+            cfg.limits.ingress_max,
+            cfg.limits.batch_max,
+        )
+        .map_err(anyhow::Error::msg)?;
+        handle.setup(crate::devnet::setup_steps(cfg)).await.map_err(anyhow::Error::msg)?;
+
+        let limits = iso20022::Limits {
+            max_bytes: cfg.limits.message_max_bytes,
+            max_transactions: cfg.limits.transactions_per_message_max,
+            ..iso20022::Limits::default()
+        };
+        let api = Arc::new(SwitchApi::new(
+            handle.clone(),
+            delivery,
+            by_bic,
+            limits,
+            cfg.limits.pull_max,
+            cfg.limits.pull_wait_max_ms,
+        ));
+        let tls = adapters::tls::server_config(&pki.ca_cert, &pki.server)?;
+        let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
+        let addr = listener.local_addr()?;
+        let (shutdown, rx) = watch::channel(false);
+        let stats = Arc::new(ServerStats::default());
+        let server_limits = ServerLimits {
+            connections_max: cfg.limits.connections_max,
+            streams_per_connection_max: cfg.limits.streams_per_connection_max,
+            body_max_bytes: cfg.limits.message_max_bytes,
+            ..ServerLimits::default()
+        };
+        tokio::spawn(adapters::server::serve(listener, tls, api, server_limits, stats.clone(), rx));
+        Ok(Node {
+            addr,
+            pki,
+            core: handle,
+            stats,
+            replayed,
+            shutdown,
+            core_thread: Some(core_thread),
+        })
+    }
+
+    /// A TLS client configuration for a participant (or the operator) of the dev PKI.
+    pub fn client_tls(&self, name: &str) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+        Ok(adapters::tls::client_config(&self.pki.ca_cert, &self.pki.participant(name))?)
+    }
+
+    /// Stop accepting connections. The core thread ends when the last handle is dropped.
+    pub fn stop(mut self) -> Option<std::thread::JoinHandle<Result<(), String>>> {
+        let _ = self.shutdown.send(true);
+        self.core_thread.take()
+    }
+
+    /// Whether the core thread has stopped (journal failure).
+    pub fn core_stopped(&self) -> bool {
+        self.core.is_stopped()
+    }
+}

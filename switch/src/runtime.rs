@@ -1,0 +1,397 @@
+//! The runtime around the sans-IO core: one core thread that owns the [`Core`] and the
+//! journal, fed through a bounded channel; and the [`Delivery`] streams banks pull from.
+//!
+//! The core thread takes a batch of commands (up to `batch_max`), processes each, appends
+//! every resulting event to the journal, syncs once (group commit), and only then answers
+//! the senders and releases the batch's outbound messages to [`Delivery`]. Nothing reaches a
+//! bank before it is on disk. A failed sync poisons the journal: the core thread stops, every
+//! later command gets "unavailable", and `switchd` exits so a supervisor restarts it; the
+//! restart recovers from the journal.
+//!
+//! Hot path: every transfer passes through `run_core`. One fsync per batch, no per-transfer
+//! logging, no locks besides the per-participant delivery queues.
+
+use crate::core::{Answer, Core, Outbound, Position};
+use crate::events::{self, Event};
+use adapters::wire::Delivered;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use iso20022::pacs002::Pacs002;
+use iso20022::pacs008::Pacs008;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::Journal;
+use tokio::sync::{oneshot, Notify};
+
+/// A decoded inbound message.
+#[derive(Debug)]
+pub enum Inbound {
+    /// Credit transfer.
+    Pacs008(Box<Pacs008>),
+    /// Status report.
+    Pacs002(Box<Pacs002>),
+}
+
+/// What the core can be asked.
+#[derive(Debug)]
+pub enum Query {
+    /// Every participant's position, and whether money is conserved.
+    Positions,
+}
+
+/// Answer to a query.
+#[derive(Debug, Clone)]
+pub enum QueryAnswer {
+    /// Positions and the conservation check.
+    Positions {
+        /// One per participant.
+        positions: Vec<Position>,
+        /// `Ok` when balances add up to funding and the ledger audit passes.
+        conserved: Result<(), String>,
+        /// Counters.
+        counters: crate::core::Counters,
+    },
+}
+
+/// A command for the core thread.
+#[derive(Debug)]
+pub enum Command {
+    /// A message from a participant.
+    Message {
+        /// Participant index.
+        from: u32,
+        /// The message.
+        msg: Inbound,
+        /// Where the answer goes (after the batch is durable).
+        reply: oneshot::Sender<Answer>,
+    },
+    /// A participant acknowledged its stream up to a sequence number.
+    Ack {
+        /// Participant index.
+        participant: u32,
+        /// Sequence number.
+        up_to: u64,
+    },
+    /// Development set-up: funding and aliases.
+    Setup {
+        /// What to do.
+        steps: Vec<SetupStep>,
+        /// Result, after the batch is durable.
+        reply: oneshot::Sender<Result<usize, String>>,
+    },
+    /// A read-only question.
+    Query {
+        /// The question.
+        query: Query,
+        /// The answer.
+        reply: oneshot::Sender<QueryAnswer>,
+    },
+}
+
+/// A development set-up step.
+#[derive(Debug, Clone)]
+pub enum SetupStep {
+    /// Fund a participant once: skipped if it was ever funded.
+    FundOnce {
+        /// Participant index.
+        participant: u32,
+        /// Amount.
+        amount_minor: u64,
+    },
+    /// Register an alias (no-op if registered identically).
+    Alias {
+        /// Key text.
+        key: String,
+        /// Participant index.
+        participant: u32,
+        /// Branch.
+        branch: String,
+        /// Account.
+        account: String,
+        /// Owner.
+        owner: String,
+    },
+}
+
+/// Why a command was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The ingress queue is full: retry shortly.
+    Busy,
+    /// The core stopped (journal failure); the process is restarting.
+    Stopped,
+}
+
+/// The per-participant message streams banks pull from.
+#[derive(Debug)]
+pub struct Delivery {
+    queues: Vec<Mutex<VecDeque<Delivered>>>,
+    notify: Vec<Notify>,
+}
+
+impl Delivery {
+    /// Streams for `n` participants.
+    pub fn new(n: usize) -> Self {
+        Delivery {
+            queues: (0..n).map(|_| Mutex::new(VecDeque::new())).collect(),
+            notify: (0..n).map(|_| Notify::new()).collect(),
+        }
+    }
+
+    /// Add messages (already durable) to their participants' streams.
+    pub fn publish(&self, out: Vec<Outbound>) {
+        let mut touched = vec![false; self.queues.len()];
+        for o in out {
+            let i = o.participant as usize;
+            if let Some(q) = self.queues.get(i) {
+                if let Ok(mut q) = q.lock() {
+                    q.push_back(Delivered {
+                        seq: o.seq,
+                        msg_type: o.msg_type.to_string(),
+                        xml: o.xml.to_string(),
+                    });
+                }
+                if let Some(t) = touched.get_mut(i) {
+                    *t = true;
+                }
+            }
+        }
+        for (i, t) in touched.into_iter().enumerate() {
+            if t {
+                if let Some(n) = self.notify.get(i) {
+                    n.notify_waiters();
+                }
+            }
+        }
+    }
+
+    /// Messages above `after` (dropping everything up to `after`: acknowledged), at most
+    /// `max`, waiting up to `wait` for the first.
+    pub async fn pull(
+        &self,
+        participant: u32,
+        after: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Vec<Delivered> {
+        let i = participant as usize;
+        let (Some(queue), Some(notify)) = (self.queues.get(i), self.notify.get(i)) else {
+            return Vec::new();
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let batch: Vec<Delivered> = match queue.lock() {
+                Ok(mut q) => {
+                    while q.front().is_some_and(|m| m.seq <= after) {
+                        q.pop_front();
+                    }
+                    q.iter().take(max).cloned().collect()
+                }
+                Err(_) => Vec::new(),
+            };
+            if !batch.is_empty() {
+                return batch;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Vec::new();
+            }
+        }
+    }
+}
+
+/// A handle to a running core.
+#[derive(Debug, Clone)]
+pub struct CoreHandle {
+    tx: Sender<Command>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl CoreHandle {
+    /// Queue a command without waiting.
+    pub fn submit(&self, cmd: Command) -> Result<(), SubmitError> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(SubmitError::Stopped);
+        }
+        self.tx.try_send(cmd).map_err(|e| match e {
+            TrySendError::Full(_) => SubmitError::Busy,
+            TrySendError::Disconnected(_) => SubmitError::Stopped,
+        })
+    }
+
+    /// Whether the core has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Ask a question and wait for the answer.
+    pub async fn query(&self, query: Query) -> Result<QueryAnswer, SubmitError> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Command::Query { query, reply })?;
+        rx.await.map_err(|_| SubmitError::Stopped)
+    }
+
+    /// Run set-up steps and wait until they are durable.
+    pub async fn setup(&self, steps: Vec<SetupStep>) -> Result<usize, String> {
+        let (reply, rx) = oneshot::channel();
+        self.submit(Command::Setup { steps, reply }).map_err(|e| format!("{e:?}"))?;
+        rx.await.map_err(|_| "core stopped".to_string())?
+    }
+}
+
+/// Replay a journal into a core, then publish the unacknowledged part of every stream.
+pub fn recover(core: &mut Core, event_bytes: &[u8]) -> Result<(), String> {
+    let e = events::decode(event_bytes)?;
+    core.apply(&e);
+    Ok(())
+}
+
+/// After replay: hand every participant the messages it has not acknowledged.
+pub fn publish_unacked(core: &mut Core, delivery: &Delivery) {
+    let out: Vec<Outbound> =
+        core.drain_outbound().into_iter().filter(|o| o.seq > core.acked(o.participant)).collect();
+    delivery.publish(out);
+}
+
+/// Start the core thread.
+pub fn start<J: Journal + 'static>(
+    core: Core,
+    journal: J,
+    delivery: Arc<Delivery>,
+    ingress_max: usize,
+    batch_max: usize,
+) -> Result<(CoreHandle, std::thread::JoinHandle<Result<(), String>>), String> {
+    let (tx, rx) = crossbeam_channel::bounded(ingress_max);
+    let stopped = Arc::new(AtomicBool::new(false));
+    let flag = stopped.clone();
+    let thread = std::thread::Builder::new()
+        .name("switch-core".into())
+        .spawn(move || {
+            let r = run_core(core, journal, &rx, &delivery, batch_max);
+            flag.store(true, Ordering::Release);
+            r
+        })
+        .map_err(|e| e.to_string())?;
+    Ok((CoreHandle { tx, stopped }, thread))
+}
+
+enum Reply {
+    Answer(oneshot::Sender<Answer>, Answer),
+    Setup(oneshot::Sender<Result<usize, String>>, Result<usize, String>),
+    Query(oneshot::Sender<QueryAnswer>, Query),
+}
+
+fn run_core<J: Journal>(
+    mut core: Core,
+    mut journal: J,
+    rx: &Receiver<Command>,
+    delivery: &Delivery,
+    batch_max: usize,
+) -> Result<(), String> {
+    let tick = Duration::from_millis(50);
+    let mut replies: Vec<Reply> = Vec::with_capacity(batch_max);
+    let mut events: Vec<Event> = Vec::with_capacity(batch_max * 2);
+    loop {
+        let first = match rx.recv_timeout(tick) {
+            Ok(c) => Some(c),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        };
+        let now = crate::time::now_ms();
+        let mut cmds: Vec<Command> = first.into_iter().collect();
+        while cmds.len() < batch_max {
+            match rx.try_recv() {
+                Ok(c) => cmds.push(c),
+                Err(_) => break,
+            }
+        }
+        for cmd in cmds {
+            handle(&mut core, cmd, now, &mut events, &mut replies);
+        }
+        events.extend(core.process_timeouts(now, batch_max));
+        if !events.is_empty() {
+            for e in events.drain(..) {
+                let bytes = events::encode(&e)?;
+                journal.append(&bytes).map_err(|e| e.to_string())?;
+            }
+            if let Err(e) = journal.sync() {
+                eprintln!("fatal: journal sync failed, stopping: {e}");
+                return Err(e.to_string());
+            }
+        }
+        delivery.publish(core.drain_outbound());
+        for r in replies.drain(..) {
+            match r {
+                Reply::Answer(tx, a) => {
+                    let _ = tx.send(a);
+                }
+                Reply::Setup(tx, a) => {
+                    let _ = tx.send(a);
+                }
+                Reply::Query(tx, Query::Positions) => {
+                    let _ = tx.send(QueryAnswer::Positions {
+                        positions: core.positions(),
+                        conserved: core.conserved(),
+                        counters: core.counters(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn handle(
+    core: &mut Core,
+    cmd: Command,
+    now: u64,
+    events: &mut Vec<Event>,
+    replies: &mut Vec<Reply>,
+) {
+    match cmd {
+        Command::Message { from, msg, reply } => {
+            let (evs, answer) = match &msg {
+                Inbound::Pacs008(m) => core.process_pacs008(from, m, now),
+                Inbound::Pacs002(m) => core.process_pacs002(from, m, now),
+            };
+            events.extend(evs);
+            replies.push(Reply::Answer(reply, answer));
+        }
+        Command::Ack { participant, up_to } => events.extend(core.process_ack(participant, up_to)),
+        Command::Setup { steps, reply } => {
+            let mut done = 0;
+            let mut result = Ok(0);
+            for step in steps {
+                let r = match step {
+                    SetupStep::FundOnce { participant, amount_minor } => {
+                        if core.is_funded(participant) {
+                            Ok(None)
+                        } else {
+                            core.process_funding(participant, amount_minor, now).map(Some)
+                        }
+                    }
+                    SetupStep::Alias { key, participant, branch, account, owner } => {
+                        directory::Key::parse(&key).map_err(|e| format!("{key}: {e}")).and_then(
+                            |k| core.process_alias(&k, participant, &branch, &account, &owner),
+                        )
+                    }
+                };
+                match r {
+                    Ok(Some(e)) => {
+                        events.push(e);
+                        done += 1;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            replies.push(Reply::Setup(reply, result.map(|_: usize| done)));
+        }
+        Command::Query { query, reply } => replies.push(Reply::Query(reply, query)),
+    }
+}

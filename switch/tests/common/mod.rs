@@ -1,0 +1,106 @@
+//! Shared helpers for the switch's integration tests: a switch on loopback, simulated banks
+//! connected over mTLS, and XSD validation with xmllint.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use adapters::client::BankClient;
+use adapters::simbank::SimBank;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use switch::config::Config;
+use switch::devnet;
+
+pub fn schemas() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/iso20022/xsd")
+}
+
+/// Validate a message against its official XSD, chosen by its namespace.
+pub fn assert_xsd_valid(xml: &str) {
+    let ns = xml
+        .split("urn:iso:std:iso:20022:tech:xsd:")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("ISO namespace");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = Command::new("xmllint")
+        .args(["--noout", "--nonet", "--schema"])
+        .arg(schemas().join(format!("{ns}.xsd")))
+        .arg(&file)
+        .output()
+        .expect("xmllint must be installed (apt-get install libxml2-utils)");
+    assert!(out.status.success(), "{ns}: {}\n{xml}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A small development config on an ephemeral port.
+pub fn config(data: &Path) -> Config {
+    let mut cfg = Config::dev(data);
+    cfg.listen = "127.0.0.1:0".into();
+    for p in &mut cfg.participants {
+        p.dev_customers = 10;
+    }
+    cfg
+}
+
+/// Simulated banks for every participant of `cfg`, connected to `addr`, with the dev PKI.
+pub async fn banks(cfg: &Config, addr: SocketAddr, pki_dir: &Path) -> Vec<Arc<SimBank>> {
+    let ca = pki_dir.join("ca.pem");
+    let mut out = Vec::new();
+    for (i, p) in cfg.participants.iter().enumerate() {
+        let files = adapters::pki::IdentityFiles {
+            cert: pki_dir.join(format!("{}.pem", p.bic)),
+            key: pki_dir.join(format!("{}.key", p.bic)),
+        };
+        let tls = adapters::tls::client_config(&ca, &files).unwrap();
+        let client = BankClient::connect(addr, "localhost", tls).await.unwrap();
+        let accounts = devnet::customers(i as u32, p.dev_customers)
+            .map(|c| (c.account, 1_000_000i128))
+            .collect();
+        out.push(SimBank::new(&p.bic, client, iso20022::Currency::parse("BRL").unwrap(), accounts));
+    }
+    out
+}
+
+/// A client with the operator certificate.
+pub async fn operator(addr: SocketAddr, pki_dir: &Path) -> BankClient {
+    let files = adapters::pki::IdentityFiles {
+        cert: pki_dir.join("OPERATOR.pem"),
+        key: pki_dir.join("OPERATOR.key"),
+    };
+    let tls = adapters::tls::client_config(&pki_dir.join("ca.pem"), &files).unwrap();
+    BankClient::connect(addr, "localhost", tls).await.unwrap()
+}
+
+/// Positions as the operator API reports them: (BIC, balance) and the conservation flag.
+pub async fn positions(op: &BankClient) -> (Vec<(String, i64)>, bool, serde_json::Value) {
+    let r = op
+        .request(
+            http::Method::GET,
+            "/v1/operator/positions",
+            "application/json",
+            bytes::Bytes::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let list = v["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["bic"].as_str().unwrap().to_string(), p["balance_minor"].as_i64().unwrap()))
+        .collect();
+    (list, v["conserved"].as_bool().unwrap(), v)
+}
+
+pub fn alias(bank: u32, customer: u32, which: usize) -> String {
+    devnet::customers(bank, customer + 1).last().unwrap().keys[which].clone()
+}

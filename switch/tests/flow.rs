@@ -1,0 +1,199 @@
+//! One credit transfer end to end over real TLS sockets, and the ways it must be refused.
+//! Every message the switch emits in these runs is validated against the official XSD.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use adapters::simbank::Outcome;
+use common::*;
+use iso20022::codes::{StatusReason, TxStatus};
+use iso20022::pacs008;
+use std::time::Duration;
+use switch::node::Node;
+use tokio::sync::watch;
+
+const WAIT: Duration = Duration::from_secs(15);
+const NOW: &str = "2026-11-23T10:00:00Z";
+
+fn rjct(reason: StatusReason) -> Outcome {
+    Outcome { status: TxStatus::Rejected, reason: Some(reason) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_by_alias_settles_and_refusals_carry_iso_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg).await.unwrap();
+    let pki = node.pki.dir.clone();
+    let banks = banks(&cfg, node.addr, &pki).await;
+    let (stop, rx) = watch::channel(false);
+    for b in &banks {
+        b.spawn_inbox(rx.clone());
+    }
+    let (a, b, c) = (&banks[0], &banks[1], &banks[2]);
+    let op = operator(node.addr, &pki).await;
+    let (before, conserved, _) = positions(&op).await;
+    assert!(conserved);
+
+    // 1. A pays B's customer 3 by phone: settled; B's customer is credited.
+    let b_account = "000004";
+    let out = a.pay("E2E-OK-1", "000001", &alias(1, 3, 0), 12_345, NOW, WAIT).await.unwrap();
+    assert_eq!(out, Outcome { status: TxStatus::AcceptedSettlementCompleted, reason: None });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(b.balance(b_account), Some(1_000_000 + 12_345));
+    let (after, conserved, _) = positions(&op).await;
+    assert!(conserved);
+    assert_eq!(after[0].1, before[0].1 - 12_345);
+    assert_eq!(after[1].1, before[1].1 + 12_345);
+
+    // 2. By e-mail and national id too.
+    for which in [1, 2] {
+        let e2e = format!("E2E-KEY-{which}");
+        let out = a.pay(&e2e, "000001", &alias(2, 5, which), 100, NOW, WAIT).await.unwrap();
+        assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted, "key type {which}");
+    }
+
+    // 3. Unknown alias: BE23.
+    let out = a.pay("E2E-NOALIAS", "000001", "+5511800000000", 100, NOW, WAIT).await.unwrap();
+    assert_eq!(out, rjct(StatusReason::AccountProxyInvalid));
+
+    // 4. Insufficient funds: C has 20,000.00.
+    let out = c.pay("E2E-AM04", "000001", &alias(0, 1, 0), 2_500_000, NOW, WAIT).await.unwrap();
+    assert_eq!(out, rjct(StatusReason::InsufficientFunds));
+
+    // 5. The same pacs.008 again: same outcome, no second debit.
+    let first = a.pacs008_by_alias("E2E-DUP", "000001", &alias(1, 2, 0), 500, NOW);
+    let xml = pacs008::encode(&first);
+    let o1 = a.send_and_wait("E2E-DUP", xml.clone(), WAIT).await.unwrap();
+    let (p1, _, _) = positions(&op).await;
+    let o2 = a.send_and_wait("E2E-DUP", xml, WAIT).await.unwrap();
+    let (p2, _, _) = positions(&op).await;
+    assert_eq!(o1.status, TxStatus::AcceptedSettlementCompleted);
+    assert_eq!(o1, o2);
+    assert_eq!(p1, p2);
+
+    // 6. Same ids, different content: AM05, and the original stands.
+    let mut changed = first.clone();
+    changed.transactions[0].amount.minor = 501;
+    let o3 = a.send_and_wait("E2E-DUP", pacs008::encode(&changed), WAIT).await.unwrap();
+    assert_eq!(o3, rjct(StatusReason::Duplication));
+    assert_eq!(positions(&op).await.0, p2);
+
+    // 7. A bank cannot pay from another bank: A sends a pacs.008 whose debtor agent is B.
+    let mut forged = b.pacs008_by_alias("E2E-FORGED", "000001", &alias(2, 1, 0), 100, NOW);
+    forged.header.msg_id = "FORGED-1".into();
+    let o4 = a.send_and_wait("E2E-FORGED", pacs008::encode(&forged), WAIT).await.unwrap();
+    assert_eq!(o4, rjct(StatusReason::SignerNotAuthorised));
+
+    // 8. Unreadable input: 400 with an admi.002 that names the problem.
+    let err = a.client().send("<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08\"><FIToFICstmrCdtTrf>").await;
+    let adapters::client::ClientError::Status { status, body } = err.unwrap_err() else { panic!() };
+    assert_eq!(status, 400);
+    assert!(body.contains("admi.002.001.01") && body.contains("not well-formed"), "{body}");
+    assert_xsd_valid(&body);
+    let bad_amount =
+        pacs008::encode(&a.pacs008_by_alias("E2E-BAD", "000001", "+5511800000000", 1, NOW))
+            .replace(">0.01<", ">0.0100001<");
+    let err = a.client().send(bad_amount).await.unwrap_err();
+    let adapters::client::ClientError::Status { status, body } = err else { panic!() };
+    assert_eq!(status, 400);
+    assert!(body.contains("IntrBkSttlmAmt") && body.contains("fraction digits"), "{body}");
+    assert_xsd_valid(&body);
+
+    // 9. The operator certificate is not a participant; a participant is not an operator.
+    let err = op.send(pacs008::encode(&first)).await.unwrap_err();
+    assert!(matches!(err, adapters::client::ClientError::Status { status: 403, .. }));
+    let r = a
+        .client()
+        .request(
+            http::Method::GET,
+            "/v1/operator/positions",
+            "application/json",
+            bytes::Bytes::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+
+    // Every message the switch delivered validates against its official XSD.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut n = 0;
+    for bank in &banks {
+        for m in bank.delivered_log() {
+            assert_xsd_valid(&m.xml);
+            n += 1;
+        }
+    }
+    assert!(n >= 15, "only {n} messages delivered");
+    assert!(positions(&op).await.1);
+    let _ = stop.send(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creditor_silence_voids_and_a_late_accept_is_only_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.scheme.creditor_timeout_ms = 300;
+    let node = Node::start(&cfg).await.unwrap();
+    let pki = node.pki.dir.clone();
+    let banks = banks(&cfg, node.addr, &pki).await;
+    let (stop, rx) = watch::channel(false);
+    // Only A runs its inbox: B never answers.
+    banks[0].spawn_inbox(rx.clone());
+    let op = operator(node.addr, &pki).await;
+    let (before, _, _) = positions(&op).await;
+    let out = banks[0].pay("E2E-SILENT", "000001", &alias(1, 0, 0), 700, NOW, WAIT).await.unwrap();
+    assert_eq!(out, rjct(StatusReason::TimeoutCreditorAgent));
+    let (after, conserved, _) = positions(&op).await;
+    assert!(conserved);
+    assert_eq!(before, after, "a voided transfer moves nothing");
+
+    // B wakes up and accepts late: recorded for operators, never posted.
+    let pulled = banks[1].client().pull(0, 10, 1_000).await.unwrap();
+    let fwd = pulled.messages.iter().find(|m| m.msg_type == "pacs.008.001.08").unwrap();
+    assert_xsd_valid(&fwd.xml);
+    let timeout_note = pulled.messages.iter().find(|m| m.msg_type == "pacs.002.001.10").unwrap();
+    assert!(timeout_note.xml.contains("AB05"), "the creditor is told of the timeout");
+    let m = pacs008::decode(fwd.xml.as_bytes(), &iso20022::Limits::default()).unwrap();
+    let accept = iso20022::pacs002::Pacs002 {
+        msg_id: "LATE-1".into(),
+        created: NOW.into(),
+        original_msg_id: Some(m.header.msg_id.clone()),
+        original_msg_name: Some("pacs.008.001.08".into()),
+        transactions: vec![iso20022::pacs002::TxStatusReport {
+            original_end_to_end_id: Some(m.transactions[0].end_to_end_id.clone()),
+            status: TxStatus::AcceptedSettlementInProcess,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    banks[1].client().send(iso20022::pacs002::encode(&accept)).await.unwrap();
+    let (later, conserved, v) = positions(&op).await;
+    assert!(conserved);
+    assert_eq!(later, before);
+    assert_eq!(v["late_answers"].as_u64(), Some(1));
+    let _ = stop.send(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_for_unknown_or_foreign_transfers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg).await.unwrap();
+    let banks = banks(&cfg, node.addr, &node.pki.dir).await;
+    let report = iso20022::pacs002::Pacs002 {
+        msg_id: "X-1".into(),
+        created: NOW.into(),
+        original_msg_id: Some("IPSF999999".into()),
+        original_msg_name: Some("pacs.008.001.08".into()),
+        transactions: vec![iso20022::pacs002::TxStatusReport {
+            status: TxStatus::AcceptedSettlementInProcess,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let err = banks[1].client().send(iso20022::pacs002::encode(&report)).await.unwrap_err();
+    let adapters::client::ClientError::Status { status, body } = err else { panic!() };
+    assert_eq!(status, 422);
+    assert!(body.contains("UNKNOWN_ORIGINAL"), "{body}");
+}

@@ -1,0 +1,169 @@
+//! Crash and restart: `switchd serve` as a child process is killed with SIGKILL (no clean
+//! shutdown), started again on the same data directory, and every acknowledged outcome and
+//! every balance must be as before.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use adapters::simbank::{Outcome, SimBank};
+use common::*;
+use iso20022::codes::TxStatus;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switch::config::Config;
+use switch::demo::Rng;
+use tokio::sync::watch;
+
+const NOW: &str = "2026-11-23T10:00:00Z";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn_switch(data: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_switchd"))
+        .args(["serve", "--data"])
+        .arg(data)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_ready(addr: SocketAddr) {
+    let t0 = Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "switchd did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+struct Sent {
+    bank: usize,
+    e2e: String,
+    xml: String,
+}
+
+/// `n` payments between the dev banks, some to unknown aliases, some over C's funding.
+fn payments(banks: &[Arc<SimBank>], cfg: &Config, n: usize, seed: u64, tag: &str) -> Vec<Sent> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|k| {
+            let bank = k % 3;
+            let to = (bank + 1 + rng.range(0, 2) as usize) % 3;
+            let customers = cfg.participants[to].dev_customers;
+            let alias = if rng.range(0, 10) == 0 {
+                format!("+55118{:08}", rng.range(0, 100_000_000))
+            } else {
+                common::alias(to as u32, rng.range(0, u64::from(customers)) as u32, (k / 3) % 3)
+            };
+            let amount =
+                if bank == 2 { rng.range(100_000, 900_000) } else { rng.range(100, 10_000) };
+            let e2e = format!("{tag}{k:06}");
+            let msg = banks[bank].pacs008_by_alias(&e2e, "000001", &alias, amount, NOW);
+            Sent { bank, e2e, xml: iso20022::pacs008::encode(&msg) }
+        })
+        .collect()
+}
+
+async fn send_all(banks: &[Arc<SimBank>], sent: &[Sent]) -> HashMap<String, Outcome> {
+    let mut tasks = Vec::new();
+    for s in sent {
+        let bank = banks[s.bank].clone();
+        let (e2e, xml) = (s.e2e.clone(), s.xml.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = bank.send_and_wait(&e2e, xml, Duration::from_secs(20)).await;
+            (e2e, r)
+        }));
+    }
+    let mut out = HashMap::new();
+    for t in tasks {
+        if let (e2e, Ok(o)) = t.await.unwrap() {
+            out.insert(e2e, o);
+        }
+    }
+    out
+}
+
+async fn connect(
+    cfg: &Config,
+    addr: SocketAddr,
+    pki: &Path,
+) -> (Vec<Arc<SimBank>>, watch::Sender<bool>) {
+    let banks = banks(cfg, addr, pki).await;
+    let (stop, rx) = watch::channel(false);
+    for b in &banks {
+        b.spawn_inbox(rx.clone());
+    }
+    (banks, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_and_restart_keeps_balances_and_acknowledged_outcomes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let cfg = Config::dev(&data);
+    let pki = data.join("pki");
+
+    // Phase 1: a quiet kill. Everything acknowledged, then SIGKILL.
+    let mut child = spawn_switch(&data, port);
+    wait_ready(addr).await;
+    let (banks, stop) = connect(&cfg, addr, &pki).await;
+    let batch1 = payments(&banks, &cfg, 120, 7, "R1-");
+    let outcomes1 = send_all(&banks, &batch1).await;
+    assert_eq!(outcomes1.len(), batch1.len(), "every payment got a final status");
+    assert!(outcomes1.values().any(|o| o.status == TxStatus::AcceptedSettlementCompleted));
+    assert!(outcomes1.values().any(|o| o.status == TxStatus::Rejected));
+    let op = operator(addr, &pki).await;
+    let (before, conserved, _) = positions(&op).await;
+    assert!(conserved);
+    let _ = stop.send(true);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut child = spawn_switch(&data, port);
+    wait_ready(addr).await;
+    let op = operator(addr, &pki).await;
+    let (after, conserved, _) = positions(&op).await;
+    assert!(conserved);
+    assert_eq!(before, after, "balances survive a SIGKILL");
+
+    // The same messages again: the stored outcomes come back, nothing moves twice.
+    let (banks, stop) = connect(&cfg, addr, &pki).await;
+    let again = send_all(&banks, &batch1).await;
+    assert_eq!(again, outcomes1);
+    assert_eq!(positions(&op).await.0, before);
+
+    // Phase 2: SIGKILL under load. What was acknowledged before the kill must hold after.
+    let batch2 = payments(&banks, &cfg, 300, 11, "R2-");
+    let bank_handles = banks.clone();
+    let load = tokio::spawn(async move { send_all(&bank_handles, &batch2).await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = stop.send(true);
+    let acknowledged = load.await.unwrap();
+    assert!(!acknowledged.is_empty(), "some payments were acknowledged before the kill");
+
+    let mut child = spawn_switch(&data, port);
+    wait_ready(addr).await;
+    let (banks, stop) = connect(&cfg, addr, &pki).await;
+    let batch2 = payments(&banks, &cfg, 300, 11, "R2-");
+    let replay = send_all(&banks, &batch2).await;
+    assert_eq!(replay.len(), batch2.len(), "after restart every payment gets a final status");
+    for (e2e, o) in &acknowledged {
+        assert_eq!(replay.get(e2e), Some(o), "{e2e}: outcome changed across the crash");
+    }
+    let op = operator(addr, &pki).await;
+    assert!(positions(&op).await.1, "money conserved after a crash under load");
+    let _ = stop.send(true);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
