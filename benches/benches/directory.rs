@@ -1,0 +1,149 @@
+//! Directory benchmarks: lookups per second (hits, misses, and full end-user lookups with
+//! anti-scan buckets) against 1 million keys, and registrations per second at bulk load.
+//!
+//! Setup (building the keys and the loaded directory) sits outside the timed loops. The
+//! memory cost per entry is read from the process's resident set size (Linux `/proc`) before
+//! and after loading, and printed once; it is an estimate, not a criterion measurement.
+
+#![allow(clippy::indexing_slicing)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use directory::{
+    AntiScan, AntiScanConfig, Directory, DirectoryConfig, Entry, Key, LookupRequest, Masked,
+};
+
+const ENTRIES: usize = 1_000_000;
+
+fn entries(n: usize, salt: &str) -> Vec<Entry> {
+    (0..n)
+        .map(|i| {
+            let key = if i % 2 == 0 {
+                Key::parse(&format!("user{i}.{salt}@example.com"))
+            } else {
+                Key::parse(&format!("+55{}{:09}", if salt.is_empty() { 11 } else { 21 }, i))
+            };
+            let key = key.unwrap_or_default();
+            // Five keys per account, the natural-person limit.
+            Entry::new(key, "BANKAAAA", "0001", &format!("{}", i / 5), "Ana Maria Souza")
+        })
+        .collect()
+}
+
+fn config() -> DirectoryConfig {
+    DirectoryConfig { max_entries: 4 * ENTRIES, ..DirectoryConfig::default() }
+}
+
+fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+fn loaded() -> (Directory, Vec<Key>) {
+    let es = entries(ENTRIES, "");
+    let keys: Vec<Key> = es.iter().map(|e| e.key.clone()).collect();
+    let before = rss_bytes();
+    let mut d = Directory::new(config());
+    for e in es {
+        let _ = d.register_entry(e, 1);
+    }
+    if let (Some(b), Some(a)) = (before, rss_bytes()) {
+        let per = a.saturating_sub(b) / ENTRIES as u64;
+        println!("directory: bytes_per_entry={per} entries={} (resident set delta)", d.len());
+    }
+    (d, keys)
+}
+
+fn bench(c: &mut Criterion) {
+    let (d, keys) = loaded();
+    // A fixed scattered order, so lookups do not walk memory in insertion order.
+    let order: Vec<usize> = (0..keys.len()).map(|i| (i * 7_919) % keys.len()).collect();
+    let misses: Vec<Key> = entries(1_000, "miss").into_iter().map(|e| e.key).collect();
+
+    let mut g = c.benchmark_group("directory");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    g.bench_function("resolve_hit_1m", |b| {
+        b.iter(|| {
+            i = (i + 1) % order.len();
+            let k = &keys[order[i]];
+            black_box(d.resolve(black_box(k)).is_some())
+        })
+    });
+    let mut j = 0usize;
+    g.bench_function("resolve_miss_1m", |b| {
+        b.iter(|| {
+            j = (j + 1) % misses.len();
+            black_box(d.resolve(black_box(&misses[j])).is_none())
+        })
+    });
+    // Full lookups for 10,000 end users, with buckets large enough never to refuse.
+    let mut scan = AntiScan::new(AntiScanConfig {
+        user_natural: directory::antiscan::BucketPolicy {
+            capacity: u64::MAX / 4,
+            refill: 1,
+            period_ms: 1,
+        },
+        categories: [directory::antiscan::BucketPolicy {
+            capacity: u64::MAX / 4,
+            refill: 1,
+            period_ms: 1,
+        }; 6],
+        ..AntiScanConfig::default()
+    });
+    let payers: Vec<String> = (0..10_000u64).map(cpf).collect();
+    let mut n = 0usize;
+    g.bench_function("lookup_antiscan_1m", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(1);
+            let req = LookupRequest {
+                participant: "BANKBBBB".to_string(),
+                payer_id: Masked(payers[n % payers.len()].clone()),
+                key: keys[order[n % order.len()]].clone(),
+            };
+            black_box(d.lookup(&mut scan, &req, 1).is_ok())
+        })
+    });
+    drop(d);
+
+    g.throughput(Throughput::Elements(ENTRIES as u64));
+    g.sample_size(10);
+    g.bench_function("register_bulk_1m", |b| {
+        b.iter_batched(
+            || (Directory::new(config()), entries(ENTRIES, "")),
+            |(mut d, es)| {
+                for e in es {
+                    let _ = d.register_entry(e, 1);
+                }
+                d
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+/// The `n`-th valid CPF (check digits computed).
+fn cpf(n: u64) -> String {
+    let base = format!("{:09}", 100_000_000 + n);
+    let digits: Vec<u32> = base.chars().filter_map(|c| c.to_digit(10)).collect();
+    let dv = |ds: &[u32], top: u32| {
+        let s: u32 = ds.iter().zip((2..=top).rev()).map(|(d, w)| d * w).sum();
+        let r = s % 11;
+        if r < 2 {
+            0
+        } else {
+            11 - r
+        }
+    };
+    let d1 = dv(&digits, 10);
+    let mut with = digits.clone();
+    with.push(d1);
+    let d2 = dv(&with, 11);
+    format!("{base}{d1}{d2}")
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
