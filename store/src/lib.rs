@@ -123,6 +123,19 @@ pub struct FaultyJournal {
     poisoned: bool,
 }
 
+impl FaultyJournal {
+    /// A journal whose `number`th sync (1-based) fails and poisons it. (Callers outside this
+    /// crate cannot use `..Default::default()` here: some fields are private.)
+    pub fn failing_at_sync(number: u64) -> FaultyJournal {
+        FaultyJournal { fail_sync_number: Some(number), ..FaultyJournal::default() }
+    }
+
+    /// True once an injected failure has poisoned the journal.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+}
+
 impl Journal for FaultyJournal {
     fn append(&mut self, record: &[u8]) -> Result<u64, JournalError> {
         if self.poisoned {
