@@ -36,7 +36,8 @@
 //!
 //! Supported: pacs.008.001.08, pacs.002.001.10, pacs.004.001.09 (and .10), pacs.028.001.03,
 //! camt.056.001.08, camt.029.001.09, admi.002.001.01, head.001.001.02 and the AppHdr + Document
-//! envelope ([`envelope`]), pain.001.001.09 (and .03, streamed), pain.002.001.10. [`decode`] picks the decoder by namespace, [`encode`] writes any
+//! envelope ([`envelope`]), pain.001.001.09 (and .03, streamed), pain.002.001.10,
+//! camt.052/053/054.001.08. [`decode`] picks the decoder by namespace, [`encode`] writes any
 //! [`Message`], [`check`] says what a document is or why it is refused.
 //!
 //! Pure: no I/O, no tokio, no clock. Amounts cross the XML edge as `rust_decimal` and live as
@@ -46,6 +47,7 @@
 pub mod admi002;
 pub mod camt029;
 pub mod camt056;
+pub mod camt05x;
 pub mod codes;
 pub mod common;
 pub mod envelope;
@@ -92,6 +94,12 @@ pub enum MessageType {
     Pain001V03,
     /// pain.002.001.10
     Pain002,
+    /// camt.052.001.08
+    Camt052,
+    /// camt.053.001.08
+    Camt053,
+    /// camt.054.001.08
+    Camt054,
 }
 
 impl MessageType {
@@ -109,6 +117,9 @@ impl MessageType {
         MessageType::Pain001,
         MessageType::Pain001V03,
         MessageType::Pain002,
+        MessageType::Camt052,
+        MessageType::Camt053,
+        MessageType::Camt054,
     ];
 
     /// The ISO message name id, e.g. `pacs.008.001.08`.
@@ -126,6 +137,9 @@ impl MessageType {
             MessageType::Pain001 => "pain.001.001.09",
             MessageType::Pain001V03 => "pain.001.001.03",
             MessageType::Pain002 => "pain.002.001.10",
+            MessageType::Camt052 => "camt.052.001.08",
+            MessageType::Camt053 => "camt.053.001.08",
+            MessageType::Camt054 => "camt.054.001.08",
         }
     }
 
@@ -144,6 +158,9 @@ impl MessageType {
             MessageType::Pain001 => pain001::NAMESPACE,
             MessageType::Pain001V03 => pain001::NAMESPACE_V03,
             MessageType::Pain002 => pain002::NAMESPACE,
+            MessageType::Camt052 => camt05x::NAMESPACE_052,
+            MessageType::Camt053 => camt05x::NAMESPACE_053,
+            MessageType::Camt054 => camt05x::NAMESPACE_054,
         }
     }
 
@@ -185,6 +202,8 @@ pub enum Message {
     Pain001(pain001::Pain001),
     /// A customer payment status report.
     Pain002(pain002::Pain002),
+    /// An account report, statement or notification (camt.052/053/054, see its `kind`).
+    Camt05x(camt05x::CashReport),
 }
 
 impl Message {
@@ -207,6 +226,11 @@ impl Message {
                 pain001::Version::V03 => MessageType::Pain001V03,
             },
             Message::Pain002(_) => MessageType::Pain002,
+            Message::Camt05x(m) => match m.kind {
+                camt05x::Kind::Report => MessageType::Camt052,
+                camt05x::Kind::Statement => MessageType::Camt053,
+                camt05x::Kind::Notification => MessageType::Camt054,
+            },
         }
     }
 }
@@ -259,6 +283,9 @@ pub fn decode_root(
             Message::Pain001(pain001::decode_element(root, ns, limits)?)
         }
         MessageType::Pain002 => Message::Pain002(pain002::decode_element(root, ns, limits)?),
+        MessageType::Camt052 | MessageType::Camt053 | MessageType::Camt054 => {
+            Message::Camt05x(camt05x::decode_element(root, ns, limits)?)
+        }
     })
 }
 
@@ -275,6 +302,7 @@ pub fn encode(msg: &Message) -> String {
         Message::Head001(m) => head001::encode(m),
         Message::Pain001(m) => pain001::encode(m),
         Message::Pain002(m) => pain002::encode(m),
+        Message::Camt05x(m) => camt05x::encode(m),
     }
 }
 

@@ -82,6 +82,24 @@ fn local_bytes(name: &[u8]) -> &[u8] {
     }
 }
 
+/// The floor the benchmarks compare against: a bare quick-xml event scan of `input` (same
+/// reader settings as [`parse`], nothing built, nothing unescaped). Returns the event count.
+pub fn scan(input: &[u8]) -> Result<usize, DecodeError> {
+    let mut reader = Reader::from_reader(input);
+    let cfg = reader.config_mut();
+    cfg.trim_text(true);
+    cfg.check_end_names = true;
+    cfg.expand_empty_elements = true;
+    let mut n = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Eof) => return Ok(n),
+            Ok(_) => n += 1,
+            Err(e) => return Err(DecodeError::new("/", ErrorKind::Malformed(e.to_string()))),
+        }
+    }
+}
+
 /// The namespace of the root element (its `xmlns`, or the one bound to its prefix), read
 /// without building anything; `None` if the document does not start like XML with one.
 /// Used to route a document to a streaming decoder before parsing it.
