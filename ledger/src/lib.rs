@@ -763,12 +763,12 @@ impl Ledger {
         amount: u64,
         kind: Kind,
     ) {
-        self.move_posted(debit, credit, amount);
+        self.move_posted(debit, credit, amount, false);
         let record =
             TransferRecord { debit, credit, amount, returned: 0, kind, state: State::Posted };
         self.transfers.insert(id, record);
         self.finalized.push_back((self.now_ms, id));
-        self.check_after(debit, credit);
+        self.check_totals();
     }
 
     /// Reserve `amount` on `debit` in favour of `credit`, until `expires_at_ms`. The expiry
@@ -782,17 +782,15 @@ impl Ledger {
         expires_at_ms: u64,
     ) -> Result<(), TransferError> {
         self.check_new(id, debit, credit, amount, Kind::Reserve)?;
-        let d = self.slot_mut(debit);
-        d.account.debits_reserved = add(d.account.debits_reserved, amount);
-        let c = self.slot_mut(credit);
-        c.account.credits_reserved = add(c.account.credits_reserved, amount);
+        self.touch(debit, |a| a.debits_reserved = add(a.debits_reserved, amount));
+        self.touch(credit, |a| a.credits_reserved = add(a.credits_reserved, amount));
         self.totals.reserved_debits += u128::from(amount);
         self.totals.reserved_credits += u128::from(amount);
         let state = State::Reserved { expires_at_ms };
         let record =
             TransferRecord { debit, credit, amount, returned: 0, kind: Kind::Reserve, state };
         self.transfers.insert(id, record);
-        self.check_after(debit, credit);
+        self.check_totals();
         Ok(())
     }
 
@@ -820,10 +818,9 @@ impl Ledger {
         t.state = State::ReservedPosted;
         let (debit, credit, amount) = (t.debit, t.credit, t.amount);
         self.observe(now_ms);
-        self.release(debit, credit, amount);
-        self.move_posted(debit, credit, amount);
+        self.move_posted(debit, credit, amount, true);
         self.finalized.push_back((self.now_ms, id));
-        self.check_after(debit, credit);
+        self.check_totals();
         Ok(())
     }
 
@@ -833,9 +830,11 @@ impl Ledger {
         let (t, _) = self.reserved_mut(id)?;
         t.state = State::ReservedVoided;
         let (debit, credit, amount) = (t.debit, t.credit, t.amount);
-        self.release(debit, credit, amount);
+        self.touch(debit, |a| a.debits_reserved = sub(a.debits_reserved, amount));
+        self.touch(credit, |a| a.credits_reserved = sub(a.credits_reserved, amount));
+        self.release_totals(amount);
         self.finalized.push_back((self.now_ms, id));
-        self.check_after(debit, credit);
+        self.check_totals();
         Ok(())
     }
 
@@ -844,11 +843,19 @@ impl Ledger {
         self.accounts.get_mut(&id).unwrap_or_else(|| invariant_broken("account vanished"))
     }
 
-    fn release(&mut self, debit: AccountId, credit: AccountId, amount: u64) {
-        let d = self.slot_mut(debit);
-        d.account.debits_reserved = sub(d.account.debits_reserved, amount);
-        let c = self.slot_mut(credit);
-        c.account.credits_reserved = sub(c.account.credits_reserved, amount);
+    /// Change one account with `f`, then check its limit (O(1), release builds too): the
+    /// single place every account change goes through. Returns (funding, net).
+    #[inline]
+    fn touch(&mut self, id: AccountId, f: impl FnOnce(&mut Account)) -> (bool, bool) {
+        let s = self.slot_mut(id);
+        f(&mut s.account);
+        if s.headroom().is_some_and(|h| h < 0) {
+            invariant_broken("an account exceeds its limit");
+        }
+        (s.is_funding(), is_net(s))
+    }
+
+    fn release_totals(&mut self, amount: u64) {
         let a = u128::from(amount);
         let t = &mut self.totals;
         t.reserved_debits =
@@ -857,20 +864,30 @@ impl Ledger {
             t.reserved_credits.checked_sub(a).unwrap_or_else(|| invariant_broken("reserved < 0"));
     }
 
-    /// Apply a posted movement to both accounts, the running totals and the open window.
-    fn move_posted(&mut self, debit: AccountId, credit: AccountId, amount: u64) {
+    /// Apply a posted movement to both accounts (releasing the reservation first if
+    /// `reserved`), the running totals and the open window.
+    fn move_posted(&mut self, debit: AccountId, credit: AccountId, amount: u64, reserved: bool) {
         let a = i128::from(amount);
-        let d = self.slot_mut(debit);
-        d.account.debits_posted = add(d.account.debits_posted, amount);
-        let (d_funding, d_net) = (d.is_funding(), is_net(d));
+        let (d_funding, d_net) = self.touch(debit, |x| {
+            if reserved {
+                x.debits_reserved = sub(x.debits_reserved, amount);
+            }
+            x.debits_posted = add(x.debits_posted, amount);
+        });
         self.totals.balance_sum -= a;
-        let c = self.slot_mut(credit);
-        c.account.credits_posted = add(c.account.credits_posted, amount);
-        let (c_funding, c_net) = (c.is_funding(), is_net(c));
+        let (c_funding, c_net) = self.touch(credit, |x| {
+            if reserved {
+                x.credits_reserved = sub(x.credits_reserved, amount);
+            }
+            x.credits_posted = add(x.credits_posted, amount);
+        });
+        if reserved {
+            self.release_totals(amount);
+        }
         // Windows count payments between participants, not liquidity or settlement.
         if !d_funding && !c_funding {
             if c_net {
-                c.window_net += a;
+                self.slot_mut(credit).window_net += a;
                 self.window_net += a;
             }
             if d_net {
@@ -893,9 +910,9 @@ impl Ledger {
         }
     }
 
-    /// O(1) invariant check after a change touching `debit` and `credit`: runs in release
-    /// builds too. A violation stops the process.
-    fn check_after(&self, debit: AccountId, credit: AccountId) {
+    /// O(1) check of the running totals after a change: runs in release builds too. A
+    /// violation stops the process. (Each touched account's limit is checked by `touch`.)
+    fn check_totals(&self) {
         let t = &self.totals;
         if t.balance_sum != 0 {
             invariant_broken("balances do not sum to zero");
@@ -905,12 +922,6 @@ impl Ledger {
         }
         if t.reserved_debits != t.reserved_credits {
             invariant_broken("reserved debits differ from reserved credits");
-        }
-        for id in [debit, credit] {
-            let within = self.accounts.get(&id).and_then(Slot::headroom).is_none_or(|h| h >= 0);
-            if !within {
-                invariant_broken("an account exceeds its limit");
-            }
         }
     }
 

@@ -253,11 +253,11 @@ impl Ledger {
         for p in &report.positions {
             let amount = u64::try_from(p.net.unsigned_abs()).unwrap_or(0);
             if p.net < 0 {
-                self.move_posted(funding, p.account, amount);
+                self.move_posted(funding, p.account, amount, false);
             } else if p.net > 0 {
-                self.move_posted(p.account, funding, amount);
+                self.move_posted(p.account, funding, amount, false);
             }
-            self.check_after(funding, p.account);
+            self.check_totals();
         }
         Ok(())
     }
