@@ -46,6 +46,7 @@ fn loaded() -> (Directory, Vec<Key>) {
     let keys: Vec<Key> = es.iter().map(|e| e.key.clone()).collect();
     let before = rss_bytes();
     let mut d = Directory::new(config());
+    d.reserve(es.len());
     for e in es {
         let _ = d.register_entry(e, 1);
     }
@@ -114,6 +115,7 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || (Directory::new(config()), entries(ENTRIES, "")),
             |(mut d, es)| {
+                d.reserve(es.len());
                 for e in es {
                     let _ = d.register_entry(e, 1);
                 }

@@ -32,14 +32,19 @@
 //! (infraction reports), [`antiscan`] (lookups and token buckets), [`events`] (the journal
 //! form), [`sync`] (CIDs, VSync, changes since), [`api`] (typed requests and stable codes).
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+
+use fasthash::SeededState;
 
 pub mod antiscan;
 pub mod api;
 pub mod claims;
 pub mod events;
+mod fasthash;
 pub mod fraud;
 pub mod keys;
 pub mod sync;
@@ -238,6 +243,9 @@ pub struct DirectoryConfig {
     pub changes_per_participant_max: usize,
     /// How many random keys to draw before giving up when each collides.
     pub random_key_attempts_max: u32,
+    /// Seed of the hash function of the key index. Production should draw it at random at
+    /// start, so that crafted keys cannot be aimed at one bucket; results never depend on it.
+    pub hash_seed: u64,
 }
 
 /// Milliseconds in a day.
@@ -262,6 +270,7 @@ impl Default for DirectoryConfig {
             trade_name_len_max: 100,
             changes_per_participant_max: 100_000,
             random_key_attempts_max: 8,
+            hash_seed: 0x5eed_d1c7_0000_0001,
         }
     }
 }
@@ -397,11 +406,11 @@ pub struct Applied {
 /// The directory.
 #[derive(Debug, Clone)]
 pub struct Directory {
-    entries: HashMap<Key, Entry>,
+    entries: HashMap<Key, Entry, SeededState>,
     max_entries: usize,
     config: DirectoryConfig,
     rules: Arc<dyn IdRules>,
-    account_keys: HashMap<AccountRef, u32>,
+    account_keys: HashMap<AcctKey, u32, SeededState>,
     claims: claims::ClaimBook,
     reports: fraud::ReportBook,
     sync: sync::SyncState,
@@ -426,12 +435,13 @@ impl Directory {
 
     /// A directory with the given limits and another country's id rules.
     pub fn with_rules(config: DirectoryConfig, rules: Arc<dyn IdRules>) -> Self {
+        let seed = config.hash_seed;
         Directory {
-            entries: HashMap::new(),
+            entries: HashMap::with_hasher(SeededState(seed)),
             max_entries: config.max_entries,
             config,
             rules,
-            account_keys: HashMap::new(),
+            account_keys: HashMap::with_hasher(SeededState(seed.rotate_left(32))),
             claims: claims::ClaimBook::default(),
             reports: fraud::ReportBook::default(),
             sync: sync::SyncState::default(),
@@ -588,7 +598,14 @@ impl Directory {
 
     /// How many keys point to the account.
     pub fn keys_of_account(&self, account: &AccountRef) -> u32 {
-        self.account_keys.get(account).copied().unwrap_or(0)
+        self.account_keys.get(account as &dyn AccountParts).copied().unwrap_or(0)
+    }
+
+    /// Make room for `additional` more keys at once (a bulk load), instead of growing the index
+    /// step by step. Capped at the configured `max_entries`.
+    pub fn reserve(&mut self, additional: usize) {
+        let room = self.max_entries.saturating_sub(self.entries.len());
+        self.entries.reserve(additional.min(room));
     }
 
     /// The entry, if `participant` holds it and no claim locks it.
@@ -609,7 +626,8 @@ impl Directory {
             OwnerType::Natural => self.config.keys_per_account_natural,
             OwnerType::Legal => self.config.keys_per_account_legal,
         };
-        if self.keys_of_account(&entry.account_ref()) >= limit {
+        let count = self.account_keys.get(&EntryAccount(entry) as &dyn AccountParts);
+        if count.copied().unwrap_or(0) >= limit {
             return Err(DirectoryError::AccountKeyLimit { limit });
         }
         Ok(())
@@ -671,7 +689,12 @@ impl Directory {
 
     /// Insert an entry (applying an event): indexes and digests follow.
     pub(crate) fn insert_entry(&mut self, entry: Entry) {
-        *self.account_keys.entry(entry.account_ref()).or_insert(0) += 1;
+        match self.account_keys.get_mut(&EntryAccount(&entry) as &dyn AccountParts) {
+            Some(n) => *n = n.saturating_add(1),
+            None => {
+                self.account_keys.insert(AcctKey(entry.account_ref()), 1);
+            }
+        }
         self.sync.record(&entry, sync::ChangeKind::Added, self.config.changes_per_participant_max);
         self.entries.insert(entry.key.clone(), entry);
     }
@@ -679,11 +702,11 @@ impl Directory {
     /// Remove an entry (applying an event): indexes and digests follow.
     pub(crate) fn remove_entry(&mut self, key: &Key) -> Option<Entry> {
         let entry = self.entries.remove(key)?;
-        let account = entry.account_ref();
-        if let Some(n) = self.account_keys.get_mut(&account) {
+        let probe = EntryAccount(&entry);
+        if let Some(n) = self.account_keys.get_mut(&probe as &dyn AccountParts) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                self.account_keys.remove(&account);
+                self.account_keys.remove(&probe as &dyn AccountParts);
             }
         }
         self.sync.record(
@@ -692,6 +715,74 @@ impl Directory {
             self.config.changes_per_participant_max,
         );
         Some(entry)
+    }
+}
+
+/// The four parts naming an account, so the per-account count can be looked up from an entry
+/// without building an [`AccountRef`] (four allocations) on every registration.
+trait AccountParts {
+    fn parts(&self) -> [&str; 4];
+}
+
+impl Hash for dyn AccountParts + '_ {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        for p in self.parts() {
+            h.write(p.as_bytes());
+            h.write_u8(0xff);
+        }
+    }
+}
+
+impl PartialEq for dyn AccountParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn AccountParts + '_ {}
+
+impl AccountParts for AccountRef {
+    fn parts(&self) -> [&str; 4] {
+        [&self.participant, &self.branch, &self.account.0, &self.account_type]
+    }
+}
+
+struct EntryAccount<'e>(&'e Entry);
+
+impl AccountParts for EntryAccount<'_> {
+    fn parts(&self) -> [&str; 4] {
+        let e = self.0;
+        [&e.participant, &e.branch, &e.account.0, &e.account_type]
+    }
+}
+
+/// The key of the per-account count: an account, hashed and compared by its parts.
+#[derive(Debug, Clone)]
+struct AcctKey(AccountRef);
+
+impl AccountParts for AcctKey {
+    fn parts(&self) -> [&str; 4] {
+        self.0.parts()
+    }
+}
+
+impl Hash for AcctKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (self as &dyn AccountParts).hash(h)
+    }
+}
+
+impl PartialEq for AcctKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for AcctKey {}
+
+impl<'a> Borrow<dyn AccountParts + 'a> for AcctKey {
+    fn borrow(&self) -> &(dyn AccountParts + 'a) {
+        self
     }
 }
 

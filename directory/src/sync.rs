@@ -77,7 +77,8 @@ impl SyncError {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SyncState {
     pub(crate) seq: u64,
-    vsync: HashMap<(String, KeyType), Cid>,
+    /// Per participant, per key type (by [`KeyType::to_u8`]).
+    vsync: HashMap<String, [Cid; 5]>,
     changes: HashMap<String, VecDeque<Change>>,
     /// Per participant: changes up to this sequence were dropped.
     dropped_to: HashMap<String, u64>,
@@ -87,16 +88,25 @@ impl SyncState {
     /// Account for an entry entering or leaving its participant's set.
     pub(crate) fn record(&mut self, entry: &Entry, kind: ChangeKind, max_changes: usize) {
         let cid = cid(entry);
-        let v = self.vsync.entry((entry.participant.clone(), entry.key.key_type())).or_default();
-        xor_into(v, &cid);
+        let p = &entry.participant;
+        if !self.vsync.contains_key(p) {
+            self.vsync.insert(p.clone(), [[0; 32]; 5]);
+        }
+        let slot = usize::from(entry.key.key_type().to_u8());
+        if let Some(v) = self.vsync.get_mut(p).and_then(|all| all.get_mut(slot)) {
+            xor_into(v, &cid);
+        }
         if max_changes == 0 {
-            self.dropped_to.insert(entry.participant.clone(), self.seq);
+            self.dropped_to.insert(p.clone(), self.seq);
             return;
         }
-        let log = self.changes.entry(entry.participant.clone()).or_default();
+        if !self.changes.contains_key(p) {
+            self.changes.insert(p.clone(), VecDeque::new());
+        }
+        let Some(log) = self.changes.get_mut(p) else { return };
         while log.len() >= max_changes {
             if let Some(old) = log.pop_front() {
-                self.dropped_to.insert(entry.participant.clone(), old.seq);
+                self.dropped_to.insert(p.clone(), old.seq);
             }
         }
         log.push_back(Change { seq: self.seq, key: entry.key.clone(), kind, cid });
@@ -166,7 +176,8 @@ impl Directory {
     /// The participant's VSync for one key type: XOR of the CIDs of its keys of that type
     /// (all zeros for none).
     pub fn vsync(&self, participant: &str, key_type: KeyType) -> Cid {
-        self.sync.vsync.get(&(participant.to_string(), key_type)).copied().unwrap_or_default()
+        let slot = usize::from(key_type.to_u8());
+        self.sync.vsync.get(participant).and_then(|all| all.get(slot)).copied().unwrap_or_default()
     }
 
     /// Whether a participant's VSync matches the directory's (DICT sync verification OK/NOK).
