@@ -7,6 +7,10 @@
 
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
+use crate::reference::{
+    encode_payment_type, encode_remittance_parts, opt_payment_type, opt_remittance, CreditorRef,
+    PaymentType, Remittance,
+};
 use crate::xml::{self, Element, Limits, Writer};
 
 /// The namespace of pacs.008.001.08.
@@ -36,6 +40,14 @@ pub struct GroupHeader {
     pub instructing_agent: Option<Agent>,
     /// Instructed agent at group level.
     pub instructed_agent: Option<Agent>,
+    /// Whether the clearing system was given as a code (`ClrSys/Cd`) rather than `Prtry`.
+    pub clearing_system_is_code: bool,
+    /// Total interbank settlement amount.
+    pub total_amount: Option<Amount>,
+    /// Interbank settlement date at group level.
+    pub settlement_date: Option<String>,
+    /// Payment type at group level.
+    pub payment_type: Option<PaymentType>,
 }
 
 /// One credit transfer transaction (`CreditTransferTransaction39`).
@@ -77,6 +89,24 @@ pub struct CreditTransfer {
     pub purpose: Option<String>,
     /// Unstructured remittance information.
     pub remittance: Vec<String>,
+    /// Payment type (service level, local instrument, category purpose).
+    pub payment_type: Option<PaymentType>,
+    /// Instructed amount, before charges and conversion.
+    pub instructed_amount: Option<Amount>,
+    /// Exchange rate (`XchgRate`), as written.
+    pub exchange_rate: Option<String>,
+    /// Charges (`ChrgsInf`): amount and the agent that took it.
+    pub charges: Vec<(Amount, Agent)>,
+    /// Intermediary agents 1 to 3, in order.
+    pub intermediary_agents: Vec<Agent>,
+    /// Ultimate debtor.
+    pub ultimate_debtor: Option<Party>,
+    /// Initiating party.
+    pub initiating_party: Option<Party>,
+    /// Ultimate creditor.
+    pub ultimate_creditor: Option<Party>,
+    /// Structured remittance blocks (`RmtInf/Strd`).
+    pub structured_remittance: Vec<CreditorRef>,
 }
 
 /// Decode a pacs.008.001.08 document.
@@ -129,11 +159,15 @@ pub fn decode_element(
 fn decode_header(el: &Element, at: &At) -> Result<GroupHeader, DecodeError> {
     let sttlm = req(el, at, "SttlmInf")?;
     let s_at = at.child("SttlmInf", None);
+    let mut clearing_system_is_code = false;
     let clearing_system = match sttlm.child("ClrSys") {
         Some(c) => {
             let c_at = s_at.child("ClrSys", None);
             match (c.child("Cd"), c.child("Prtry")) {
-                (Some(_), None) => opt_text(c, &c_at, "Cd", 5)?,
+                (Some(_), None) => {
+                    clearing_system_is_code = true;
+                    opt_text(c, &c_at, "Cd", 3)?
+                }
                 (None, Some(_)) => opt_text(c, &c_at, "Prtry", 35)?,
                 _ => {
                     return Err(c_at
@@ -152,11 +186,22 @@ fn decode_header(el: &Element, at: &At) -> Result<GroupHeader, DecodeError> {
         clearing_system,
         instructing_agent: opt_agent(el, at, "InstgAgt")?,
         instructed_agent: opt_agent(el, at, "InstdAgt")?,
+        clearing_system_is_code,
+        total_amount: opt_amount(el, at, "TtlIntrBkSttlmAmt")?,
+        settlement_date: opt_date(el, at, "IntrBkSttlmDt")?,
+        payment_type: opt_payment_type(el, at)?,
     })
 }
 
-fn opt_agent(el: &Element, at: &At, name: &str) -> Result<Option<Agent>, DecodeError> {
-    el.child(name).map(|a| decode_agent(a, &at.child(name, None))).transpose()
+/// `BaseOneRate`: a decimal with at most 11 digits, 10 after the point.
+fn is_base_one_rate(s: &str) -> bool {
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    let fraction = s.split_once('.').map_or(0, |(_, f)| f.len());
+    !s.is_empty()
+        && s.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+        && s.bytes().filter(|c| *c == b'.').count() <= 1
+        && (1..=11).contains(&digits)
+        && fraction <= 10
 }
 
 fn decode_tx(el: &Element, at: &At) -> Result<CreditTransfer, DecodeError> {
@@ -164,16 +209,20 @@ fn decode_tx(el: &Element, at: &At) -> Result<CreditTransfer, DecodeError> {
     let p_at = at.child("PmtId", None);
     let amount_el = req(el, at, "IntrBkSttlmAmt")?;
     let amount = decode_amount(amount_el, &at.child("IntrBkSttlmAmt", None))?;
-    let remittance = match el.child("RmtInf") {
-        Some(r) => {
-            let r_at = at.child("RmtInf", None);
-            r.children_named("Ustrd")
-                .enumerate()
-                .map(|(i, u)| check_text(&u.text, &r_at.child("Ustrd", Some(i + 1)), 140))
-                .collect::<Result<Vec<_>, _>>()?
+    let Remittance { unstructured: remittance, creditor_refs: structured_remittance } =
+        opt_remittance(el, at)?.unwrap_or_default();
+    let mut charges = Vec::new();
+    for (i, c) in el.children_named("ChrgsInf").enumerate() {
+        let c_at = at.child("ChrgsInf", Some(i + 1));
+        charges.push((req_amount(c, &c_at, "Amt")?, req_agent(c, &c_at, "Agt")?));
+    }
+    let mut intermediary_agents = Vec::new();
+    for name in ["IntrmyAgt1", "IntrmyAgt2", "IntrmyAgt3"] {
+        match opt_agent(el, at, name)? {
+            Some(a) => intermediary_agents.push(a),
+            None => break,
         }
-        None => Vec::new(),
-    };
+    }
     let purpose = match el.child("Purp") {
         Some(p) => opt_text(p, &at.child("Purp", None), "Cd", 4)?,
         None => None,
@@ -205,6 +254,15 @@ fn decode_tx(el: &Element, at: &At) -> Result<CreditTransfer, DecodeError> {
             .transpose()?,
         purpose,
         remittance,
+        payment_type: opt_payment_type(el, at)?,
+        instructed_amount: opt_amount(el, at, "InstdAmt")?,
+        exchange_rate: opt_checked(el, at, "XchgRate", "rate (BaseOneRate)", is_base_one_rate)?,
+        charges,
+        intermediary_agents,
+        ultimate_debtor: opt_party(el, at, "UltmtDbtr")?,
+        initiating_party: opt_party(el, at, "InitgPty")?,
+        ultimate_creditor: opt_party(el, at, "UltmtCdtr")?,
+        structured_remittance,
     })
 }
 
@@ -215,11 +273,19 @@ pub fn encode(msg: &Pacs008) -> String {
     let h = &msg.header;
     w.open("GrpHdr").leaf("MsgId", &h.msg_id).leaf("CreDtTm", &h.created);
     w.leaf("NbOfTxs", &msg.transactions.len().to_string());
+    if let Some(a) = &h.total_amount {
+        encode_amount(&mut w, "TtlIntrBkSttlmAmt", a);
+    }
+    w.opt_leaf("IntrBkSttlmDt", h.settlement_date.as_deref());
     w.open("SttlmInf").leaf("SttlmMtd", &h.settlement_method);
     if let Some(c) = &h.clearing_system {
-        w.open("ClrSys").leaf("Prtry", c).close("ClrSys");
+        let tag = if h.clearing_system_is_code { "Cd" } else { "Prtry" };
+        w.open("ClrSys").leaf(tag, c).close("ClrSys");
     }
     w.close("SttlmInf");
+    if let Some(p) = &h.payment_type {
+        encode_payment_type(&mut w, p, true);
+    }
     if let Some(a) = &h.instructing_agent {
         encode_agent(&mut w, "InstgAgt", a);
     }
@@ -239,15 +305,37 @@ fn encode_tx(w: &mut Writer, tx: &CreditTransfer) {
     w.opt_leaf("InstrId", tx.instr_id.as_deref()).leaf("EndToEndId", &tx.end_to_end_id);
     w.opt_leaf("TxId", tx.tx_id.as_deref()).opt_leaf("UETR", tx.uetr.as_deref());
     w.close("PmtId");
+    if let Some(p) = &tx.payment_type {
+        encode_payment_type(w, p, true);
+    }
     encode_amount(w, "IntrBkSttlmAmt", &tx.amount);
     w.opt_leaf("IntrBkSttlmDt", tx.settlement_date.as_deref());
     w.opt_leaf("AccptncDtTm", tx.acceptance.as_deref());
+    if let Some(a) = &tx.instructed_amount {
+        encode_amount(w, "InstdAmt", a);
+    }
+    w.opt_leaf("XchgRate", tx.exchange_rate.as_deref());
     w.leaf("ChrgBr", &tx.charge_bearer);
+    for (amount, agent) in &tx.charges {
+        w.open("ChrgsInf");
+        encode_amount(w, "Amt", amount);
+        encode_agent(w, "Agt", agent);
+        w.close("ChrgsInf");
+    }
     if let Some(a) = &tx.instructing_agent {
         encode_agent(w, "InstgAgt", a);
     }
     if let Some(a) = &tx.instructed_agent {
         encode_agent(w, "InstdAgt", a);
+    }
+    for (a, name) in tx.intermediary_agents.iter().zip(["IntrmyAgt1", "IntrmyAgt2", "IntrmyAgt3"]) {
+        encode_agent(w, name, a);
+    }
+    if let Some(p) = &tx.ultimate_debtor {
+        encode_party(w, "UltmtDbtr", p);
+    }
+    if let Some(p) = &tx.initiating_party {
+        encode_party(w, "InitgPty", p);
     }
     encode_party(w, "Dbtr", &tx.debtor);
     if let Some(a) = &tx.debtor_account {
@@ -259,15 +347,14 @@ fn encode_tx(w: &mut Writer, tx: &CreditTransfer) {
     if let Some(a) = &tx.creditor_account {
         encode_account(w, "CdtrAcct", a);
     }
+    if let Some(p) = &tx.ultimate_creditor {
+        encode_party(w, "UltmtCdtr", p);
+    }
     if let Some(p) = &tx.purpose {
         w.open("Purp").leaf("Cd", p).close("Purp");
     }
-    if !tx.remittance.is_empty() {
-        w.open("RmtInf");
-        for u in &tx.remittance {
-            w.leaf("Ustrd", u);
-        }
-        w.close("RmtInf");
+    if !tx.remittance.is_empty() || !tx.structured_remittance.is_empty() {
+        encode_remittance_parts(w, &tx.remittance, &tx.structured_remittance);
     }
     w.close("CdtTrfTxInf");
 }

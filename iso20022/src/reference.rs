@@ -185,11 +185,16 @@ pub fn opt_remittance(el: &Element, at: &At) -> Result<Option<Remittance>, Decod
 
 /// Write an `RmtInf` element.
 pub fn encode_remittance(w: &mut Writer, r: &Remittance) {
+    encode_remittance_parts(w, &r.unstructured, &r.creditor_refs);
+}
+
+/// Write an `RmtInf` element from its unstructured lines and structured blocks.
+pub fn encode_remittance_parts(w: &mut Writer, unstructured: &[String], refs: &[CreditorRef]) {
     w.open("RmtInf");
-    for u in &r.unstructured {
+    for u in unstructured {
         w.leaf("Ustrd", u);
     }
-    for c in &r.creditor_refs {
+    for c in refs {
         w.open("Strd");
         if c.document_kind.is_some() || c.document_number.is_some() || c.document_date.is_some() {
             w.open("RfrdDocInf");

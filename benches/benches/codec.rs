@@ -1,0 +1,137 @@
+//! Criterion benchmarks of the ISO 20022 codec: decode of pacs.008 and pacs.002, encode of
+//! pacs.002 and pacs.008, each beside the floor (a bare quick-xml event scan of the same bytes,
+//! `iso20022::xml::scan`), plus heap allocations per message counted by a wrapping allocator.
+//!
+//! Run: `cargo bench -p benches --bench codec`. Prints the decode/floor ratios and allocation
+//! counts before the criterion runs. Must not assert on time: figures go to BENCHMARKS.md.
+// A counting allocator needs `unsafe impl GlobalAlloc`; it only forwards to the system one.
+#![allow(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use iso20022::{pacs002, pacs008, Limits};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn sample(path: &str) -> Vec<u8> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/iso20022/samples/");
+    std::fs::read(format!("{root}{path}")).expect("sample")
+}
+
+/// A compact (~1.5 KB) pacs.008: the FedNow sample re-encoded by the codec, whitespace free.
+fn compact_pacs008() -> Vec<u8> {
+    let msg = pacs008::decode(&sample("pacs.008/fednow-participant.xml"), &Limits::default())
+        .expect("decode");
+    pacs008::encode(&msg).into_bytes()
+}
+
+fn allocs<T>(f: impl Fn() -> T) -> usize {
+    let before = ALLOCS.load(Ordering::Relaxed);
+    black_box(f());
+    ALLOCS.load(Ordering::Relaxed) - before
+}
+
+fn per_op_ns(iters: u32, f: impl Fn()) -> f64 {
+    let t = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(iters)
+}
+
+fn report(name: &str, bytes: &[u8], decode: impl Fn()) {
+    let n = 20_000;
+    per_op_ns(n / 10, &decode);
+    let floor = per_op_ns(n, || {
+        black_box(iso20022::xml::scan(black_box(bytes)).unwrap());
+    });
+    let ours = per_op_ns(n, &decode);
+    let events = iso20022::xml::scan(bytes).unwrap();
+    println!(
+        "{name}: {} bytes, {events} events; floor {floor:.0} ns ({:.1} ns/event), decode \
+         {ours:.0} ns, ratio {:.2}, allocations/decode {}",
+        bytes.len(),
+        floor / events as f64,
+        ours / floor,
+        allocs(&decode)
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let limits = Limits::default();
+    let full = sample("pacs.008/fednow-participant.xml");
+    let compact = compact_pacs008();
+    let p002 = sample("pacs.002/fednow-outgoing.xml");
+    let report_msg = pacs002::decode(&p002, &limits).unwrap();
+    let p008_msg = pacs008::decode(&full, &limits).unwrap();
+
+    report("pacs.008 fednow sample", &full, || {
+        black_box(pacs008::decode(black_box(&full), &limits).unwrap());
+    });
+    report("pacs.008 compact", &compact, || {
+        black_box(pacs008::decode(black_box(&compact), &limits).unwrap());
+    });
+    report("pacs.002 fednow outgoing", &p002, || {
+        black_box(pacs002::decode(black_box(&p002), &limits).unwrap());
+    });
+    let encoded = pacs002::encode(&report_msg);
+    println!(
+        "pacs.002 encode: {} bytes, allocations/encode {}",
+        encoded.len(),
+        allocs(|| pacs002::encode(&report_msg))
+    );
+
+    let mut g = c.benchmark_group("codec");
+    for (name, bytes) in [("pacs008_fednow", &full), ("pacs008_compact", &compact)] {
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function(format!("floor_scan/{name}"), |b| {
+            b.iter(|| iso20022::xml::scan(black_box(bytes)).unwrap())
+        });
+        g.bench_function(format!("decode/{name}"), |b| {
+            b.iter(|| pacs008::decode(black_box(bytes), &limits).unwrap())
+        });
+    }
+    g.throughput(Throughput::Bytes(p002.len() as u64));
+    g.bench_function("floor_scan/pacs002", |b| {
+        b.iter(|| iso20022::xml::scan(black_box(&p002)).unwrap())
+    });
+    g.bench_function("decode/pacs002", |b| {
+        b.iter(|| pacs002::decode(black_box(&p002), &limits).unwrap())
+    });
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("encode/pacs002", |b| b.iter(|| pacs002::encode(black_box(&report_msg))));
+    g.bench_function("encode/pacs008", |b| b.iter(|| pacs008::encode(black_box(&p008_msg))));
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(30)
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = bench
+}
+criterion_main!(benches);
