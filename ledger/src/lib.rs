@@ -72,6 +72,8 @@ pub type TransferId = u128;
 
 /// Default for [`LedgerLimits::transfers_max`]: about 100 bytes each, so 1.6 GiB when full.
 pub const TRANSFERS_MAX_DEFAULT: usize = 1 << 24;
+/// Accounts one ledger holds at most (participants are hundreds to thousands).
+pub const ACCOUNTS_MAX: usize = 1 << 20;
 /// Default for [`LedgerLimits::windows_unsettled_max`].
 pub const WINDOWS_UNSETTLED_MAX_DEFAULT: usize = 64;
 
@@ -161,6 +163,9 @@ pub enum CreateAccountError {
     /// An account with this id exists already (same flags): nothing changed.
     #[error("account exists")]
     Exists = 3,
+    /// [`ACCOUNTS_MAX`] accounts exist. Retry cannot help.
+    #[error("too many accounts")]
+    TooManyAccounts = 4,
 }
 
 /// Why a transfer was refused. Numbered and ordered by precedence: when several apply, the
@@ -299,7 +304,7 @@ pub struct Totals {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Posted,
-    Reserved { expires_at_ms: u64 },
+    Reserved,
     ReservedPosted,
     ReservedVoided,
 }
@@ -311,18 +316,71 @@ enum Kind {
     Reserve,
     Fund,
     Defund,
-    Return { original: TransferId },
+    /// A return; its original is in `Ledger::returns`.
+    Return,
 }
 
+/// 40 bytes, so that with its 16-byte id a map entry fills one 64-byte cache line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct TransferRecord {
-    debit: AccountId,
-    credit: AccountId,
+    /// Index of the debit account in `Accounts`.
+    debit: u32,
+    /// Index of the credit account.
+    credit: u32,
     amount: u64,
     /// Sum of the returns linked to this transfer.
     returned: u64,
+    /// Reservations only: the time after which it can only be voided.
+    expires_at_ms: u64,
     kind: Kind,
     state: State,
+}
+
+/// Accounts in a dense vector, found by id through a map; transfers refer to them by
+/// index, so the per-transfer path after the first lookup does no hashing.
+#[derive(Debug, Clone, Default)]
+struct Accounts {
+    index: IdMap<AccountId, u32>,
+    slots: Vec<Slot>,
+}
+
+impl Accounts {
+    fn find(&self, id: AccountId) -> Option<(u32, &Slot)> {
+        let i = *self.index.get(&id)?;
+        Some((i, self.slots.get(i as usize)?))
+    }
+
+    fn get(&self, id: &AccountId) -> Option<&Slot> {
+        self.find(*id).map(|(_, s)| s)
+    }
+
+    fn get_mut(&mut self, id: &AccountId) -> Option<&mut Slot> {
+        let i = *self.index.get(id)?;
+        self.slots.get_mut(i as usize)
+    }
+
+    fn at(&self, i: u32) -> Option<&Slot> {
+        self.slots.get(i as usize)
+    }
+
+    fn at_mut(&mut self, i: u32) -> Option<&mut Slot> {
+        self.slots.get_mut(i as usize)
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Add a slot whose id is not present; the caller checked the limit.
+    fn insert(&mut self, slot: Slot) {
+        let i = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        self.index.insert(slot.account.id, i);
+        self.slots.push(slot);
+    }
+
+    fn values(&self) -> std::slice::Iter<'_, Slot> {
+        self.slots.iter()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -363,12 +421,14 @@ impl Slot {
 /// The ledger: accounts and the transfers applied to them.
 #[derive(Debug, Clone)]
 pub struct Ledger {
-    accounts: IdMap<AccountId, Slot>,
+    accounts: Accounts,
     /// All account ids, sorted: snapshots and reports in O(accounts), never a sort.
     account_ids: Vec<AccountId>,
     /// Deferred-net account ids, sorted: window close in O(net participants).
     net_accounts: Vec<AccountId>,
     transfers: IdMap<TransferId, TransferRecord>,
+    /// Return id to original id, for the returns among `transfers`.
+    returns: IdMap<TransferId, TransferId>,
     /// Finalized transfers in finalization order, with the time they were finalized.
     finalized: VecDeque<(u64, TransferId)>,
     /// Latest time seen in any call that carries one; stamps finalization.
@@ -411,10 +471,11 @@ impl Ledger {
     /// An empty ledger with explicit limits; window 1 is open.
     pub fn with_limits(limits: LedgerLimits) -> Ledger {
         Ledger {
-            accounts: IdMap::default(),
+            accounts: Accounts::default(),
             account_ids: Vec::new(),
             net_accounts: Vec::new(),
             transfers: IdMap::default(),
+            returns: IdMap::default(),
             finalized: VecDeque::new(),
             now_ms: 0,
             window: 1,
@@ -480,6 +541,9 @@ impl Ledger {
                 CreateAccountError::ExistsWithDifferentFlags
             });
         }
+        if self.accounts.len() >= ACCOUNTS_MAX {
+            return Err(CreateAccountError::TooManyAccounts);
+        }
         let flags = match model {
             SettlementModel::GrossPrefunded => AccountFlags::SETTLEMENT,
             _ => AccountFlags::FUNDING,
@@ -492,7 +556,7 @@ impl Ledger {
             debits_reserved: 0,
             credits_reserved: 0,
         };
-        self.accounts.insert(id, Slot { account, model, window_net: 0 });
+        self.accounts.insert(Slot { account, model, window_net: 0 });
         insert_sorted(&mut self.account_ids, id);
         if matches!(model, SettlementModel::DeferredNet { .. }) {
             insert_sorted(&mut self.net_accounts, id);
@@ -549,8 +613,8 @@ impl Ledger {
     fn check_id_free(
         &self,
         id: TransferId,
-        debit: AccountId,
-        credit: AccountId,
+        debit: u32,
+        credit: u32,
         amount: u64,
         kind: Kind,
     ) -> Result<(), TransferError> {
@@ -575,7 +639,7 @@ impl Ledger {
         credit: AccountId,
         amount: u64,
         kind: Kind,
-    ) -> Result<(&Slot, &Slot), TransferError> {
+    ) -> Result<Pair<'_>, TransferError> {
         if id == 0 {
             return Err(TransferError::IdMustNotBeZero);
         }
@@ -585,10 +649,10 @@ impl Ledger {
         if debit == credit {
             return Err(TransferError::AccountsMustBeDifferent);
         }
-        let d = self.accounts.get(&debit).ok_or(TransferError::DebitAccountNotFound)?;
-        let c = self.accounts.get(&credit).ok_or(TransferError::CreditAccountNotFound)?;
-        self.check_id_free(id, debit, credit, amount, kind)?;
-        Ok((d, c))
+        let (di, d) = self.accounts.find(debit).ok_or(TransferError::DebitAccountNotFound)?;
+        let (ci, c) = self.accounts.find(credit).ok_or(TransferError::CreditAccountNotFound)?;
+        self.check_id_free(id, di, ci, amount, kind)?;
+        Ok(Pair { di, d, ci, c })
     }
 
     /// Check 12: no total of either account may overflow, counting reserved amounts.
@@ -624,13 +688,14 @@ impl Ledger {
         credit: AccountId,
         amount: u64,
         kind: Kind,
-    ) -> Result<(), TransferError> {
-        let (d, c) = self.check_shape(id, debit, credit, amount, kind)?;
-        Self::check_overflow(d, c, amount)?;
-        if let Some(e) = d.limit_error(amount) {
+    ) -> Result<(u32, u32), TransferError> {
+        let p = self.check_shape(id, debit, credit, amount, kind)?;
+        Self::check_overflow(p.d, p.c, amount)?;
+        if let Some(e) = p.d.limit_error(amount) {
             return Err(e);
         }
-        self.check_room()
+        self.check_room()?;
+        Ok((p.di, p.ci))
     }
 
     /// Move `amount` from `debit` to `credit` at once. With a funding account on one side
@@ -643,8 +708,8 @@ impl Ledger {
         credit: AccountId,
         amount: u64,
     ) -> Result<(), TransferError> {
-        self.check_new(id, debit, credit, amount, Kind::Transfer)?;
-        self.insert_posted(id, debit, credit, amount, Kind::Transfer);
+        let (d, c) = self.check_new(id, debit, credit, amount, Kind::Transfer)?;
+        self.insert_posted(id, d, c, amount, Kind::Transfer);
         Ok(())
     }
 
@@ -659,14 +724,15 @@ impl Ledger {
         amount: u64,
         now_ms: u64,
     ) -> Result<(), TransferError> {
-        let (d, c) = self.check_shape(id, funding, participant, amount, Kind::Fund)?;
-        if !d.is_funding() || c.is_funding() {
+        let p = self.check_shape(id, funding, participant, amount, Kind::Fund)?;
+        if !p.d.is_funding() || p.c.is_funding() {
             return Err(TransferError::LiquidityAccountsInvalid);
         }
-        Self::check_overflow(d, c, amount)?;
+        Self::check_overflow(p.d, p.c, amount)?;
+        let (d, c) = (p.di, p.ci);
         self.check_room()?;
         self.observe(now_ms);
-        self.insert_posted(id, funding, participant, amount, Kind::Fund);
+        self.insert_posted(id, d, c, amount, Kind::Fund);
         Ok(())
     }
 
@@ -682,17 +748,18 @@ impl Ledger {
         amount: u64,
         now_ms: u64,
     ) -> Result<(), TransferError> {
-        let (d, c) = self.check_shape(id, participant, funding, amount, Kind::Defund)?;
-        if d.is_funding() || !c.is_funding() {
+        let p = self.check_shape(id, participant, funding, amount, Kind::Defund)?;
+        if p.d.is_funding() || !p.c.is_funding() {
             return Err(TransferError::LiquidityAccountsInvalid);
         }
-        Self::check_overflow(d, c, amount)?;
-        if d.account.available() < i128::from(amount) {
+        Self::check_overflow(p.d, p.c, amount)?;
+        if p.d.account.available() < i128::from(amount) {
             return Err(TransferError::ExceedsCredits);
         }
+        let (d, c) = (p.di, p.ci);
         self.check_room()?;
         self.observe(now_ms);
-        self.insert_posted(id, participant, funding, amount, Kind::Defund);
+        self.insert_posted(id, d, c, amount, Kind::Defund);
         Ok(())
     }
 
@@ -714,9 +781,9 @@ impl Ledger {
         if amount == 0 {
             return Err(TransferError::AmountMustNotBeZero);
         }
-        let kind = Kind::Return { original };
         if let Some(t) = self.transfers.get(&id) {
-            return Err(if t.kind == kind && t.amount == amount {
+            let same_original = self.returns.get(&id) == Some(&original);
+            return Err(if t.kind == Kind::Return && same_original && t.amount == amount {
                 TransferError::Exists
             } else {
                 TransferError::ExistsWithDifferentContent
@@ -735,8 +802,8 @@ impl Ledger {
             return Err(TransferError::ReturnExceedsOriginalAmount);
         }
         let (debit, credit) = (o.credit, o.debit);
-        let d = self.accounts.get(&debit).ok_or(TransferError::DebitAccountNotFound)?;
-        let c = self.accounts.get(&credit).ok_or(TransferError::CreditAccountNotFound)?;
+        let d = self.accounts.at(debit).ok_or(TransferError::DebitAccountNotFound)?;
+        let c = self.accounts.at(credit).ok_or(TransferError::CreditAccountNotFound)?;
         Self::check_overflow(d, c, amount)?;
         if let Some(e) = d.limit_error(amount) {
             return Err(e);
@@ -746,7 +813,8 @@ impl Ledger {
         if let Some(o) = self.transfers.get_mut(&original) {
             o.returned = add(o.returned, amount);
         }
-        self.insert_posted(id, debit, credit, amount, kind);
+        self.returns.insert(id, original);
+        self.insert_posted(id, debit, credit, amount, Kind::Return);
         Ok(())
     }
 
@@ -755,17 +823,11 @@ impl Ledger {
         self.transfers.get(&original).map(|t| t.returned)
     }
 
-    fn insert_posted(
-        &mut self,
-        id: TransferId,
-        debit: AccountId,
-        credit: AccountId,
-        amount: u64,
-        kind: Kind,
-    ) {
+    fn insert_posted(&mut self, id: TransferId, debit: u32, credit: u32, amount: u64, kind: Kind) {
         self.move_posted(debit, credit, amount, false);
+        let state = State::Posted;
         let record =
-            TransferRecord { debit, credit, amount, returned: 0, kind, state: State::Posted };
+            TransferRecord { debit, credit, amount, returned: 0, expires_at_ms: 0, kind, state };
         self.transfers.insert(id, record);
         self.finalized.push_back((self.now_ms, id));
         self.check_totals();
@@ -781,14 +843,14 @@ impl Ledger {
         amount: u64,
         expires_at_ms: u64,
     ) -> Result<(), TransferError> {
-        self.check_new(id, debit, credit, amount, Kind::Reserve)?;
+        let (debit, credit) = self.check_new(id, debit, credit, amount, Kind::Reserve)?;
         self.touch(debit, |a| a.debits_reserved = add(a.debits_reserved, amount));
         self.touch(credit, |a| a.credits_reserved = add(a.credits_reserved, amount));
         self.totals.reserved_debits += u128::from(amount);
         self.totals.reserved_credits += u128::from(amount);
-        let state = State::Reserved { expires_at_ms };
+        let (kind, state) = (Kind::Reserve, State::Reserved);
         let record =
-            TransferRecord { debit, credit, amount, returned: 0, kind: Kind::Reserve, state };
+            TransferRecord { debit, credit, amount, returned: 0, expires_at_ms, kind, state };
         self.transfers.insert(id, record);
         self.check_totals();
         Ok(())
@@ -801,7 +863,10 @@ impl Ledger {
     ) -> Result<(&mut TransferRecord, u64), TransferError> {
         let t = self.transfers.get_mut(&id).ok_or(TransferError::ReservedTransferNotFound)?;
         match t.state {
-            State::Reserved { expires_at_ms } => Ok((t, expires_at_ms)),
+            State::Reserved => {
+                let expires_at_ms = t.expires_at_ms;
+                Ok((t, expires_at_ms))
+            }
             State::ReservedPosted => Err(TransferError::ReservedTransferAlreadyPosted),
             State::ReservedVoided => Err(TransferError::ReservedTransferAlreadyVoided),
             State::Posted => Err(TransferError::ReservedTransferNotFound),
@@ -838,16 +903,16 @@ impl Ledger {
         Ok(())
     }
 
-    fn slot_mut(&mut self, id: AccountId) -> &mut Slot {
+    fn slot_mut(&mut self, i: u32) -> &mut Slot {
         // Existence was checked before any change and accounts are never removed.
-        self.accounts.get_mut(&id).unwrap_or_else(|| invariant_broken("account vanished"))
+        self.accounts.at_mut(i).unwrap_or_else(|| invariant_broken("account vanished"))
     }
 
     /// Change one account with `f`, then check its limit (O(1), release builds too): the
     /// single place every account change goes through. Returns (funding, net).
     #[inline]
-    fn touch(&mut self, id: AccountId, f: impl FnOnce(&mut Account)) -> (bool, bool) {
-        let s = self.slot_mut(id);
+    fn touch(&mut self, i: u32, f: impl FnOnce(&mut Account)) -> (bool, bool) {
+        let s = self.slot_mut(i);
         f(&mut s.account);
         if s.headroom().is_some_and(|h| h < 0) {
             invariant_broken("an account exceeds its limit");
@@ -866,7 +931,7 @@ impl Ledger {
 
     /// Apply a posted movement to both accounts (releasing the reservation first if
     /// `reserved`), the running totals and the open window.
-    fn move_posted(&mut self, debit: AccountId, credit: AccountId, amount: u64, reserved: bool) {
+    fn move_posted(&mut self, debit: u32, credit: u32, amount: u64, reserved: bool) {
         let a = i128::from(amount);
         let (d_funding, d_net) = self.touch(debit, |x| {
             if reserved {
@@ -993,12 +1058,23 @@ impl Ledger {
                 break;
             }
             self.finalized.pop_front();
-            if self.transfers.remove(&id).is_some() {
+            if let Some(t) = self.transfers.remove(&id) {
+                if t.kind == Kind::Return {
+                    self.returns.remove(&id);
+                }
                 dropped += 1;
             }
         }
         dropped
     }
+}
+
+/// Two accounts found for a new transfer, with their indices.
+struct Pair<'a> {
+    di: u32,
+    d: &'a Slot,
+    ci: u32,
+    c: &'a Slot,
 }
 
 fn is_net(s: &Slot) -> bool {
@@ -1175,6 +1251,12 @@ mod tests {
         l.void(4).unwrap();
         assert_eq!(l.post(2, 30), Err(TransferError::ReservedTransferNotFound));
         l.audit().unwrap();
+    }
+
+    #[test]
+    fn a_transfer_entry_fills_one_cache_line() {
+        assert_eq!(std::mem::size_of::<TransferRecord>(), 40);
+        assert_eq!(std::mem::size_of::<(TransferId, TransferRecord)>(), 64);
     }
 
     #[test]

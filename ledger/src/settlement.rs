@@ -214,7 +214,7 @@ impl Ledger {
         now_ms: u64,
     ) -> Result<(), WindowError> {
         let report = self.check_window(window)?;
-        let f = self.accounts.get(&funding).ok_or(WindowError::FundingAccountNotFound)?;
+        let (fi, f) = self.accounts.find(funding).ok_or(WindowError::FundingAccountNotFound)?;
         if !f.is_funding() {
             return Err(WindowError::NotFundingAccount);
         }
@@ -252,10 +252,13 @@ impl Ledger {
         self.observe(now_ms);
         for p in &report.positions {
             let amount = u64::try_from(p.net.unsigned_abs()).unwrap_or(0);
+            let Some((pi, _)) = self.accounts.find(p.account) else {
+                invariant_broken("net account vanished");
+            };
             if p.net < 0 {
-                self.move_posted(funding, p.account, amount, false);
+                self.move_posted(fi, pi, amount, false);
             } else if p.net > 0 {
-                self.move_posted(p.account, funding, amount, false);
+                self.move_posted(pi, fi, amount, false);
             }
             self.check_totals();
         }
