@@ -4,19 +4,41 @@
 //! A tour:
 //!
 //! ```
-//! use store::{FileJournal, Journal};
+//! use store::{FileJournal, Journal, JournalOptions, Replay};
 //!
 //! let dir = tempfile::tempdir().unwrap();
 //! let (mut j, replayed) = FileJournal::open(dir.path(), |_seq, _rec| Ok(())).unwrap();
 //! assert_eq!(replayed, 0);
 //! j.append(b"reserve 1").unwrap();
 //! j.append(b"post 1").unwrap();
-//! j.sync().unwrap();                 // one fdatasync for the whole batch (group commit)
+//! j.sync().unwrap(); // one fdatasync for the whole batch (group commit)
 //! drop(j);
 //! let mut seen = Vec::new();
-//! let (_j, n) = FileJournal::open(dir.path(), |seq, rec| { seen.push((seq, rec.to_vec())); Ok(()) }).unwrap();
+//! let (mut j, n) = FileJournal::open(dir.path(), |seq, rec| {
+//!     seen.push((seq, rec.to_vec()));
+//!     Ok(())
+//! })
+//! .unwrap();
 //! assert_eq!(n, 2);
 //! assert_eq!(seen[1], (2, b"post 1".to_vec()));
+//!
+//! // A snapshot of the caller's state as of record 2: restart replays only what follows it.
+//! j.write_snapshot(2, b"balances after 2").unwrap();
+//! j.append(b"reserve 3").unwrap();
+//! j.sync().unwrap();
+//! drop(j);
+//! let mut events = Vec::new();
+//! let opts = JournalOptions { segment_bytes_max: 64 << 20, ..JournalOptions::default() };
+//! let (_j, last) = FileJournal::open_with(dir.path(), opts, |r| {
+//!     events.push(match r {
+//!         Replay::Snapshot { seq, data } => (seq, data.to_vec()),
+//!         Replay::Record { seq, data } => (seq, data.to_vec()),
+//!     });
+//!     Ok(())
+//! })
+//! .unwrap();
+//! assert_eq!(last, 3);
+//! assert_eq!(events, vec![(2, b"balances after 2".to_vec()), (3, b"reserve 3".to_vec())]);
 //! ```
 //!
 //! Layout of a journal directory (see `schemas/journal-format.md` for every byte): segment files

@@ -1,0 +1,86 @@
+//! Criterion benchmarks of the `store` journal: a batch of 1,000 appends of 200 bytes ended by
+//! one fdatasync (the reference workload), the CPU cost of framing alone, and replay.
+//!
+//! Guarantees: setup (directories, journals, data to replay) happens outside the timed loop.
+//! Must not: be read as a test; figures depend on the disk and on other load on the machine.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use store::{FileJournal, Journal, JournalOptions};
+
+const RECORD: [u8; 200] = [0xA5; 200];
+
+fn append_sync(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) =
+        FileJournal::open_with(dir.path(), JournalOptions::default(), |_| Ok(())).unwrap();
+    let mut g = c.benchmark_group("journal");
+    g.throughput(Throughput::Elements(1_000));
+    g.sample_size(20).measurement_time(Duration::from_secs(10));
+    g.bench_function("append_1000x200B_then_fdatasync", |b| {
+        b.iter(|| {
+            for _ in 0..1_000 {
+                j.append(&RECORD).unwrap();
+            }
+            j.sync().unwrap();
+        })
+    });
+    g.finish();
+}
+
+fn append_only(c: &mut Criterion) {
+    let mut g = c.benchmark_group("journal");
+    g.throughput(Throughput::Elements(1_000));
+    g.sample_size(20);
+    // Framing and buffering without a sync: each batch goes to a fresh, unsynced journal so
+    // the page cache, not the disk, is what the writes reach.
+    g.bench_function("append_1000x200B_no_sync", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().unwrap();
+                let opts = JournalOptions { write_buffer_bytes: 1 << 20, ..Default::default() };
+                let (j, _) = FileJournal::open_with(dir.path(), opts, |_| Ok(())).unwrap();
+                (dir, j)
+            },
+            |(dir, mut j)| {
+                for _ in 0..1_000 {
+                    j.append(&RECORD).unwrap();
+                }
+                (dir, j)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+fn replay(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) =
+        FileJournal::open_with(dir.path(), JournalOptions::default(), |_| Ok(())).unwrap();
+    for _ in 0..100_000 {
+        j.append(&RECORD).unwrap();
+    }
+    j.sync().unwrap();
+    drop(j);
+    let mut g = c.benchmark_group("journal");
+    g.throughput(Throughput::Elements(100_000));
+    g.sample_size(20);
+    g.bench_function("replay_100000x200B", |b| {
+        b.iter(|| {
+            let mut n = 0u64;
+            FileJournal::replay_read_only(dir.path(), &JournalOptions::default(), |_| {
+                n += 1;
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(n, 100_000);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, append_sync, append_only, replay);
+criterion_main!(benches);

@@ -1,0 +1,137 @@
+//! Throughput of the journal on this machine: appends per second with 200-byte records and an
+//! fdatasync every 1,000 records, beside a bare segmented log (no checksum, no framing) doing
+//! the same writes and syncs, the group committer under concurrent producers, and replay.
+//!
+//! Usage: `cargo run --release -p store --example journal_bench -- [records] [dir]`
+//! (default 2,000,000 records in a temporary directory). Prints one summary line.
+//! Must not: be used as a test; figures vary with the disk and with other load on the machine.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use store::group::{Ack, GroupCommitter, GroupOptions};
+use store::{FileJournal, Journal, JournalOptions};
+
+const RECORD_BYTES: usize = 200;
+const SYNC_EVERY: u64 = 1_000;
+const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// A bare segmented log: 64 MiB files, 1 MiB buffer, fdatasync every 1,000 records.
+fn bare_log(dir: &Path, records: u64, record: &[u8]) -> f64 {
+    std::fs::create_dir_all(dir).unwrap();
+    let start = Instant::now();
+    let mut seg = 0u32;
+    let open = |seg: u32| {
+        let f = std::fs::File::create(dir.join(format!("{seg:08}.log"))).unwrap();
+        std::fs::File::open(dir).unwrap().sync_all().unwrap();
+        std::io::BufWriter::with_capacity(1 << 20, f)
+    };
+    let mut out = open(seg);
+    let mut written = 0u64;
+    for i in 1..=records {
+        if written + record.len() as u64 > SEGMENT_BYTES {
+            out.flush().unwrap();
+            out.get_ref().sync_data().unwrap();
+            seg += 1;
+            out = open(seg);
+            written = 0;
+        }
+        out.write_all(record).unwrap();
+        written += record.len() as u64;
+        if i % SYNC_EVERY == 0 {
+            out.flush().unwrap();
+            out.get_ref().sync_data().unwrap();
+        }
+    }
+    out.flush().unwrap();
+    out.get_ref().sync_data().unwrap();
+    records as f64 / start.elapsed().as_secs_f64()
+}
+
+fn plain_journal(dir: &Path, records: u64, record: &[u8]) -> f64 {
+    let opts = JournalOptions { segment_bytes_max: SEGMENT_BYTES, ..JournalOptions::default() };
+    let (mut j, _) = FileJournal::open_with(dir, opts, |_| Ok(())).unwrap();
+    let start = Instant::now();
+    for i in 1..=records {
+        j.append(record).unwrap();
+        if i % SYNC_EVERY == 0 {
+            j.sync().unwrap();
+        }
+    }
+    j.sync().unwrap();
+    records as f64 / start.elapsed().as_secs_f64()
+}
+
+/// `producers` threads, each keeping up to `window` records in flight.
+fn group(dir: &Path, records: u64, record: &[u8], producers: u64) -> (f64, f64) {
+    let opts = JournalOptions { segment_bytes_max: SEGMENT_BYTES, ..JournalOptions::default() };
+    let (j, _) = FileJournal::open_with(dir, opts, |_| Ok(())).unwrap();
+    let g = GroupCommitter::start(j, GroupOptions::default()).unwrap();
+    let per = records / producers;
+    let window = 4_096u64;
+    let start = Instant::now();
+    let threads: Vec<_> = (0..producers)
+        .map(|_| {
+            let h = g.handle();
+            let record = record.to_vec();
+            std::thread::spawn(move || {
+                let (tx, rx) = crossbeam_channel::bounded::<Ack>(window as usize);
+                let mut in_flight = 0u64;
+                for i in 0..per {
+                    if in_flight == window {
+                        rx.recv().unwrap().result.unwrap();
+                        in_flight -= 1;
+                    }
+                    h.submit(record.clone(), i, &tx).unwrap();
+                    in_flight += 1;
+                }
+                for _ in 0..in_flight {
+                    rx.recv().unwrap().result.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let h = g.handle();
+    let per_sync = (per * producers) as f64 / h.batches_synced().max(1) as f64;
+    drop(g);
+    ((per * producers) as f64 / secs, per_sync)
+}
+
+fn replay(dir: &Path) -> (f64, u64) {
+    let start = Instant::now();
+    let mut n = 0u64;
+    let rec = FileJournal::replay_read_only(dir, &JournalOptions::default(), |_| {
+        n += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(rec.records_replayed, n);
+    (n as f64 / start.elapsed().as_secs_f64(), n)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let records: u64 = args.next().map_or(2_000_000, |a| a.parse().expect("records: a number"));
+    let temp = tempfile::tempdir().unwrap();
+    let root = args.next().map_or_else(|| temp.path().to_path_buf(), Into::into);
+    let record = vec![0xA5u8; RECORD_BYTES];
+    let bare = bare_log(&root.join("bare"), records, &record);
+    let plain = plain_journal(&root.join("plain"), records, &record);
+    let (replay_rps, replayed) = replay(&root.join("plain"));
+    assert_eq!(replayed, records);
+    let (group1, per_sync1) = group(&root.join("group1"), records, &record, 1);
+    let (group4, per_sync4) = group(&root.join("group4"), records, &record, 4);
+    println!(
+        "journal_bench: records={records} record_bytes={RECORD_BYTES} sync_every={SYNC_EVERY} \
+         bare_log_appends_per_s={bare:.0} plain_appends_per_s={plain:.0} \
+         group_1p_appends_per_s={group1:.0} group_1p_records_per_sync={per_sync1:.0} \
+         group_4p_appends_per_s={group4:.0} group_4p_records_per_sync={per_sync4:.0} \
+         replay_records_per_s={replay_rps:.0}"
+    );
+}
