@@ -1,4 +1,5 @@
-//! Fuzz target: every type-specific decoder on the same bytes (each also checks namespace and
+//! Fuzz target: every type-specific decoder (pain.014 goes through pain002, camt.052/053/054
+//! through camt05x) on the same bytes (each also checks namespace and
 //! shape on its own, so each gets the input even when it is another type). Must not panic.
 #![no_main]
 
@@ -17,4 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = head001::decode(data, &l);
     let _ = pain001::decode(data, &l);
     let _ = pain002::decode(data, &l);
+    let _ = pain013::decode(data, &l);
+    let _ = camt05x::decode(data, &l);
+    let _ = envelope::decode(data, &l);
 });

@@ -37,7 +37,7 @@
 //! Supported: pacs.008.001.08, pacs.002.001.10, pacs.004.001.09 (and .10), pacs.028.001.03,
 //! camt.056.001.08, camt.029.001.09, admi.002.001.01, head.001.001.02 and the AppHdr + Document
 //! envelope ([`envelope`]), pain.001.001.09 (and .03, streamed), pain.002.001.10,
-//! camt.052/053/054.001.08. [`decode`] picks the decoder by namespace, [`encode`] writes any
+//! pain.013.001.07, pain.014.001.07, camt.052/053/054.001.08. [`decode`] picks the decoder by namespace, [`encode`] writes any
 //! [`Message`], [`check`] says what a document is or why it is refused.
 //!
 //! Pure: no I/O, no tokio, no clock. Amounts cross the XML edge as `rust_decimal` and live as
@@ -59,6 +59,7 @@ pub mod pacs008;
 pub mod pacs028;
 pub mod pain001;
 pub mod pain002;
+pub mod pain013;
 pub mod reference;
 pub mod xml;
 
@@ -100,6 +101,10 @@ pub enum MessageType {
     Camt053,
     /// camt.054.001.08
     Camt054,
+    /// pain.013.001.07
+    Pain013,
+    /// pain.014.001.07 (decoded into the pain.002 model)
+    Pain014,
 }
 
 impl MessageType {
@@ -120,6 +125,8 @@ impl MessageType {
         MessageType::Camt052,
         MessageType::Camt053,
         MessageType::Camt054,
+        MessageType::Pain013,
+        MessageType::Pain014,
     ];
 
     /// The ISO message name id, e.g. `pacs.008.001.08`.
@@ -140,6 +147,8 @@ impl MessageType {
             MessageType::Camt052 => "camt.052.001.08",
             MessageType::Camt053 => "camt.053.001.08",
             MessageType::Camt054 => "camt.054.001.08",
+            MessageType::Pain013 => "pain.013.001.07",
+            MessageType::Pain014 => "pain.014.001.07",
         }
     }
 
@@ -161,6 +170,8 @@ impl MessageType {
             MessageType::Camt052 => camt05x::NAMESPACE_052,
             MessageType::Camt053 => camt05x::NAMESPACE_053,
             MessageType::Camt054 => camt05x::NAMESPACE_054,
+            MessageType::Pain013 => pain013::NAMESPACE,
+            MessageType::Pain014 => pain002::NAMESPACE_PAIN014,
         }
     }
 
@@ -200,8 +211,10 @@ pub enum Message {
     Head001(head001::AppHdr),
     /// A customer credit transfer initiation (.09 or .03, see its `version`).
     Pain001(pain001::Pain001),
-    /// A customer payment status report.
+    /// A customer payment status report (pain.002, or pain.014: see its `kind`).
     Pain002(pain002::Pain002),
+    /// A request to pay.
+    Pain013(pain013::Pain013),
     /// An account report, statement or notification (camt.052/053/054, see its `kind`).
     Camt05x(camt05x::CashReport),
 }
@@ -225,7 +238,11 @@ impl Message {
                 pain001::Version::V09 => MessageType::Pain001,
                 pain001::Version::V03 => MessageType::Pain001V03,
             },
-            Message::Pain002(_) => MessageType::Pain002,
+            Message::Pain002(m) => match m.kind {
+                pain002::ReportKind::Pain002 => MessageType::Pain002,
+                pain002::ReportKind::Pain014 => MessageType::Pain014,
+            },
+            Message::Pain013(_) => MessageType::Pain013,
             Message::Camt05x(m) => match m.kind {
                 camt05x::Kind::Report => MessageType::Camt052,
                 camt05x::Kind::Statement => MessageType::Camt053,
@@ -282,7 +299,10 @@ pub fn decode_root(
         MessageType::Pain001 | MessageType::Pain001V03 => {
             Message::Pain001(pain001::decode_element(root, ns, limits)?)
         }
-        MessageType::Pain002 => Message::Pain002(pain002::decode_element(root, ns, limits)?),
+        MessageType::Pain002 | MessageType::Pain014 => {
+            Message::Pain002(pain002::decode_element(root, ns, limits)?)
+        }
+        MessageType::Pain013 => Message::Pain013(pain013::decode_element(root, ns, limits)?),
         MessageType::Camt052 | MessageType::Camt053 | MessageType::Camt054 => {
             Message::Camt05x(camt05x::decode_element(root, ns, limits)?)
         }
@@ -302,6 +322,7 @@ pub fn encode(msg: &Message) -> String {
         Message::Head001(m) => head001::encode(m),
         Message::Pain001(m) => pain001::encode(m),
         Message::Pain002(m) => pain002::encode(m),
+        Message::Pain013(m) => pain013::encode(m),
         Message::Camt05x(m) => camt05x::encode(m),
     }
 }

@@ -147,7 +147,7 @@ fn is_bool(s: &str) -> bool {
 }
 
 /// `DecimalNumber`: at most 18 digits, 17 of them after the point, not negative here.
-fn parse_decimal_number(text: &str, at: &At) -> Result<Decimal, DecodeError> {
+pub(crate) fn parse_decimal_number(text: &str, at: &At) -> Result<Decimal, DecodeError> {
     let digits = text.bytes().filter(u8::is_ascii_digit).count();
     let fraction = text.split_once('.').map_or(0, |(_, f)| f.len());
     let shape_ok = !text.is_empty()
@@ -165,11 +165,11 @@ fn parse_decimal_number(text: &str, at: &At) -> Result<Decimal, DecodeError> {
     Decimal::from_str(text).map_err(|e| at.err(ErrorKind::Invalid(format!("{text:?}: {e}"))))
 }
 
-fn amount_decimal(a: &Amount) -> Decimal {
+pub(crate) fn amount_decimal(a: &Amount) -> Decimal {
     Decimal::from_i128_with_scale(i128::from(a.minor), a.currency.exponent())
 }
 
-fn check_control_sum(
+pub(crate) fn check_control_sum(
     el: &Element,
     at: &At,
     sum: Decimal,
@@ -188,7 +188,7 @@ fn check_control_sum(
     Ok(Some(c.text.clone()))
 }
 
-fn decode_tx(el: &Element, at: &At) -> Result<CreditTransferInstruction, DecodeError> {
+pub(crate) fn decode_tx(el: &Element, at: &At) -> Result<CreditTransferInstruction, DecodeError> {
     let pmt = req(el, at, "PmtId")?;
     let p_at = at.child("PmtId", None);
     let amt = req(el, at, "Amt")?;
@@ -451,8 +451,19 @@ pub fn encode(msg: &Pain001) -> String {
     w.finish()
 }
 
-fn encode_tx(w: &mut Writer, tx: &CreditTransferInstruction) {
-    w.open("CdtTrfTxInf").open("PmtId");
+pub(crate) fn encode_tx(w: &mut Writer, tx: &CreditTransferInstruction) {
+    encode_tx_as(w, "CdtTrfTxInf", tx, None);
+}
+
+/// Write a transaction as element `name`; `defaults` (pain.013) fills the charge bearer, the
+/// creditor agent and the creditor that pain.013 makes mandatory when the value has none.
+pub(crate) fn encode_tx_as(
+    w: &mut Writer,
+    name: &str,
+    tx: &CreditTransferInstruction,
+    defaults: Option<&str>,
+) {
+    w.open(name).open("PmtId");
     w.opt_leaf("InstrId", tx.instr_id.as_deref()).leaf("EndToEndId", &tx.end_to_end_id);
     w.opt_leaf("UETR", tx.uetr.as_deref()).close("PmtId");
     if let Some(t) = &tx.payment_type {
@@ -460,13 +471,19 @@ fn encode_tx(w: &mut Writer, tx: &CreditTransferInstruction) {
     }
     w.open("Amt");
     encode_amount(w, "InstdAmt", &tx.amount);
-    w.close("Amt").opt_leaf("ChrgBr", tx.charge_bearer.as_deref());
+    w.close("Amt").opt_leaf("ChrgBr", tx.charge_bearer.as_deref().or(defaults));
     if let Some(u) = &tx.ultimate_debtor {
         encode_party(w, "UltmtDbtr", u);
     }
-    encode_opt_agent(w, "CdtrAgt", tx.creditor_agent.as_ref());
-    if let Some(c) = &tx.creditor {
-        encode_party(w, "Cdtr", c);
+    match (&tx.creditor_agent, defaults) {
+        (Some(a), _) => encode_agent(w, "CdtrAgt", a),
+        (None, Some(_)) => encode_agent(w, "CdtrAgt", &Agent::default()),
+        (None, None) => {}
+    }
+    match (&tx.creditor, defaults) {
+        (Some(c), _) => encode_party(w, "Cdtr", c),
+        (None, Some(_)) => encode_party(w, "Cdtr", &Party::default()),
+        (None, None) => {}
     }
     encode_opt_account(w, "CdtrAcct", tx.creditor_account.as_ref());
     if let Some(u) = &tx.ultimate_creditor {
@@ -476,5 +493,5 @@ fn encode_tx(w: &mut Writer, tx: &CreditTransferInstruction) {
     if let Some(r) = &tx.remittance {
         encode_remittance(w, r);
     }
-    w.close("CdtTrfTxInf");
+    w.close(name);
 }

@@ -1,4 +1,5 @@
-//! pain.002.001.10, customer payment status report: the answer to a pain.001, per file, per
+//! pain.002.001.10 and pain.014.001.07 (same shape, see [`ReportKind`]), customer payment
+//! status report: the answer to a pain.001, per file, per
 //! payment instruction and per transaction (e.g. which beneficiaries of a bulk disbursement
 //! were paid and which were rejected, and why).
 //!
@@ -12,10 +13,40 @@ use crate::xml::{self, Element, Limits, Writer};
 
 /// The namespace of pain.002.001.10.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10";
+/// The namespace of pain.014.001.07, which shares this model.
+pub const NAMESPACE_PAIN014: &str = "urn:iso:std:iso:20022:tech:xsd:pain.014.001.07";
+
+/// Which status report: pain.002 (answer to a pain.001) or pain.014 (answer to a pain.013).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ReportKind {
+    /// pain.002.001.10 `CstmrPmtStsRpt`.
+    #[default]
+    Pain002,
+    /// pain.014.001.07 `CdtrPmtActvtnReqStsRpt` (initiating party mandatory).
+    Pain014,
+}
+
+impl ReportKind {
+    fn namespace(self) -> &'static str {
+        match self {
+            ReportKind::Pain002 => NAMESPACE,
+            ReportKind::Pain014 => NAMESPACE_PAIN014,
+        }
+    }
+
+    fn body(self) -> &'static str {
+        match self {
+            ReportKind::Pain002 => "CstmrPmtStsRpt",
+            ReportKind::Pain014 => "CdtrPmtActvtnReqStsRpt",
+        }
+    }
+}
 
 /// A customer payment status report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pain002 {
+    /// pain.002 or pain.014.
+    pub kind: ReportKind,
     /// Message id.
     pub msg_id: String,
     /// Creation date-time.
@@ -24,6 +55,8 @@ pub struct Pain002 {
     pub initiating_party: Option<Party>,
     /// Debtor agent.
     pub debtor_agent: Option<Agent>,
+    /// Creditor agent.
+    pub creditor_agent: Option<Agent>,
     /// The original file and its overall status (`OrgnlGrpInfAndSts`).
     pub original: OriginalGroupStatus,
     /// Per payment instruction (`OrgnlPmtInfAndSts`).
@@ -134,7 +167,9 @@ pub fn decode_element(
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Pain002, DecodeError> {
-    let (body, at) = document_body(root, ns, NAMESPACE, "CstmrPmtStsRpt")?;
+    let kind =
+        if ns == Some(NAMESPACE_PAIN014) { ReportKind::Pain014 } else { ReportKind::Pain002 };
+    let (body, at) = document_body(root, ns, kind.namespace(), kind.body())?;
     let hdr = req(body, &at, "GrpHdr")?;
     let h_at = at.child("GrpHdr", None);
     let og = req(body, &at, "OrgnlGrpInfAndSts")?;
@@ -190,11 +225,16 @@ pub fn decode_element(
             transactions,
         });
     }
+    if kind == ReportKind::Pain014 && hdr.child("InitgPty").is_none() {
+        return Err(h_at.err_at("InitgPty", ErrorKind::Missing));
+    }
     Ok(Pain002 {
+        kind,
         msg_id: req_text(hdr, &h_at, "MsgId", 35)?,
         created: req_datetime(hdr, &h_at, "CreDtTm")?,
         initiating_party: opt_party(hdr, &h_at, "InitgPty")?,
         debtor_agent: opt_agent(hdr, &h_at, "DbtrAgt")?,
+        creditor_agent: opt_agent(hdr, &h_at, "CdtrAgt")?,
         original,
         payments,
     })
@@ -204,12 +244,17 @@ pub fn decode_element(
 pub fn encode(msg: &Pain002) -> String {
     let n: usize = msg.payments.iter().map(|p| p.transactions.len()).sum();
     let mut w = Writer::new(1024 + 512 * n);
-    w.open_with("Document", &[("xmlns", NAMESPACE)]).open("CstmrPmtStsRpt");
+    let kind = msg.kind;
+    w.open_with("Document", &[("xmlns", kind.namespace())]).open(kind.body());
     w.open("GrpHdr").leaf("MsgId", &msg.msg_id).leaf("CreDtTm", &msg.created);
-    if let Some(p) = &msg.initiating_party {
-        encode_party(&mut w, "InitgPty", p);
+    match (&msg.initiating_party, kind) {
+        (Some(p), _) => encode_party(&mut w, "InitgPty", p),
+        // pain.014 makes it mandatory; an empty party is its emptiest valid form.
+        (None, ReportKind::Pain014) => encode_party(&mut w, "InitgPty", &Party::default()),
+        (None, ReportKind::Pain002) => {}
     }
     encode_opt_agent(&mut w, "DbtrAgt", msg.debtor_agent.as_ref());
+    encode_opt_agent(&mut w, "CdtrAgt", msg.creditor_agent.as_ref());
     w.close("GrpHdr");
     let o = &msg.original;
     w.open("OrgnlGrpInfAndSts");
@@ -235,6 +280,6 @@ pub fn encode(msg: &Pain002) -> String {
         }
         w.close("OrgnlPmtInfAndSts");
     }
-    w.close("CstmrPmtStsRpt").close("Document");
+    w.close(kind.body()).close("Document");
     w.finish()
 }

@@ -191,3 +191,26 @@ fn envelope_header_must_name_the_document_type() {
     assert_eq!(err.path, "/AppHdr/MsgDefIdr");
     assert!(matches!(err.kind, ErrorKind::Invalid(_)));
 }
+
+#[test]
+fn pain013_and_pain014_samples_round_trip() {
+    let reqs = round_trip_all("pain.013", &[MessageType::Pain013]);
+    let Message::Pain013(r) = &reqs[0] else { panic!() };
+    let tx = &r.payments[0].transactions[0];
+    assert!(tx.creditor_agent.is_some() && tx.charge_bearer.is_some());
+    let reports = round_trip_all("pain.014", &[MessageType::Pain014]);
+    let Message::Pain002(rep) = &reports[0] else { panic!() };
+    assert_eq!(rep.kind, iso20022::pain002::ReportKind::Pain014);
+    assert!(rep.payments[0].transactions[0].status.is_some());
+    // pain.013 makes the creditor agent mandatory per transaction.
+    let bytes = std::fs::read(schemas().join("samples/pain.013/fedwire-drawdown-s1.xml")).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    let start = text.find("<CdtrAgt>").unwrap();
+    let end = text.find("</CdtrAgt>").unwrap() + "</CdtrAgt>".len();
+    let bad = format!("{}{}", &text[..start], &text[end..]);
+    let err = iso20022::pain013::decode(bad.as_bytes(), &Limits::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "/Document/CdtrPmtActvtnReq/PmtInf[1]/CdtTrfTx[1]/CdtrAgt: mandatory element missing"
+    );
+}
