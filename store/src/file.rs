@@ -543,6 +543,10 @@ impl Journal for FileJournal {
     fn last_seq(&self) -> u64 {
         self.seq
     }
+
+    fn write_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<(), JournalError> {
+        FileJournal::write_snapshot(self, seq, data)
+    }
 }
 
 impl Drop for FileJournal {

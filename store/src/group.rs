@@ -54,6 +54,9 @@ pub enum GroupError {
     /// The writer has been shut down.
     #[error("journal writer stopped")]
     Stopped,
+    /// The snapshot was not written (the journal itself is unharmed unless `Poisoned`).
+    #[error("snapshot not written: {0}")]
+    SnapshotFailed(String),
     /// Options out of range; the message names the option.
     #[error("invalid group commit options: {0}")]
     InvalidOptions(String),
@@ -74,8 +77,15 @@ struct Request {
     reply: Sender<Ack>,
 }
 
+struct SnapshotRequest {
+    seq: u64,
+    data: Vec<u8>,
+    reply: Sender<Result<(), GroupError>>,
+}
+
 enum Msg {
     Append(Request),
+    Snapshot(SnapshotRequest),
     Stop,
 }
 
@@ -99,6 +109,7 @@ impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Msg::Append(r) => write!(f, "Append(token {}, {} bytes)", r.token, r.record.len()),
+            Msg::Snapshot(r) => write!(f, "Snapshot(seq {}, {} bytes)", r.seq, r.data.len()),
             Msg::Stop => f.write_str("Stop"),
         }
     }
@@ -138,6 +149,19 @@ impl GroupHandle {
         self.submit(record, 0, &tx)?;
         drop(tx);
         rx.recv().map_err(|_| GroupError::Stopped)?.result
+    }
+
+    /// Have the writer store a snapshot as of record `seq` (after making every record queued
+    /// before it durable), and wait for it. See [`crate::FileJournal::write_snapshot`].
+    /// Waits for room in the queue rather than answering `Busy`: snapshots are rare.
+    pub fn write_snapshot(&self, seq: u64, data: Vec<u8>) -> Result<(), GroupError> {
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            return Err(GroupError::Poisoned);
+        }
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        let msg = Msg::Snapshot(SnapshotRequest { seq, data, reply });
+        self.tx.send(msg).map_err(|_| GroupError::Stopped)?;
+        rx.recv().map_err(|_| GroupError::Stopped)?
     }
 
     /// Highest sequence number known durable.
@@ -198,6 +222,11 @@ impl<J: Journal + 'static> GroupCommitter<J> {
         self.handle.submit(record, token, reply)
     }
 
+    /// Same as [`GroupHandle::write_snapshot`].
+    pub fn write_snapshot(&self, seq: u64, data: Vec<u8>) -> Result<(), GroupError> {
+        self.handle.write_snapshot(seq, data)
+    }
+
     /// Same as [`GroupHandle::append_durable`].
     pub fn append_durable(&self, record: Vec<u8>) -> Result<u64, GroupError> {
         self.handle.append_durable(record)
@@ -248,9 +277,11 @@ fn run<J: Journal>(mut journal: J, rx: &Receiver<Msg>, shared: &Shared, opts: &G
     while !stop {
         let Ok(mut msg) = rx.recv() else { break };
         let mut bytes = 0usize;
+        let mut snapshot = None;
         loop {
             match msg {
                 Msg::Stop => stop = true,
+                Msg::Snapshot(req) => snapshot = Some(req),
                 Msg::Append(req) => {
                     bytes += req.record.len();
                     match journal.append(&req.record) {
@@ -264,7 +295,8 @@ fn run<J: Journal>(mut journal: J, rx: &Receiver<Msg>, shared: &Shared, opts: &G
                     }
                 }
             }
-            if stop || batch.len() >= opts.batch_records_max || bytes >= opts.batch_bytes_max {
+            let full = batch.len() >= opts.batch_records_max || bytes >= opts.batch_bytes_max;
+            if stop || snapshot.is_some() || full {
                 break;
             }
             msg = match rx.try_recv() {
@@ -272,32 +304,47 @@ fn run<J: Journal>(mut journal: J, rx: &Receiver<Msg>, shared: &Shared, opts: &G
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             };
         }
-        if batch.is_empty() {
-            continue;
+        if !batch.is_empty() {
+            sync_and_ack(&mut journal, &mut batch, shared);
         }
-        match journal.sync() {
-            Ok(()) => {
-                if let Some(last) = batch.last() {
-                    shared.durable_seq.store(last.seq, Ordering::Release);
-                }
-                shared.batches.fetch_add(1, Ordering::Relaxed);
-                for p in batch.drain(..) {
-                    let _ = p.reply.send(Ack { token: p.token, result: Ok(p.seq) });
-                }
-            }
-            Err(e) => {
-                shared.poisoned.store(true, Ordering::Release);
-                let err = to_group_error(&e);
-                for p in batch.drain(..) {
-                    refuse(&p.reply, p.token, err.clone());
-                }
-            }
+        if let Some(req) = snapshot {
+            let result = journal.write_snapshot(req.seq, &req.data).map_err(|e| match e {
+                JournalError::Poisoned => GroupError::Poisoned,
+                other => GroupError::SnapshotFailed(other.to_string()),
+            });
+            let _ = req.reply.send(result);
         }
     }
     while let Ok(msg) = rx.try_recv() {
-        if let Msg::Append(req) = msg {
-            refuse(&req.reply, req.token, GroupError::Stopped);
+        match msg {
+            Msg::Append(req) => refuse(&req.reply, req.token, GroupError::Stopped),
+            Msg::Snapshot(req) => {
+                let _ = req.reply.send(Err(GroupError::Stopped));
+            }
+            Msg::Stop => {}
         }
     }
     journal
+}
+
+/// Sync the batch, then acknowledge every record in it (or refuse them all if the sync failed).
+fn sync_and_ack<J: Journal>(journal: &mut J, batch: &mut Vec<Pending>, shared: &Shared) {
+    match journal.sync() {
+        Ok(()) => {
+            if let Some(last) = batch.last() {
+                shared.durable_seq.store(last.seq, Ordering::Release);
+            }
+            shared.batches.fetch_add(1, Ordering::Relaxed);
+            for p in batch.drain(..) {
+                let _ = p.reply.send(Ack { token: p.token, result: Ok(p.seq) });
+            }
+        }
+        Err(e) => {
+            shared.poisoned.store(true, Ordering::Release);
+            let err = to_group_error(&e);
+            for p in batch.drain(..) {
+                refuse(&p.reply, p.token, err.clone());
+            }
+        }
+    }
 }

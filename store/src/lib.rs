@@ -112,6 +112,12 @@ pub enum JournalError {
     /// A snapshot larger than [`JournalOptions::snapshot_bytes_max`].
     #[error("snapshot of {0} bytes is over the limit; raise snapshot_bytes_max or shrink it")]
     SnapshotTooLarge(usize),
+    /// This journal implementation keeps no snapshots.
+    #[error("snapshot at record {seq} refused: this journal keeps no snapshots")]
+    SnapshotUnsupported {
+        /// The sequence number asked for.
+        seq: u64,
+    },
     /// The replay callback refused a record.
     #[error("replay of record {seq} failed: {reason}")]
     Replay {
@@ -131,6 +137,13 @@ pub trait Journal: Send {
     fn sync(&mut self) -> Result<(), JournalError>;
     /// Sequence number of the last appended record (0 if none).
     fn last_seq(&self) -> u64;
+    /// Store a snapshot of the caller's state as of record `seq`, so recovery can start there
+    /// (see [`FileJournal::write_snapshot`]). Journals without snapshots refuse with
+    /// [`JournalError::SnapshotUnsupported`].
+    fn write_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<(), JournalError> {
+        let _ = data;
+        Err(JournalError::SnapshotUnsupported { seq })
+    }
 }
 
 /// An in-memory journal that can be told to fail, for fault-injection tests only.

@@ -135,3 +135,41 @@ fn a_record_over_the_limit_is_refused_without_harm() {
     .unwrap();
     assert_eq!(n, 1);
 }
+
+#[test]
+fn a_snapshot_through_the_writer_follows_the_records_queued_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = JournalOptions { segment_bytes_max: 4096, ..JournalOptions::default() };
+    let (j, _) = store::FileJournal::open_with(dir.path(), opts.clone(), |_| Ok(())).unwrap();
+    let g = GroupCommitter::start(j, GroupOptions::default()).unwrap();
+    let (tx, rx) = crossbeam_channel::bounded::<Ack>(128);
+    for i in 0..100 {
+        g.submit(super::payload(i + 1, 200), i, &tx).unwrap();
+    }
+    // Queued after the 100 records: the writer makes them durable first.
+    g.write_snapshot(100, b"state at 100".to_vec()).unwrap();
+    assert_eq!(rx.len(), 100);
+    assert!(matches!(
+        g.write_snapshot(101, b"ahead".to_vec()),
+        Err(GroupError::SnapshotFailed(m)) if m.contains("101")
+    ));
+    assert_eq!(g.append_durable(b"after".to_vec()), Ok(101));
+    let j = g.shutdown().unwrap();
+    assert_eq!(j.snapshot_seqs(), &[100]);
+    assert_eq!(j.segment_paths().len(), 1, "segments covered by the snapshot are deleted");
+    drop(j);
+    let (_, got) = reopen(dir.path(), &opts).unwrap();
+    assert_eq!(got.snapshot, Some((100, b"state at 100".to_vec())));
+    assert_eq!(got.records, vec![(101, b"after".to_vec())]);
+}
+
+#[test]
+fn a_journal_without_snapshots_refuses_them_by_name() {
+    let g =
+        GroupCommitter::start(store::FaultyJournal::default(), GroupOptions::default()).unwrap();
+    let err = g.write_snapshot(0, b"s".to_vec()).unwrap_err();
+    assert!(
+        matches!(err, GroupError::SnapshotFailed(ref m) if m.contains("no snapshots")),
+        "{err}"
+    );
+}

@@ -1,7 +1,8 @@
 //! Scenario: the process is killed with SIGKILL at arbitrary moments while it appends and
-//! syncs (with the plain journal and with the group committer, segments rolling often).
-//! After each kill the journal must reopen, hold every record acknowledged before the kill with
-//! its exact payload, and keep its sequence numbers contiguous.
+//! syncs (with the plain journal and with the group committer, segments rolling often, snapshots
+//! written and segments compacted away now and then). After each kill the journal must reopen,
+//! hold every record acknowledged before the kill with its exact payload (or a snapshot that
+//! covers it), and keep its sequence numbers contiguous.
 //!
 //! The child is this same test binary run with `--ignored --exact sigkill::child_writer` and
 //! `STORE_SIGKILL_DIR` set; it prints `acked <seq> <tag>` after each record is durable.
@@ -29,6 +30,10 @@ fn payload(tag: &str) -> Vec<u8> {
     v
 }
 
+fn snapshot(seq: u64) -> String {
+    format!("snapshot covering 1..={seq}")
+}
+
 /// Runs only as the child of `sigkill_at_twenty_moments_loses_no_acknowledged_record`.
 #[test]
 #[ignore = "child process of the SIGKILL scenario"]
@@ -54,6 +59,10 @@ fn child_writer() {
                 writeln!(out, "acked {seq} {tag}").unwrap();
             }
             out.flush().unwrap();
+            if i % 300 < batch {
+                let last = j.last_seq();
+                j.write_snapshot(last, snapshot(last).as_bytes()).unwrap();
+            }
         }
     } else {
         let g = GroupCommitter::start(j, GroupOptions::default()).unwrap();
@@ -82,6 +91,7 @@ fn sigkill_at_twenty_moments_loses_no_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut acked: BTreeMap<u64, String> = BTreeMap::new();
+    let mut snapshots_seen = 0;
     for run in 0..KILLS {
         let mut child = Command::new(&exe)
             .args(["--ignored", "--exact", "sigkill::child_writer", "--nocapture"])
@@ -110,12 +120,22 @@ fn sigkill_at_twenty_moments_loses_no_acknowledged_record() {
         let status = child.wait().unwrap();
         assert_eq!(seen, kill_after, "child ended early: {status}");
         let (_, got) = reopen(dir.path(), &opts()).unwrap();
+        let covered = match got.snapshot {
+            Some((s, data)) => {
+                assert_eq!(data, snapshot(s).into_bytes());
+                s
+            }
+            None => 0,
+        };
         let records: BTreeMap<u64, Vec<u8>> = got.records.into_iter().collect();
-        let last = records.keys().next_back().copied().unwrap_or(0);
-        assert_eq!(records.len() as u64, last, "sequence numbers contiguous from 1");
-        for (seq, tag) in &acked {
+        let last = records.keys().next_back().copied().unwrap_or(covered);
+        assert_eq!(records.len() as u64, last - covered, "contiguous after the snapshot");
+        for (seq, tag) in acked.range(covered + 1..) {
             assert_eq!(records.get(seq), Some(&payload(tag)), "acknowledged record {seq}");
         }
+        assert!(acked.keys().next_back().is_none_or(|&max| max <= last));
+        snapshots_seen += u64::from(covered > 0);
     }
     assert!(acked.len() as u64 >= KILLS * 50);
+    assert!(snapshots_seen > 0, "recovery started from a snapshot at least once");
 }
