@@ -548,7 +548,7 @@ impl Directory {
                     return Err(E::Conflict("claimed key registered meanwhile"));
                 }
                 self.finish_claim(*claim_id, &key);
-                self.insert_entry(entry);
+                self.insert_entry(std::sync::Arc::new(entry));
                 Ok(vec![notice(&donor, NoticeKind::ClaimCompleted(*claim_id))])
             }
             _ => Ok(Vec::new()),

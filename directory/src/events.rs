@@ -13,6 +13,7 @@ use crate::claims::{Claim, ClaimReason, ClaimSide, ClaimStatus, ClaimType};
 use crate::fraud::{InfractionReport, InfractionType, ReportResult, ReportStatus, ReportedBy};
 use crate::OwnerType;
 use crate::{AccountRef, BrazilIds, Directory, Entry, IdRules, Key, KeyType, Masked, Notice};
+use std::sync::Arc;
 
 /// Version byte at the start of every encoded event.
 pub const FORMAT_VERSION: u8 = 1;
@@ -25,13 +26,13 @@ pub const FIELD_LEN_MAX: usize = 8_192;
 pub enum DirectoryEvent {
     /// A key was registered (the entry carries its dates and request id).
     Registered {
-        /// The new entry.
-        entry: Entry,
+        /// The new entry (shared with the index: journaling it copies nothing).
+        entry: Arc<Entry>,
     },
     /// A key was pointed to another account or its owner renamed.
     Updated {
         /// The entry as it is now.
-        entry: Entry,
+        entry: Arc<Entry>,
         /// When (ms).
         at_ms: u64,
     },
@@ -190,7 +191,7 @@ impl Directory {
                 if self.claims.lock_on(&entry.key).is_some() {
                     return Err(ApplyError::Conflict("key locked by a claim"));
                 }
-                self.insert_entry(entry.clone());
+                self.insert_entry(Arc::clone(entry));
                 Ok(Vec::new())
             }
             DirectoryEvent::Updated { entry, .. } => {
@@ -199,7 +200,7 @@ impl Directory {
                     _ => return Err(ApplyError::Conflict("no such key at this participant")),
                 }
                 self.remove_entry(&entry.key);
-                self.insert_entry(entry.clone());
+                self.insert_entry(Arc::clone(entry));
                 Ok(Vec::new())
             }
             DirectoryEvent::Deleted { key, participant, .. } => {
@@ -577,8 +578,8 @@ impl DirectoryEvent {
         }
         let tag = r.u8()?;
         let event = match tag {
-            1 => DirectoryEvent::Registered { entry: r.entry()? },
-            2 => DirectoryEvent::Updated { entry: r.entry()?, at_ms: r.u64()? },
+            1 => DirectoryEvent::Registered { entry: Arc::new(r.entry()?) },
+            2 => DirectoryEvent::Updated { entry: Arc::new(r.entry()?), at_ms: r.u64()? },
             3 => DirectoryEvent::Deleted { key: r.key()?, participant: r.str()?, at_ms: r.u64()? },
             10 => DirectoryEvent::ClaimOpened { claim: r.claim()? },
             11 => DirectoryEvent::ClaimAcknowledged { claim_id: r.u64()?, at_ms: r.u64()? },

@@ -33,7 +33,7 @@
 //! form), [`sync`] (CIDs, VSync, changes since), [`api`] (typed requests and stable codes).
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -406,7 +406,7 @@ pub struct Applied {
 /// The directory.
 #[derive(Debug, Clone)]
 pub struct Directory {
-    entries: HashMap<Key, Entry, SeededState>,
+    entries: EntryIndex,
     max_entries: usize,
     config: DirectoryConfig,
     rules: Arc<dyn IdRules>,
@@ -437,7 +437,7 @@ impl Directory {
     pub fn with_rules(config: DirectoryConfig, rules: Arc<dyn IdRules>) -> Self {
         let seed = config.hash_seed;
         Directory {
-            entries: HashMap::with_hasher(SeededState(seed)),
+            entries: EntryIndex(HashSet::with_hasher(SeededState(seed))),
             max_entries: config.max_entries,
             config,
             rules,
@@ -508,7 +508,7 @@ impl Directory {
         self.check_account_room(&entry)?;
         entry.created_at_ms = now_ms;
         entry.owned_since_ms = now_ms;
-        self.commit(DirectoryEvent::Registered { entry })
+        self.commit(DirectoryEvent::Registered { entry: Arc::new(entry) })
     }
 
     /// Register a random key (UUIDv4 drawn from `rng`) for the account in `template` (whose
@@ -556,7 +556,7 @@ impl Directory {
         if new.account_ref() != old.account_ref() {
             self.check_account_room(&new)?;
         }
-        self.commit(DirectoryEvent::Updated { entry: new, at_ms: now_ms })
+        self.commit(DirectoryEvent::Updated { entry: Arc::new(new), at_ms: now_ms })
     }
 
     /// Delete a key; only its participant may.
@@ -688,7 +688,7 @@ impl Directory {
     }
 
     /// Insert an entry (applying an event): indexes and digests follow.
-    pub(crate) fn insert_entry(&mut self, entry: Entry) {
+    pub(crate) fn insert_entry(&mut self, entry: Arc<Entry>) {
         match self.account_keys.get_mut(&EntryAccount(&entry) as &dyn AccountParts) {
             Some(n) => *n = n.saturating_add(1),
             None => {
@@ -696,11 +696,11 @@ impl Directory {
             }
         }
         self.sync.record(&entry, sync::ChangeKind::Added, self.config.changes_per_participant_max);
-        self.entries.insert(entry.key.clone(), entry);
+        self.entries.insert(entry);
     }
 
     /// Remove an entry (applying an event): indexes and digests follow.
-    pub(crate) fn remove_entry(&mut self, key: &Key) -> Option<Entry> {
+    pub(crate) fn remove_entry(&mut self, key: &Key) -> Option<Arc<Entry>> {
         let entry = self.entries.remove(key)?;
         let probe = EntryAccount(&entry);
         if let Some(n) = self.account_keys.get_mut(&probe as &dyn AccountParts) {
@@ -715,6 +715,64 @@ impl Directory {
             self.config.changes_per_participant_max,
         );
         Some(entry)
+    }
+}
+
+/// The key index: each entry allocated once (shared with the event that made it) and found by
+/// its own key (no second copy of the key; 8-byte slots, so the table stays small and lookups
+/// touch few pages). The one place that knows how entries are stored: a store beyond one
+/// machine's memory replaces this.
+#[derive(Debug, Clone)]
+struct EntryIndex(HashSet<Slot, SeededState>);
+
+#[derive(Debug, Clone)]
+struct Slot(Arc<Entry>);
+
+impl Hash for Slot {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.key.hash(h)
+    }
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key == other.0.key
+    }
+}
+
+impl Eq for Slot {}
+
+impl Borrow<Key> for Slot {
+    fn borrow(&self) -> &Key {
+        &self.0.key
+    }
+}
+
+impl EntryIndex {
+    #[inline]
+    fn get(&self, key: &Key) -> Option<&Entry> {
+        self.0.get(key).map(|s| s.0.as_ref())
+    }
+    fn contains_key(&self, key: &Key) -> bool {
+        self.0.contains(key)
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn reserve(&mut self, n: usize) {
+        self.0.reserve(n)
+    }
+    fn insert(&mut self, entry: Arc<Entry>) {
+        self.0.replace(Slot(entry));
+    }
+    fn remove(&mut self, key: &Key) -> Option<Arc<Entry>> {
+        self.0.take(key).map(|s| s.0)
+    }
+    fn values(&self) -> impl Iterator<Item = &Entry> {
+        self.0.iter().map(|s| s.0.as_ref())
     }
 }
 

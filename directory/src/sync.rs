@@ -121,6 +121,11 @@ fn xor_into(acc: &mut Cid, cid: &Cid) {
 
 /// HMAC-SHA256 (RFC 2104) with a key of at most 64 bytes (longer keys are hashed first).
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    hmac_sha256_parts(key, &[msg])
+}
+
+/// HMAC-SHA256 of the concatenation of `parts` (no copy of the message is made).
+pub fn hmac_sha256_parts(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut block = [0u8; 64];
     if key.len() > 64 {
         for (b, k) in block.iter_mut().zip(Sha256::digest(key).iter()) {
@@ -133,7 +138,9 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     }
     let mut inner = Sha256::new();
     inner.update(block.map(|b| b ^ 0x36));
-    inner.update(msg);
+    for p in parts {
+        inner.update(p);
+    }
     let mut outer = Sha256::new();
     outer.update(block.map(|b| b ^ 0x5c));
     outer.update(inner.finalize());
@@ -159,7 +166,22 @@ pub fn entry_attributes(e: &Entry) -> String {
 
 /// The entry's CID.
 pub fn cid(e: &Entry) -> Cid {
-    hmac_sha256(&e.request_id, entry_attributes(e).as_bytes())
+    let fields: [&str; 9] = [
+        e.key.key_type().dict_name(),
+        e.key.as_str(),
+        &e.owner_tax_id.0,
+        &e.owner_name.0,
+        &e.trade_name.0,
+        &e.participant,
+        &e.branch,
+        &e.account.0,
+        &e.account_type,
+    ];
+    let mut parts: [&[u8]; 17] = [b"&"; 17];
+    for (slot, f) in parts.iter_mut().step_by(2).zip(fields) {
+        *slot = f.as_bytes();
+    }
+    hmac_sha256_parts(&e.request_id, &parts)
 }
 
 /// Lower-case hex of a CID or VSync (64 characters).

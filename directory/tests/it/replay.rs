@@ -180,3 +180,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_hash_seed_changes_nothing_but_iteration_order() {
+    let (d, log) = busy_history();
+    let mut other = Directory::new(directory::DirectoryConfig {
+        hash_seed: 12_345,
+        ..directory::DirectoryConfig::default()
+    });
+    other.reserve(1_000);
+    for bytes in &log {
+        other.apply(&DirectoryEvent::from_bytes(bytes).unwrap()).unwrap();
+    }
+    assert_eq!(other.state_digest(), d.state_digest());
+    for p in ["BANKA", "BANKB", "BANKC"] {
+        assert_eq!(other.vsync(p, KeyType::Email), d.vsync(p, KeyType::Email));
+    }
+}
