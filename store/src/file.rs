@@ -138,6 +138,12 @@ fn list_dir(dir: &Path) -> Result<Listing, JournalError> {
             snapshots.push(seq);
         } else if parse_seq(name, "snapshot-", ".tmp").is_some() {
             temps.push(entry.path());
+        } else if name == "journal.log" {
+            return Err(JournalError::UnsupportedLayout(format!(
+                "{} is a single-file journal of the first prototype; this build reads \
+                 segments only (schemas/journal-format.md)",
+                entry.path().display()
+            )));
         }
     }
     segments.sort_by_key(|s| s.first_seq);

@@ -112,6 +112,10 @@ pub enum JournalError {
     /// A snapshot larger than [`JournalOptions::snapshot_bytes_max`].
     #[error("snapshot of {0} bytes is over the limit; raise snapshot_bytes_max or shrink it")]
     SnapshotTooLarge(usize),
+    /// The directory holds a journal in a layout this build does not read (for example the
+    /// single `journal.log` file of the first prototype); move it away or convert it.
+    #[error("unsupported journal layout: {0}")]
+    UnsupportedLayout(String),
     /// This journal implementation keeps no snapshots.
     #[error("snapshot at record {seq} refused: this journal keeps no snapshots")]
     SnapshotUnsupported {

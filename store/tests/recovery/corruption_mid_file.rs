@@ -108,3 +108,13 @@ fn a_record_with_a_valid_checksum_but_wrong_sequence_is_refused_at_the_tail() {
     let ro = FileJournal::replay_read_only(dir.path(), &opts, |_| Ok(()));
     assert!(matches!(ro, Err(JournalError::Corrupt { .. })));
 }
+
+#[test]
+fn the_first_prototypes_single_file_layout_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("journal.log"), b"old").unwrap();
+    match FileJournal::open(dir.path(), |_, _| Ok(())) {
+        Err(JournalError::UnsupportedLayout(m)) => assert!(m.contains("journal.log")),
+        other => panic!("{other:?}"),
+    }
+}
