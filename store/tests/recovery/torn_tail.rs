@@ -126,7 +126,7 @@ fn cut_or_scribbled_at_pseudo_random_offsets_recovery_keeps_a_prefix() {
     drop(j);
     let earlier = 100 / per_segment * per_segment; // records in segments before the last
     let last_clean = std::fs::read(&last_path).unwrap();
-    let mut seed = 0x5EED_0F_70E5_u64;
+    let mut seed = 0x005E_ED0F_70E5_u64;
     for round in 0..60 {
         let state = seed;
         let dir = tempfile::tempdir().unwrap();
