@@ -128,10 +128,10 @@ fn workload(cfg: &Config, opts: &DemoOptions) -> Vec<Payment> {
             let payer_customers =
                 cfg.participants.get(debtor).map_or(1, |p| p.dev_customers.max(1));
             let account = format!("{:06}", rng.range(1, u64::from(payer_customers) + 1));
-            // The last bank is thinly funded and pays larger amounts: some of its payments
-            // must be refused for insufficient funds.
-            let amount_minor = if debtor + 1 == banks {
-                rng.range(10_000, 400_000)
+            // The last bank is thinly funded; now and then it tries a payment far beyond its
+            // balance, which must be refused for insufficient funds.
+            let amount_minor = if debtor + 1 == banks && k % 40 == 2 {
+                cfg.scheme.transaction_amount_max_minor
             } else {
                 rng.range(100, 50_000)
             };
