@@ -15,7 +15,10 @@ use crate::runtime::{Command, CoreHandle, Delivery, Inbound, Query, QueryAnswer,
 use adapters::server::{Handler, Request, Response};
 use adapters::wire::{PullResponse, SendResponse};
 use iso20022::admi002::{self, Admi002};
-use iso20022::{DecodeError, Limits, Message, Reject};
+use iso20022::common::PartyOrAgent;
+use iso20022::envelope;
+use iso20022::head001::AppHdr;
+use iso20022::{DecodeError, Limits, Message, MessageType, Reject};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,11 +76,40 @@ impl SwitchApi {
         }
     }
 
-    async fn post_message(&self, from: u32, body: &[u8]) -> Response {
-        let msg = match iso20022::decode(body, &self.limits) {
+    async fn post_message(&self, from: u32, bic: &str, body: &[u8]) -> Response {
+        let (header, msg) = match read_message(body, &self.limits) {
             Ok(m) => m,
             Err(e) => return technical_reject(body, &e),
         };
+        if let Some(h) = &header {
+            if !sender_is(&h.from, bic) {
+                let e = DecodeError::new(
+                    "/AppHdr/Fr",
+                    iso20022::ErrorKind::Invalid(format!(
+                        "the header names another sender than the certificate's participant {bic}"
+                    )),
+                );
+                let mut r = technical_reject(body, &e);
+                r.status = 403;
+                return r;
+            }
+        }
+        let instructing = match &msg {
+            Message::Pacs008(m) => m.header.instructing_agent.as_ref(),
+            Message::Pacs002(m) => m.instructing_agent.as_ref(),
+            _ => None,
+        };
+        if instructing.is_some_and(|a| a.bic.as_deref().is_some_and(|b| b != bic)) {
+            let e = DecodeError::new(
+                "/Document/GrpHdr/InstgAgt",
+                iso20022::ErrorKind::Invalid(format!(
+                    "the instructing agent is not the certificate's participant {bic}"
+                )),
+            );
+            let mut r = technical_reject(body, &e);
+            r.status = 403;
+            return r;
+        }
         let (msg_id, msg_type, inbound) = match msg {
             Message::Pacs008(m) => {
                 (m.header.msg_id.clone(), "pacs.008.001.08", Inbound::Pacs008(Box::new(m)))
@@ -90,7 +122,7 @@ impl SwitchApi {
                     "/Document",
                     iso20022::ErrorKind::WrongMessage(format!(
                         "{} is not accepted on this endpoint",
-                        message_name(&other)
+                        other.message_type().name()
                     )),
                 );
                 return technical_reject(body, &e);
@@ -165,12 +197,23 @@ impl SwitchApi {
     }
 }
 
-fn message_name(m: &Message) -> &'static str {
-    match m {
-        Message::Pacs008(_) => "pacs.008.001.08",
-        Message::Pacs002(_) => "pacs.002.001.10",
-        Message::Admi002(_) => "admi.002.001.01",
-        _ => "this message type",
+/// Read a bare `Document` or an `AppHdr` + `Document` envelope.
+fn read_message(body: &[u8], limits: &Limits) -> Result<(Option<AppHdr>, Message), DecodeError> {
+    let (root, ns) = iso20022::xml::parse(body, limits)?;
+    if ns.as_deref().and_then(MessageType::from_namespace).is_some() {
+        return iso20022::decode_root(&root, ns.as_deref(), limits).map(|m| (None, m));
+    }
+    if envelope::find_parts(&root).is_some() {
+        return envelope::decode_parsed(&root, limits).map(|e| (Some(e.header), e.message));
+    }
+    iso20022::decode_root(&root, ns.as_deref(), limits).map(|m| (None, m))
+}
+
+/// Whether a header's sender is the participant with this BIC.
+fn sender_is(from: &PartyOrAgent, bic: &str) -> bool {
+    match from {
+        PartyOrAgent::Agent(a) => a.bic.as_deref() == Some(bic),
+        PartyOrAgent::Party(p) => p.id.as_ref().and_then(|i| i.any_bic.as_deref()) == Some(bic),
     }
 }
 
@@ -211,7 +254,9 @@ impl Handler for SwitchApi {
         let is_operator = req.participant == self.operator;
         let from = self.participants.get(&req.participant).copied();
         match (req.method.as_str(), req.path.as_str(), from) {
-            ("POST", "/v1/messages", Some(from)) => self.post_message(from, &req.body).await,
+            ("POST", "/v1/messages", Some(from)) => {
+                self.post_message(from, &req.participant, &req.body).await
+            }
             ("GET", "/v1/messages", Some(from)) => self.pull(from, &req.query).await,
             ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
             (_, "/v1/operator/positions", _) => Response::error(

@@ -197,3 +197,54 @@ async fn answers_for_unknown_or_foreign_transfers_are_refused() {
     assert_eq!(status, 422);
     assert!(body.contains("UNKNOWN_ORIGINAL"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_in_an_apphdr_envelope_are_accepted_only_from_their_sender() {
+    use iso20022::common::PartyOrAgent;
+    use iso20022::envelope::{self, Envelope};
+    use iso20022::head001::AppHdr;
+    use iso20022::{Agent, Message};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg).await.unwrap();
+    let banks = banks(&cfg, node.addr, &node.pki.dir).await;
+    let (stop, rx) = watch::channel(false);
+    for b in &banks {
+        b.spawn_inbox(rx.clone());
+    }
+    let wrap = |from: &str, msg: iso20022::pacs008::Pacs008| {
+        let header = AppHdr {
+            from: PartyOrAgent::Agent(Agent::bic(from)),
+            to: PartyOrAgent::Agent(Agent::bic("IPSWBRSP")),
+            biz_msg_id: msg.header.msg_id.clone(),
+            msg_def_id: "pacs.008.001.08".into(),
+            created: NOW.into(),
+            ..AppHdr::default()
+        };
+        let xml = envelope::encode(&Envelope { header, message: Message::Pacs008(msg) });
+        assert_xsd_valid_parts(&xml);
+        xml
+    };
+    let msg = banks[0].pacs008_by_alias("E2E-ENV-1", "000001", &alias(1, 1, 0), 900, NOW);
+    let out = banks[0].send_and_wait("E2E-ENV-1", wrap("BKAABRSP", msg), WAIT).await.unwrap();
+    assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted);
+
+    let msg = banks[0].pacs008_by_alias("E2E-ENV-2", "000001", &alias(1, 1, 0), 900, NOW);
+    let err = banks[0].client().send(wrap("BKBBBRSP", msg)).await.unwrap_err();
+    let adapters::client::ClientError::Status { status, body } = err else { panic!() };
+    assert_eq!(status, 403);
+    assert!(body.contains("/AppHdr/Fr"), "{body}");
+    assert_xsd_valid(&body);
+    let _ = stop.send(true);
+}
+
+/// The AppHdr and the Document of an envelope each validate against their own XSD.
+fn assert_xsd_valid_parts(xml: &str) {
+    let hdr_start = xml.find("<AppHdr").unwrap();
+    let hdr_end = xml.find("</AppHdr>").unwrap() + "</AppHdr>".len();
+    let doc_start = xml.find("<Document").unwrap();
+    let doc_end = xml.rfind("</Document>").unwrap() + "</Document>".len();
+    assert_xsd_valid(&xml[hdr_start..hdr_end]);
+    assert_xsd_valid(&xml[doc_start..doc_end]);
+}
