@@ -14,6 +14,7 @@ use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::ServerConfig;
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -112,15 +113,25 @@ pub struct ServerStats {
     pub handshakes_failed: AtomicU64,
     /// Connections served.
     pub connections_served: AtomicU64,
+    /// Connections refused because the client certificate is revoked.
+    pub revoked_refused: AtomicU64,
 }
 
-/// Serve participants on `listener` until `shutdown` turns true.
+/// SHA-256 fingerprint of a DER certificate, lowercase hex (as `sha256sum` prints it).
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Serve participants on `listener` until `shutdown` turns true. Client certificates whose
+/// fingerprint is in `revoked` are refused after the handshake, before any request.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     handler: Arc<H>,
     limits: ServerLimits,
     stats: Arc<ServerStats>,
+    revoked: Arc<HashSet<String>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
@@ -140,6 +151,7 @@ pub async fn serve<H: Handler>(
         let acceptor = acceptor.clone();
         let handler = handler.clone();
         let stats = stats.clone();
+        let revoked = revoked.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let hs = tokio::time::timeout(
@@ -151,9 +163,12 @@ pub async fn serve<H: Handler>(
                 stats.handshakes_failed.fetch_add(1, Ordering::Relaxed);
                 return;
             };
-            let identity =
-                tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(identity_of);
-            let Some(participant) = identity else {
+            let peer = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+            if peer.is_some_and(|c| revoked.contains(&fingerprint(c.as_ref()))) {
+                stats.revoked_refused.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            let Some(participant) = peer.and_then(identity_of) else {
                 stats.handshakes_failed.fetch_add(1, Ordering::Relaxed);
                 return;
             };

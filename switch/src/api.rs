@@ -11,7 +11,9 @@
 //! Hot path: every message passes here.
 
 use crate::core::Answer;
-use crate::runtime::{Command, CoreHandle, Delivery, Inbound, Query, QueryAnswer, SubmitError};
+use crate::runtime::{
+    AdminStep, Command, CoreHandle, Delivery, Inbound, Query, QueryAnswer, SubmitError,
+};
 use adapters::server::{Handler, Request, Response};
 use adapters::wire::{PullResponse, SendResponse};
 use iso20022::admi002::{self, Admi002};
@@ -178,6 +180,35 @@ impl SwitchApi {
         )
     }
 
+    /// `POST /v1/operator/participants/{BIC}/suspend` or `.../activate`.
+    async fn participant_status(&self, path: &str) -> Response {
+        let rest = path.trim_start_matches("/v1/operator/participants/");
+        let (bic, action) = rest.split_once('/').unwrap_or((rest, ""));
+        let suspended = match action {
+            "suspend" => true,
+            "activate" => false,
+            _ => {
+                return Response::error(
+                    404,
+                    "NOT_FOUND",
+                    "use .../participants/{BIC}/suspend or /activate",
+                )
+            }
+        };
+        let Some(participant) = self.participants.get(bic).copied() else {
+            return Response::error(404, "UNKNOWN_PARTICIPANT", &format!("no participant {bic:?}"));
+        };
+        match self.core.admin(vec![AdminStep::Status { participant, suspended }]).await {
+            Ok(changed) => {
+                let status = if suspended { "suspended" } else { "active" };
+                let body =
+                    serde_json::json!({ "bic": bic, "status": status, "changed": changed > 0 });
+                Response::json(200, body.to_string())
+            }
+            Err(e) => Response::error(503, "UNAVAILABLE", &e),
+        }
+    }
+
     async fn positions(&self) -> Response {
         match self.core.query(Query::Positions).await {
             Ok(QueryAnswer::Positions { positions, conserved, counters }) => {
@@ -259,6 +290,9 @@ impl Handler for SwitchApi {
             }
             ("GET", "/v1/messages", Some(from)) => self.pull(from, &req.query).await,
             ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
+            ("POST", path, _) if is_operator && path.starts_with("/v1/operator/participants/") => {
+                self.participant_status(path).await
+            }
             (_, "/v1/operator/positions", _) => Response::error(
                 403,
                 "NOT_OPERATOR",

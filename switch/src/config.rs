@@ -29,6 +29,9 @@ pub struct Config {
     /// Register the development aliases (`dev_customers` per bank) on start.
     #[serde(default)]
     pub dev_aliases: bool,
+    /// SHA-256 fingerprints (hex) of revoked client certificates: refused at the handshake.
+    #[serde(default)]
+    pub revoked_certificates: Vec<String>,
 }
 
 /// Scheme profile: the rules a scheme sets.
@@ -43,6 +46,27 @@ pub struct Scheme {
     pub creditor_timeout_ms: u64,
     /// Largest amount of one transaction, minor units (AM13 above it).
     pub transaction_amount_max_minor: u64,
+    /// Night limit for payments by natural persons (debtor without an organisation id),
+    /// minor units; above it: AM02. Absent: no night limit.
+    #[serde(default)]
+    pub night_amount_max_minor: Option<u64>,
+    /// Local hour (0-23) the night starts.
+    #[serde(default = "night_start")]
+    pub night_start_hour: u8,
+    /// Local hour (0-23) the night ends.
+    #[serde(default = "night_end")]
+    pub night_end_hour: u8,
+    /// Offset of the scheme's local time from UTC, minutes (Brasília: -180).
+    #[serde(default)]
+    pub utc_offset_minutes: i32,
+}
+
+fn night_start() -> u8 {
+    20
+}
+
+fn night_end() -> u8 {
+    6
 }
 
 impl Default for Scheme {
@@ -52,6 +76,10 @@ impl Default for Scheme {
             currency: "BRL".into(),
             creditor_timeout_ms: 7_000,
             transaction_amount_max_minor: 100_000_000,
+            night_amount_max_minor: None,
+            night_start_hour: night_start(),
+            night_end_hour: night_end(),
+            utc_offset_minutes: -180,
         }
     }
 }
@@ -115,6 +143,24 @@ pub struct ParticipantConfig {
     /// Development customers (accounts with aliases) created when `dev_aliases` is on.
     #[serde(default)]
     pub dev_customers: u32,
+    /// Initial status; operators change it at run time (journaled).
+    #[serde(default)]
+    pub status: ParticipantStatus,
+    /// Largest amount this participant may send in one transaction, minor units (AM14
+    /// above it); absent: only the scheme limit applies.
+    #[serde(default)]
+    pub transaction_amount_max_minor: Option<u64>,
+}
+
+/// A participant's standing in the scheme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParticipantStatus {
+    /// Sends and receives.
+    #[default]
+    Active,
+    /// Suspended: its payments are rejected (AG10) and payments to it too (AG11).
+    Suspended,
 }
 
 fn default_listen() -> String {
@@ -152,6 +198,8 @@ impl Config {
             member_id: Some(member.into()),
             initial_funding_minor: funding,
             dev_customers: 100,
+            status: ParticipantStatus::Active,
+            transaction_amount_max_minor: None,
         };
         Config {
             listen: default_listen(),
@@ -164,6 +212,7 @@ impl Config {
                 bank("BKCCBRSP", "Banco Gama", "10000003", 2_000_000),
             ],
             dev_aliases: true,
+            revoked_certificates: Vec::new(),
         }
     }
 
@@ -180,6 +229,14 @@ impl Config {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
         if iso20022::Currency::parse(&self.scheme.currency).is_none() {
             return bad("scheme.currency must be three uppercase letters");
+        }
+        if self.scheme.night_start_hour > 23 || self.scheme.night_end_hour > 23 {
+            return bad("scheme.night_start_hour and night_end_hour must be 0 to 23");
+        }
+        for f in &self.revoked_certificates {
+            if f.len() != 64 || !f.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return bad("revoked_certificates holds SHA-256 fingerprints: 64 hex digits");
+            }
         }
         if self.scheme.creditor_timeout_ms == 0 {
             return bad("scheme.creditor_timeout_ms must be positive");

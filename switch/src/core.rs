@@ -36,6 +36,10 @@ pub struct Participant {
     pub name: String,
     /// Clearing member id.
     pub member_id: Option<String>,
+    /// Suspended: its payments get AG10, payments to it AG11.
+    pub suspended: bool,
+    /// Largest amount it may send in one transaction (AM14 above it).
+    pub amount_max_minor: Option<u64>,
 }
 
 impl Participant {
@@ -61,6 +65,35 @@ pub struct Rules {
     pub amount_max_minor: u64,
     /// Unacknowledged messages per participant before it counts as offline.
     pub outbox_max: u64,
+    /// Night limit for natural persons (AM02 above it).
+    pub night: Option<NightLimit>,
+}
+
+/// A time-of-day limit for payments by natural persons (Pix's night limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NightLimit {
+    /// Largest amount at night, minor units.
+    pub amount_max_minor: u64,
+    /// Local hour the night starts.
+    pub start_hour: u8,
+    /// Local hour the night ends.
+    pub end_hour: u8,
+    /// Local time offset from UTC, minutes.
+    pub utc_offset_minutes: i32,
+}
+
+impl NightLimit {
+    /// Whether `now_ms` (UTC) is night in the scheme's local time.
+    pub fn is_night(&self, now_ms: u64) -> bool {
+        let local_s = (now_ms / 1000) as i64 + i64::from(self.utc_offset_minutes) * 60;
+        let hour = local_s.rem_euclid(86_400) / 3600;
+        let (start, end) = (i64::from(self.start_hour), i64::from(self.end_hour));
+        if start <= end {
+            hour >= start && hour < end
+        } else {
+            hour >= start || hour < end
+        }
+    }
 }
 
 /// Where a transfer stands.
@@ -404,6 +437,9 @@ impl Core {
         if !tx.debtor_agent.is(&me.bic, me.member_id.as_deref()) {
             return Some(reject(StatusReason::SignerNotAuthorised));
         }
+        if me.suspended {
+            return Some(reject(StatusReason::AgentSuspended));
+        }
         if tx.amount.currency != self.rules.currency {
             return Some(reject(StatusReason::InvalidAmount));
         }
@@ -413,12 +449,24 @@ impl Core {
         if amount_minor > self.rules.amount_max_minor {
             return Some(reject(StatusReason::AmountExceedsClearingSystemLimit));
         }
+        if me.amount_max_minor.is_some_and(|max| amount_minor > max) {
+            return Some(reject(StatusReason::AmountExceedsAgreedLimit));
+        }
+        let natural_person = tx.debtor.id.as_ref().is_none_or(|id| id.private);
+        if let Some(night) = &self.rules.night {
+            if natural_person && amount_minor > night.amount_max_minor && night.is_night(now_ms) {
+                return Some(reject(StatusReason::NotAllowedAmount));
+            }
+        }
         let (creditor, account) = match self.route(tx) {
             Ok(r) => r,
             Err(reason) => return Some(reject(reason)),
         };
         if creditor == from {
             return Some(reject(StatusReason::NotAllowedBookTransfer));
+        }
+        if self.participants.get(creditor as usize).is_some_and(|p| p.suspended) {
+            return Some(reject(StatusReason::CreditorAgentSuspended));
         }
         let next = self.stream_next.get(creditor as usize).copied().unwrap_or(1);
         if next.saturating_sub(1).saturating_sub(self.acked(creditor)) >= self.rules.outbox_max {
@@ -653,6 +701,22 @@ impl Core {
         Ok(Some(e))
     }
 
+    /// Suspend or re-activate a participant. Returns the applied event if the status changed.
+    pub fn process_status(
+        &mut self,
+        participant: u32,
+        suspended: bool,
+        now_ms: u64,
+    ) -> Result<Option<Event>, String> {
+        let p = self.participants.get(participant as usize).ok_or("unknown participant")?;
+        if p.suspended == suspended {
+            return Ok(None);
+        }
+        let e = Event::StatusChanged { participant, suspended, at_ms: now_ms };
+        self.apply(&e);
+        Ok(Some(e))
+    }
+
     /// Record a participant's acknowledgement. Returns the applied event if it moved.
     pub fn process_ack(&mut self, participant: u32, up_to: u64) -> Option<Event> {
         let next = self.stream_next.get(participant as usize).copied()?;
@@ -797,6 +861,13 @@ impl Core {
                     updated_ms: *at_ms,
                 };
                 self.report_to_debtor(&t, *at_ms);
+            }
+            Event::StatusChanged { participant, suspended, .. } => {
+                let p = self
+                    .participants
+                    .get_mut(*participant as usize)
+                    .ok_or("no such participant")?;
+                p.suspended = *suspended;
             }
             Event::Acked { participant, up_to } => {
                 let a = self

@@ -5,7 +5,7 @@
 //! and a national id (CPF with valid check digits).
 
 use crate::config::Config;
-use crate::runtime::SetupStep;
+use crate::runtime::AdminStep;
 
 /// One development customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,12 +56,12 @@ pub fn customers(bank: u32, count: u32) -> impl Iterator<Item = Customer> {
 }
 
 /// Set-up steps for a config: funding once, and the development aliases if enabled.
-pub fn setup_steps(cfg: &Config) -> Vec<SetupStep> {
+pub fn setup_steps(cfg: &Config) -> Vec<AdminStep> {
     let mut steps = Vec::new();
     for (i, p) in cfg.participants.iter().enumerate() {
         let i = i as u32;
         if p.initial_funding_minor > 0 {
-            steps.push(SetupStep::FundOnce {
+            steps.push(AdminStep::FundOnce {
                 participant: i,
                 amount_minor: p.initial_funding_minor,
             });
@@ -69,7 +69,7 @@ pub fn setup_steps(cfg: &Config) -> Vec<SetupStep> {
         if cfg.dev_aliases {
             for c in customers(i, p.dev_customers) {
                 for k in &c.keys {
-                    steps.push(SetupStep::Alias {
+                    steps.push(AdminStep::Alias {
                         key: k.clone(),
                         participant: i,
                         branch: "0001".into(),

@@ -141,6 +141,15 @@ pub enum Event {
         /// Last acknowledged sequence number.
         up_to: u64,
     },
+    /// An operator suspended or re-activated a participant.
+    StatusChanged {
+        /// Participant index.
+        participant: u32,
+        /// Suspended after the change.
+        suspended: bool,
+        /// When.
+        at_ms: u64,
+    },
 }
 
 /// Serialize an event for the journal.

@@ -6,8 +6,8 @@
 //! (idempotent), then open the listener. Banks can connect only once recovery is complete.
 
 use crate::api::SwitchApi;
-use crate::config::{Config, OPERATOR};
-use crate::core::{Core, Participant, Rules};
+use crate::config::{Config, ParticipantStatus, OPERATOR};
+use crate::core::{Core, NightLimit, Participant, Rules};
 use crate::runtime::{self, CoreHandle, Delivery};
 use adapters::pki::DevPki;
 use adapters::server::{ServerLimits, ServerStats};
@@ -15,6 +15,38 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
+
+/// A fresh core (no journal replayed yet) for a configuration.
+pub fn core_from_config(cfg: &Config) -> anyhow::Result<Core> {
+    let currency = iso20022::Currency::parse(&cfg.scheme.currency)
+        .ok_or_else(|| anyhow::anyhow!("bad currency {:?}", cfg.scheme.currency))?;
+    let night = cfg.scheme.night_amount_max_minor.map(|amount_max_minor| NightLimit {
+        amount_max_minor,
+        start_hour: cfg.scheme.night_start_hour,
+        end_hour: cfg.scheme.night_end_hour,
+        utc_offset_minutes: cfg.scheme.utc_offset_minutes,
+    });
+    let rules = Rules {
+        scheme: cfg.scheme.name.clone(),
+        currency,
+        creditor_timeout_ms: cfg.scheme.creditor_timeout_ms,
+        amount_max_minor: cfg.scheme.transaction_amount_max_minor,
+        outbox_max: cfg.limits.outbox_max as u64,
+        night,
+    };
+    let participants = cfg
+        .participants
+        .iter()
+        .map(|p| Participant {
+            bic: p.bic.clone(),
+            name: p.name.clone(),
+            member_id: p.member_id.clone(),
+            suspended: p.status == ParticipantStatus::Suspended,
+            amount_max_minor: p.transaction_amount_max_minor,
+        })
+        .collect();
+    Core::new(rules, participants).map_err(anyhow::Error::msg)
+}
 
 /// A running switch.
 #[derive(Debug)]
@@ -40,25 +72,7 @@ impl Node {
         let mut names: Vec<&str> = cfg.participants.iter().map(|p| p.bic.as_str()).collect();
         names.push(OPERATOR);
         let pki = DevPki::ensure(&cfg.data, &names)?;
-        let currency = iso20022::Currency::parse(&cfg.scheme.currency)
-            .ok_or_else(|| anyhow::anyhow!("bad currency"))?;
-        let rules = Rules {
-            scheme: cfg.scheme.name.clone(),
-            currency,
-            creditor_timeout_ms: cfg.scheme.creditor_timeout_ms,
-            amount_max_minor: cfg.scheme.transaction_amount_max_minor,
-            outbox_max: cfg.limits.outbox_max as u64,
-        };
-        let participants: Vec<Participant> = cfg
-            .participants
-            .iter()
-            .map(|p| Participant {
-                bic: p.bic.clone(),
-                name: p.name.clone(),
-                member_id: p.member_id.clone(),
-            })
-            .collect();
-        let mut core = Core::new(rules, participants).map_err(anyhow::Error::msg)?;
+        let mut core = core_from_config(cfg)?;
         let (journal, replayed) = store::FileJournal::open(&cfg.data.join("journal"), |_, rec| {
             runtime::recover(&mut core, rec)
         })?;
@@ -75,7 +89,7 @@ impl Node {
             cfg.limits.batch_max,
         )
         .map_err(anyhow::Error::msg)?;
-        handle.setup(crate::devnet::setup_steps(cfg)).await.map_err(anyhow::Error::msg)?;
+        handle.admin(crate::devnet::setup_steps(cfg)).await.map_err(anyhow::Error::msg)?;
 
         let limits = iso20022::Limits {
             max_bytes: cfg.limits.message_max_bytes,
@@ -101,7 +115,17 @@ impl Node {
             body_max_bytes: cfg.limits.message_max_bytes,
             ..ServerLimits::default()
         };
-        tokio::spawn(adapters::server::serve(listener, tls, api, server_limits, stats.clone(), rx));
+        let revoked =
+            Arc::new(cfg.revoked_certificates.iter().map(|f| f.to_ascii_lowercase()).collect());
+        tokio::spawn(adapters::server::serve(
+            listener,
+            tls,
+            api,
+            server_limits,
+            stats.clone(),
+            revoked,
+            rx,
+        ));
         Ok(Node {
             addr,
             pki,

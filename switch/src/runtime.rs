@@ -73,10 +73,10 @@ pub enum Command {
         /// Sequence number.
         up_to: u64,
     },
-    /// Development set-up: funding and aliases.
-    Setup {
+    /// Administration: development set-up (funding, aliases) and operator actions.
+    Admin {
         /// What to do.
-        steps: Vec<SetupStep>,
+        steps: Vec<AdminStep>,
         /// Result, after the batch is durable.
         reply: oneshot::Sender<Result<usize, String>>,
     },
@@ -89,15 +89,22 @@ pub enum Command {
     },
 }
 
-/// A development set-up step.
+/// An administration step.
 #[derive(Debug, Clone)]
-pub enum SetupStep {
+pub enum AdminStep {
     /// Fund a participant once: skipped if it was ever funded.
     FundOnce {
         /// Participant index.
         participant: u32,
         /// Amount.
         amount_minor: u64,
+    },
+    /// Suspend (`true`) or re-activate (`false`) a participant.
+    Status {
+        /// Participant index.
+        participant: u32,
+        /// Suspended after the step.
+        suspended: bool,
     },
     /// Register an alias (no-op if registered identically).
     Alias {
@@ -234,10 +241,11 @@ impl CoreHandle {
         rx.await.map_err(|_| SubmitError::Stopped)
     }
 
-    /// Run set-up steps and wait until they are durable.
-    pub async fn setup(&self, steps: Vec<SetupStep>) -> Result<usize, String> {
+    /// Run administration steps and wait until they are durable; returns how many changed
+    /// something.
+    pub async fn admin(&self, steps: Vec<AdminStep>) -> Result<usize, String> {
         let (reply, rx) = oneshot::channel();
-        self.submit(Command::Setup { steps, reply }).map_err(|e| format!("{e:?}"))?;
+        self.submit(Command::Admin { steps, reply }).map_err(|e| format!("{e:?}"))?;
         rx.await.map_err(|_| "core stopped".to_string())?
     }
 }
@@ -360,19 +368,22 @@ fn handle(
             replies.push(Reply::Answer(reply, answer));
         }
         Command::Ack { participant, up_to } => events.extend(core.process_ack(participant, up_to)),
-        Command::Setup { steps, reply } => {
+        Command::Admin { steps, reply } => {
             let mut done = 0;
             let mut result = Ok(0);
             for step in steps {
                 let r = match step {
-                    SetupStep::FundOnce { participant, amount_minor } => {
+                    AdminStep::FundOnce { participant, amount_minor } => {
                         if core.is_funded(participant) {
                             Ok(None)
                         } else {
                             core.process_funding(participant, amount_minor, now).map(Some)
                         }
                     }
-                    SetupStep::Alias { key, participant, branch, account, owner } => {
+                    AdminStep::Status { participant, suspended } => {
+                        core.process_status(participant, suspended, now)
+                    }
+                    AdminStep::Alias { key, participant, branch, account, owner } => {
                         directory::Key::parse(&key).map_err(|e| format!("{key}: {e}")).and_then(
                             |k| core.process_alias(&k, participant, &branch, &account, &owner),
                         )

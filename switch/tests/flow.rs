@@ -248,3 +248,92 @@ fn assert_xsd_valid_parts(xml: &str) {
     assert_xsd_valid(&xml[hdr_start..hdr_end]);
     assert_xsd_valid(&xml[doc_start..doc_end]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_suspension_and_revoked_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    // Night covers the current hour (UTC), whatever time the test runs.
+    let hour = ((switch::time::now_ms() / 3_600_000) % 24) as u8;
+    cfg.scheme.utc_offset_minutes = 0;
+    cfg.scheme.night_start_hour = hour;
+    cfg.scheme.night_end_hour = (hour + 2) % 24;
+    cfg.scheme.night_amount_max_minor = Some(100_000);
+    cfg.participants[1].transaction_amount_max_minor = Some(5_000);
+    // Revoke C's certificate: generate the PKI first to know its fingerprint.
+    let names: Vec<&str> =
+        cfg.participants.iter().map(|p| p.bic.as_str()).chain(["OPERATOR"]).collect();
+    let pki = adapters::pki::DevPki::ensure(dir.path(), &names).unwrap();
+    let c_pem = std::fs::read(pki.participant("BKCCBRSP").cert).unwrap();
+    let c_der = rustls_pemfile::certs(&mut c_pem.as_slice()).next().unwrap().unwrap();
+    cfg.revoked_certificates = vec![adapters::server::fingerprint(c_der.as_ref())];
+
+    let node = Node::start(&cfg).await.unwrap();
+    let op = operator(node.addr, &pki.dir).await;
+    let mut all = Vec::new();
+    for (i, p) in cfg.participants.iter().enumerate().take(2) {
+        let files = pki.participant(&p.bic);
+        let tls = adapters::tls::client_config(&pki.ca_cert, &files).unwrap();
+        let client =
+            adapters::client::BankClient::connect(node.addr, "localhost", tls).await.unwrap();
+        let accounts =
+            switch::devnet::customers(i as u32, 10).map(|c| (c.account, 0i128)).collect();
+        all.push(adapters::simbank::SimBank::new(
+            &p.bic,
+            client,
+            iso20022::Currency::parse("BRL").unwrap(),
+            accounts,
+        ));
+    }
+    let (stop, rx) = watch::channel(false);
+    for b in &all {
+        b.spawn_inbox(rx.clone());
+    }
+    let (a, b) = (&all[0], &all[1]);
+
+    // Night limit for a natural person (no organisation id): AM02 above it, fine below.
+    let out = a.pay("E2E-NIGHT-1", "000001", &alias(1, 0, 0), 100_001, NOW, WAIT).await.unwrap();
+    assert_eq!(out, rjct(StatusReason::NotAllowedAmount));
+    let out = a.pay("E2E-NIGHT-2", "000001", &alias(1, 0, 0), 100_000, NOW, WAIT).await.unwrap();
+    assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted);
+
+    // B's own limit: AM14.
+    let out = b.pay("E2E-BLIM", "000001", &alias(0, 0, 0), 5_001, NOW, WAIT).await.unwrap();
+    assert_eq!(out, rjct(StatusReason::AmountExceedsAgreedLimit));
+
+    // The operator suspends B: B's payments get AG10, payments to B get AG11; then back.
+    let suspend = |action: &'static str| {
+        let op = op.clone();
+        async move {
+            let r = op
+                .request(
+                    http::Method::POST,
+                    &format!("/v1/operator/participants/BKBBBRSP/{action}"),
+                    "application/json",
+                    bytes::Bytes::new(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        }
+    };
+    suspend("suspend").await;
+    let out = b.pay("E2E-SUSP-1", "000001", &alias(0, 0, 0), 100, NOW, WAIT).await.unwrap();
+    assert_eq!(out, rjct(StatusReason::AgentSuspended));
+    let out = a.pay("E2E-SUSP-2", "000001", &alias(1, 0, 0), 100, NOW, WAIT).await.unwrap();
+    assert_eq!(out, rjct(StatusReason::CreditorAgentSuspended));
+    suspend("activate").await;
+    let out = a.pay("E2E-SUSP-3", "000001", &alias(1, 0, 0), 100, NOW, WAIT).await.unwrap();
+    assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted);
+
+    // C's certificate is revoked: the connection is refused before any request is served.
+    let files = pki.participant("BKCCBRSP");
+    let tls = adapters::tls::client_config(&pki.ca_cert, &files).unwrap();
+    let refused = match adapters::client::BankClient::connect(node.addr, "localhost", tls).await {
+        Err(_) => true,
+        Ok(c) => c.pull(0, 1, 0).await.is_err(),
+    };
+    assert!(refused, "a revoked certificate must not be served");
+    assert!(node.stats.revoked_refused.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    let _ = stop.send(true);
+}

@@ -64,6 +64,16 @@ enum Cmd {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Suspend or re-activate a participant (operator certificate).
+    Participant {
+        #[command(flatten)]
+        conn: Conn,
+        /// `suspend` or `activate`.
+        #[arg(value_parser = ["suspend", "activate"])]
+        action: String,
+        /// The participant's BIC.
+        bic: String,
+    },
     /// Replay a journal offline (the switch must not be running on it) and summarize it.
     Journal {
         /// Data directory.
@@ -181,6 +191,15 @@ async fn online(cmd: Cmd) -> anyhow::Result<()> {
             let v: serde_json::Value = serde_json::from_slice(&r.body)?;
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
+        Cmd::Participant { conn, action, bic } => {
+            let c = client(&conn, switch::config::OPERATOR).await?;
+            let path = format!("/v1/operator/participants/{bic}/{action}");
+            let r = c
+                .request(http::Method::POST, &path, "application/json", bytes::Bytes::new())
+                .await?;
+            println!("{} {}", r.status, String::from_utf8_lossy(&r.body));
+            anyhow::ensure!(r.status == 200, "the switch refused");
+        }
         _ => {}
     }
     Ok(())
@@ -191,23 +210,7 @@ fn journal(data: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
         Some(p) => switch::config::Config::load(&p)?,
         None => switch::config::Config::dev(&data),
     };
-    let rules = switch::core::Rules {
-        scheme: cfg.scheme.name.clone(),
-        currency: iso20022::Currency::parse(&cfg.scheme.currency).unwrap_or_default(),
-        creditor_timeout_ms: cfg.scheme.creditor_timeout_ms,
-        amount_max_minor: cfg.scheme.transaction_amount_max_minor,
-        outbox_max: cfg.limits.outbox_max as u64,
-    };
-    let participants = cfg
-        .participants
-        .iter()
-        .map(|p| switch::core::Participant {
-            bic: p.bic.clone(),
-            name: p.name.clone(),
-            member_id: p.member_id.clone(),
-        })
-        .collect();
-    let mut core = switch::core::Core::new(rules, participants).map_err(anyhow::Error::msg)?;
+    let mut core = switch::node::core_from_config(&cfg)?;
     let dir = data.join("journal");
     anyhow::ensure!(dir.join("journal.log").exists(), "no journal in {}", dir.display());
     let (_j, n) =
