@@ -293,6 +293,11 @@ impl Core {
         &self.late
     }
 
+    /// Every transfer, in no particular order.
+    pub fn transfers(&self) -> impl Iterator<Item = &Transfer> {
+        self.transfers.values()
+    }
+
     /// Every participant's position.
     pub fn positions(&self) -> Vec<Position> {
         self.participants

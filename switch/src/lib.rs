@@ -22,6 +22,7 @@
 //! ```
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod core;
 pub mod demo;
