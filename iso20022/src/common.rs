@@ -55,7 +55,24 @@ pub fn req<'a>(el: &'a Element, at: &At, name: &str) -> Result<&'a Element, Deco
 /// Mandatory text child with a maximum length (`MaxNNText`).
 pub fn req_text(el: &Element, at: &At, name: &str, max: usize) -> Result<String, DecodeError> {
     let child = req(el, at, name)?;
-    check_text(&child.text, &at.child(name, None), max)
+    check_text_at(&child.text, at, name, max)
+}
+
+/// [`check_text`] for child `name` of `at`, building the path only on error.
+fn check_text_at(text: &str, at: &At, name: &str, max: usize) -> Result<String, DecodeError> {
+    if text.is_empty() {
+        return Err(at.err_at(name, ErrorKind::Invalid("empty, at least 1 character".into())));
+    }
+    // Byte length bounds the character count from above: most values skip the count.
+    if text.len() > max {
+        let n = text.chars().count();
+        if n > max {
+            return Err(
+                at.err_at(name, ErrorKind::Invalid(format!("{n} characters, at most {max}")))
+            );
+        }
+    }
+    Ok(text.to_string())
 }
 
 /// Optional text child with a maximum length.
@@ -66,7 +83,7 @@ pub fn opt_text(
     max: usize,
 ) -> Result<Option<String>, DecodeError> {
     match el.child(name) {
-        Some(child) => check_text(&child.text, &at.child(name, None), max).map(Some),
+        Some(child) => check_text_at(&child.text, at, name, max).map(Some),
         None => Ok(None),
     }
 }
