@@ -34,6 +34,12 @@ pub struct JournalOptions {
     /// Snapshots kept on disk (at least 1). Segments are deleted once the oldest kept snapshot
     /// covers them, so a damaged newest snapshot can fall back to the previous one. Default 2.
     pub snapshots_keep: usize,
+    /// Repair mode, for an operator after a power loss: damage anywhere in the last segment
+    /// ends the journal there, even if valid records follow (normally that is refused as
+    /// corruption). Those records are cut away and counted in `Recovery::truncated_bytes`.
+    /// After a power loss, pages of an unsynced batch may reach the disk out of order, which
+    /// looks like damage in the middle. Default false; never set it by default in a config.
+    pub repair_truncate_tail: bool,
 }
 
 impl Default for JournalOptions {
@@ -43,6 +49,7 @@ impl Default for JournalOptions {
             write_buffer_bytes: 1 << 20,
             snapshot_bytes_max: 1 << 30,
             snapshots_keep: 2,
+            repair_truncate_tail: false,
         }
     }
 }
@@ -279,7 +286,8 @@ fn recover(
             return Err(JournalError::Corrupt { offset: 0, reason });
         }
         let mut deliver = |seq: u64, data: &[u8]| on_replay(Replay::Record { seq, data });
-        let end = segment::scan_segment(&name, &data, first_seq, is_last, covered, &mut deliver)?;
+        let role = segment::SegmentRole { is_last, repair: opts.repair_truncate_tail };
+        let end = segment::scan_segment(&name, &data, first_seq, &role, covered, &mut deliver)?;
         report.records_replayed += end.delivered;
         last = end.last_seq;
         if is_last {
