@@ -548,6 +548,9 @@ impl Journal for FileJournal {
         if self.poisoned {
             return Err(JournalError::Poisoned);
         }
+        if self.synced_seq == self.seq && self.buf.is_empty() {
+            return Ok(()); // nothing appended since the last sync: no fdatasync needed
+        }
         let r = self.write_out().and_then(|()| Ok(self.file.sync_data()?));
         r.map_err(|e| self.poison(e))?;
         self.synced_seq = self.seq;
