@@ -8,6 +8,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use std::hint::black_box;
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use directory::{
@@ -41,19 +42,37 @@ fn rss_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
+/// Load the directory once outside criterion, timing the load and one pass of resolves, and
+/// print the summary line `switchctl bench directory` also prints.
 fn loaded() -> (Directory, Vec<Key>) {
-    let es = entries(ENTRIES, "");
-    let keys: Vec<Key> = es.iter().map(|e| e.key.clone()).collect();
     let before = rss_bytes();
+    let es = entries(ENTRIES, "");
     let mut d = Directory::new(config());
     d.reserve(es.len());
+    let start = Instant::now();
     for e in es {
         let _ = d.register_entry(e, 1);
     }
-    if let (Some(b), Some(a)) = (before, rss_bytes()) {
-        let per = a.saturating_sub(b) / ENTRIES as u64;
-        println!("directory: bytes_per_entry={per} entries={} (resident set delta)", d.len());
+    let register_s = start.elapsed().as_secs_f64();
+    let after = rss_bytes();
+    let keys: Vec<Key> = entries(ENTRIES, "").into_iter().map(|e| e.key).collect();
+    let start = Instant::now();
+    let mut found = 0usize;
+    for i in 0..keys.len() {
+        found += usize::from(d.resolve(black_box(&keys[(i * 7_919) % keys.len()])).is_some());
     }
+    let resolve_s = start.elapsed().as_secs_f64();
+    let per_entry = match (before, after) {
+        (Some(b), Some(a)) => a.saturating_sub(b) / ENTRIES as u64,
+        _ => 0,
+    };
+    println!(
+        "directory: resolve_per_s={:.0} register_per_s={:.0} bytes_per_entry={per_entry} \
+         entries={} (found {found}; one pass each, wall clock)",
+        keys.len() as f64 / resolve_s,
+        ENTRIES as f64 / register_s,
+        d.len()
+    );
     (d, keys)
 }
 
