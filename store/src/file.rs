@@ -163,11 +163,12 @@ fn file_name(path: &Path) -> String {
 }
 
 fn read_segment(path: &Path) -> Result<Vec<u8>, JournalError> {
-    if !std::fs::metadata(path)?.is_file() {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
         let reason = format!("{} is not a regular file", file_name(path));
         return Err(JournalError::Corrupt { offset: 0, reason });
     }
-    let mut data = Vec::new();
+    let mut data = Vec::with_capacity(meta.len().min(SEGMENT_FILE_MAX_BYTES) as usize + 1);
     File::open(path)?.take(SEGMENT_FILE_MAX_BYTES + 1).read_to_end(&mut data)?;
     if data.len() as u64 > SEGMENT_FILE_MAX_BYTES {
         let reason = format!("{} is larger than {SEGMENT_FILE_MAX_BYTES} bytes", file_name(path));
