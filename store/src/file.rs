@@ -398,7 +398,12 @@ impl FileJournal {
         mut on_replay: impl FnMut(Replay<'_>) -> Result<(), String>,
     ) -> Result<(FileJournal, u64), JournalError> {
         opts.validate()?;
-        std::fs::create_dir_all(dir)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?; // the new directory's entry is durable too
+            }
+        }
         let rec = recover(dir, &opts, &mut on_replay, true)?;
         let last_seq = rec.report.last_seq;
         let mut segments = rec.segments;
