@@ -170,8 +170,8 @@ pub enum CreateAccountError {
 
 /// Why a transfer was refused. Numbered and ordered by precedence: when several apply, the
 /// lowest number is reported. Numbers are stable; new results get new numbers. Results
-/// 14 and above were added later; each says where it sits among the checks, and none of
-/// them can apply together with a lower-numbered one reported after it except as stated.
+/// 14 and above were added later and so could not take their place in the numbering: each
+/// says where it is checked relative to 1-13, and that order is what callers see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error)]
 #[non_exhaustive]
 #[repr(u32)]
