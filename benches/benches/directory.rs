@@ -8,6 +8,7 @@
 #![allow(clippy::indexing_slicing)]
 
 use std::hint::black_box;
+use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use directory::{
@@ -41,19 +42,60 @@ fn rss_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
+/// CPU seconds used by this process so far (user + system), from `/proc/self/stat` (clock
+/// ticks, 100 per second on Linux). On a loaded machine wall-clock rates understate what a
+/// core does; CPU time does not.
+fn cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Load the directory once outside criterion, timing the load and one pass of resolves, and
+/// print the summary line `switchctl bench directory` also prints.
 fn loaded() -> (Directory, Vec<Key>) {
-    let es = entries(ENTRIES, "");
-    let keys: Vec<Key> = es.iter().map(|e| e.key.clone()).collect();
     let before = rss_bytes();
+    let es = entries(ENTRIES, "");
     let mut d = Directory::new(config());
     d.reserve(es.len());
+    let (start, cpu0) = (Instant::now(), cpu_s());
     for e in es {
         let _ = d.register_entry(e, 1);
     }
-    if let (Some(b), Some(a)) = (before, rss_bytes()) {
-        let per = a.saturating_sub(b) / ENTRIES as u64;
-        println!("directory: bytes_per_entry={per} entries={} (resident set delta)", d.len());
+    let register_s = start.elapsed().as_secs_f64();
+    let register_cpu = cpu_s().zip(cpu0).map_or(f64::NAN, |(b, a)| b - a);
+    let after = rss_bytes();
+    let keys: Vec<Key> = entries(ENTRIES, "").into_iter().map(|e| e.key).collect();
+    let (start, cpu0) = (Instant::now(), cpu_s());
+    let mut found = 0usize;
+    for _pass in 0..5 {
+        for i in 0..keys.len() {
+            found += usize::from(d.resolve(black_box(&keys[(i * 7_919) % keys.len()])).is_some());
+        }
     }
+    let resolve_s = start.elapsed().as_secs_f64();
+    let resolve_cpu = cpu_s().zip(cpu0).map_or(f64::NAN, |(b, a)| b - a);
+    let per_entry = match (before, after) {
+        (Some(b), Some(a)) => a.saturating_sub(b) / ENTRIES as u64,
+        _ => 0,
+    };
+    let resolves = 5.0 * keys.len() as f64;
+    println!(
+        "directory: resolve_per_s={:.0} register_per_s={:.0} bytes_per_entry={per_entry} \
+         entries={}",
+        resolves / resolve_s,
+        ENTRIES as f64 / register_s,
+        d.len()
+    );
+    println!(
+        "directory: per CPU second: resolve_per_cpu_s={:.0} register_per_cpu_s={:.0} \
+         (found {found} of {resolves})",
+        resolves / resolve_cpu,
+        ENTRIES as f64 / register_cpu
+    );
     (d, keys)
 }
 

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use store::group::{ack_channel, GroupCommitter, GroupOptions};
 use store::{FileJournal, Journal, JournalOptions};
 
 const RECORD: [u8; 200] = [0xA5; 200];
@@ -56,6 +57,28 @@ fn append_only(c: &mut Criterion) {
     g.finish();
 }
 
+fn group_commit(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = FileJournal::open_with(dir.path(), JournalOptions::default(), |_| Ok(())).unwrap();
+    let g = GroupCommitter::start(j, GroupOptions::default()).unwrap();
+    let (tx, rx) = ack_channel(4_096);
+    let mut group = c.benchmark_group("journal");
+    group.throughput(Throughput::Elements(4_000));
+    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    // One producer with 4,000 records in flight: the writer picks its own batch sizes.
+    group.bench_function("group_commit_4000x200B_in_flight", |b| {
+        b.iter(|| {
+            for i in 0..4_000 {
+                g.submit(RECORD.to_vec(), i, &tx).unwrap();
+            }
+            for _ in 0..4_000 {
+                rx.recv().unwrap().result.unwrap();
+            }
+        })
+    });
+    group.finish();
+}
+
 fn replay(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let (mut j, _) =
@@ -82,5 +105,5 @@ fn replay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, append_sync, append_only, replay);
+criterion_group!(benches, append_sync, append_only, group_commit, replay);
 criterion_main!(benches);

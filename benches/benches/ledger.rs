@@ -20,10 +20,13 @@ const PARTICIPANTS: u64 = 1_000;
 const CHUNK: u64 = 8_192;
 /// Transfers kept for idempotency in steady state (a few chunks).
 const KEEP_MS: u64 = 4;
+/// The live set in steady state: what to preallocate (not the limit: a table much larger
+/// than its live set spreads entries over more memory and misses the cache more).
+const LIVE: usize = (CHUNK * (KEEP_MS + 2)) as usize;
 
 fn gross_ledger() -> Ledger {
     let mut l = Ledger::with_limits(LedgerLimits { transfers_max: 1 << 20, ..Default::default() });
-    l.preallocate(1 << 20);
+    l.preallocate(LIVE);
     l.create_account(RTGS, AccountFlags::FUNDING).unwrap();
     for p in 0..PARTICIPANTS {
         l.create_account(100 + p, AccountFlags::SETTLEMENT).unwrap();
@@ -34,7 +37,7 @@ fn gross_ledger() -> Ledger {
 
 fn net_ledger() -> Ledger {
     let mut l = Ledger::with_limits(LedgerLimits { transfers_max: 1 << 20, ..Default::default() });
-    l.preallocate(1 << 20);
+    l.preallocate(LIVE);
     l.create_account(RTGS, AccountFlags::FUNDING).unwrap();
     for p in 0..PARTICIPANTS {
         l.create_net_account(100 + p, 1 << 50).unwrap();

@@ -6,17 +6,11 @@ fn main() {
     let limits = iso20022::Limits::default();
     let mut failed = false;
     for path in std::env::args().skip(1) {
-        match std::fs::read(&path) {
-            Ok(bytes) => match iso20022::decode(&bytes, &limits) {
-                Ok(msg) => println!("{}", iso20022::encode(&msg)),
-                Err(_) => match iso20022::envelope::decode(&bytes, &limits) {
-                    Ok(env) => println!("{}", iso20022::envelope::encode(&env)),
-                    Err(e) => {
-                        failed = true;
-                        eprintln!("ERR {path}: {e}");
-                    }
-                },
-            },
+        let result = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| iso20022::roundtrip(&bytes, &limits).map_err(|e| e.to_string()));
+        match result {
+            Ok(xml) => println!("{xml}"),
             Err(e) => {
                 failed = true;
                 eprintln!("ERR {path}: {e}");

@@ -1,15 +1,12 @@
 //! Building blocks shared by the messages: amounts, agents, parties, accounts, proxies, and
 //! the facet checks of the XSD simple types they use.
 //!
-//! Amounts are `rust_decimal` only while crossing the XML edge; inside they are integer minor
-//! units (`amount_minor: u64`) with the currency's own exponent.
+//! Amounts are integer minor units (`minor: u64`) with the currency's own exponent; the XML
+//! decimal text is converted digit by digit, never through a float.
 
 use crate::error::{DecodeError, ErrorKind};
 use crate::xml::{Element, Writer};
-use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::Decimal;
 use std::fmt;
-use std::str::FromStr;
 
 /// The element path being decoded, for precise errors.
 #[derive(Debug)]
@@ -55,7 +52,24 @@ pub fn req<'a>(el: &'a Element, at: &At, name: &str) -> Result<&'a Element, Deco
 /// Mandatory text child with a maximum length (`MaxNNText`).
 pub fn req_text(el: &Element, at: &At, name: &str, max: usize) -> Result<String, DecodeError> {
     let child = req(el, at, name)?;
-    check_text(&child.text, &at.child(name, None), max)
+    check_text_at(&child.text, at, name, max)
+}
+
+/// [`check_text`] for child `name` of `at`, building the path only on error.
+fn check_text_at(text: &str, at: &At, name: &str, max: usize) -> Result<String, DecodeError> {
+    if text.is_empty() {
+        return Err(at.err_at(name, ErrorKind::Invalid("empty, at least 1 character".into())));
+    }
+    // Byte length bounds the character count from above: most values skip the count.
+    if text.len() > max {
+        let n = text.chars().count();
+        if n > max {
+            return Err(
+                at.err_at(name, ErrorKind::Invalid(format!("{n} characters, at most {max}")))
+            );
+        }
+    }
+    Ok(text.to_string())
 }
 
 /// Optional text child with a maximum length.
@@ -66,7 +80,7 @@ pub fn opt_text(
     max: usize,
 ) -> Result<Option<String>, DecodeError> {
     match el.child(name) {
-        Some(child) => check_text(&child.text, &at.child(name, None), max).map(Some),
+        Some(child) => check_text_at(&child.text, at, name, max).map(Some),
         None => Ok(None),
     }
 }
@@ -289,8 +303,12 @@ pub struct Amount {
 impl Amount {
     /// Decimal text for XML (`12.30`).
     pub fn to_decimal_string(&self) -> String {
-        let d = Decimal::from_i128_with_scale(i128::from(self.minor), self.currency.exponent());
-        d.to_string()
+        let exp = self.currency.exponent();
+        if exp == 0 {
+            return self.minor.to_string();
+        }
+        let unit = 10u64.pow(exp);
+        format!("{}.{:0width$}", self.minor / unit, self.minor % unit, width = exp as usize)
     }
 }
 
@@ -320,19 +338,30 @@ pub fn decode_amount(el: &Element, at: &At) -> Result<Amount, DecodeError> {
     if digits > 18 {
         return Err(at.err(ErrorKind::Invalid(format!("{digits} digits, at most 18"))));
     }
-    let d = Decimal::from_str(text)
-        .map_err(|e| at.err(ErrorKind::Invalid(format!("{text:?}: {e}"))))?;
+    if digits == 0 {
+        return Err(at.err(ErrorKind::Invalid(format!("{text:?} is not a decimal amount"))));
+    }
+    // Integer arithmetic on the digits (at most 18, so u128 cannot overflow): the amount in
+    // minor units is the digits with the point moved `exp` places right; any non-zero digit
+    // beyond the currency's exponent is refused, never rounded.
     let exp = currency.exponent();
-    let scaled = d
-        .checked_mul(Decimal::from(10u64.pow(exp)))
-        .ok_or_else(|| at.err(ErrorKind::Invalid("amount out of range".into())))?;
-    if !scaled.fract().is_zero() {
+    let (int_part, frac_part) = text.split_once('.').unwrap_or((text, ""));
+    let kept = frac_part.get(..frac_part.len().min(exp as usize)).unwrap_or_default();
+    let dropped = frac_part.get(kept.len()..).unwrap_or_default();
+    if dropped.bytes().any(|c| c != b'0') {
         return Err(at.err(ErrorKind::Invalid(format!(
             "{text} has more fraction digits than {currency} allows ({exp})"
         ))));
     }
-    let minor =
-        scaled.to_u64().ok_or_else(|| at.err(ErrorKind::Invalid("amount out of range".into())))?;
+    let mut minor: u128 = 0;
+    for c in int_part.bytes().chain(kept.bytes()) {
+        minor = minor * 10 + u128::from(c - b'0');
+    }
+    for _ in kept.len()..exp as usize {
+        minor *= 10;
+    }
+    let minor = u64::try_from(minor)
+        .map_err(|_| at.err(ErrorKind::Invalid("amount out of range".into())))?;
     Ok(Amount { minor, currency })
 }
 
@@ -1107,6 +1136,14 @@ mod tests {
         assert!(amount(r#"<A Ccy="usd">1</A>"#).is_err());
         assert!(amount(r#"<A>1</A>"#).is_err());
         assert!(amount(r#"<A Ccy="USD">1234567890123456789</A>"#).is_err());
+        let e = amount(r#"<A Ccy="KWD">999999999999999999</A>"#).unwrap_err();
+        assert_eq!(e.to_string(), "/Amt: amount out of range");
+        assert!(amount(r#"<A Ccy="USD">.</A>"#).is_err());
+        assert!(amount(r#"<A Ccy="USD">1.2.3</A>"#).is_err());
+        assert_eq!(amount(r#"<A Ccy="USD">.5</A>"#).unwrap().minor, 50);
+        assert_eq!(amount(r#"<A Ccy="USD">7.</A>"#).unwrap().minor, 700);
+        assert_eq!(amount(r#"<A Ccy="JPY">12.000</A>"#).unwrap().minor, 12);
+        assert!(amount(r#"<A Ccy="JPY">12.5</A>"#).unwrap_err().to_string().contains("JPY"));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! Every error carries the element path (`/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[2]/...`) and
 //! a kind. [`DecodeError::reject`] maps the kind to the answer a bank receives: a technical
 //! reject (admi.002) for documents that are not well-formed, not ISO 20022 or over a limit, or
-//! a business reject (pacs.002 RJCT) with an ISO 20022 status reason for content errors.
+//! a business reject (pacs.002 RJCT) with an ISO 20022 status reason for content errors: CH21
+//! for a missing element, and for an invalid value the most specific code for the element it
+//! is in (AM12 amount, FF08 end-to-end id, RC01 BIC, RC08/RC09/RC10 clearing member id,
+//! AC02/AC03 debtor/creditor account), FF02 otherwise.
 
 use crate::codes::StatusReason;
 use std::fmt;
@@ -58,8 +61,29 @@ impl DecodeError {
             | ErrorKind::TooLarge(_)
             | ErrorKind::WrongMessage(_) => Reject::Technical,
             ErrorKind::Missing => Reject::Business(StatusReason::RequiredCompulsoryElementMissing),
-            ErrorKind::Invalid(_) => Reject::Business(StatusReason::SyntaxError),
+            ErrorKind::Invalid(_) => Reject::Business(invalid_reason(&self.path)),
         }
+    }
+}
+
+/// The status reason for an invalid value, chosen by the element it is in: the most specific
+/// ISO code the switch can give (the bank then knows which field to fix), FF02 otherwise.
+fn invalid_reason(path: &str) -> StatusReason {
+    let leaf = path.rsplit('/').next().unwrap_or_default();
+    let leaf = leaf.split('[').next().unwrap_or_default();
+    let within = |el: &str| path.split('/').any(|p| p == el || p.starts_with(&format!("{el}[")));
+    match leaf {
+        "IntrBkSttlmAmt" | "InstdAmt" | "RtrdIntrBkSttlmAmt" | "Amt" | "TtlIntrBkSttlmAmt" => {
+            StatusReason::InvalidAmount
+        }
+        "EndToEndId" => StatusReason::InvalidEndToEndId,
+        "BICFI" | "BIC" | "AnyBIC" => StatusReason::BankIdentifierIncorrect,
+        "MmbId" if within("DbtrAgt") => StatusReason::InvalidDebtorClearingSystemMemberIdentifier,
+        "MmbId" if within("CdtrAgt") => StatusReason::InvalidCreditorClearingSystemMemberIdentifier,
+        "MmbId" => StatusReason::InvalidClearingSystemMemberIdentifier,
+        _ if within("CdtrAcct") => StatusReason::InvalidCreditorAccountNumber,
+        _ if within("DbtrAcct") => StatusReason::InvalidDebtorAccountNumber,
+        _ => StatusReason::SyntaxError,
     }
 }
 
@@ -77,3 +101,42 @@ impl fmt::Display for DecodeError {
 }
 
 impl std::error::Error for DecodeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(path: &str) -> Reject {
+        DecodeError::new(path, ErrorKind::Invalid("x".into())).reject()
+    }
+
+    #[test]
+    fn invalid_values_map_to_the_most_specific_reason() {
+        let tx = "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[2]";
+        let b = Reject::Business;
+        assert_eq!(reason(&format!("{tx}/IntrBkSttlmAmt")), b(StatusReason::InvalidAmount));
+        assert_eq!(reason(&format!("{tx}/PmtId/EndToEndId")), b(StatusReason::InvalidEndToEndId));
+        assert_eq!(
+            reason(&format!("{tx}/CdtrAgt/FinInstnId/BICFI")),
+            b(StatusReason::BankIdentifierIncorrect)
+        );
+        assert_eq!(
+            reason(&format!("{tx}/DbtrAgt/FinInstnId/ClrSysMmbId/MmbId")),
+            b(StatusReason::InvalidDebtorClearingSystemMemberIdentifier)
+        );
+        assert_eq!(
+            reason(&format!("{tx}/CdtrAcct/Id/IBAN")),
+            b(StatusReason::InvalidCreditorAccountNumber)
+        );
+        assert_eq!(
+            reason(&format!("{tx}/DbtrAcct/Id/Othr/Id")),
+            b(StatusReason::InvalidDebtorAccountNumber)
+        );
+        assert_eq!(
+            reason("/Document/FIToFICstmrCdtTrf/GrpHdr/MsgId"),
+            b(StatusReason::SyntaxError)
+        );
+        let missing = DecodeError::new("/Document/X/Y", ErrorKind::Missing).reject();
+        assert_eq!(missing, b(StatusReason::RequiredCompulsoryElementMissing));
+    }
+}

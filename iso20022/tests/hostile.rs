@@ -75,6 +75,7 @@ fn huge_attribute_and_huge_text_get_specific_errors() {
     let e = err(huge_ccy.as_bytes());
     assert!(e.path.ends_with("/CdtTrfTxInf[1]/IntrBkSttlmAmt"), "{e}");
     assert!(e.to_string().contains("is not a currency code"));
+    assert_eq!(e.reject(), Reject::Business(iso20022::codes::StatusReason::InvalidAmount));
     let huge_id = text.replace(
         "<MsgId>20230604111111111Sc01Step1MsgId</MsgId>",
         &format!("<MsgId>{}</MsgId>", "M".repeat(600_000)),

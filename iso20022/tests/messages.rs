@@ -169,6 +169,7 @@ fn fednow_envelopes_decode_and_our_envelope_round_trips() {
             .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert_eq!(env.header.msg_def_id, env.message.message_type().name());
         let xml = envelope::encode(&env);
+        assert_eq!(iso20022::roundtrip(&bytes, &Limits::default()).unwrap(), xml);
         assert!(xml.contains("<Envelope xmlns=\"urn:instant-payment-switch:envelope:1\">"));
         assert_eq!(envelope::decode(xml.as_bytes(), &Limits::default()).unwrap(), env);
         assert_eq!(

@@ -7,7 +7,7 @@
 //! use ledger::{Ledger, AccountFlags, TransferError};
 //!
 //! let mut l = Ledger::default();
-//! l.create_account(1, AccountFlags::FUNDING).unwrap();        // the central bank's funding account
+//! l.create_account(1, AccountFlags::FUNDING).unwrap();        // the central bank (RTGS side)
 //! l.create_account(10, AccountFlags::SETTLEMENT).unwrap();    // bank A, prefunded
 //! l.create_account(20, AccountFlags::SETTLEMENT).unwrap();    // bank B
 //! l.transfer(100, 1, 10, 50_000).unwrap();                    // fund A with 500.00
@@ -170,8 +170,8 @@ pub enum CreateAccountError {
 
 /// Why a transfer was refused. Numbered and ordered by precedence: when several apply, the
 /// lowest number is reported. Numbers are stable; new results get new numbers. Results
-/// 14 and above were added later; each says where it sits among the checks, and none of
-/// them can apply together with a lower-numbered one reported after it except as stated.
+/// 14 and above were added later and so could not take their place in the numbering: each
+/// says where it is checked relative to 1-13, and that order is what callers see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error)]
 #[non_exhaustive]
 #[repr(u32)]
@@ -488,7 +488,10 @@ impl Ledger {
 
     /// Allocate room for `transfers` remembered transfers now (capped at `transfers_max`),
     /// so that the map never rehashes on the per-transfer path: a rehash of millions of
-    /// entries is a pause of tens of milliseconds. Call it at start-up.
+    /// entries is a pause of tens of milliseconds. Call it at start-up with the live set
+    /// (reservations in flight plus the idempotency window between compactions), not the
+    /// limit: a table much larger than its contents spreads them over more memory, and
+    /// measured twice as slow (1M slots for a 40k live set).
     pub fn preallocate(&mut self, transfers: usize) {
         let want = transfers.min(self.limits.transfers_max);
         self.transfers.reserve(want.saturating_sub(self.transfers.len()));

@@ -103,6 +103,21 @@ fn group(dir: &Path, records: u64, record: &[u8], producers: u64) -> (f64, f64) 
     ((per * producers) as f64 / secs, per_sync)
 }
 
+/// Latency of one record alone through the group committer (one fdatasync each): p50, p99 µs.
+fn lone_record_latency_us(dir: &Path, record: &[u8]) -> (u128, u128) {
+    let (j, _) = FileJournal::open_with(dir, JournalOptions::default(), |_| Ok(())).unwrap();
+    let g = GroupCommitter::start(j, GroupOptions::default()).unwrap();
+    let mut us: Vec<u128> = (0..500)
+        .map(|_| {
+            let t = Instant::now();
+            g.append_durable(record.to_vec()).unwrap();
+            t.elapsed().as_micros()
+        })
+        .collect();
+    us.sort_unstable();
+    (us[us.len() / 2], us[us.len() * 99 / 100])
+}
+
 fn replay(dir: &Path) -> (f64, u64) {
     let start = Instant::now();
     let mut n = 0u64;
@@ -127,11 +142,13 @@ fn main() {
     assert_eq!(replayed, records);
     let (group1, per_sync1) = group(&root.join("group1"), records, &record, 1);
     let (group4, per_sync4) = group(&root.join("group4"), records, &record, 4);
+    let (p50, p99) = lone_record_latency_us(&root.join("lone"), &record);
     println!(
         "journal_bench: records={records} record_bytes={RECORD_BYTES} sync_every={SYNC_EVERY} \
          bare_log_appends_per_s={bare:.0} plain_appends_per_s={plain:.0} \
          group_1p_appends_per_s={group1:.0} group_1p_records_per_sync={per_sync1:.0} \
          group_4p_appends_per_s={group4:.0} group_4p_records_per_sync={per_sync4:.0} \
-         replay_records_per_s={replay_rps:.0}"
+         replay_records_per_s={replay_rps:.0} lone_record_latency_us_p50={p50} \
+         lone_record_latency_us_p99={p99}"
     );
 }

@@ -34,6 +34,12 @@ pub struct JournalOptions {
     /// Snapshots kept on disk (at least 1). Segments are deleted once the oldest kept snapshot
     /// covers them, so a damaged newest snapshot can fall back to the previous one. Default 2.
     pub snapshots_keep: usize,
+    /// Repair mode, for an operator after a power loss: damage anywhere in the last segment
+    /// ends the journal there, even if valid records follow (normally that is refused as
+    /// corruption). Those records are cut away and counted in `Recovery::truncated_bytes`.
+    /// After a power loss, pages of an unsynced batch may reach the disk out of order, which
+    /// looks like damage in the middle. Default false; never set it by default in a config.
+    pub repair_truncate_tail: bool,
 }
 
 impl Default for JournalOptions {
@@ -43,6 +49,7 @@ impl Default for JournalOptions {
             write_buffer_bytes: 1 << 20,
             snapshot_bytes_max: 1 << 30,
             snapshots_keep: 2,
+            repair_truncate_tail: false,
         }
     }
 }
@@ -156,11 +163,12 @@ fn file_name(path: &Path) -> String {
 }
 
 fn read_segment(path: &Path) -> Result<Vec<u8>, JournalError> {
-    if !std::fs::metadata(path)?.is_file() {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
         let reason = format!("{} is not a regular file", file_name(path));
         return Err(JournalError::Corrupt { offset: 0, reason });
     }
-    let mut data = Vec::new();
+    let mut data = Vec::with_capacity(meta.len().min(SEGMENT_FILE_MAX_BYTES) as usize + 1);
     File::open(path)?.take(SEGMENT_FILE_MAX_BYTES + 1).read_to_end(&mut data)?;
     if data.len() as u64 > SEGMENT_FILE_MAX_BYTES {
         let reason = format!("{} is larger than {SEGMENT_FILE_MAX_BYTES} bytes", file_name(path));
@@ -219,6 +227,72 @@ fn recover_snapshot(
     Ok(valid)
 }
 
+/// What recovery of every segment shares.
+struct RecoverCtx<'a> {
+    dir: &'a Path,
+    opts: &'a JournalOptions,
+    /// Records up to here are covered by the snapshot: checked, not delivered.
+    covered: u64,
+    /// False for a read-only replay: nothing on disk changes.
+    mutate: bool,
+}
+
+/// What recovering one segment found.
+enum SegmentEnd {
+    /// The last segment's creation was torn before its header was durable (file removed).
+    TornCreation,
+    /// Records up to `last_seq`; the file's valid length.
+    Scanned { last_seq: u64, valid_len: u64 },
+}
+
+/// Check and replay one segment; `expected_first` is where the previous segment ended + 1.
+fn recover_segment(
+    ctx: &RecoverCtx<'_>,
+    seg: &Segment,
+    is_last: bool,
+    expected_first: Option<u64>,
+    on_replay: &mut ReplayFn<'_>,
+    report: &mut Recovery,
+) -> Result<SegmentEnd, JournalError> {
+    let name = file_name(&seg.path);
+    let data = read_segment(&seg.path)?;
+    let first_seq = match segment::decode_segment_header(&data) {
+        Ok(first) => first,
+        Err(_) if is_last && data.len() <= SEGMENT_HEADER_BYTES => {
+            // Torn creation: the header never became durable, so no record is in it.
+            report.truncated_bytes += data.len() as u64;
+            if ctx.mutate {
+                std::fs::remove_file(&seg.path)?;
+                sync_dir(ctx.dir)?;
+            }
+            return Ok(SegmentEnd::TornCreation);
+        }
+        Err(reason) => {
+            let reason = format!("{name}: {reason}");
+            return Err(JournalError::Corrupt { offset: 0, reason });
+        }
+    };
+    let expected = expected_first.unwrap_or(seg.first_seq);
+    if first_seq != seg.first_seq || first_seq != expected {
+        let reason = format!("{name}: header says first record {first_seq}, expected {expected}");
+        return Err(JournalError::Corrupt { offset: 0, reason });
+    }
+    let mut deliver = |seq: u64, data: &[u8]| on_replay(Replay::Record { seq, data });
+    let role = segment::SegmentRole { is_last, repair: ctx.opts.repair_truncate_tail };
+    let end = segment::scan_segment(&name, &data, first_seq, &role, ctx.covered, &mut deliver)?;
+    report.records_replayed += end.delivered;
+    if is_last {
+        let torn = data.len() as u64 - end.valid_len;
+        report.truncated_bytes += torn;
+        if ctx.mutate && torn > 0 {
+            let f = OpenOptions::new().write(true).open(&seg.path)?;
+            f.set_len(end.valid_len)?;
+            f.sync_all()?;
+        }
+    }
+    Ok(SegmentEnd::Scanned { last_seq: end.last_seq, valid_len: end.valid_len })
+}
+
 fn recover(
     dir: &Path,
     opts: &JournalOptions,
@@ -247,51 +321,23 @@ fn recover(
         report.last_seq = covered;
         return Ok(Recovered { segments, snapshots, active_len: None, report });
     };
+    let ctx = RecoverCtx { dir, opts, covered, mutate };
     let mut last = segments.get(start).map_or(covered, |s| s.first_seq - 1);
     let mut active_len = None;
     let mut i = start;
     while let Some(seg) = segments.get(i) {
         let is_last = i + 1 == segments.len();
-        let name = file_name(&seg.path);
-        let data = read_segment(&seg.path)?;
-        let first_seq = match segment::decode_segment_header(&data) {
-            Ok(first) => first,
-            Err(_) if is_last && data.len() <= SEGMENT_HEADER_BYTES => {
-                // Torn creation: the header never became durable, so no record is in it.
-                report.truncated_bytes += data.len() as u64;
-                if mutate {
-                    std::fs::remove_file(&seg.path)?;
-                    sync_dir(dir)?;
-                }
+        let expected_first = (i > start).then_some(last + 1);
+        match recover_segment(&ctx, seg, is_last, expected_first, on_replay, &mut report)? {
+            SegmentEnd::TornCreation => {
                 segments.pop();
                 break;
             }
-            Err(reason) => {
-                let reason = format!("{name}: {reason}");
-                return Err(JournalError::Corrupt { offset: 0, reason });
-            }
-        };
-        if first_seq != seg.first_seq || (i > start && first_seq != last + 1) {
-            let reason = format!(
-                "{name}: header says first record {first_seq}, expected {}",
-                if i > start { last + 1 } else { seg.first_seq }
-            );
-            return Err(JournalError::Corrupt { offset: 0, reason });
-        }
-        let mut deliver = |seq: u64, data: &[u8]| on_replay(Replay::Record { seq, data });
-        let end = segment::scan_segment(&name, &data, first_seq, is_last, covered, &mut deliver)?;
-        report.records_replayed += end.delivered;
-        last = end.last_seq;
-        if is_last {
-            let torn = data.len() as u64 - end.valid_len;
-            report.truncated_bytes += torn;
-            if mutate && torn > 0 {
-                let f = OpenOptions::new().write(true).open(&seg.path)?;
-                f.set_len(end.valid_len)?;
-                f.sync_all()?;
+            SegmentEnd::Scanned { last_seq, valid_len } => {
+                last = last_seq;
+                active_len = Some(valid_len);
             }
         }
-        active_len = Some(end.valid_len);
         i += 1;
     }
     if last < covered {
@@ -352,7 +398,12 @@ impl FileJournal {
         mut on_replay: impl FnMut(Replay<'_>) -> Result<(), String>,
     ) -> Result<(FileJournal, u64), JournalError> {
         opts.validate()?;
-        std::fs::create_dir_all(dir)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(dir)?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(parent)?; // the new directory's entry is durable too
+            }
+        }
         let rec = recover(dir, &opts, &mut on_replay, true)?;
         let last_seq = rec.report.last_seq;
         let mut segments = rec.segments;
@@ -539,6 +590,9 @@ impl Journal for FileJournal {
     fn sync(&mut self) -> Result<(), JournalError> {
         if self.poisoned {
             return Err(JournalError::Poisoned);
+        }
+        if self.synced_seq == self.seq && self.buf.is_empty() {
+            return Ok(()); // nothing appended since the last sync: no fdatasync needed
         }
         let r = self.write_out().and_then(|()| Ok(self.file.sync_data()?));
         r.map_err(|e| self.poison(e))?;

@@ -71,6 +71,12 @@ pub struct Ack {
     pub result: Result<u64, GroupError>,
 }
 
+/// A channel for acknowledgements, bounded at `capacity` (give it room for every record the
+/// caller keeps in flight). Saves callers a direct dependency on crossbeam-channel.
+pub fn ack_channel(capacity: usize) -> (Sender<Ack>, Receiver<Ack>) {
+    crossbeam_channel::bounded(capacity)
+}
+
 struct Request {
     record: Vec<u8>,
     token: u64,

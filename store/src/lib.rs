@@ -332,6 +332,17 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_directory_is_created_with_its_parents() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data/journal");
+        let (mut j, _) = FileJournal::open(&dir, |_, _| Ok(())).unwrap();
+        j.append(b"one").unwrap();
+        j.sync().unwrap();
+        drop(j);
+        assert_eq!(replay(&dir).unwrap(), vec![b"one".to_vec()]);
+    }
+
+    #[test]
     fn bad_options_are_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let opts = JournalOptions { segment_bytes_max: 10, ..JournalOptions::default() };

@@ -152,14 +152,23 @@ pub(crate) struct ScanEnd {
     pub delivered: u64,
 }
 
+/// Where a segment sits, which decides what damage in it means: a torn tail only in the last
+/// segment and only if no valid frame follows it, unless `repair` (an operator's explicit
+/// choice) makes any damage in the last segment the end of the journal.
+pub(crate) struct SegmentRole {
+    /// The last segment of the journal, the only one that may end in a torn write.
+    pub is_last: bool,
+    /// Cut the last segment at its first bad frame whatever follows it.
+    pub repair: bool,
+}
+
 /// Walk the frames of one whole segment file (header included) whose first record is
-/// `first_seq`. Records with `seq <= skip_through` are checked but not delivered. Damage is a
-/// torn tail only in the last segment and only if no valid frame follows it.
+/// `first_seq`. Records with `seq <= skip_through` are checked but not delivered.
 pub(crate) fn scan_segment(
     name: &str,
     file: &[u8],
     first_seq: u64,
-    is_last: bool,
+    role: &SegmentRole,
     skip_through: u64,
     on_record: &mut OnRecord<'_>,
 ) -> Result<ScanEnd, JournalError> {
@@ -170,12 +179,13 @@ pub(crate) fn scan_segment(
         let expected = last + 1;
         let frame = match read_frame(file, pos, expected) {
             Ok(f) => f,
+            Err(_) if role.is_last && role.repair => break,
             Err(FrameFault::OutOfSequence(seq)) => {
                 let reason = format!("{name}: record has sequence {seq}, expected {expected}");
                 return Err(JournalError::Corrupt { offset: pos as u64, reason });
             }
             Err(FrameFault::Damaged(what)) => {
-                if !is_last {
+                if !role.is_last {
                     let reason = format!(
                         "{name}: {what} in a segment that is not the last (record {expected})"
                     );
@@ -184,7 +194,8 @@ pub(crate) fn scan_segment(
                 if let Some((at, seq)) = valid_frame_after(file, pos, expected) {
                     let reason = format!(
                         "{name}: {what} at record {expected}, yet valid record {seq} follows at \
-                         byte {at}"
+                         byte {at}; restore from a replica, or, only if this follows a power \
+                         loss, reopen once with JournalOptions::repair_truncate_tail"
                     );
                     return Err(JournalError::Corrupt { offset: pos as u64, reason });
                 }
@@ -215,7 +226,8 @@ mod tests {
     }
 
     fn scan(file: &[u8], is_last: bool) -> Result<ScanEnd, JournalError> {
-        scan_segment("seg", file, 5, is_last, 0, &mut |_, _| Ok(()))
+        let role = SegmentRole { is_last, repair: false };
+        scan_segment("seg", file, 5, &role, 0, &mut |_, _| Ok(()))
     }
 
     #[test]

@@ -118,3 +118,41 @@ fn the_first_prototypes_single_file_layout_is_refused_by_name() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn repair_mode_cuts_the_last_segment_at_its_first_bad_record_and_reports_it() {
+    let opts = JournalOptions::default();
+    let dir = tempfile::tempdir().unwrap();
+    let j = write_records(dir.path(), &opts, 6, LEN);
+    let path = j.path().to_path_buf();
+    drop(j);
+    // A hole of zeros over record 4, as an out-of-order writeback can leave after power loss.
+    let mut data = std::fs::read(&path).unwrap();
+    let at = SEGMENT_HEADER_BYTES + 3 * FRAME;
+    data[at..at + FRAME].fill(0);
+    std::fs::write(&path, &data).unwrap();
+    let (_, reason) = expect_corrupt(dir.path(), &opts);
+    assert!(reason.contains("repair_truncate_tail"), "{reason}");
+    let repair = JournalOptions { repair_truncate_tail: true, ..JournalOptions::default() };
+    let (j, got) = reopen(dir.path(), &repair).unwrap();
+    super::assert_records(&got.records, 1, 3, LEN);
+    assert_eq!(j.recovery().truncated_bytes, 3 * FRAME as u64);
+    drop(j);
+    let (_, got) = reopen(dir.path(), &opts).unwrap();
+    super::assert_records(&got.records, 1, 3, LEN);
+}
+
+#[test]
+fn repair_mode_still_refuses_damage_in_an_earlier_segment() {
+    let opts = JournalOptions { segment_bytes_max: 4096, ..JournalOptions::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let j = write_records(dir.path(), &opts, 60, LEN);
+    let first = j.segment_paths()[0].clone();
+    drop(j);
+    let mut data = std::fs::read(&first).unwrap();
+    data[SEGMENT_HEADER_BYTES + 5] ^= 1;
+    std::fs::write(&first, &data).unwrap();
+    let repair = JournalOptions { repair_truncate_tail: true, ..opts };
+    let (_, reason) = expect_corrupt(dir.path(), &repair);
+    assert!(reason.contains("not the last"), "{reason}");
+}

@@ -105,3 +105,29 @@ fn a_journal_that_ends_before_its_snapshot_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_crash_between_snapshot_rename_and_compaction_is_finished_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = write_records(dir.path(), &opts(), 100, LEN);
+    let all_segments = j.segment_paths();
+    // The state of a process that died after the rename, before deleting any segment.
+    let crashed = tempfile::tempdir().unwrap();
+    for p in &all_segments {
+        std::fs::copy(p, crashed.path().join(p.file_name().unwrap())).unwrap();
+    }
+    j.write_snapshot(60, b"s60").unwrap();
+    drop(j);
+    let snap = format!("snapshot-{:020}.snap", 60);
+    std::fs::copy(dir.path().join(&snap), crashed.path().join(&snap)).unwrap();
+    let (j, got) = reopen(crashed.path(), &opts()).unwrap();
+    assert_eq!(got.snapshot, Some((60, b"s60".to_vec())));
+    assert_records(&got.records, 61, 100, LEN);
+    let kept = j.segment_paths();
+    assert!(kept.len() < all_segments.len(), "compaction ran at open");
+    let on_disk = std::fs::read_dir(crashed.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".seg"))
+        .count();
+    assert_eq!(on_disk, kept.len());
+}
