@@ -74,6 +74,16 @@ enum Cmd {
         /// The participant's BIC.
         bic: String,
     },
+    /// Ledger tools.
+    Ledger {
+        #[command(subcommand)]
+        cmd: LedgerCmd,
+    },
+    /// Transfer tools.
+    Transfers {
+        #[command(subcommand)]
+        cmd: TransfersCmd,
+    },
     /// Replay a journal offline (the switch must not be running on it) and summarize it.
     Journal {
         /// Data directory.
@@ -82,6 +92,39 @@ enum Cmd {
         /// Config file of the switch that wrote it (default: the embedded default).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCmd {
+    /// Replay the journal (read-only), recompute every balance independently, check the
+    /// invariants: `audit: records=N balances_ok=true|false conserved=true|false`; exit 1 on
+    /// any violation.
+    Audit {
+        /// Data directory.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// Config file of the switch that wrote it (default: the embedded default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TransfersCmd {
+    /// Check that every outcome a bank was told (an ack log of `loadtest --ack-log`: lines
+    /// `<debtor BIC> <EndToEndId> <status> <reason or ->`) is in the journal, the same:
+    /// `verify: checked=N missing=N mismatched=N`; exit 1 unless all match.
+    Verify {
+        /// Data directory.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// Config file of the switch that wrote it (default: the embedded default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The ack log.
+        #[arg(long)]
+        ack_log: PathBuf,
     },
 }
 
@@ -100,6 +143,10 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Iso { cmd: IsoCmd::Check { files } } => return iso_check(&files),
         Cmd::Journal { data, config } => journal(data, config),
+        Cmd::Ledger { cmd: LedgerCmd::Audit { data, config } } => return ledger_audit(data, config),
+        Cmd::Transfers { cmd: TransfersCmd::Verify { data, config, ack_log } } => {
+            return transfers_verify(data, config, ack_log)
+        }
         other => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(rt) => rt.block_on(online(other)),
             Err(e) => Err(e.into()),
@@ -205,27 +252,42 @@ async fn online(cmd: Cmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn journal(data: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
-    let cfg = match config {
+fn load_config(data: &std::path::Path, config: Option<PathBuf>) -> anyhow::Result<switch::config::Config> {
+    Ok(match config {
         Some(p) => switch::config::Config::load(&p)?,
-        None => switch::config::Config::dev(&data),
-    };
-    let mut core = switch::node::core_from_config(&cfg)?;
+        None => switch::config::Config::dev(data),
+    })
+}
+
+/// Replay the journal in `data` read-only, giving every event to `on_event`.
+fn replay(
+    data: &std::path::Path,
+    mut on_event: impl FnMut(&switch::events::Event),
+) -> anyhow::Result<u64> {
     let dir = data.join("journal");
-    anyhow::ensure!(dir.join("journal.log").exists(), "no journal in {}", dir.display());
-    let (_j, n) =
-        store::FileJournal::open(&dir, |_, rec| switch::runtime::recover(&mut core, rec))?;
+    anyhow::ensure!(dir.is_dir(), "no journal in {}", dir.display());
+    let mut n = 0u64;
+    store::FileJournal::replay_read_only(&dir, &store::JournalOptions::default(), |r| match r {
+        store::Replay::Record { data, .. } => {
+            let e = switch::events::decode(data)?;
+            on_event(&e);
+            n += 1;
+            Ok(())
+        }
+        store::Replay::Snapshot { .. } => Err("snapshots are not written by this version".into()),
+    })?;
+    Ok(n)
+}
+
+fn journal(data: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let cfg = load_config(&data, config)?;
+    let mut core = switch::node::core_from_config(&cfg)?;
+    let n = replay(&data, |e| core.apply(e))?;
     let c = core.counters();
     println!("events: {n}");
-    println!(
-        "settled: {}  rejected: {}  in flight: {}  late answers: {}",
-        c.settled, c.rejected, c.in_flight, c.late_answers
-    );
+    println!("settled: {}  rejected: {}  in flight: {}  late answers: {}", c.settled, c.rejected, c.in_flight, c.late_answers);
     for p in core.positions() {
-        println!(
-            "{}  balance {}  reserved {}  funded {}",
-            p.bic, p.balance_minor, p.reserved_minor, p.funded_minor
-        );
+        println!("{}  balance {}  reserved {}  funded {}", p.bic, p.balance_minor, p.reserved_minor, p.funded_minor);
     }
     match core.conserved() {
         Ok(()) => println!("conserved: true"),
@@ -235,4 +297,80 @@ fn journal(data: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn ledger_audit(data: PathBuf, config: Option<PathBuf>) -> ExitCode {
+    let run = || -> anyhow::Result<bool> {
+        let cfg = load_config(&data, config)?;
+        let mut core = switch::node::core_from_config(&cfg)?;
+        let mut audit = switch::audit::Audit::default();
+        replay(&data, |e| {
+            audit.record(e);
+            core.apply(e);
+        })?;
+        let ledger: Vec<(u32, i128)> =
+            core.positions().iter().enumerate().map(|(i, p)| (i as u32, p.balance_minor)).collect();
+        let balances_ok = audit.compare(&ledger) && core.conserved().is_ok();
+        let conserved = audit.conserved();
+        for v in audit.violations.iter().take(20) {
+            eprintln!("violation: {v}");
+        }
+        println!("audit: records={} balances_ok={balances_ok} conserved={conserved}", audit.records);
+        Ok(balances_ok && conserved)
+    };
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("switchctl: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn transfers_verify(data: PathBuf, config: Option<PathBuf>, ack_log: PathBuf) -> ExitCode {
+    let run = || -> anyhow::Result<(u64, u64, u64)> {
+        let cfg = load_config(&data, config)?;
+        let mut core = switch::node::core_from_config(&cfg)?;
+        replay(&data, |e| core.apply(e))?;
+        let mut known = std::collections::HashMap::new();
+        for t in core.transfers() {
+            let bic = core.participants().get(t.debtor as usize).map(|p| p.bic.clone()).unwrap_or_default();
+            let outcome = match t.state {
+                switch::core::State::Settled => Some(("ACSC".to_string(), "-".to_string())),
+                switch::core::State::Rejected(r) => Some(("RJCT".to_string(), r.code().to_string())),
+                switch::core::State::Reserved { .. } => None,
+            };
+            known.insert((bic, t.ids.end_to_end_id.clone()), outcome);
+        }
+        let text = std::fs::read_to_string(&ack_log)?;
+        let (mut checked, mut missing, mut mismatched) = (0u64, 0u64, 0u64);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let [bic, e2e, status, reason] = f.as_slice() else {
+                anyhow::bail!("bad ack-log line {line:?}: want <BIC> <EndToEndId> <status> <reason|->");
+            };
+            checked += 1;
+            match known.get(&(bic.to_string(), e2e.to_string())) {
+                None => missing += 1,
+                Some(Some((s, r))) if s == status && r == reason => {}
+                Some(_) => mismatched += 1,
+            }
+        }
+        Ok((checked, missing, mismatched))
+    };
+    match run() {
+        Ok((checked, missing, mismatched)) => {
+            println!("verify: checked={checked} missing={missing} mismatched={mismatched}");
+            if missing == 0 && mismatched == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("switchctl: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }
