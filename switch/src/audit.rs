@@ -49,7 +49,8 @@ impl Audit {
                     self.violations.push(format!("transfer {id} reserved twice"));
                     return;
                 }
-                let available = self.balance(*debtor) - self.reserved.get(debtor).copied().unwrap_or(0);
+                let available =
+                    self.balance(*debtor) - self.reserved.get(debtor).copied().unwrap_or(0);
                 if available < i128::from(*amount_minor) {
                     self.violations.push(format!(
                         "transfer {id} reserved {amount_minor} with only {available} available"
@@ -58,7 +59,12 @@ impl Audit {
                 *self.reserved.entry(*debtor).or_default() += i128::from(*amount_minor);
                 self.transfers.insert(
                     *id,
-                    Pending { debtor: *debtor, creditor: *creditor, amount: *amount_minor, done: false },
+                    Pending {
+                        debtor: *debtor,
+                        creditor: *creditor,
+                        amount: *amount_minor,
+                        done: false,
+                    },
                 );
             }
             Event::Accepted { id, .. } => self.finish(*id, true),
@@ -103,7 +109,10 @@ impl Audit {
     /// Whether the switch's balances (index, balance) equal the auditor's.
     pub fn compare(&self, switch: &[(u32, i128)]) -> bool {
         switch.iter().all(|(p, b)| self.balance(*p) == *b)
-            && self.balances.iter().all(|(p, b)| *b == 0 || switch.iter().any(|(q, c)| q == p && c == b))
+            && self
+                .balances
+                .iter()
+                .all(|(p, b)| *b == 0 || switch.iter().any(|(q, c)| q == p && c == b))
     }
 }
 

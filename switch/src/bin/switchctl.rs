@@ -143,7 +143,9 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Iso { cmd: IsoCmd::Check { files } } => return iso_check(&files),
         Cmd::Journal { data, config } => journal(data, config),
-        Cmd::Ledger { cmd: LedgerCmd::Audit { data, config } } => return ledger_audit(data, config),
+        Cmd::Ledger { cmd: LedgerCmd::Audit { data, config } } => {
+            return ledger_audit(data, config)
+        }
         Cmd::Transfers { cmd: TransfersCmd::Verify { data, config, ack_log } } => {
             return transfers_verify(data, config, ack_log)
         }
@@ -252,7 +254,10 @@ async fn online(cmd: Cmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_config(data: &std::path::Path, config: Option<PathBuf>) -> anyhow::Result<switch::config::Config> {
+fn load_config(
+    data: &std::path::Path,
+    config: Option<PathBuf>,
+) -> anyhow::Result<switch::config::Config> {
     Ok(match config {
         Some(p) => switch::config::Config::load(&p)?,
         None => switch::config::Config::dev(data),
@@ -285,9 +290,15 @@ fn journal(data: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
     let n = replay(&data, |e| core.apply(e))?;
     let c = core.counters();
     println!("events: {n}");
-    println!("settled: {}  rejected: {}  in flight: {}  late answers: {}", c.settled, c.rejected, c.in_flight, c.late_answers);
+    println!(
+        "settled: {}  rejected: {}  in flight: {}  late answers: {}",
+        c.settled, c.rejected, c.in_flight, c.late_answers
+    );
     for p in core.positions() {
-        println!("{}  balance {}  reserved {}  funded {}", p.bic, p.balance_minor, p.reserved_minor, p.funded_minor);
+        println!(
+            "{}  balance {}  reserved {}  funded {}",
+            p.bic, p.balance_minor, p.reserved_minor, p.funded_minor
+        );
     }
     match core.conserved() {
         Ok(()) => println!("conserved: true"),
@@ -315,7 +326,10 @@ fn ledger_audit(data: PathBuf, config: Option<PathBuf>) -> ExitCode {
         for v in audit.violations.iter().take(20) {
             eprintln!("violation: {v}");
         }
-        println!("audit: records={} balances_ok={balances_ok} conserved={conserved}", audit.records);
+        println!(
+            "audit: records={} balances_ok={balances_ok} conserved={conserved}",
+            audit.records
+        );
         Ok(balances_ok && conserved)
     };
     match run() {
@@ -335,10 +349,16 @@ fn transfers_verify(data: PathBuf, config: Option<PathBuf>, ack_log: PathBuf) ->
         replay(&data, |e| core.apply(e))?;
         let mut known = std::collections::HashMap::new();
         for t in core.transfers() {
-            let bic = core.participants().get(t.debtor as usize).map(|p| p.bic.clone()).unwrap_or_default();
+            let bic = core
+                .participants()
+                .get(t.debtor as usize)
+                .map(|p| p.bic.clone())
+                .unwrap_or_default();
             let outcome = match t.state {
                 switch::core::State::Settled => Some(("ACSC".to_string(), "-".to_string())),
-                switch::core::State::Rejected(r) => Some(("RJCT".to_string(), r.code().to_string())),
+                switch::core::State::Rejected(r) => {
+                    Some(("RJCT".to_string(), r.code().to_string()))
+                }
                 switch::core::State::Reserved { .. } => None,
             };
             known.insert((bic, t.ids.end_to_end_id.clone()), outcome);
@@ -348,7 +368,9 @@ fn transfers_verify(data: PathBuf, config: Option<PathBuf>, ack_log: PathBuf) ->
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let f: Vec<&str> = line.split_whitespace().collect();
             let [bic, e2e, status, reason] = f.as_slice() else {
-                anyhow::bail!("bad ack-log line {line:?}: want <BIC> <EndToEndId> <status> <reason|->");
+                anyhow::bail!(
+                    "bad ack-log line {line:?}: want <BIC> <EndToEndId> <status> <reason|->"
+                );
             };
             checked += 1;
             match known.get(&(bic.to_string(), e2e.to_string())) {
