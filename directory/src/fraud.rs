@@ -334,7 +334,12 @@ impl Directory {
             } else {
                 b.by_owner.get(&entry.owner_tax_id.0).copied().unwrap_or_default()
             },
-            account: b.by_account.get(&entry.account_ref()).copied().unwrap_or_default(),
+            // Most directories have few marks: skip building the account's key when none.
+            account: if b.by_account.is_empty() {
+                FraudCounts::default()
+            } else {
+                b.by_account.get(&entry.account_ref()).copied().unwrap_or_default()
+            },
         }
     }
 
