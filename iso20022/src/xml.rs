@@ -162,6 +162,12 @@ pub fn parse_split(
     cfg.expand_empty_elements = true;
 
     let mut stack: Vec<Element> = Vec::new();
+    // Without a split, finished children wait in one shared arena and move into their parent
+    // in one exact-size allocation when it closes (instead of growing each parent's Vec).
+    // With a split, ancestors must show their children so far, so they are attached at once.
+    let arena = split.is_empty();
+    let mut pending: Vec<Element> = Vec::new();
+    let mut starts: Vec<usize> = Vec::new();
     let mut root: Option<Element> = None;
     let mut root_ns: Option<String> = None;
     let mut elements = 0usize;
@@ -242,20 +248,26 @@ pub fn parse_split(
                     }
                     el.attrs.push((local(key), value));
                 }
+                starts.push(pending.len());
                 stack.push(el);
             }
             Event::End(_) => {
-                let Some(done) = stack.pop() else {
+                let Some(mut done) = stack.pop() else {
                     return Err(DecodeError::new(
                         "/",
                         ErrorKind::Malformed("unbalanced end".into()),
                     ));
                 };
+                let start = starts.pop().unwrap_or(0);
+                if arena && start < pending.len() {
+                    done.children = pending.split_off(start);
+                }
                 if !split.is_empty() && done.name == split && !stack.is_empty() {
                     on_split(&stack, done)?;
                     continue;
                 }
                 match stack.last_mut() {
+                    Some(_) if arena => pending.push(done),
                     Some(parent) => parent.children.push(done),
                     None => root = Some(done),
                 }
