@@ -227,6 +227,12 @@ impl Directory {
             }
             ReportTarget::Account(a, owner) => (None, a, owner),
         };
+        if account.participant.is_empty() || account.account.0.is_empty() {
+            return Err(DirectoryError::Invalid {
+                field: "account",
+                reason: "a reported account needs its participant and account number",
+            });
+        }
         if account.participant == report.reporter {
             return Err(ReportError::OwnTarget.into());
         }
