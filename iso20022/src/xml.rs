@@ -447,6 +447,49 @@ mod tests {
     }
 
     #[test]
+    fn root_namespace_reads_only_the_root() {
+        let doc = br#"<?xml version="1.0"?><!-- c --><p:D xmlns="a" xmlns:p="b"><X/></p:D>"#;
+        assert_eq!(root_namespace(doc).as_deref(), Some("b"));
+        assert_eq!(root_namespace(br#"<D xmlns="a"/>"#).as_deref(), Some("a"));
+        assert_eq!(root_namespace(b"<D/>"), None);
+        assert_eq!(root_namespace(b"<!DOCTYPE d><D xmlns=\"a\"/>"), None);
+        assert_eq!(root_namespace(b"not xml"), None);
+    }
+
+    #[test]
+    fn split_hands_over_each_block_and_keeps_the_rest() {
+        let doc = br#"<R xmlns="n"><H>h</H><T>1</T><T>2</T><E/></R>"#;
+        let mut seen = Vec::new();
+        let (root, ns) = parse_split(doc, &Limits::default(), "T", &mut |stack, el| {
+            seen.push((stack.len(), stack[0].children.len(), el.text));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(ns.as_deref(), Some("n"));
+        assert_eq!(root.xmlns.as_deref(), Some("n"));
+        assert_eq!(seen, vec![(1, 1, "1".to_string()), (1, 1, "2".to_string())]);
+        let names: Vec<&str> = root.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["H", "E"]);
+        let e = parse_split(doc, &Limits::default(), "T", &mut |_, _| {
+            Err(DecodeError::new("/R/T", ErrorKind::Missing))
+        })
+        .unwrap_err();
+        assert_eq!(e.path, "/R/T");
+    }
+
+    #[test]
+    fn arena_keeps_document_order_and_nesting() {
+        let (root, _) =
+            parse(b"<a><b><c>1</c><d/></b><e>2</e><b><c>3</c></b></a>", &Limits::default())
+                .unwrap();
+        let names: Vec<&str> = root.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b", "e", "b"]);
+        assert_eq!(root.children[0].children.len(), 2);
+        assert_eq!(root.children[2].child("c").unwrap().text, "3");
+        assert_eq!(scan(b"<a><b>x</b></a>").unwrap(), 5);
+    }
+
+    #[test]
     fn writer_escapes() {
         let mut w = Writer::new(64);
         w.leaf_with("A", &[("k", "\"q\"")], "<&>");
