@@ -152,7 +152,7 @@ mod tests {
         }
         assert_eq!(&tried[..4], [1_000.0, 2_000.0, 4_000.0, 8_000.0]);
         let (best, _) = s.best.unwrap();
-        assert!(best <= 5_000.0 && best >= 4_500.0, "{best} after {tried:?}");
+        assert!((4_500.0..=5_000.0).contains(&best), "{best} after {tried:?}");
         assert!(s.failed.unwrap() / best <= 1.1);
         // A step limit ends it early; a switch that holds nothing reports nothing.
         let mut s = Search::new(1_000.0, 3);
