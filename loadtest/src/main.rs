@@ -120,7 +120,9 @@ struct Cli {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(run(cli))
+    // The whole run is a task on the workers, so the payments it spawns start on the local
+    // queue instead of waking a worker from outside.
+    rt.block_on(async move { tokio::spawn(run(cli)).await? })
 }
 
 /// The switch being driven, and the banks it knows.
@@ -244,6 +246,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let t = target(&cli)?;
     let shared = Arc::new(Shared::new(cli.ack_log.as_deref()).context("creating the ack log")?);
     let (bank_list, specs) = banks(&cli, &t, &shared)?;
+    // Connect every bank before the clock starts, so handshakes do not count as latency.
+    for b in &bank_list {
+        b.client().await.with_context(|| format!("connecting {} to {}", b.bic, t.addr))?;
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let inboxes: Vec<_> = bank_list.iter().map(|b| b.spawn_inbox(stop_rx.clone())).collect();
     let wait = Duration::from_secs(cli.wait_s);

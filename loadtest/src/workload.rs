@@ -152,13 +152,13 @@ pub struct Planned {
     pub xml: String,
 }
 
-/// Development keys of customer `c` of the bank with config index `bank` (same rule as
-/// `switch::devnet::customers`).
-fn alias_of(bank: u32, c: u32, which: u64) -> String {
-    match switch::devnet::customers(bank, c.saturating_add(1)).last() {
-        Some(cu) => cu.keys.get(which as usize % 3).cloned().unwrap_or_default(),
-        None => String::new(),
-    }
+/// Development keys of every customer of every bank (same rule as
+/// `switch::devnet::customers`), computed once: `keys[bank][customer]`.
+fn alias_table(banks: &[BankSpec]) -> Vec<Vec<[String; 3]>> {
+    banks
+        .iter()
+        .map(|b| switch::devnet::customers(b.index, b.customers).map(|c| c.keys).collect())
+        .collect()
 }
 
 /// The pacs.008 paying `amount_minor` from `debtor_account` at `debtor_bic` to `alias`.
@@ -238,6 +238,7 @@ pub fn plan(spec: &Spec) -> Result<Vec<Planned>, String> {
     let expected = check(spec)?;
     let mut rng = Rng::new(spec.seed);
     let bank_zipf = Zipf::new(spec.banks.len(), spec.zipf_s)?;
+    let aliases = alias_table(&spec.banks);
     let customer_zipfs: Vec<Zipf> = spec
         .banks
         .iter()
@@ -261,7 +262,7 @@ pub fn plan(spec: &Spec) -> Result<Vec<Planned>, String> {
         if creditor == debtor {
             creditor = (creditor + 1) % spec.banks.len();
         }
-        let (Some(d), Some(c)) = (spec.banks.get(debtor), spec.banks.get(creditor)) else {
+        let Some(d) = spec.banks.get(debtor) else {
             return Err("bank index out of range".into());
         };
         let payer = customer_zipfs.get(debtor).map_or(0, |z| z.sample(&mut rng)) as u32;
@@ -273,7 +274,12 @@ pub fn plan(spec: &Spec) -> Result<Vec<Planned>, String> {
         let alias = if expect_reject {
             format!("nobody{k}@unknown.example")
         } else {
-            alias_of(c.index, payee, which)
+            aliases
+                .get(creditor)
+                .and_then(|keys| keys.get(payee as usize))
+                .and_then(|k| k.get(which as usize))
+                .cloned()
+                .ok_or_else(|| format!("no development key {which} of customer {payee}"))?
         };
         let account = format!("{:06}", payer + 1);
         let xml =
