@@ -227,6 +227,12 @@ impl Directory {
             }
             ReportTarget::Account(a, owner) => (None, a, owner),
         };
+        if account.participant.is_empty() || account.account.0.is_empty() {
+            return Err(DirectoryError::Invalid {
+                field: "account",
+                reason: "a reported account needs its participant and account number",
+            });
+        }
         if account.participant == report.reporter {
             return Err(ReportError::OwnTarget.into());
         }
@@ -334,7 +340,12 @@ impl Directory {
             } else {
                 b.by_owner.get(&entry.owner_tax_id.0).copied().unwrap_or_default()
             },
-            account: b.by_account.get(&entry.account_ref()).copied().unwrap_or_default(),
+            // Most directories have few marks: skip building the account's key when none.
+            account: if b.by_account.is_empty() {
+                FraudCounts::default()
+            } else {
+                b.by_account.get(&entry.account_ref()).copied().unwrap_or_default()
+            },
         }
     }
 

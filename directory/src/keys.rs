@@ -140,14 +140,50 @@ impl IdRules for BrazilIds {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     kind: KeyType,
-    text: String,
+    text: KeyText,
+}
+
+/// A key's text held inline (at most [`KEY_LEN_MAX`] bytes): comparing a key during a lookup
+/// reads no second cache line, and copying one allocates nothing.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct KeyText {
+    /// The UTF-8 bytes, zero-padded (keys never contain NUL, so the order is the text's).
+    bytes: [u8; KEY_LEN_MAX],
+    len: u8,
+}
+
+impl KeyText {
+    fn new(s: &str) -> Option<KeyText> {
+        let len = u8::try_from(s.len()).ok().filter(|n| usize::from(*n) <= KEY_LEN_MAX)?;
+        let mut bytes = [0u8; KEY_LEN_MAX];
+        for (d, c) in bytes.iter_mut().zip(s.as_bytes()) {
+            *d = *c;
+        }
+        Some(KeyText { bytes, len })
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    fn as_str(&self) -> &str {
+        // Built from a `&str` only, so always UTF-8.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+impl std::hash::Hash for KeyText {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write(self.as_bytes());
+        h.write_u8(0xff);
+    }
 }
 
 impl Default for Key {
     /// The nil-like random key `00000000-0000-4000-8000-000000000000` (valid, never generated
     /// in practice), so structs holding a key can implement `Default`.
     fn default() -> Self {
-        Key { kind: KeyType::Random, text: "00000000-0000-4000-8000-000000000000".to_string() }
+        Key::random_v4([0; 16])
     }
 }
 
@@ -166,7 +202,8 @@ impl Key {
     /// Parse and normalize a key with the given country's id rules.
     pub fn parse_with(text: &str, rules: &dyn IdRules) -> Result<Key, KeyError> {
         let t = text.trim();
-        if t.is_empty() || t.chars().count() > KEY_LEN_MAX {
+        // Keys are held inline: at most 77 bytes (all DICT key formats are ASCII).
+        if t.is_empty() || t.len() > KEY_LEN_MAX {
             return Err(KeyError::Length);
         }
         let (kind, text) = if let Some(rest) = t.strip_prefix('+') {
@@ -179,7 +216,7 @@ impl Key {
             (KeyType::Phone, t.to_string())
         } else if t.contains('@') {
             let lower = t.to_lowercase();
-            if lower.chars().count() > KEY_LEN_MAX || !is_email(&lower) {
+            if lower.len() > KEY_LEN_MAX || !is_email(&lower) {
                 return Err(KeyError::Email);
             }
             (KeyType::Email, lower)
@@ -198,6 +235,7 @@ impl Key {
         } else {
             return Err(KeyError::UnknownFormat);
         };
+        let text = KeyText::new(&text).ok_or(KeyError::Length)?;
         Ok(Key { kind, text })
     }
 
@@ -215,15 +253,22 @@ impl Key {
     pub fn random_v4(mut bytes: [u8; 16]) -> Key {
         bytes[6] = (bytes[6] & 0x0f) | 0x40;
         bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        let mut text = String::with_capacity(36);
+        let mut buf = [0u8; KEY_LEN_MAX];
+        let mut n = 0usize;
+        let mut put = |c: u8| {
+            if let Some(slot) = buf.get_mut(n) {
+                *slot = c;
+            }
+            n += 1;
+        };
         for (i, b) in bytes.iter().enumerate() {
             if matches!(i, 4 | 6 | 8 | 10) {
-                text.push('-');
+                put(b'-');
             }
-            text.push(hex_digit(b >> 4));
-            text.push(hex_digit(b & 0x0f));
+            put(hex_digit(b >> 4));
+            put(hex_digit(b & 0x0f));
         }
-        Key { kind: KeyType::Random, text }
+        Key { kind: KeyType::Random, text: KeyText { bytes: buf, len: 36 } }
     }
 
     /// The key type.
@@ -233,17 +278,21 @@ impl Key {
 
     /// The normalized key text (personal data).
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.text.as_str()
     }
 
     /// Rebuild a key from its stored parts (journal decoding), checking it again.
     pub(crate) fn from_parts(kind: KeyType, text: &str, rules: &dyn IdRules) -> Option<Key> {
-        Key::parse_typed(kind, text, rules).ok().filter(|k| k.text == text)
+        Key::parse_typed(kind, text, rules).ok().filter(|k| k.as_str() == text)
     }
 }
 
-fn hex_digit(n: u8) -> char {
-    char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 })
+fn hex_digit(n: u8) -> u8 {
+    if n < 10 {
+        b'0' + n
+    } else {
+        b'a' + n - 10
+    }
 }
 
 /// A source of random bytes supplied by the caller (the directory never reads one itself).

@@ -178,12 +178,23 @@ pub fn is_iso_date(s: &str) -> bool {
         }
     };
     match (num(0..4), num(5..7), num(8..10)) {
-        (Some(_), Some(m), Some(d)) => (1..=12).contains(&m) && (1..=31).contains(&d),
+        (Some(y), Some(m), Some(d)) => {
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+            let days = match m {
+                1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+                4 | 6 | 9 | 11 => 30,
+                2 if leap => 29,
+                2 => 28,
+                _ => return false,
+            };
+            y >= 1 && (1..=days).contains(&d)
+        }
         _ => false,
     }
 }
 
-/// `ISODateTime`: `YYYY-MM-DDThh:mm:ss[.fff][Z|±hh:mm]`.
+/// `ISODateTime`: `YYYY-MM-DDThh:mm:ss[.fff][Z|±hh:mm]`, with real ranges (hour 00-23, or
+/// 24:00:00 exactly; minute and second 00-59; zone offset at most 14:00).
 pub fn is_iso_datetime(s: &str) -> bool {
     let Some((date, time)) = s.split_once('T') else { return false };
     if !is_iso_date(date) {
@@ -198,21 +209,36 @@ pub fn is_iso_datetime(s: &str) -> bool {
     if !(digits(0..2) && digits(3..5) && digits(6..8)) {
         return false;
     }
+    let two = |i: usize| -> u32 {
+        let d = |j: usize| t.get(j).map_or(0, |c| u32::from(c.saturating_sub(b'0')));
+        d(i) * 10 + d(i + 1)
+    };
+    let (h, m, sec) = (two(0), two(3), two(6));
     let mut rest = t.get(8..).unwrap_or_default();
+    let mut fraction_zero = true;
     if rest.first() == Some(&b'.') {
         let n = rest.iter().skip(1).take_while(|c| c.is_ascii_digit()).count();
         if n == 0 {
             return false;
         }
+        fraction_zero = rest.iter().skip(1).take(n).all(|c| *c == b'0');
         rest = rest.get(1 + n..).unwrap_or_default();
     }
-    match rest {
-        [] | [b'Z'] => true,
-        [sign, h1, h2, b':', m1, m2] => {
-            matches!(sign, b'+' | b'-') && [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
+    let time_ok =
+        (h < 24 && m < 60 && sec < 60) || (h == 24 && m == 0 && sec == 0 && fraction_zero);
+    time_ok
+        && match rest {
+            [] | [b'Z'] => true,
+            [sign, h1, h2, b':', m1, m2] => {
+                let zone = [h1, h2, m1, m2];
+                matches!(sign, b'+' | b'-') && zone.iter().all(|c| c.is_ascii_digit()) && {
+                    let zh = u32::from(*h1 - b'0') * 10 + u32::from(*h2 - b'0');
+                    let zm = u32::from(*m1 - b'0') * 10 + u32::from(*m2 - b'0');
+                    zm < 60 && (zh < 14 || (zh == 14 && zm == 0))
+                }
+            }
+            _ => false,
         }
-        _ => false,
-    }
 }
 
 /// `CountryCode`: two uppercase letters.
@@ -1170,5 +1196,13 @@ mod tests {
                 && is_iso_datetime("2023-06-04T10:55:26.123Z")
         );
         assert!(!is_iso_datetime("2023-06-04 10:55:26") && !is_iso_date("2023-13-01"));
+        assert!(is_iso_date("2024-02-29") && !is_iso_date("2023-02-29"));
+        assert!(!is_iso_date("2026-04-31") && !is_iso_date("2000-00-10"));
+        assert!(is_iso_date("2000-02-29") && !is_iso_date("1900-02-29"));
+        assert!(
+            !is_iso_datetime("2023-06-04T25:00:00Z") && !is_iso_datetime("2023-06-04T10:60:00")
+        );
+        assert!(is_iso_datetime("2023-06-04T24:00:00") && !is_iso_datetime("2023-06-04T24:00:01"));
+        assert!(!is_iso_datetime("2023-06-04T10:00:00+15:00"));
     }
 }

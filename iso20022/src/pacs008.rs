@@ -107,6 +107,8 @@ pub struct CreditTransfer {
     pub ultimate_creditor: Option<Party>,
     /// Structured remittance blocks (`RmtInf/Strd`).
     pub structured_remittance: Vec<CreditorRef>,
+    /// Proprietary purpose (`Purp/Prtry`), when no purpose code is used.
+    pub purpose_proprietary: Option<String>,
 }
 
 /// Decode a pacs.008.001.08 document.
@@ -223,9 +225,9 @@ fn decode_tx(el: &Element, at: &At) -> Result<CreditTransfer, DecodeError> {
             None => break,
         }
     }
-    let purpose = match el.child("Purp") {
-        Some(p) => opt_text(p, &at.child("Purp", None), "Cd", 4)?,
-        None => None,
+    let (purpose, purpose_proprietary) = match el.child("Purp") {
+        Some(p) => code_or_proprietary(p, &at.child("Purp", None), 4)?,
+        None => (None, None),
     };
     Ok(CreditTransfer {
         instr_id: opt_text(pmt, &p_at, "InstrId", 35)?,
@@ -253,6 +255,7 @@ fn decode_tx(el: &Element, at: &At) -> Result<CreditTransfer, DecodeError> {
             .map(|a| decode_account(a, &at.child("CdtrAcct", None)))
             .transpose()?,
         purpose,
+        purpose_proprietary,
         remittance,
         payment_type: opt_payment_type(el, at)?,
         instructed_amount: opt_amount(el, at, "InstdAmt")?,
@@ -352,6 +355,8 @@ fn encode_tx(w: &mut Writer, tx: &CreditTransfer) {
     }
     if let Some(p) = &tx.purpose {
         w.open("Purp").leaf("Cd", p).close("Purp");
+    } else if let Some(p) = &tx.purpose_proprietary {
+        w.open("Purp").leaf("Prtry", p).close("Purp");
     }
     if !tx.remittance.is_empty() || !tx.structured_remittance.is_empty() {
         encode_remittance_parts(w, &tx.remittance, &tx.structured_remittance);

@@ -162,6 +162,12 @@ pub fn parse_split(
     cfg.expand_empty_elements = true;
 
     let mut stack: Vec<Element> = Vec::new();
+    // Without a split, finished children wait in one shared arena and move into their parent
+    // in one exact-size allocation when it closes (instead of growing each parent's Vec).
+    // With a split, ancestors must show their children so far, so they are attached at once.
+    let arena = split.is_empty();
+    let mut pending: Vec<Element> = Vec::new();
+    let mut starts: Vec<usize> = Vec::new();
     let mut root: Option<Element> = None;
     let mut root_ns: Option<String> = None;
     let mut elements = 0usize;
@@ -242,20 +248,26 @@ pub fn parse_split(
                     }
                     el.attrs.push((local(key), value));
                 }
+                starts.push(pending.len());
                 stack.push(el);
             }
             Event::End(_) => {
-                let Some(done) = stack.pop() else {
+                let Some(mut done) = stack.pop() else {
                     return Err(DecodeError::new(
                         "/",
                         ErrorKind::Malformed("unbalanced end".into()),
                     ));
                 };
+                let start = starts.pop().unwrap_or(0);
+                if arena && start < pending.len() {
+                    done.children = pending.split_off(start);
+                }
                 if !split.is_empty() && done.name == split && !stack.is_empty() {
                     on_split(&stack, done)?;
                     continue;
                 }
                 match stack.last_mut() {
+                    Some(_) if arena => pending.push(done),
                     Some(parent) => parent.children.push(done),
                     None => root = Some(done),
                 }
@@ -432,6 +444,49 @@ mod tests {
         let a = root.child("A").unwrap();
         assert_eq!(a.text, "1 & 2");
         assert_eq!(a.attr("Ccy"), Some("EUR"));
+    }
+
+    #[test]
+    fn root_namespace_reads_only_the_root() {
+        let doc = br#"<?xml version="1.0"?><!-- c --><p:D xmlns="a" xmlns:p="b"><X/></p:D>"#;
+        assert_eq!(root_namespace(doc).as_deref(), Some("b"));
+        assert_eq!(root_namespace(br#"<D xmlns="a"/>"#).as_deref(), Some("a"));
+        assert_eq!(root_namespace(b"<D/>"), None);
+        assert_eq!(root_namespace(b"<!DOCTYPE d><D xmlns=\"a\"/>"), None);
+        assert_eq!(root_namespace(b"not xml"), None);
+    }
+
+    #[test]
+    fn split_hands_over_each_block_and_keeps_the_rest() {
+        let doc = br#"<R xmlns="n"><H>h</H><T>1</T><T>2</T><E/></R>"#;
+        let mut seen = Vec::new();
+        let (root, ns) = parse_split(doc, &Limits::default(), "T", &mut |stack, el| {
+            seen.push((stack.len(), stack[0].children.len(), el.text));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(ns.as_deref(), Some("n"));
+        assert_eq!(root.xmlns.as_deref(), Some("n"));
+        assert_eq!(seen, vec![(1, 1, "1".to_string()), (1, 1, "2".to_string())]);
+        let names: Vec<&str> = root.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["H", "E"]);
+        let e = parse_split(doc, &Limits::default(), "T", &mut |_, _| {
+            Err(DecodeError::new("/R/T", ErrorKind::Missing))
+        })
+        .unwrap_err();
+        assert_eq!(e.path, "/R/T");
+    }
+
+    #[test]
+    fn arena_keeps_document_order_and_nesting() {
+        let (root, _) =
+            parse(b"<a><b><c>1</c><d/></b><e>2</e><b><c>3</c></b></a>", &Limits::default())
+                .unwrap();
+        let names: Vec<&str> = root.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["b", "e", "b"]);
+        assert_eq!(root.children[0].children.len(), 2);
+        assert_eq!(root.children[2].child("c").unwrap().text, "3");
+        assert_eq!(scan(b"<a><b>x</b></a>").unwrap(), 5);
     }
 
     #[test]

@@ -388,6 +388,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn publishing_never_waits_for_a_reader() {
+        let slot = SnapshotSlot(RwLock::new(Arc::new(Snapshot::default())));
+        let newer = Arc::new(Snapshot { batches: 7, ..Snapshot::default() });
+        {
+            let _reader = slot.0.read().unwrap();
+            // A reader holds the slot: the writer gets its snapshot back instead of waiting.
+            let back = slot.try_store(Arc::clone(&newer)).unwrap();
+            assert_eq!(back.batches, 7);
+        }
+        assert!(slot.try_store(newer).is_none());
+        assert_eq!(slot.load().batches, 7);
+    }
+
+    #[test]
     fn batches_apply_in_order_and_snapshots_follow() {
         let w = LedgerWriter::spawn(Ledger::default(), WriterConfig::default()).unwrap();
         let h = w.handle();

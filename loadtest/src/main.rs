@@ -1,174 +1,300 @@
-//! `loadtest`: open-loop load over real sockets.
+//! `loadtest`: open-loop load on the instant-payment switch over real loopback TLS.
 //!
-//! Payments are *scheduled* at a fixed rate whatever the switch does (open loop: a slow
-//! switch builds a queue and the latencies show it, instead of the generator politely
-//! slowing down). Latency is measured from each payment's scheduled time to its final
-//! pacs.002, into an HDR histogram. Simulated banks connect over HTTP/2 + mutual TLS to an
-//! in-process switch (default) or to a running `switchd serve` (`--addr`).
+//! Payments arrive as a Poisson process at `--rate` per second for `--duration` seconds,
+//! whatever the switch does (open loop: a slow switch builds a queue and the latencies show
+//! it). Payers and payees are drawn from Zipf distributions over `--banks` simulated banks
+//! and their customers; a `--reject-share` of payments go to an unknown alias and must be
+//! rejected. Every pacs.008 is prepared before the clock starts. Latency runs from each
+//! payment's scheduled time to its final pacs.002 (corrected for coordinated omission).
 //!
-//! Prints one fixed summary line for the benchmark document:
-//! `loadtest: offered=N completed=N settled=N rejected=N shed=N errors=N tps=X p50_ms=X p99_ms=X p999_ms=X max_ms=X`
+//! Without `--target` it writes a configuration with `--banks` funded banks and starts its own
+//! `switchd serve` (found next to this executable, or `--switchd PATH`) on a temporary data
+//! directory (or `--data DIR`, kept afterwards) and a free loopback port. With
+//! `--target ADDR --data DIR` it drives a running `switchd serve --data DIR` with the
+//! development certificates in `DIR/pki`; its banks are the participants of `--config FILE`,
+//! else of the embedded default (BKAABRSP, BKBBBRSP, BKCCBRSP).
+//!
+//! The banks ride out a switch crash: a failed request drops the connection, the next one
+//! reconnects with back-off; payments whose send failed count as errors.
+//!
+//! Output: detail lines, then exactly one summary line:
+//! `loadtest: offered_tps=X achieved_tps=X accepted=N rejected=N p50_ms=X p99_ms=X p999_ms=X`
+//! With `--find-max`: one `loadtest-step:` line per step, then
+//! `loadtest: max_sustained_tps=X p99_ms=X`.
+//!
+//! Acknowledgement log (`--ack-log FILE`), read by `switchctl transfers verify`: one line per
+//! final answer the debtor bank received, in arrival order, written as it arrives:
+//!
+//! ```text
+//! <debtor BIC> <EndToEndId> <status> <reason or ->
+//! BKAABRSP LT18F2A3B4C5D0000000042 ACSC -
+//! BKBBBRSP LT18F2A3B4C5D0000000043 RJCT BE23
+//! ```
+//!
+//! Fields are separated by one space; status is the ISO 20022 code (ACSC or RJCT), reason the
+//! ISO reason code of a reject or `-`. Each EndToEndId appears at most once. Lines are
+//! buffered and flushed every second and at the end (then synced to disk), so a killed load test
+//! may lose its last second of lines but never writes half a line before a complete one. Answers
+//! to payments already counted as errors (send failed or timed out, then answered after a
+//! switch restart) are logged too, and counted as `late_answers`; so the number of lines is
+//! accepted + rejected + late_answers.
 
-use adapters::client::BankClient;
-use adapters::simbank::SimBank;
+use anyhow::{bail, Context};
 use clap::Parser;
-use iso20022::codes::TxStatus;
+use loadtest::bank::Bank;
+use loadtest::child;
+use loadtest::run::{self, Search, StepLimits};
+use loadtest::stats::Shared;
+use loadtest::workload::{self, BankSpec, Spec};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use switch::config::Config;
-use switch::demo::Rng;
-use switch::devnet;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 #[derive(Parser, Debug)]
 #[command(name = "loadtest", about = "Open-loop load test of the instant-payment switch")]
 struct Cli {
-    /// Payments per second offered.
-    #[arg(long, default_value_t = 1_000)]
-    rate: u64,
-    /// Seconds of load.
-    #[arg(long, default_value_t = 10)]
-    duration_s: u64,
-    /// Payments in flight at most; beyond it, scheduled payments are shed and counted.
-    #[arg(long, default_value_t = 50_000)]
-    inflight_max: u64,
-    /// Data directory (journal, PKI). For the in-process switch it is wiped first.
-    #[arg(long, default_value = "./data-loadtest")]
-    data: PathBuf,
-    /// Address of a running `switchd serve` (its --data must be the same DIR for the PKI).
-    #[arg(long)]
-    addr: Option<SocketAddr>,
+    /// Payments per second offered (Poisson arrivals).
+    #[arg(long, default_value_t = 1_000.0)]
+    rate: f64,
+    /// Seconds of arrivals.
+    #[arg(long, alias = "duration-s", default_value_t = 10.0)]
+    duration: f64,
+    /// Simulated banks (a generated config for the child switch; with --target, at most the
+    /// participants of the target's config).
+    #[arg(long, default_value_t = 16)]
+    banks: usize,
+    /// Development customers per generated bank.
+    #[arg(long, default_value_t = 100)]
+    customers: u32,
+    /// Share of payments sent to an unknown alias, which the switch must reject.
+    #[arg(long, default_value_t = 0.02)]
+    reject_share: f64,
+    /// Zipf exponent of payer and payee banks and customers (0: uniform).
+    #[arg(long, default_value_t = 1.0)]
+    zipf_s: f64,
     /// Workload seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-}
-
-#[derive(Default)]
-struct Tally {
-    settled: AtomicU64,
-    rejected: AtomicU64,
-    errors: AtomicU64,
-    shed: AtomicU64,
-    inflight: AtomicU64,
+    /// Payments in flight at most; beyond it, arrivals are shed and counted.
+    #[arg(long, default_value_t = 50_000)]
+    inflight_max: u64,
+    /// Seconds a payment waits for its final status (from its scheduled time).
+    #[arg(long, default_value_t = 30)]
+    wait_s: u64,
+    /// Megabytes of prepared messages at most.
+    #[arg(long, default_value_t = 2_048)]
+    prepared_mb_max: u64,
+    /// Address of a running `switchd serve` (loopback only); needs --data.
+    #[arg(long, alias = "addr")]
+    target: Option<SocketAddr>,
+    /// Data directory: of the target (for its PKI), or for the child switch (kept; must be
+    /// empty or absent).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The target's config file, for its participants.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The switchd binary for the child switch.
+    #[arg(long)]
+    switchd: Option<PathBuf>,
+    /// Write one line per final answer: `<debtor BIC> <EndToEndId> <status> <reason or ->`.
+    #[arg(long)]
+    ack_log: Option<PathBuf>,
+    /// Ramp the rate until p99 breaks --p99-objective-ms; report the highest sustained rate.
+    #[arg(long)]
+    find_max: bool,
+    /// p99 objective of --find-max, milliseconds.
+    #[arg(long, default_value_t = 100.0)]
+    p99_objective_ms: f64,
+    /// Seconds of each --find-max step (its rate starts at --rate).
+    #[arg(long, default_value_t = 5.0)]
+    step_s: f64,
+    /// Steps of --find-max at most.
+    #[arg(long, default_value_t = 14)]
+    steps_max: u32,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(run(cli))
+    // The whole run is a task on the workers, so the payments it spawns start on the local
+    // queue instead of waking a worker from outside.
+    rt.block_on(async move { tokio::spawn(run(cli)).await? })
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut cfg = Config::dev(&cli.data);
-    cfg.listen = "127.0.0.1:0".into();
-    let mut _node = None;
-    let addr = match cli.addr {
-        Some(a) => a,
+/// The switch being driven, and the banks it knows.
+struct Target {
+    addr: SocketAddr,
+    data: PathBuf,
+    cfg: Config,
+    _child: Option<child::Child>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+fn target(cli: &Cli) -> anyhow::Result<Target> {
+    if let Some(addr) = cli.target {
+        if !addr.ip().is_loopback() {
+            bail!("--target {addr}: only loopback addresses are allowed");
+        }
+        let Some(data) = cli.data.clone() else {
+            bail!("--target needs --data DIR (the target's data directory, for DIR/pki)");
+        };
+        let cfg = match &cli.config {
+            Some(p) => Config::load(p)?,
+            None => Config::dev(&data),
+        };
+        return Ok(Target { addr, data, cfg, _child: None, _tmp: None });
+    }
+    let switchd = child::switchd_path(cli.switchd.as_deref())?;
+    let (data, tmp) = match &cli.data {
+        Some(d) => {
+            let empty = std::fs::read_dir(d).map(|mut r| r.next().is_none()).unwrap_or(true);
+            if !empty {
+                bail!(
+                    "--data {} is not empty; the child switch needs a fresh directory",
+                    d.display()
+                );
+            }
+            (d.clone(), None)
+        }
         None => {
-            let _ = std::fs::remove_dir_all(cli.data.join("journal"));
-            let node = switch::node::Node::start(&cfg).await?;
-            let a = node.addr;
-            _node = Some(node);
-            a
+            let t = tempfile::tempdir()?;
+            (t.path().to_path_buf(), Some(t))
         }
     };
-    let pki = cli.data.join("pki");
-    let (stop_tx, stop_rx) = watch::channel(false);
-    // One simulated bank (one HTTP/2 connection) per funded participant; it sends payments and
-    // pulls its stream.
-    let mut senders: Vec<Vec<Arc<SimBank>>> = Vec::new();
-    for (i, p) in cfg.participants.iter().enumerate().take(2) {
+    let cfg = child::config(&data, cli.banks, cli.customers)?;
+    let started = std::time::Instant::now();
+    let c = child::start(&switchd, &cfg)?;
+    println!(
+        "loadtest-info: started {} on {} with {} banks (data {}) in {:.1} s",
+        switchd.display(),
+        c.addr,
+        cfg.participants.len(),
+        data.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Target { addr: c.addr, data, cfg, _child: Some(c), _tmp: tmp })
+}
+
+fn banks(
+    cli: &Cli,
+    t: &Target,
+    shared: &Arc<Shared>,
+) -> anyhow::Result<(Vec<Arc<Bank>>, Vec<BankSpec>)> {
+    let pki = t.data.join("pki");
+    let n = cli.banks.min(t.cfg.participants.len());
+    if n < cli.banks {
+        println!("loadtest-info: the target has {n} participants; using {n} banks");
+    }
+    let mut out = Vec::new();
+    let mut specs = Vec::new();
+    for (i, p) in t.cfg.participants.iter().enumerate().take(n) {
         let files = adapters::pki::IdentityFiles {
             cert: pki.join(format!("{}.pem", p.bic)),
             key: pki.join(format!("{}.key", p.bic)),
         };
-        let tls = adapters::tls::client_config(&pki.join("ca.pem"), &files)?;
-        let accounts: Vec<(String, i128)> = devnet::customers(i as u32, p.dev_customers)
-            .map(|c| (c.account, 1_000_000_000))
-            .collect();
-        let client = BankClient::connect(addr, "localhost", tls).await?;
-        let bank = SimBank::new(
-            &p.bic,
-            client,
-            iso20022::Currency::parse(&cfg.scheme.currency).unwrap_or_default(),
-            accounts,
-        );
-        bank.spawn_inbox(stop_rx.clone());
-        senders.push(vec![bank]);
+        let tls = adapters::tls::client_config(&pki.join("ca.pem"), &files)
+            .with_context(|| format!("TLS identity of {} in {}", p.bic, pki.display()))?;
+        out.push(Arc::new(Bank::new(&p.bic, t.addr, tls, shared.clone())));
+        specs.push(BankSpec { bic: p.bic.clone(), index: i as u32, customers: p.dev_customers });
     }
+    Ok((out, specs))
+}
 
-    let total = cli.rate.saturating_mul(cli.duration_s);
-    let tally = Arc::new(Tally::default());
-    let hist =
-        Arc::new(Mutex::new(hdrhistogram::Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?));
-    let now = switch::time::iso_datetime(switch::time::now_ms());
-    let run_id = switch::time::now_ms();
-    let mut rng = Rng::new(cli.seed);
-    let t0 = Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
-    for k in 0..total {
-        let due = t0 + Duration::from_nanos(k.saturating_mul(1_000_000_000) / cli.rate.max(1));
-        tokio::time::sleep_until(due).await;
-        if tally.inflight.load(Ordering::Relaxed) >= cli.inflight_max {
-            tally.shed.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        let debtor = (k % 2) as usize;
-        let creditor = 1 - debtor;
-        let c = rng.range(0, 100) as u32;
-        let alias = devnet::customers(creditor as u32, c + 1)
-            .last()
-            .and_then(|cu| cu.keys.get((k % 3) as usize).cloned())
-            .unwrap_or_default();
-        let amount = rng.range(100, 10_000);
-        let Some(bank) = senders.get(debtor).and_then(|v| v.first()).cloned() else { continue };
-        let (tally, hist, now) = (tally.clone(), hist.clone(), now.clone());
-        tally.inflight.fetch_add(1, Ordering::Relaxed);
-        tasks.push(tokio::spawn(async move {
-            let e2e = format!("L{run_id:x}{k:010}");
-            let r = bank.pay(&e2e, "000001", &alias, amount, &now, Duration::from_secs(60)).await;
-            let latency_us = due.elapsed().as_micros() as u64;
-            tally.inflight.fetch_sub(1, Ordering::Relaxed);
-            match r {
-                Ok(o) if o.status == TxStatus::AcceptedSettlementCompleted => {
-                    tally.settled.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(_) => {
-                    tally.rejected.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(_) => {
-                    tally.errors.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            }
-            if let Ok(mut h) = hist.lock() {
-                let _ = h.record(latency_us.max(1));
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let secs = t0.elapsed().as_secs_f64();
-    let _ = stop_tx.send(true);
-    let h = hist.lock().map_err(|_| anyhow::anyhow!("histogram lock poisoned"))?;
-    let settled = tally.settled.load(Ordering::Relaxed);
-    let rejected = tally.rejected.load(Ordering::Relaxed);
-    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+fn spec(
+    cli: &Cli,
+    t: &Target,
+    banks: Vec<BankSpec>,
+    rate: f64,
+    duration_s: f64,
+    tag: &str,
+) -> anyhow::Result<Spec> {
+    let currency = iso20022::Currency::parse(&t.cfg.scheme.currency)
+        .with_context(|| format!("currency {:?}", t.cfg.scheme.currency))?;
+    let now = switch::time::now_ms();
+    Ok(Spec {
+        banks,
+        currency,
+        rate_tps: rate,
+        duration_s,
+        reject_share: cli.reject_share,
+        zipf_s: cli.zipf_s,
+        seed: cli.seed,
+        id_prefix: format!("LT{now:X}{tag}"),
+        created: switch::time::iso_datetime(now),
+        prepared_bytes_max: cli.prepared_mb_max.saturating_mul(1 << 20),
+    })
+}
+
+fn prepare(spec: &Spec) -> anyhow::Result<Vec<workload::Planned>> {
+    let started = std::time::Instant::now();
+    let plans = workload::plan(spec).map_err(anyhow::Error::msg)?;
+    let bytes: usize = plans.iter().map(|p| p.xml.len()).sum();
     println!(
-        "loadtest: offered={total} completed={} settled={settled} rejected={rejected} shed={} errors={} tps={:.0} p50_ms={:.2} p99_ms={:.2} p999_ms={:.2} max_ms={:.2}",
-        settled + rejected,
-        tally.shed.load(Ordering::Relaxed),
-        tally.errors.load(Ordering::Relaxed),
-        (settled + rejected) as f64 / secs.max(1e-9),
-        ms(0.50),
-        ms(0.99),
-        ms(0.999),
-        h.max() as f64 / 1000.0,
+        "loadtest-info: prepared {} payments ({} MB) in {:.2} s",
+        plans.len(),
+        bytes >> 20,
+        started.elapsed().as_secs_f64()
     );
+    Ok(plans)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let t = target(&cli)?;
+    let shared = Arc::new(Shared::new(cli.ack_log.as_deref()).context("creating the ack log")?);
+    let (bank_list, specs) = banks(&cli, &t, &shared)?;
+    // Connect every bank before the clock starts, so handshakes do not count as latency.
+    for b in &bank_list {
+        b.client().await.with_context(|| format!("connecting {} to {}", b.bic, t.addr))?;
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let inboxes: Vec<_> = bank_list.iter().map(|b| b.spawn_inbox(stop_rx.clone())).collect();
+    let wait = Duration::from_secs(cli.wait_s);
+    let keeper = run::spawn_housekeeping(bank_list.clone(), shared.clone(), wait, stop_rx);
+    let limits = StepLimits { inflight_max: cli.inflight_max, wait };
+    let result = if cli.find_max {
+        find_max(&cli, &t, &bank_list, &specs, &shared, limits).await
+    } else {
+        let plans = prepare(&spec(&cli, &t, specs, cli.rate, cli.duration, "")?)?;
+        let s = run::step(&bank_list, &shared, plans, cli.duration, limits).await;
+        println!("{}", s.detail());
+        println!("{}", s.line());
+        Ok(())
+    };
+    let _ = stop_tx.send(true);
+    for h in inboxes {
+        let _ = h.await;
+    }
+    let _ = keeper.await;
+    shared.flush_ack_log(true).context("flushing the ack log")?;
+    result
+}
+
+async fn find_max(
+    cli: &Cli,
+    t: &Target,
+    banks: &[Arc<Bank>],
+    specs: &[BankSpec],
+    shared: &Arc<Shared>,
+    limits: StepLimits,
+) -> anyhow::Result<()> {
+    let mut search = Search::new(cli.rate, cli.steps_max);
+    let mut n = 0u32;
+    while let Some(rate) = search.next {
+        n += 1;
+        let plans = prepare(&spec(cli, t, specs.to_vec(), rate, cli.step_s, &format!("S{n}"))?)?;
+        let s = run::step(banks, shared, plans, cli.step_s, limits).await;
+        let ok = run::sustained(&s, cli.p99_objective_ms);
+        println!("loadtest-step: rate={rate:.0} sustained={ok} {}", s.detail());
+        println!("loadtest-step: {}", s.line());
+        search.record(rate, ok, s.latency_ms[1]);
+        // Let the switch drain its queues before the next step.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let (best, p99) = search.best.unwrap_or((0.0, 0.0));
+    println!("loadtest: max_sustained_tps={best:.0} p99_ms={p99:.2}");
     Ok(())
 }

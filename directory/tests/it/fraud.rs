@@ -89,6 +89,11 @@ fn reports_against_an_account_and_bad_reports() {
         d.file_report(missing, 1).unwrap_err(),
         DirectoryError::Report(ReportError::KeyNotRegistered)
     );
+    let nobody = AccountRef { account: Masked("1".into()), ..AccountRef::default() };
+    assert!(matches!(
+        d.file_report(fraud_report("BANKB", ReportTarget::Account(nobody, Masked::default())), 1),
+        Err(DirectoryError::Invalid { field: "account", .. })
+    ));
     // A refund request does not count as a fraud mark.
     let mut refund = fraud_report("BANKB", ReportTarget::Key(key("ana@example.com")));
     refund.infraction_type = InfractionType::RefundRequest;

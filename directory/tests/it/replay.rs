@@ -197,3 +197,26 @@ fn the_hash_seed_changes_nothing_but_iteration_order() {
         assert_eq!(other.vsync(p, KeyType::Email), d.vsync(p, KeyType::Email));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Arbitrary bytes, and valid events with one byte changed, never panic the decoder; what
+    /// it accepts re-encodes to the same bytes.
+    #[test]
+    fn decoding_damaged_events_never_panics(
+        noise in prop::collection::vec(any::<u8>(), 0..300),
+        pick in 0usize..1_000,
+        at in 0usize..1_000,
+        byte in any::<u8>(),
+    ) {
+        let _ = DirectoryEvent::from_bytes(&noise);
+        let (_, log) = busy_history();
+        let mut bytes = log[pick % log.len()].clone();
+        let i = at % bytes.len();
+        bytes[i] = byte;
+        if let Ok(e) = DirectoryEvent::from_bytes(&bytes) {
+            prop_assert_eq!(e.to_bytes(), bytes);
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! A load-test bank: one HTTP/2 + mTLS connection to the switch that sends prepared pacs.008,
+//! pulls its stream, answers the transfers forwarded to it (ACSP) and matches the final
+//! pacs.002 (ACSC or RJCT) to the payments it is waiting for.
+//!
+//! Unlike `adapters::simbank::SimBank` it survives a switch crash: when a request fails on the
+//! connection (refused, reset), the connection is dropped and the next user reconnects, with a
+//! doubling back-off; its stream cursor and its waiting payments are kept. A payment whose send
+//! failed is counted as an error (never silently dropped) and remembered, so a final answer that
+//! still arrives after a restart is logged as *late*.
+//!
+//! Guarantees: every final answer matched to a payment of this run is counted once and written
+//! once to the acknowledgement log. Bounds: waiting payments are capped by the caller's
+//! in-flight limit, answers are retried at most [`ANSWER_ATTEMPTS_MAX`] times, every request has
+//! a timeout. It must not hold a lock across an await, nor build messages on the send path.
+
+use crate::stats::Shared;
+use adapters::client::{BankClient, ClientError};
+use iso20022::codes::{StatusReason, TxStatus};
+use iso20022::pacs002::{self, Pacs002, TxStatusReport};
+use iso20022::{pacs008, Limits};
+use rustls::ClientConfig;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Attempts to deliver one ACSP answer.
+pub const ANSWER_ATTEMPTS_MAX: u64 = 5;
+/// Longest wait for a TCP + TLS + HTTP/2 connect.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest wait for one send.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// First and longest reconnect back-off.
+pub const BACKOFF: (Duration, Duration) = (Duration::from_millis(20), Duration::from_secs(1));
+/// Messages asked for by one pull, and its long-poll wait.
+pub const PULL: (u32, u64) = (100, 200);
+/// Remembered failed or timed-out payments per bank, for late answers.
+pub const LATE_MAX: usize = 1_000_000;
+
+/// A payment waiting for its final status.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    due: Instant,
+    expect_reject: bool,
+}
+
+#[derive(Debug)]
+struct Reconnect {
+    next_try: Instant,
+    backoff: Duration,
+}
+
+/// One simulated bank.
+#[derive(Debug)]
+pub struct Bank {
+    /// BIC.
+    pub bic: String,
+    addr: SocketAddr,
+    tls: Arc<ClientConfig>,
+    current: Mutex<Option<(u64, BankClient)>>,
+    reconnect: tokio::sync::Mutex<Reconnect>,
+    generation: AtomicU64,
+    waiting: Mutex<HashMap<String, Waiting>>,
+    late: Mutex<HashSet<String>>,
+    cursor: AtomicU64,
+    shared: Arc<Shared>,
+}
+
+/// Why a connection could not be had.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BankError {
+    /// The last connect failed and the back-off has not run out.
+    #[error("switch unreachable, backing off")]
+    BackingOff,
+    /// Connect failed.
+    #[error("connect: {0}")]
+    Connect(String),
+}
+
+fn breaks_connection(e: &ClientError) -> bool {
+    matches!(e, ClientError::Connect(_) | ClientError::Tls(_) | ClientError::Http(_))
+}
+
+impl Bank {
+    /// A bank that will connect on first use.
+    pub fn new(bic: &str, addr: SocketAddr, tls: Arc<ClientConfig>, shared: Arc<Shared>) -> Bank {
+        Bank {
+            bic: bic.to_string(),
+            addr,
+            tls,
+            current: Mutex::new(None),
+            reconnect: tokio::sync::Mutex::new(Reconnect {
+                next_try: Instant::now(),
+                backoff: BACKOFF.0,
+            }),
+            generation: AtomicU64::new(0),
+            waiting: Mutex::new(HashMap::new()),
+            late: Mutex::new(HashSet::new()),
+            cursor: AtomicU64::new(0),
+            shared,
+        }
+    }
+
+    /// The current connection, connecting if there is none and the back-off allows.
+    pub async fn client(&self) -> Result<(u64, BankClient), BankError> {
+        if let Some(c) = self.current.lock().ok().and_then(|c| c.clone()) {
+            return Ok(c);
+        }
+        let mut r = self.reconnect.lock().await;
+        if let Some(c) = self.current.lock().ok().and_then(|c| c.clone()) {
+            return Ok(c);
+        }
+        if Instant::now() < r.next_try {
+            return Err(BankError::BackingOff);
+        }
+        let attempt = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            BankClient::connect(self.addr, "localhost", self.tls.clone()),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(client)) => {
+                let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+                if generation > 1 {
+                    self.shared.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                r.backoff = BACKOFF.0;
+                if let Ok(mut c) = self.current.lock() {
+                    *c = Some((generation, client.clone()));
+                }
+                Ok((generation, client))
+            }
+            Ok(Err(e)) => {
+                r.next_try = Instant::now() + r.backoff;
+                r.backoff = (r.backoff * 2).min(BACKOFF.1);
+                Err(BankError::Connect(e.to_string()))
+            }
+            Err(_) => {
+                r.next_try = Instant::now() + r.backoff;
+                r.backoff = (r.backoff * 2).min(BACKOFF.1);
+                Err(BankError::Connect("timed out".into()))
+            }
+        }
+    }
+
+    fn drop_connection(&self, generation: u64) {
+        if let Ok(mut c) = self.current.lock() {
+            if c.as_ref().is_some_and(|(g, _)| *g == generation) {
+                *c = None;
+            }
+        }
+    }
+
+    /// Payments waiting for their final status.
+    pub fn waiting_count(&self) -> usize {
+        self.waiting.lock().map(|w| w.len()).unwrap_or(0)
+    }
+
+    /// Send one prepared payment scheduled at `due`; its answer arrives through the inbox.
+    pub async fn send(&self, e2e: String, xml: String, due: Instant, expect_reject: bool) {
+        if let Ok(mut w) = self.waiting.lock() {
+            w.insert(e2e.clone(), Waiting { due, expect_reject });
+        }
+        let failed = match self.client().await {
+            Err(_) => true,
+            Ok((generation, client)) => {
+                match tokio::time::timeout(SEND_TIMEOUT, client.send(xml)).await {
+                    Ok(Ok(_)) => false,
+                    Ok(Err(e)) => {
+                        if breaks_connection(&e) {
+                            self.drop_connection(generation);
+                        } else {
+                            self.shared.refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        true
+                    }
+                    Err(_) => true,
+                }
+            }
+        };
+        if failed {
+            self.give_up(&e2e, &self.shared.send_errors);
+        }
+    }
+
+    /// Stop waiting for `e2e` (if still waiting) and count it in `counter`.
+    fn give_up(&self, e2e: &str, counter: &AtomicU64) {
+        let was_waiting = self.waiting.lock().ok().and_then(|mut w| w.remove(e2e)).is_some();
+        if was_waiting {
+            self.shared.inflight.fetch_sub(1, Ordering::Relaxed);
+            counter.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut l) = self.late.lock() {
+                if l.len() < LATE_MAX {
+                    l.insert(e2e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Give up on payments scheduled more than `wait` ago; returns how many.
+    pub fn expire(&self, wait: Duration) -> usize {
+        let now = Instant::now();
+        let old: Vec<String> = match self.waiting.lock() {
+            Ok(w) => w
+                .iter()
+                .filter(|(_, v)| now.saturating_duration_since(v.due) > wait)
+                .map(|(k, _)| k.clone())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        for e2e in &old {
+            self.give_up(e2e, &self.shared.timeouts);
+        }
+        old.len()
+    }
+
+    /// Pull and process the stream until `stop` turns true.
+    pub fn spawn_inbox(
+        self: &Arc<Self>,
+        mut stop: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let bank = self.clone();
+        tokio::spawn(async move {
+            while !*stop.borrow() {
+                let (generation, client) = match bank.client().await {
+                    Ok(c) => c,
+                    Err(_) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(BACKOFF.0) => continue,
+                            _ = stop.changed() => return,
+                        }
+                    }
+                };
+                let after = bank.cursor.load(Ordering::Acquire);
+                let pull = tokio::time::timeout(
+                    Duration::from_millis(PULL.1 + 5_000),
+                    client.pull(after, PULL.0, PULL.1),
+                );
+                let pulled = tokio::select! {
+                    p = pull => p,
+                    _ = stop.changed() => return,
+                };
+                let pulled = match pulled {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(e)) => {
+                        if breaks_connection(&e) {
+                            bank.drop_connection(generation);
+                        }
+                        tokio::time::sleep(BACKOFF.0).await;
+                        continue;
+                    }
+                    Err(_) => {
+                        bank.drop_connection(generation);
+                        continue;
+                    }
+                };
+                for m in &pulled.messages {
+                    bank.process(&m.msg_type, &m.xml);
+                }
+                bank.cursor.fetch_max(pulled.next, Ordering::AcqRel);
+            }
+        })
+    }
+
+    fn process(self: &Arc<Self>, msg_type: &str, xml: &str) {
+        let limits = Limits::default();
+        match msg_type {
+            "pacs.008.001.08" => match pacs008::decode(xml.as_bytes(), &limits) {
+                Ok(m) => self.answer(m),
+                Err(_) => {
+                    self.shared.undecodable.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+            "pacs.002.001.10" => match pacs002::decode(xml.as_bytes(), &limits) {
+                Ok(m) => {
+                    for r in &m.transactions {
+                        self.take_report(r);
+                    }
+                }
+                Err(_) => {
+                    self.shared.undecodable.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+            _ => {}
+        }
+    }
+
+    fn take_report(&self, r: &TxStatusReport) {
+        let accepted = match r.status {
+            TxStatus::AcceptedSettlementCompleted => true,
+            TxStatus::Rejected => false,
+            _ => return,
+        };
+        let Some(e2e) = r.original_end_to_end_id.as_deref() else { return };
+        let waiting = self.waiting.lock().ok().and_then(|mut w| w.remove(e2e));
+        let reason = r.reason.map_or("-", StatusReason::code);
+        match waiting {
+            Some(w) => {
+                self.shared.inflight.fetch_sub(1, Ordering::Relaxed);
+                self.shared.answered(w.due, accepted, w.expect_reject);
+                self.shared.ack(&self.bic, e2e, r.status.code(), reason);
+            }
+            None => {
+                if self.late.lock().ok().is_some_and(|mut l| l.remove(e2e)) {
+                    self.shared.late_answers.fetch_add(1, Ordering::Relaxed);
+                    self.shared.ack(&self.bic, e2e, r.status.code(), reason);
+                } else {
+                    self.shared.unmatched.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Accept a transfer forwarded to this bank (every development account exists).
+    fn answer(self: &Arc<Self>, m: pacs008::Pacs008) {
+        let transactions = m
+            .transactions
+            .iter()
+            .map(|tx| TxStatusReport {
+                original_instr_id: tx.instr_id.clone(),
+                original_end_to_end_id: Some(tx.end_to_end_id.clone()),
+                original_tx_id: tx.tx_id.clone(),
+                original_uetr: tx.uetr.clone(),
+                status: TxStatus::AcceptedSettlementInProcess,
+                ..TxStatusReport::default()
+            })
+            .collect();
+        let report = Pacs002 {
+            msg_id: format!("R{}", m.header.msg_id.get(..34).unwrap_or(&m.header.msg_id)),
+            created: m.header.created.clone(),
+            original_msg_id: Some(m.header.msg_id.clone()),
+            original_msg_name: Some("pacs.008.001.08".into()),
+            transactions,
+            ..Pacs002::default()
+        };
+        let xml = bytes::Bytes::from(pacs002::encode(&report));
+        let bank = self.clone();
+        tokio::spawn(async move {
+            for attempt in 0..ANSWER_ATTEMPTS_MAX {
+                if let Ok((generation, client)) = bank.client().await {
+                    match tokio::time::timeout(SEND_TIMEOUT, client.send(xml.clone())).await {
+                        Ok(Ok(_)) => return,
+                        Ok(Err(e)) if breaks_connection(&e) => bank.drop_connection(generation),
+                        _ => {}
+                    }
+                }
+                tokio::time::sleep(BACKOFF.0 * (attempt as u32 + 1)).await;
+            }
+            bank.shared.answers_lost.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+}
