@@ -54,6 +54,7 @@ pub fn config(data: &Path, banks: usize, customers: u32) -> anyhow::Result<Confi
                 bic,
                 initial_funding_minor: FUNDING_MINOR,
                 dev_customers: customers,
+                ..ParticipantConfig::default()
             })
         })
         .collect::<anyhow::Result<_>>()?;

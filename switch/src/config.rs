@@ -126,7 +126,7 @@ impl Default for Limits {
 }
 
 /// One participant bank.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParticipantConfig {
     /// BIC; also the common name of its client certificate.
