@@ -210,7 +210,15 @@ pub struct Core {
     outbound: Vec<Outbound>,
     counters: Counters,
     late: Vec<(u64, String)>,
+    ledger_transfers_max: usize,
+    finished_since_compact: u64,
 }
+
+/// Finished transfers between two ledger compactions.
+const COMPACT_EVERY: u64 = 4_096;
+/// Finalized transfers stay in the ledger this long (the core keeps its own idempotency
+/// records; the ledger only needs reservations).
+const LEDGER_KEEP_MS: u64 = 60_000;
 
 /// FNV-1a, stable across builds and versions, for content fingerprints.
 fn fnv(parts: &[&[u8]]) -> u64 {
@@ -260,6 +268,8 @@ impl Core {
             outbound: Vec::new(),
             counters: Counters::default(),
             late: Vec::new(),
+            ledger_transfers_max: ledger::LedgerLimits::default().transfers_max.saturating_sub(1),
+            finished_since_compact: 0,
         })
     }
 
@@ -476,6 +486,10 @@ impl Core {
         let next = self.stream_next.get(creditor as usize).copied().unwrap_or(1);
         if next.saturating_sub(1).saturating_sub(self.acked(creditor)) >= self.rules.outbox_max {
             return Some(reject(StatusReason::OfflineCreditorAgent));
+        }
+        if self.ledger.transfers_len() >= self.ledger_transfers_max {
+            // The ledger is at its explicit limit of remembered transfers: refuse cleanly.
+            return Some(reject(StatusReason::SettlementSystemNotAvailable));
         }
         let available =
             self.ledger.account(Participant::ledger_account(from)).map_or(0, |a| a.available());
@@ -895,6 +909,12 @@ impl Core {
         let t = t.clone();
         self.deadlines.remove(&(deadline_ms, id));
         self.counters.in_flight = self.counters.in_flight.saturating_sub(1);
+        self.finished_since_compact += 1;
+        if self.finished_since_compact >= COMPACT_EVERY {
+            // Deterministic: driven by journaled events and their times, live and on replay.
+            self.finished_since_compact = 0;
+            self.ledger.compact(at_ms.saturating_sub(LEDGER_KEEP_MS));
+        }
         match state {
             State::Settled => self.counters.settled += 1,
             _ => self.counters.rejected += 1,
