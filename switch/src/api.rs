@@ -36,6 +36,8 @@ pub struct SwitchApi {
     limits: Limits,
     pull_max: u32,
     pull_wait_max_ms: u64,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    stats: Option<Arc<adapters::server::ServerStats>>,
 }
 
 impl SwitchApi {
@@ -56,6 +58,44 @@ impl SwitchApi {
             limits,
             pull_max,
             pull_wait_max_ms,
+            metrics: None,
+            stats: None,
+        }
+    }
+
+    /// Serve metrics from this registry, with the endpoint's counters.
+    pub fn with_telemetry(
+        mut self,
+        metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+        stats: Arc<adapters::server::ServerStats>,
+    ) -> Self {
+        self.metrics = metrics;
+        self.stats = Some(stats);
+        self
+    }
+
+    fn render_metrics(&self) -> Response {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(s) = &self.stats {
+            metrics::gauge!("switch_connections_refused_total")
+                .set(s.connections_refused.load(Relaxed) as f64);
+            metrics::gauge!("switch_handshakes_failed_total")
+                .set(s.handshakes_failed.load(Relaxed) as f64);
+            metrics::gauge!("switch_revoked_refused_total")
+                .set(s.revoked_refused.load(Relaxed) as f64);
+        }
+        match &self.metrics {
+            Some(h) => Response {
+                status: 200,
+                content_type: "text/plain; version=0.0.4",
+                headers: Vec::new(),
+                body: h.render().into(),
+            },
+            None => Response::error(
+                503,
+                "NO_METRICS",
+                "another metrics recorder is installed in this process",
+            ),
         }
     }
 
@@ -79,6 +119,21 @@ impl SwitchApi {
     }
 
     async fn post_message(&self, from: u32, bic: &str, body: &[u8]) -> Response {
+        let started = std::time::Instant::now();
+        let r = self.take_message(from, bic, body).await;
+        let result = match r.status {
+            202 => "taken",
+            400 => "technical_reject",
+            403 => "forbidden",
+            503 => "busy",
+            _ => "refused",
+        };
+        metrics::counter!("switch_messages_total", "result" => result).increment(1);
+        metrics::histogram!("switch_request_seconds").record(started.elapsed().as_secs_f64());
+        r
+    }
+
+    async fn take_message(&self, from: u32, bic: &str, body: &[u8]) -> Response {
         let (header, msg) = match read_message(body, &self.limits) {
             Ok(m) => m,
             Err(e) => return technical_reject(body, &e),
@@ -290,6 +345,7 @@ impl Handler for SwitchApi {
             }
             ("GET", "/v1/messages", Some(from)) => self.pull(from, &req.query).await,
             ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
+            ("GET", "/v1/operator/metrics", _) if is_operator => self.render_metrics(),
             ("POST", path, _) if is_operator && path.starts_with("/v1/operator/participants/") => {
                 self.participant_status(path).await
             }

@@ -32,6 +32,10 @@ pub struct Config {
     /// SHA-256 fingerprints (hex) of revoked client certificates: refused at the handshake.
     #[serde(default)]
     pub revoked_certificates: Vec<String>,
+    /// Plain-HTTP address for Prometheus to scrape `/metrics` (keep it on loopback or a
+    /// management network); absent: metrics only on the mTLS operator endpoint.
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
 }
 
 /// Scheme profile: the rules a scheme sets.
@@ -213,6 +217,7 @@ impl Config {
             ],
             dev_aliases: true,
             revoked_certificates: Vec::new(),
+            metrics_listen: None,
         }
     }
 

@@ -30,4 +30,5 @@ pub mod devnet;
 pub mod events;
 pub mod node;
 pub mod runtime;
+pub mod telemetry;
 pub mod time;

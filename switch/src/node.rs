@@ -96,19 +96,26 @@ impl Node {
             max_transactions: cfg.limits.transactions_per_message_max,
             ..iso20022::Limits::default()
         };
-        let api = Arc::new(SwitchApi::new(
-            handle.clone(),
-            delivery,
-            by_bic,
-            limits,
-            cfg.limits.pull_max,
-            cfg.limits.pull_wait_max_ms,
-        ));
+        let metrics = crate::telemetry::init();
+        let stats = Arc::new(ServerStats::default());
+        if let (Some(listen), Some(h)) = (&cfg.metrics_listen, &metrics) {
+            crate::telemetry::serve_plain(listen.clone(), h.clone()).await?;
+        }
+        let api = Arc::new(
+            SwitchApi::new(
+                handle.clone(),
+                delivery,
+                by_bic,
+                limits,
+                cfg.limits.pull_max,
+                cfg.limits.pull_wait_max_ms,
+            )
+            .with_telemetry(metrics, stats.clone()),
+        );
         let tls = adapters::tls::server_config(&pki.ca_cert, &pki.server)?;
         let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;
         let addr = listener.local_addr()?;
         let (shutdown, rx) = watch::channel(false);
-        let stats = Arc::new(ServerStats::default());
         let server_limits = ServerLimits {
             connections_max: cfg.limits.connections_max,
             streams_per_connection_max: cfg.limits.streams_per_connection_max,

@@ -166,6 +166,10 @@ impl Delivery {
         }
         for (i, t) in touched.into_iter().enumerate() {
             if t {
+                let depth =
+                    self.queues.get(i).and_then(|q| q.lock().ok().map(|q| q.len())).unwrap_or(0);
+                metrics::gauge!("switch_outbox_depth", "participant" => i.to_string())
+                    .set(depth as f64);
                 if let Some(n) = self.notify.get(i) {
                     n.notify_waiters();
                 }
@@ -320,15 +324,20 @@ fn run_core<J: Journal>(
             handle(&mut core, cmd, now, &mut events, &mut replies);
         }
         events.extend(core.process_timeouts(now, batch_max));
+        metrics::gauge!("switch_ingress_depth").set(rx.len() as f64);
         if !events.is_empty() {
+            metrics::histogram!("switch_journal_batch_events").record(events.len() as f64);
             for e in events.drain(..) {
+                crate::telemetry::record_event(&e);
                 let bytes = events::encode(&e)?;
                 journal.append(&bytes).map_err(|e| e.to_string())?;
             }
+            let t = std::time::Instant::now();
             if let Err(e) = journal.sync() {
                 eprintln!("fatal: journal sync failed, stopping: {e}");
                 return Err(e.to_string());
             }
+            metrics::histogram!("switch_journal_sync_seconds").record(t.elapsed().as_secs_f64());
         }
         delivery.publish(core.drain_outbound());
         for r in replies.drain(..) {

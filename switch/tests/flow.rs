@@ -22,7 +22,9 @@ fn rjct(reason: StatusReason) -> Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_by_alias_settles_and_refusals_carry_iso_reasons() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
+    let mut cfg = config(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    cfg.metrics_listen = Some(format!("127.0.0.1:{port}"));
     let node = Node::start(&cfg).await.unwrap();
     let pki = node.pki.dir.clone();
     let banks = banks(&cfg, node.addr, &pki).await;
@@ -114,6 +116,29 @@ async fn transfer_by_alias_settles_and_refusals_carry_iso_reasons() {
         .await
         .unwrap();
     assert_eq!(r.status, 403);
+
+    // Prometheus metrics, on the operator endpoint and on the plain listener.
+    let r = op
+        .request(http::Method::GET, "/v1/operator/metrics", "application/json", bytes::Bytes::new())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&r.body).to_string();
+    assert_eq!(r.status, 200, "{text}");
+    assert!(text.contains("switch_transfers_total") && text.contains("reason=\"BE23\""), "{text}");
+    assert!(text.contains("switch_journal_sync_seconds"), "{text}");
+    let plain = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut sock =
+            tokio::net::TcpStream::connect(cfg.metrics_listen.as_deref().unwrap()).await.unwrap();
+        sock.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        let mut out = String::new();
+        sock.read_to_string(&mut out).await.unwrap();
+        out
+    };
+    assert!(
+        plain.starts_with("HTTP/1.1 200") && plain.contains("switch_messages_total"),
+        "{plain}"
+    );
 
     // Every message the switch delivered validates against its official XSD.
     tokio::time::sleep(Duration::from_millis(300)).await;

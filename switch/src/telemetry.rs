@@ -1,0 +1,75 @@
+//! Metrics: the `metrics` facade recorded into a Prometheus registry, rendered on
+//! `GET /v1/operator/metrics` (operator certificate) and, when `metrics_listen` is set, on a
+//! plain-HTTP `/metrics` for a local Prometheus scraper.
+//!
+//! Names (all prefixed `switch_`): `messages_total{type,result}`, `transfers_total{outcome,
+//! reason}`, `request_seconds{type}` (histogram, receipt to durable answer),
+//! `journal_batch_events` and `journal_sync_seconds` (histograms), `core_batch_seconds`,
+//! `ingress_depth` and `outbox_depth{participant}` (gauges), `late_answers_total`,
+//! and the endpoint's `connections_refused_total`, `handshakes_failed_total`,
+//! `revoked_refused_total`.
+//!
+//! Hot path: recording is a few atomic operations; no allocation per event except labels
+//! that are `&'static str`.
+
+use crate::events::Event;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Install the process-wide recorder (once); later calls return the same handle.
+pub fn init() -> Option<PrometheusHandle> {
+    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok()).clone()
+}
+
+/// Count what a journaled event means for transfers.
+pub fn record_event(e: &Event) {
+    match e {
+        Event::Reserved { .. } => {
+            metrics::counter!("switch_transfers_total", "outcome" => "reserved", "reason" => "")
+                .increment(1)
+        }
+        Event::Accepted { .. } => {
+            metrics::counter!("switch_transfers_total", "outcome" => "settled", "reason" => "")
+                .increment(1)
+        }
+        Event::Rejected { reason, .. } | Event::Declined { reason, .. } => {
+            let reason =
+                iso20022::codes::StatusReason::from_code(reason).map_or("other", |r| r.code());
+            metrics::counter!("switch_transfers_total", "outcome" => "rejected", "reason" => reason).increment(1);
+        }
+        Event::Expired { .. } => {
+            metrics::counter!("switch_transfers_total", "outcome" => "rejected", "reason" => "AB05")
+                .increment(1)
+        }
+        Event::LateAnswer { .. } => metrics::counter!("switch_late_answers_total").increment(1),
+        _ => {}
+    }
+}
+
+/// Serve `render()` as plain HTTP on `listen` (any path) until the process ends.
+pub async fn serve_plain(listen: String, handle: PrometheusHandle) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(&listen).await?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { continue };
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_secs(2), sock.read(&mut buf))
+                        .await;
+                let body = handle.render();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    Ok(())
+}
