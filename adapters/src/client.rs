@@ -95,13 +95,28 @@ impl BankClient {
         content_type: &str,
         body: Bytes,
     ) -> Result<RawResponse, ClientError> {
+        self.request_with(method, path_and_query, content_type, &[], body).await
+    }
+
+    /// One HTTP request with extra headers (e.g. `PI-PayerId` for directory lookups).
+    pub async fn request_with(
+        &self,
+        method: http::Method,
+        path_and_query: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<RawResponse, ClientError> {
         let mut sender = self.sender.clone();
         sender.ready().await?;
-        let req = hyper::Request::builder()
+        let mut builder = hyper::Request::builder()
             .method(method)
             .uri(format!("https://switch{path_and_query}"))
-            .header(http::header::CONTENT_TYPE, content_type)
-            .body(Full::new(body))?;
+            .header(http::header::CONTENT_TYPE, content_type);
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let req = builder.body(Full::new(body))?;
         let resp = sender.send_request(req).await?;
         let status = resp.status().as_u16();
         let retry_after = resp

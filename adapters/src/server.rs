@@ -34,6 +34,8 @@ pub struct Request {
     pub path: String,
     /// Raw query string (may be empty).
     pub query: String,
+    /// The `PI-PayerId` header (directory lookups on behalf of an end user), if sent.
+    pub payer_id: Option<String>,
     /// Body.
     pub body: Bytes,
 }
@@ -46,7 +48,7 @@ pub struct Response {
     /// Content type of the body.
     pub content_type: &'static str,
     /// Extra headers.
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(String, String)>,
     /// Body.
     pub body: Bytes,
 }
@@ -205,6 +207,11 @@ async fn answer<H: Handler>(
                 method: parts.method,
                 path: parts.uri.path().to_string(),
                 query: parts.uri.query().unwrap_or_default().to_string(),
+                payer_id: parts
+                    .headers
+                    .get("pi-payerid")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
                 body: collected.to_bytes(),
             };
             handler.handle(request).await

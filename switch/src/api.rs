@@ -107,7 +107,7 @@ impl SwitchApi {
                     "BUSY",
                     "the switch is at its ingress limit; retry after the delay",
                 );
-                r.headers.push(("retry-after", "1".into()));
+                r.headers.push(("retry-after".into(), "1".into()));
                 r
             }
             SubmitError::Stopped => Response::error(
@@ -235,6 +235,40 @@ impl SwitchApi {
         )
     }
 
+    /// The participant-facing directory API (`schemas/directory-openapi.yaml`).
+    async fn directory(&self, from: u32, method: &str, req: &Request) -> Response {
+        let path = if req.query.is_empty() {
+            req.path.clone()
+        } else {
+            format!("{}?{}", req.path, req.query)
+        };
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Directory {
+            from,
+            method: method.to_string(),
+            path,
+            payer_id: req.payer_id.clone(),
+            body: req.body.clone(),
+            reply,
+        };
+        if let Err(e) = self.core.submit(cmd) {
+            return Self::busy(e);
+        }
+        match rx.await {
+            Ok(a) => {
+                let mut headers = a.headers;
+                headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+                Response {
+                    status: a.status,
+                    content_type: "application/json",
+                    headers,
+                    body: a.body.into(),
+                }
+            }
+            Err(_) => Self::busy(SubmitError::Stopped),
+        }
+    }
+
     /// `POST /v1/operator/participants/{BIC}/suspend` or `.../activate`.
     async fn participant_status(&self, path: &str) -> Response {
         let rest = path.trim_start_matches("/v1/operator/participants/");
@@ -340,6 +374,9 @@ impl Handler for SwitchApi {
         let is_operator = req.participant == self.operator;
         let from = self.participants.get(&req.participant).copied();
         match (req.method.as_str(), req.path.as_str(), from) {
+            (method, path, Some(from)) if path.starts_with(directory::api::PATH_PREFIX) => {
+                self.directory(from, method, &req).await
+            }
             ("POST", "/v1/messages", Some(from)) => {
                 self.post_message(from, &req.participant, &req.body).await
             }

@@ -212,6 +212,19 @@ pub struct Core {
     late: Vec<(u64, String)>,
     ledger_transfers_max: usize,
     finished_since_compact: u64,
+    scan: directory::AntiScan,
+    rng: directory::SeededRandom,
+}
+
+/// The answer of the directory API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers (content type, rate-limit headers).
+    pub headers: Vec<(String, String)>,
+    /// JSON body.
+    pub body: String,
 }
 
 /// Finished transfers between two ledger compactions.
@@ -270,6 +283,8 @@ impl Core {
             late: Vec::new(),
             ledger_transfers_max: ledger::LedgerLimits::default().transfers_max.saturating_sub(1),
             finished_since_compact: 0,
+            scan: directory::AntiScan::new(directory::AntiScanConfig::default()),
+            rng: directory::SeededRandom(0x5eed_2026),
         })
     }
 
@@ -736,6 +751,31 @@ impl Core {
         Ok(Some(e))
     }
 
+    /// Serve one request of the participant-facing directory API (`/api/v1/directory/...`,
+    /// described in `schemas/directory-openapi.yaml`). The directory applies the change
+    /// itself; the returned events are journaled before the answer leaves. Anti-scanning
+    /// buckets are soft state: they start full after a restart.
+    pub fn process_directory(
+        &mut self,
+        participant: u32,
+        method: &str,
+        path: &str,
+        payer_id: Option<&str>,
+        body: &[u8],
+        now_ms: u64,
+    ) -> (Vec<Event>, DirectoryAnswer) {
+        let Some(bic) = self.participants.get(participant as usize).map(|p| p.bic.clone()) else {
+            let body = r#"{"type":"UnknownParticipant","title":"unknown participant"}"#.to_string();
+            return (Vec::new(), DirectoryAnswer { status: 403, headers: Vec::new(), body });
+        };
+        let ctx = directory::api::Context { participant: &bic, now_ms, rng: &mut self.rng };
+        let req = directory::api::Request { method, path, payer_id, body };
+        let resp = directory::api::handle(&mut self.directory, &mut self.scan, ctx, req);
+        let events =
+            resp.applied.events.iter().map(|e| Event::Directory { bytes: e.to_bytes() }).collect();
+        (events, DirectoryAnswer { status: resp.status, headers: resp.headers, body: resp.body })
+    }
+
     /// Record a participant's acknowledgement. Returns the applied event if it moved.
     pub fn process_ack(&mut self, participant: u32, up_to: u64) -> Option<Event> {
         let next = self.stream_next.get(participant as usize).copied()?;
@@ -880,6 +920,10 @@ impl Core {
                     updated_ms: *at_ms,
                 };
                 self.report_to_debtor(&t, *at_ms);
+            }
+            Event::Directory { bytes } => {
+                let e = directory::DirectoryEvent::from_bytes(bytes).map_err(|e| e.to_string())?;
+                self.directory.apply(&e).map_err(|e| e.to_string())?;
             }
             Event::StatusChanged { participant, suspended, .. } => {
                 let p = self

@@ -150,6 +150,12 @@ pub enum Event {
         /// When.
         at_ms: u64,
     },
+    /// A change of the alias directory made through its API (a `directory::DirectoryEvent`
+    /// in its own versioned binary form).
+    Directory {
+        /// `DirectoryEvent::to_bytes`.
+        bytes: Vec<u8>,
+    },
 }
 
 /// Serialize an event for the journal.

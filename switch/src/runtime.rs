@@ -80,6 +80,21 @@ pub enum Command {
         /// Result, after the batch is durable.
         reply: oneshot::Sender<Result<usize, String>>,
     },
+    /// A request of the participant-facing directory API.
+    Directory {
+        /// Participant index.
+        from: u32,
+        /// HTTP method.
+        method: String,
+        /// Path with query.
+        path: String,
+        /// `PI-PayerId` header.
+        payer_id: Option<String>,
+        /// JSON body.
+        body: bytes::Bytes,
+        /// The answer, after its events are durable.
+        reply: oneshot::Sender<crate::core::DirectoryAnswer>,
+    },
     /// A read-only question.
     Query {
         /// The question.
@@ -292,6 +307,7 @@ pub fn start<J: Journal + 'static>(
 
 enum Reply {
     Answer(oneshot::Sender<Answer>, Answer),
+    Directory(oneshot::Sender<crate::core::DirectoryAnswer>, crate::core::DirectoryAnswer),
     Setup(oneshot::Sender<Result<usize, String>>, Result<usize, String>),
     Query(oneshot::Sender<QueryAnswer>, Query),
 }
@@ -343,6 +359,9 @@ fn run_core<J: Journal>(
         for r in replies.drain(..) {
             match r {
                 Reply::Answer(tx, a) => {
+                    let _ = tx.send(a);
+                }
+                Reply::Directory(tx, a) => {
                     let _ = tx.send(a);
                 }
                 Reply::Setup(tx, a) => {
@@ -413,5 +432,11 @@ fn handle(
             replies.push(Reply::Setup(reply, result.map(|_: usize| done)));
         }
         Command::Query { query, reply } => replies.push(Reply::Query(reply, query)),
+        Command::Directory { from, method, path, payer_id, body, reply } => {
+            let (evs, answer) =
+                core.process_directory(from, &method, &path, payer_id.as_deref(), &body, now);
+            events.extend(evs);
+            replies.push(Reply::Directory(reply, answer));
+        }
     }
 }

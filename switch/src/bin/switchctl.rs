@@ -74,6 +74,25 @@ enum Cmd {
         /// The participant's BIC.
         bic: String,
     },
+    /// Call the participant directory API as a bank, e.g.
+    /// `switchctl directory --as BKAABRSP GET /entries/%2B5511900000000 --payer 52998224725`.
+    Directory {
+        #[command(flatten)]
+        conn: Conn,
+        /// The participant's BIC.
+        #[arg(long = "as")]
+        bic: String,
+        /// HTTP method: GET, POST, PUT, DELETE.
+        method: String,
+        /// Path under /api/v1/directory (see schemas/directory-openapi.yaml).
+        path: String,
+        /// End user the lookup is made for (PI-PayerId).
+        #[arg(long)]
+        payer: Option<String>,
+        /// JSON body file.
+        #[arg(long)]
+        body: Option<PathBuf>,
+    },
     /// Ledger tools.
     Ledger {
         #[command(subcommand)]
@@ -239,6 +258,20 @@ async fn online(cmd: Cmd) -> anyhow::Result<()> {
                 .await?;
             let v: serde_json::Value = serde_json::from_slice(&r.body)?;
             println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Cmd::Directory { conn, bic, method, path, payer, body } => {
+            let c = client(&conn, &bic).await?;
+            let body = match body {
+                Some(f) => std::fs::read(f)?.into(),
+                None => bytes::Bytes::new(),
+            };
+            let method = http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())?;
+            let full = format!("{}{}", directory::api::PATH_PREFIX, path);
+            let headers: Vec<(&str, &str)> =
+                payer.as_deref().map(|p| vec![("PI-PayerId", p)]).unwrap_or_default();
+            let r = c.request_with(method, &full, "application/json", &headers, body).await?;
+            println!("{} {}", r.status, String::from_utf8_lossy(&r.body));
+            anyhow::ensure!(r.status < 400, "the directory refused");
         }
         Cmd::Participant { conn, action, bic } => {
             let c = client(&conn, switch::config::OPERATOR).await?;
