@@ -13,6 +13,7 @@
 //! in-flight limit, answers are retried at most [`ANSWER_ATTEMPTS_MAX`] times, every request has
 //! a timeout. It must not hold a lock across an await, nor build messages on the send path.
 
+use crate::scan;
 use crate::stats::Shared;
 use adapters::client::{BankClient, ClientError};
 use iso20022::codes::{StatusReason, TxStatus};
@@ -269,45 +270,60 @@ impl Bank {
     fn process(self: &Arc<Self>, msg_type: &str, xml: &str) {
         let limits = Limits::default();
         match msg_type {
-            "pacs.008.001.08" => match pacs008::decode(xml.as_bytes(), &limits) {
-                Ok(m) => self.answer(m),
-                Err(_) => {
-                    self.shared.undecodable.fetch_add(1, Ordering::Relaxed);
+            "pacs.008.001.08" => {
+                if let Some(ids) = scan::transfer(xml) {
+                    self.answer(ids);
+                    return;
                 }
-            },
-            "pacs.002.001.10" => match pacs002::decode(xml.as_bytes(), &limits) {
-                Ok(m) => {
-                    for r in &m.transactions {
-                        self.take_report(r);
+                match pacs008::decode(xml.as_bytes(), &limits) {
+                    Ok(m) => self.answer(scan::TransferIds::of(&m)),
+                    Err(_) => {
+                        self.shared.undecodable.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                Err(_) => {
-                    self.shared.undecodable.fetch_add(1, Ordering::Relaxed);
+            }
+            "pacs.002.001.10" => {
+                if let Some(reports) = scan::reports(xml) {
+                    for r in reports {
+                        self.take_report(r.e2e, r.status, r.reason);
+                    }
+                    return;
                 }
-            },
+                match pacs002::decode(xml.as_bytes(), &limits) {
+                    Ok(m) => {
+                        for r in &m.transactions {
+                            let Some(e2e) = r.original_end_to_end_id.as_deref() else { continue };
+                            let reason = r.reason.map_or("-", StatusReason::code);
+                            self.take_report(e2e, r.status.code(), reason);
+                        }
+                    }
+                    Err(_) => {
+                        self.shared.undecodable.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
             _ => {}
         }
     }
 
-    fn take_report(&self, r: &TxStatusReport) {
-        let accepted = match r.status {
-            TxStatus::AcceptedSettlementCompleted => true,
-            TxStatus::Rejected => false,
+    /// A final status (`status` is the ISO code) for `e2e`; other statuses are ignored.
+    fn take_report(&self, e2e: &str, status: &str, reason: &str) {
+        let accepted = match status {
+            "ACSC" => true,
+            "RJCT" => false,
             _ => return,
         };
-        let Some(e2e) = r.original_end_to_end_id.as_deref() else { return };
         let waiting = self.waiting.lock().ok().and_then(|mut w| w.remove(e2e));
-        let reason = r.reason.map_or("-", StatusReason::code);
         match waiting {
             Some(w) => {
                 self.shared.inflight.fetch_sub(1, Ordering::Relaxed);
                 self.shared.answered(w.due, accepted, w.expect_reject);
-                self.shared.ack(&self.bic, e2e, r.status.code(), reason);
+                self.shared.ack(&self.bic, e2e, status, reason);
             }
             None => {
                 if self.late.lock().ok().is_some_and(|mut l| l.remove(e2e)) {
                     self.shared.late_answers.fetch_add(1, Ordering::Relaxed);
-                    self.shared.ack(&self.bic, e2e, r.status.code(), reason);
+                    self.shared.ack(&self.bic, e2e, status, reason);
                 } else {
                     self.shared.unmatched.fetch_add(1, Ordering::Relaxed);
                 }
@@ -316,23 +332,23 @@ impl Bank {
     }
 
     /// Accept a transfer forwarded to this bank (every development account exists).
-    fn answer(self: &Arc<Self>, m: pacs008::Pacs008) {
+    fn answer(self: &Arc<Self>, m: scan::TransferIds<'_>) {
         let transactions = m
             .transactions
             .iter()
             .map(|tx| TxStatusReport {
-                original_instr_id: tx.instr_id.clone(),
-                original_end_to_end_id: Some(tx.end_to_end_id.clone()),
-                original_tx_id: tx.tx_id.clone(),
-                original_uetr: tx.uetr.clone(),
+                original_instr_id: tx.instr_id.map(str::to_string),
+                original_end_to_end_id: Some(tx.end_to_end_id.to_string()),
+                original_tx_id: tx.tx_id.map(str::to_string),
+                original_uetr: tx.uetr.map(str::to_string),
                 status: TxStatus::AcceptedSettlementInProcess,
                 ..TxStatusReport::default()
             })
             .collect();
         let report = Pacs002 {
-            msg_id: format!("R{}", m.header.msg_id.get(..34).unwrap_or(&m.header.msg_id)),
-            created: m.header.created.clone(),
-            original_msg_id: Some(m.header.msg_id.clone()),
+            msg_id: format!("R{}", m.msg_id.get(..34).unwrap_or(m.msg_id)),
+            created: m.created.to_string(),
+            original_msg_id: Some(m.msg_id.to_string()),
             original_msg_name: Some("pacs.008.001.08".into()),
             transactions,
             ..Pacs002::default()

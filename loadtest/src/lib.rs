@@ -9,5 +9,6 @@
 pub mod bank;
 pub mod child;
 pub mod run;
+pub mod scan;
 pub mod stats;
 pub mod workload;
