@@ -188,9 +188,9 @@ fn iso_check(files: &[PathBuf]) -> ExitCode {
     for f in files {
         let line = match std::fs::read(f) {
             Err(e) => Err(format!("{e}")),
-            Ok(bytes) => iso20022::decode(&bytes, &limits)
-                .map(|m| message_type(&m))
-                .map_err(|e| e.to_string()),
+            Ok(bytes) => {
+                iso20022::check(&bytes, &limits).map(|t| t.name()).map_err(|e| e.to_string())
+            }
         };
         match line {
             Ok(t) => println!("OK {t} {}", f.display()),
@@ -204,15 +204,6 @@ fn iso_check(files: &[PathBuf]) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
-}
-
-fn message_type(m: &iso20022::Message) -> &'static str {
-    match m {
-        iso20022::Message::Pacs008(_) => "pacs.008.001.08",
-        iso20022::Message::Pacs002(_) => "pacs.002.001.10",
-        iso20022::Message::Admi002(_) => "admi.002.001.01",
-        _ => "other",
     }
 }
 
