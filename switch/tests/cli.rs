@@ -50,3 +50,28 @@ fn iso_check_accepts_every_sample_and_names_what_is_wrong_in_the_invalid_ones() 
     }
     assert!(text.contains("/Document/BkToCstmrStmt/GrpHdr: mandatory element missing"), "{text}");
 }
+
+#[test]
+fn bench_ledger_prints_its_fixed_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchctl"))
+        .args(["bench", "ledger", "--pairs", "3000", "--dir"])
+        .arg(dir.path().join("j"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let line = text.lines().last().unwrap();
+    let fields: Vec<(&str, f64)> = line
+        .trim_start_matches("ledger: ")
+        .split(' ')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k, v.parse().unwrap())
+        })
+        .collect();
+    let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    assert_eq!(names, ["in_memory_tps", "durable_tps", "replay_rps"]);
+    assert!(fields.iter().all(|(_, v)| *v > 0.0), "{line}");
+    assert!(!dir.path().join("j").exists(), "the scratch journal is removed");
+}

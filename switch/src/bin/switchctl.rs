@@ -93,6 +93,11 @@ enum Cmd {
         #[arg(long)]
         body: Option<PathBuf>,
     },
+    /// Benchmarks printed in a fixed form for the benchmark document.
+    Bench {
+        #[command(subcommand)]
+        cmd: BenchCmd,
+    },
     /// Ledger tools.
     Ledger {
         #[command(subcommand)]
@@ -111,6 +116,21 @@ enum Cmd {
         /// Config file of the switch that wrote it (default: the embedded default).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCmd {
+    /// Reserve+post pairs per second in memory, the same through the journal (a record per
+    /// pair, one fdatasync per 1,000), and journal records replayed per second:
+    /// `ledger: in_memory_tps=X durable_tps=X replay_rps=X`.
+    Ledger {
+        /// Pairs per phase.
+        #[arg(long, default_value_t = 1_000_000)]
+        pairs: u64,
+        /// Scratch directory for the journal (deleted before and after).
+        #[arg(long, default_value = "./bench-ledger")]
+        dir: PathBuf,
     },
 }
 
@@ -162,6 +182,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Iso { cmd: IsoCmd::Check { files } } => return iso_check(&files),
         Cmd::Journal { data, config } => journal(data, config),
+        Cmd::Bench { cmd: BenchCmd::Ledger { pairs, dir } } => bench_ledger(pairs, &dir),
         Cmd::Ledger { cmd: LedgerCmd::Audit { data, config } } => {
             return ledger_audit(data, config)
         }
@@ -275,6 +296,67 @@ async fn online(cmd: Cmd) -> anyhow::Result<()> {
         }
         _ => {}
     }
+    Ok(())
+}
+
+fn bench_ledger(pairs: u64, dir: &std::path::Path) -> anyhow::Result<()> {
+    use ledger::{AccountFlags, Ledger};
+    use store::Journal;
+    let fresh = || -> anyhow::Result<Ledger> {
+        let mut l = Ledger::default();
+        l.create_account(1, AccountFlags::FUNDING)?;
+        l.create_account(10, AccountFlags::SETTLEMENT)?;
+        l.create_account(20, AccountFlags::SETTLEMENT)?;
+        l.transfer(1 << 100, 1, 10, 1 << 40)?;
+        l.transfer((1 << 100) + 1, 1, 20, 1 << 40)?;
+        Ok(l)
+    };
+    let pair = |l: &mut Ledger, i: u64| -> anyhow::Result<()> {
+        let (d, c) = if i % 2 == 0 { (10, 20) } else { (20, 10) };
+        l.reserve(u128::from(i) + 1, d, c, 100 + i % 1000, u64::MAX)?;
+        l.post(u128::from(i) + 1, i)?;
+        if i % 100_000 == 99_999 {
+            l.compact(u64::MAX);
+        }
+        Ok(())
+    };
+    let mut l = fresh()?;
+    let t = std::time::Instant::now();
+    for i in 0..pairs {
+        pair(&mut l, i)?;
+    }
+    let in_memory = pairs as f64 / t.elapsed().as_secs_f64();
+    l.audit().map_err(anyhow::Error::msg)?;
+
+    let _ = std::fs::remove_dir_all(dir);
+    let (mut j, _) = store::FileJournal::open(dir, |_, _| Ok(()))?;
+    let mut l = fresh()?;
+    let mut rec = [0u8; 64];
+    let t = std::time::Instant::now();
+    for i in 0..pairs {
+        if let Some(head) = rec.get_mut(..8) {
+            head.copy_from_slice(&i.to_le_bytes());
+        }
+        j.append(&rec)?;
+        pair(&mut l, i)?;
+        if i % 1000 == 999 {
+            j.sync()?;
+        }
+    }
+    j.sync()?;
+    let durable = pairs as f64 / t.elapsed().as_secs_f64();
+    drop(j);
+    let t = std::time::Instant::now();
+    let mut n = 0u64;
+    store::FileJournal::replay_read_only(dir, &store::JournalOptions::default(), |_| {
+        n += 1;
+        Ok(())
+    })?;
+    let replay = n as f64 / t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(dir);
+    println!(
+        "ledger: in_memory_tps={in_memory:.0} durable_tps={durable:.0} replay_rps={replay:.0}"
+    );
     Ok(())
 }
 
