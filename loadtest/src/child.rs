@@ -73,6 +73,28 @@ pub struct Child {
     process: std::process::Child,
 }
 
+impl Child {
+    /// Process id of the child.
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+}
+
+/// CPU time (user + system) a process has used so far, seconds; `None` for this process.
+/// Reads `/proc/<pid>/stat` (Linux; clock ticks taken as 100 per second, the Linux default).
+pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let rest = text.get(text.rfind(')')? + 1..)?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.process.kill();
@@ -177,6 +199,18 @@ pub fn start_listening(switchd: &Path, cfg: &Config, listen: SocketAddr) -> anyh
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn cpu_time_of_this_process_is_readable_and_grows() {
+        let before = cpu_seconds(None).unwrap();
+        let mut x = 0u64;
+        for i in 0..50_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert!(x != 1);
+        assert!(cpu_seconds(None).unwrap() >= before);
+        assert_eq!(cpu_seconds(Some(u32::MAX)), None);
+    }
 
     #[test]
     fn generated_bics_are_distinct_valid_and_start_with_the_dev_banks() {

@@ -130,7 +130,7 @@ struct Target {
     addr: SocketAddr,
     data: PathBuf,
     cfg: Config,
-    _child: Option<child::Child>,
+    child: Option<child::Child>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -146,7 +146,7 @@ fn target(cli: &Cli) -> anyhow::Result<Target> {
             Some(p) => Config::load(p)?,
             None => Config::dev(&data),
         };
-        return Ok(Target { addr, data, cfg, _child: None, _tmp: None });
+        return Ok(Target { addr, data, cfg, child: None, _tmp: None });
     }
     let switchd = child::switchd_path(cli.switchd.as_deref())?;
     let (data, tmp) = match &cli.data {
@@ -176,7 +176,7 @@ fn target(cli: &Cli) -> anyhow::Result<Target> {
         data.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(Target { addr: c.addr, data, cfg, _child: Some(c), _tmp: tmp })
+    Ok(Target { addr: c.addr, data, cfg, child: Some(c), _tmp: tmp })
 }
 
 fn banks(
@@ -259,7 +259,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         find_max(&cli, &t, &bank_list, &specs, &shared, limits).await
     } else {
         let plans = prepare(&spec(&cli, &t, specs, cli.rate, cli.duration, "")?)?;
+        let cpu = Cpu::start(&t);
         let s = run::step(&bank_list, &shared, plans, cli.duration, limits).await;
+        println!("{}", cpu.line(s.accepted + s.rejected));
         println!("{}", s.detail());
         println!("{}", s.line());
         Ok(())
@@ -271,6 +273,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let _ = keeper.await;
     shared.flush_ack_log(true).context("flushing the ack log")?;
     result
+}
+
+/// CPU time of the load test and of its child switch over a step.
+struct Cpu {
+    child: Option<u32>,
+    loadtest_s: Option<f64>,
+    switchd_s: Option<f64>,
+}
+
+impl Cpu {
+    fn start(t: &Target) -> Cpu {
+        let child = t.child.as_ref().map(child::Child::pid);
+        Cpu {
+            child,
+            loadtest_s: child::cpu_seconds(None),
+            switchd_s: child.and_then(|p| child::cpu_seconds(Some(p))),
+        }
+    }
+
+    /// `loadtest-cpu:` line: seconds used since the start, and microseconds per answer.
+    fn line(&self, answered: u64) -> String {
+        let used = |before: Option<f64>, pid: Option<u32>| match before {
+            Some(b) => child::cpu_seconds(pid).map(|now| now - b),
+            None => None,
+        };
+        let lt = used(self.loadtest_s, None);
+        let sw = self.child.and_then(|p| used(self.switchd_s, Some(p)));
+        let per = |s: Option<f64>| {
+            s.map_or("-".to_string(), |s| format!("{:.0}", s * 1e6 / answered.max(1) as f64))
+        };
+        let secs = |s: Option<f64>| s.map_or("-".to_string(), |s| format!("{s:.2}"));
+        format!(
+            "loadtest-cpu: loadtest_s={} switchd_s={} loadtest_us_per_transfer={} \
+             switchd_us_per_transfer={}",
+            secs(lt),
+            secs(sw),
+            per(lt),
+            per(sw)
+        )
+    }
 }
 
 async fn find_max(
@@ -286,7 +328,9 @@ async fn find_max(
     while let Some(rate) = search.next {
         n += 1;
         let plans = prepare(&spec(cli, t, specs.to_vec(), rate, cli.step_s, &format!("S{n}"))?)?;
+        let cpu = Cpu::start(t);
         let s = run::step(banks, shared, plans, cli.step_s, limits).await;
+        println!("loadtest-step: {}", cpu.line(s.accepted + s.rejected));
         let ok = run::sustained(&s, cli.p99_objective_ms);
         println!("loadtest-step: rate={rate:.0} sustained={ok} {}", s.detail());
         println!("loadtest-step: {}", s.line());
