@@ -15,10 +15,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switch::config::Config;
 use switch::demo::Rng;
-use tokio::sync::watch;
 
 const NOW: &str = "2026-11-23T10:00:00Z";
 
@@ -30,14 +29,6 @@ fn spawn(config: &Path) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap()
-}
-
-async fn wait_ready(addr: SocketAddr) {
-    let t0 = Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "switchd did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn audit(config: &Path, data: &Path) {
@@ -106,7 +97,7 @@ async fn random_sigkills_under_load_lose_and_duplicate_nothing() {
     let kills: u64 = std::env::var("CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut cfg = Config::dev(&data);
     cfg.listen = addr.to_string();
@@ -124,11 +115,7 @@ async fn random_sigkills_under_load_lose_and_duplicate_nothing() {
     for round in 0..kills {
         let mut child = spawn(&config);
         wait_ready(addr).await;
-        let banks = banks(&cfg, addr, &pki).await;
-        let (stop, rx) = watch::channel(false);
-        for b in &banks {
-            b.spawn_inbox(rx.clone());
-        }
+        let (banks, stop) = connect(&cfg, addr, &pki).await;
         let tasks = load(&banks, &cfg, round, &sent, &acked);
         tokio::time::sleep(Duration::from_millis(rng.range(150, 700))).await;
         child.kill().unwrap();
@@ -144,11 +131,7 @@ async fn random_sigkills_under_load_lose_and_duplicate_nothing() {
     // back with the same outcome; every other one must now reach a final status.
     let mut child = spawn(&config);
     wait_ready(addr).await;
-    let banks = banks(&cfg, addr, &pki).await;
-    let (stop, rx) = watch::channel(false);
-    for b in &banks {
-        b.spawn_inbox(rx.clone());
-    }
+    let (banks, stop) = connect(&cfg, addr, &pki).await;
     let all = sent.lock().unwrap().clone();
     let told = acked.lock().unwrap().clone();
     assert!(told.len() > 100, "the load reached only {} outcomes", told.len());

@@ -10,7 +10,6 @@ use common::*;
 use iso20022::codes::TxStatus;
 use std::time::Duration;
 use switch::node::Node;
-use tokio::sync::watch;
 
 const NOW: &str = "2026-11-23T10:00:00Z";
 const PAYER: &str = "52998224725";
@@ -34,11 +33,7 @@ async fn keys_registered_through_the_api_route_payments_and_survive_restart() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     let node = Node::start(&cfg).await.unwrap();
-    let banks = banks(&cfg, node.addr, &node.pki.dir).await;
-    let (stop, rx) = watch::channel(false);
-    for b in &banks {
-        b.spawn_inbox(rx.clone());
-    }
+    let (banks, stop) = connect(&cfg, node.addr, &node.pki.dir).await;
     let entry = serde_json::json!({
         "key": "+5511955550001", "keyType": "PHONE",
         "account": {"branch": "0001", "accountNumber": "000002", "accountType": "CACC"},
@@ -83,11 +78,7 @@ async fn keys_registered_through_the_api_route_payments_and_survive_restart() {
     drop(banks);
     let _ = node.stop();
     let node = Node::start(&cfg).await.unwrap();
-    let banks = common::banks(&cfg, node.addr, &node.pki.dir).await;
-    let (stop, rx) = watch::channel(false);
-    for b in &banks {
-        b.spawn_inbox(rx.clone());
-    }
+    let (banks, stop) = connect(&cfg, node.addr, &node.pki.dir).await;
     let (status, v, _) = call(
         banks[2].client(),
         http::Method::GET,

@@ -13,16 +13,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switch::config::Config;
 use switch::demo::Rng;
-use tokio::sync::watch;
 
 const NOW: &str = "2026-11-23T10:00:00Z";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn spawn_switch(data: &Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchd"))
@@ -33,14 +28,6 @@ fn spawn_switch(data: &Path, port: u16) -> Child {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap()
-}
-
-async fn wait_ready(addr: SocketAddr) {
-    let t0 = Instant::now();
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "switchd did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 struct Sent {
@@ -88,19 +75,6 @@ async fn send_all(banks: &[Arc<SimBank>], sent: &[Sent]) -> HashMap<String, Outc
         }
     }
     out
-}
-
-async fn connect(
-    cfg: &Config,
-    addr: SocketAddr,
-    pki: &Path,
-) -> (Vec<Arc<SimBank>>, watch::Sender<bool>) {
-    let banks = banks(cfg, addr, pki).await;
-    let (stop, rx) = watch::channel(false);
-    for b in &banks {
-        b.spawn_inbox(rx.clone());
-    }
-    (banks, stop)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,3 +104,31 @@ pub async fn positions(op: &BankClient) -> (Vec<(String, i64)>, bool, serde_json
 pub fn alias(bank: u32, customer: u32, which: usize) -> String {
     devnet::customers(bank, customer + 1).last().unwrap().keys[which].clone()
 }
+
+/// A port free on loopback right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Wait until something listens on `addr` (a child `switchd` starting), at most 30 s.
+pub async fn wait_ready(addr: SocketAddr) {
+    let t0 = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30), "switchd did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Simulated banks connected and pulling their streams until the returned sender says stop.
+pub async fn connect(
+    cfg: &Config,
+    addr: SocketAddr,
+    pki: &Path,
+) -> (Vec<Arc<SimBank>>, tokio::sync::watch::Sender<bool>) {
+    let banks = banks(cfg, addr, pki).await;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    for b in &banks {
+        b.spawn_inbox(rx.clone());
+    }
+    (banks, stop)
+}
