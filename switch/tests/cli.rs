@@ -75,3 +75,29 @@ fn bench_ledger_prints_its_fixed_line() {
     assert!(fields.iter().all(|(_, v)| *v > 0.0), "{line}");
     assert!(!dir.path().join("j").exists(), "the scratch journal is removed");
 }
+
+#[test]
+fn iso_roundtrip_prints_the_same_message_again() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../schemas/iso20022/samples/pacs.008/fednow-participant.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_switchctl"))
+        .args(["iso", "roundtrip"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let limits = iso20022::Limits::default();
+    let again = iso20022::decode(&out.stdout, &limits).unwrap();
+    let original = iso20022::decode(&std::fs::read(&file).unwrap(), &limits).unwrap();
+    assert_eq!(again, original);
+    let bad = Command::new(env!("CARGO_BIN_EXE_switchctl"))
+        .args(["iso", "roundtrip"])
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../schemas/iso20022/samples-invalid/pacs.008-missing-lt.xml"),
+        )
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not well-formed"));
+}

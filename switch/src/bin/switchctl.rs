@@ -169,6 +169,11 @@ enum TransfersCmd {
 
 #[derive(Subcommand, Debug)]
 enum IsoCmd {
+    /// Decode a file and print the re-encoded XML on stdout (the codec's view of it).
+    Roundtrip {
+        /// The file.
+        file: PathBuf,
+    },
     /// Decode and validate files: `OK <type> <file>` or `ERR <file>: <path>: <reason>`.
     Check {
         /// Files to check.
@@ -181,6 +186,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Iso { cmd: IsoCmd::Check { files } } => return iso_check(&files),
+        Cmd::Iso { cmd: IsoCmd::Roundtrip { file } } => std::fs::read(&file)
+            .map_err(anyhow::Error::from)
+            .and_then(|b| {
+                iso20022::roundtrip(&b, &iso20022::Limits::default())
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+            })
+            .map(|xml| println!("{xml}")),
         Cmd::Journal { data, config } => journal(data, config),
         Cmd::Bench { cmd: BenchCmd::Ledger { pairs, dir } } => bench_ledger(pairs, &dir),
         Cmd::Ledger { cmd: LedgerCmd::Audit { data, config } } => {
