@@ -68,6 +68,7 @@ pub struct Bank {
     late: Mutex<HashSet<String>>,
     cursor: AtomicU64,
     shared: Arc<Shared>,
+    full_decode: bool,
 }
 
 /// Why a connection could not be had.
@@ -103,7 +104,15 @@ impl Bank {
             late: Mutex::new(HashSet::new()),
             cursor: AtomicU64::new(0),
             shared,
+            full_decode: false,
         }
+    }
+
+    /// Decode every delivered message in full instead of scanning for the ids (to measure what
+    /// the scan saves).
+    pub fn with_full_decode(mut self, on: bool) -> Bank {
+        self.full_decode = on;
+        self
     }
 
     /// The current connection, connecting if there is none and the back-off allows.
@@ -271,7 +280,7 @@ impl Bank {
         let limits = Limits::default();
         match msg_type {
             "pacs.008.001.08" => {
-                if let Some(ids) = scan::transfer(xml) {
+                if let Some(ids) = scan::transfer(xml).filter(|_| !self.full_decode) {
                     self.answer(ids);
                     return;
                 }
@@ -283,7 +292,7 @@ impl Bank {
                 }
             }
             "pacs.002.001.10" => {
-                if let Some(reports) = scan::reports(xml) {
+                if let Some(reports) = scan::reports(xml).filter(|_| !self.full_decode) {
                     for r in reports {
                         self.take_report(r.e2e, r.status, r.reason);
                     }

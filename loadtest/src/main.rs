@@ -112,6 +112,10 @@ struct Cli {
     /// Seconds of each --find-max step (its rate starts at --rate).
     #[arg(long, default_value_t = 5.0)]
     step_s: f64,
+    /// Banks decode every delivered message in full instead of scanning for the ids they need
+    /// (to measure what the scan saves).
+    #[arg(long)]
+    full_decode: bool,
     /// Steps of --find-max at most.
     #[arg(long, default_value_t = 14)]
     steps_max: u32,
@@ -198,7 +202,8 @@ fn banks(
         };
         let tls = adapters::tls::client_config(&pki.join("ca.pem"), &files)
             .with_context(|| format!("TLS identity of {} in {}", p.bic, pki.display()))?;
-        out.push(Arc::new(Bank::new(&p.bic, t.addr, tls, shared.clone())));
+        let bank = Bank::new(&p.bic, t.addr, tls, shared.clone()).with_full_decode(cli.full_decode);
+        out.push(Arc::new(bank));
         specs.push(BankSpec { bic: p.bic.clone(), index: i as u32, customers: p.dev_customers });
     }
     Ok((out, specs))
