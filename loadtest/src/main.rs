@@ -116,6 +116,9 @@ struct Cli {
     /// (to measure what the scan saves).
     #[arg(long)]
     full_decode: bool,
+    /// Seconds --find-max waits after a step that failed, before the next one.
+    #[arg(long, default_value_t = 10)]
+    settle_after_failure_s: u64,
     /// Steps of --find-max at most.
     #[arg(long, default_value_t = 14)]
     steps_max: u32,
@@ -340,8 +343,10 @@ async fn find_max(
         println!("loadtest-step: rate={rate:.0} sustained={ok} {}", s.detail());
         println!("loadtest-step: {}", s.line());
         search.record(rate, ok, s.latency_ms[1]);
-        // Let the switch drain its queues before the next step.
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Let the switch drain its queues before the next step; after an overload it still
+        // has creditor time-outs and redeliveries to work off.
+        let pause_s = if ok { 1 } else { cli.settle_after_failure_s };
+        tokio::time::sleep(Duration::from_secs(pause_s)).await;
     }
     let (best, p99) = search.best.unwrap_or((0.0, 0.0));
     println!("loadtest: max_sustained_tps={best:.0} p99_ms={p99:.2}");
