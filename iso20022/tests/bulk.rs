@@ -2,36 +2,15 @@
 //! plus the bulk limits: transaction count, NbOfTxs and CtrlSum must match the file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
 use iso20022::codes::{StatusReason, TxStatus};
 use iso20022::{pain001, pain002, ErrorKind, Limits, Message, MessageType};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn schemas() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/iso20022")
-}
 
-fn files(kind: &str) -> Vec<PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(schemas().join("samples").join(kind))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v.sort();
-    v
-}
 
-fn assert_xsd_valid(xml: &str, xsd: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("msg.xml");
-    std::fs::write(&file, xml).unwrap();
-    let out = Command::new("xmllint")
-        .args(["--noout", "--nonet", "--schema"])
-        .arg(schemas().join("xsd").join(xsd))
-        .arg(&file)
-        .output()
-        .expect("xmllint must be installed (apt-get install libxml2-utils)");
-    assert!(out.status.success(), "{xsd}: {}\n{xml}", String::from_utf8_lossy(&out.stderr));
-}
 
 #[test]
 fn every_pain001_sample_decodes_and_round_trips_through_the_09_xsd() {

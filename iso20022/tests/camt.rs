@@ -2,6 +2,10 @@
 //! back to the same value; a real but broken camt.053 is refused, and decodes once repaired.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
 use iso20022::camt05x::{
     self, AccountReport, Balance, BankTxCode, CashReport, Entry, EntryTx, Kind,
 };
@@ -9,25 +13,8 @@ use iso20022::common::{Account, AccountId, Amount, Currency, Party, PartyOrAgent
 use iso20022::pain001::ExecutionDate;
 use iso20022::reference::CodeChoice;
 use iso20022::{Limits, MessageType};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn schemas() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/iso20022")
-}
 
-fn assert_xsd_valid(xml: &str, xsd: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("msg.xml");
-    std::fs::write(&file, xml).unwrap();
-    let out = Command::new("xmllint")
-        .args(["--noout", "--nonet", "--schema"])
-        .arg(schemas().join("xsd").join(xsd))
-        .arg(&file)
-        .output()
-        .expect("xmllint must be installed (apt-get install libxml2-utils)");
-    assert!(out.status.success(), "{xsd}: {}\n{xml}", String::from_utf8_lossy(&out.stderr));
-}
 
 fn brl(minor: u64) -> Amount {
     Amount { minor, currency: Currency::parse("BRL").unwrap() }

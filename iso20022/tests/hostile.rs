@@ -3,13 +3,13 @@
 //! specific error (never a panic), within the configured limits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
 use iso20022::{pacs008, DecodeError, ErrorKind, Limits, Reject};
 use proptest::prelude::*;
-use std::path::{Path, PathBuf};
 
-fn schemas() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/iso20022")
-}
 
 fn err(input: &[u8]) -> DecodeError {
     iso20022::check(input, &Limits::default()).expect_err("must be refused")

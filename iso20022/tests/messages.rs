@@ -2,41 +2,18 @@
 //! xmllint against the official schema) and decodes again to an equal typed value.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
 use iso20022::codes::{CancellationReason, InvestigationConfirmation, ReturnReason};
 use iso20022::{
     camt029, camt056, envelope, head001, pacs004, pacs028, DecodeError, ErrorKind, Limits, Message,
     MessageType,
 };
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn schemas() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/iso20022")
-}
 
-fn files(kind: &str) -> Vec<PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(schemas().join("samples").join(kind))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v.sort();
-    assert!(!v.is_empty(), "no samples for {kind}");
-    v
-}
 
-/// Validate `xml` against the official XSD with xmllint; panics with its output if invalid.
-fn assert_xsd_valid(xml: &str, xsd: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("msg.xml");
-    std::fs::write(&file, xml).unwrap();
-    let out = Command::new("xmllint")
-        .args(["--noout", "--nonet", "--schema"])
-        .arg(schemas().join("xsd").join(xsd))
-        .arg(&file)
-        .output()
-        .expect("xmllint must be installed (apt-get install libxml2-utils)");
-    assert!(out.status.success(), "{xsd}: {}\n{xml}", String::from_utf8_lossy(&out.stderr));
-}
 
 /// Decode every sample of `kind` generically, check its type, round-trip through the XSD.
 fn round_trip_all(kind: &str, expect: &[MessageType]) -> Vec<Message> {
