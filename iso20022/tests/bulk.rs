@@ -9,9 +9,6 @@ use common::*;
 use iso20022::codes::{StatusReason, TxStatus};
 use iso20022::{pain001, pain002, ErrorKind, Limits, Message, MessageType};
 
-
-
-
 #[test]
 fn every_pain001_sample_decodes_and_round_trips_through_the_09_xsd() {
     let mut v03 = 0;

@@ -14,8 +14,6 @@ use iso20022::pain001::ExecutionDate;
 use iso20022::reference::CodeChoice;
 use iso20022::{Limits, MessageType};
 
-
-
 fn brl(minor: u64) -> Amount {
     Amount { minor, currency: Currency::parse("BRL").unwrap() }
 }

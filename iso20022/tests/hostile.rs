@@ -10,7 +10,6 @@ use common::*;
 use iso20022::{pacs008, DecodeError, ErrorKind, Limits, Reject};
 use proptest::prelude::*;
 
-
 fn err(input: &[u8]) -> DecodeError {
     iso20022::check(input, &Limits::default()).expect_err("must be refused")
 }

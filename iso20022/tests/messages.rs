@@ -12,9 +12,6 @@ use iso20022::{
     MessageType,
 };
 
-
-
-
 /// Decode every sample of `kind` generically, check its type, round-trip through the XSD.
 fn round_trip_all(kind: &str, expect: &[MessageType]) -> Vec<Message> {
     let mut out = Vec::new();

@@ -7,9 +7,6 @@ use common::*;
 
 use iso20022::{admi002, pacs002, pacs008, Limits, Message};
 
-
-
-
 #[test]
 fn every_pacs008_sample_decodes_and_round_trips_through_the_xsd() {
     for f in files("pacs.008") {
