@@ -18,7 +18,6 @@ use iso20022::pacs008::{CreditTransfer, GroupHeader, Pacs008};
 use iso20022::{Account, AccountId, Agent, Currency};
 use ledger::{AccountFlags, Ledger, TransferError};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
 /// Ledger account of the scheme's funding side (the central bank's RTGS counterpart).
 pub const FUNDING_ACCOUNT: u64 = 1;
@@ -143,7 +142,7 @@ pub struct Outbound {
     /// ISO message name id.
     pub msg_type: &'static str,
     /// The message.
-    pub xml: Arc<str>,
+    pub xml: String,
 }
 
 /// What a command does besides its events: the answer to the sender.
@@ -862,7 +861,7 @@ impl Core {
                     },
                 );
                 self.counters.in_flight += 1;
-                self.emit(*creditor, "pacs.008.001.08", forward_xml.as_str().into());
+                self.emit(*creditor, "pacs.008.001.08", forward_xml.clone());
             }
             Event::Rejected { id, at_ms, debtor, amount_minor, ids, fingerprint, reason } => {
                 let reason = StatusReason::from_code(reason).ok_or("unknown reason code")?;
@@ -970,7 +969,7 @@ impl Core {
                 _ => TxStatus::Rejected,
             };
             let xml = self.report(&t, c, status, at_ms, format!("{FORWARD_PREFIX}{id}"), 'C');
-            self.emit(c, "pacs.002.001.10", xml.into());
+            self.emit(c, "pacs.002.001.10", xml);
         }
         Ok(())
     }
@@ -982,7 +981,7 @@ impl Core {
             State::Reserved { .. } => return,
         };
         let xml = self.report(t, t.debtor, status, at_ms, t.ids.msg_id.clone(), 'D');
-        self.emit(t.debtor, "pacs.002.001.10", xml.into());
+        self.emit(t.debtor, "pacs.002.001.10", xml);
     }
 
     fn report(
@@ -1021,7 +1020,7 @@ impl Core {
         iso20022::pacs002::encode(&msg)
     }
 
-    fn emit(&mut self, participant: u32, msg_type: &'static str, xml: Arc<str>) {
+    fn emit(&mut self, participant: u32, msg_type: &'static str, xml: String) {
         let Some(next) = self.stream_next.get_mut(participant as usize) else { return };
         let seq = *next;
         *next += 1;

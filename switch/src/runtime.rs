@@ -171,7 +171,7 @@ impl Delivery {
                     q.push_back(Delivered {
                         seq: o.seq,
                         msg_type: o.msg_type.to_string(),
-                        xml: o.xml.to_string(),
+                        xml: o.xml,
                     });
                 }
                 if let Some(t) = touched.get_mut(i) {
