@@ -2,7 +2,8 @@
 //! wall-clock pairs per second and pairs per second of the thread's own CPU time (read from
 //! `/proc/thread-self/schedstat` on Linux, so other processes' load does not count).
 //!
-//! Usage: `cargo run --release -p ledger --example throughput [pairs]`. Prints one line per
+//! Usage: `cargo run --release -p ledger --example throughput [pairs] [workload]` (workload
+//! one of gross, net, writer, batch; all by default). Prints one line per
 //! workload: `ledger_throughput: workload=W pairs=N wall_pairs_per_s=X cpu_pairs_per_s=Y`.
 //! Must not be used as a test: it asserts nothing about speed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -107,9 +108,17 @@ fn through_writer(pairs: u64, batch_pairs: u64) {
 
 fn main() {
     let pairs: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
-    direct(false, pairs);
-    direct(true, pairs);
-    for batch_pairs in [64, 512, 2_048] {
-        through_writer(pairs, batch_pairs);
+    let only = std::env::args().nth(2);
+    let run = |w: &str| only.as_deref().is_none_or(|o| o == w);
+    if run("gross") {
+        direct(false, pairs);
+    }
+    if run("net") {
+        direct(true, pairs);
+    }
+    if run("writer") {
+        for batch_pairs in [64, 512, 2_048] {
+            through_writer(pairs, batch_pairs);
+        }
     }
 }

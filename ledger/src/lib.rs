@@ -55,6 +55,7 @@
 
 mod hash;
 mod settlement;
+mod table;
 pub mod writer;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -64,6 +65,7 @@ pub use settlement::{
     Direction, NetDebitCapError, NetPosition, SettlementInstruction, WindowError, WindowId,
     WindowReport,
 };
+use table::{hash_id, TransferTable};
 
 /// Ledger account id, chosen by the caller (the switch numbers its participants).
 pub type AccountId = u64;
@@ -336,6 +338,16 @@ struct TransferRecord {
     state: State,
 }
 
+/// A finalized transfer waiting for compaction: when, and where its record is (slot and id
+/// hash, so compaction never reads the record itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Finalized {
+    at_ms: u64,
+    hash: u64,
+    slot: u32,
+    is_return: bool,
+}
+
 /// Accounts in a dense vector, found by id through a map; transfers refer to them by
 /// index, so the per-transfer path after the first lookup does no hashing.
 #[derive(Debug, Clone, Default)]
@@ -426,11 +438,11 @@ pub struct Ledger {
     account_ids: Vec<AccountId>,
     /// Deferred-net account ids, sorted: window close in O(net participants).
     net_accounts: Vec<AccountId>,
-    transfers: IdMap<TransferId, TransferRecord>,
+    transfers: TransferTable,
     /// Return id to original id, for the returns among `transfers`.
     returns: IdMap<TransferId, TransferId>,
     /// Finalized transfers in finalization order, with the time they were finalized.
-    finalized: VecDeque<(u64, TransferId)>,
+    finalized: VecDeque<Finalized>,
     /// Latest time seen in any call that carries one; stamps finalization.
     now_ms: u64,
     /// The open settlement window.
@@ -474,7 +486,7 @@ impl Ledger {
             accounts: Accounts::default(),
             account_ids: Vec::new(),
             net_accounts: Vec::new(),
-            transfers: IdMap::default(),
+            transfers: TransferTable::default(),
             returns: IdMap::default(),
             finalized: VecDeque::new(),
             now_ms: 0,
@@ -621,7 +633,7 @@ impl Ledger {
         amount: u64,
         kind: Kind,
     ) -> Result<(), TransferError> {
-        match self.transfers.get(&id) {
+        match self.transfers.get(id) {
             None => Ok(()),
             Some(t) if t.debit == debit && t.credit == credit && t.amount == amount => {
                 Err(if t.kind == kind {
@@ -784,7 +796,7 @@ impl Ledger {
         if amount == 0 {
             return Err(TransferError::AmountMustNotBeZero);
         }
-        if let Some(t) = self.transfers.get(&id) {
+        if let Some(t) = self.transfers.get(id) {
             let same_original = self.returns.get(&id) == Some(&original);
             return Err(if t.kind == Kind::Return && same_original && t.amount == amount {
                 TransferError::Exists
@@ -792,7 +804,7 @@ impl Ledger {
                 TransferError::ExistsWithDifferentContent
             });
         }
-        let o = self.transfers.get(&original).ok_or(TransferError::OriginalTransferNotFound)?;
+        let o = self.transfers.get(original).ok_or(TransferError::OriginalTransferNotFound)?;
         let posted_payment = matches!(
             (o.kind, o.state),
             (Kind::Transfer, State::Posted) | (Kind::Reserve, State::ReservedPosted)
@@ -813,7 +825,7 @@ impl Ledger {
         }
         self.check_room()?;
         self.observe(now_ms);
-        if let Some(o) = self.transfers.get_mut(&original) {
+        if let Some((_, o)) = self.transfers.get_mut(original) {
             o.returned = add(o.returned, amount);
         }
         self.returns.insert(id, original);
@@ -823,7 +835,7 @@ impl Ledger {
 
     /// Sum of the returns linked to a transfer so far (`None` if unknown or compacted).
     pub fn returned(&self, original: TransferId) -> Option<u64> {
-        self.transfers.get(&original).map(|t| t.returned)
+        self.transfers.get(original).map(|t| t.returned)
     }
 
     fn insert_posted(&mut self, id: TransferId, debit: u32, credit: u32, amount: u64, kind: Kind) {
@@ -831,8 +843,10 @@ impl Ledger {
         let state = State::Posted;
         let record =
             TransferRecord { debit, credit, amount, returned: 0, expires_at_ms: 0, kind, state };
-        self.transfers.insert(id, record);
-        self.finalized.push_back((self.now_ms, id));
+        let hash = hash_id(id);
+        let slot = self.transfers.insert_new(id, hash, record);
+        let is_return = kind == Kind::Return;
+        self.finalized.push_back(Finalized { at_ms: self.now_ms, hash, slot, is_return });
         self.check_totals();
     }
 
@@ -854,21 +868,24 @@ impl Ledger {
         let (kind, state) = (Kind::Reserve, State::Reserved);
         let record =
             TransferRecord { debit, credit, amount, returned: 0, expires_at_ms, kind, state };
-        self.transfers.insert(id, record);
+        self.transfers.insert_new(id, hash_id(id), record);
         self.check_totals();
         Ok(())
     }
 
-    /// The reservation `id` if it is still reserved, with its expiry.
+    /// The reservation `id` if it is still reserved, with its expiry and the finalization
+    /// entry it will get.
     fn reserved_mut(
         &mut self,
         id: TransferId,
-    ) -> Result<(&mut TransferRecord, u64), TransferError> {
-        let t = self.transfers.get_mut(&id).ok_or(TransferError::ReservedTransferNotFound)?;
+    ) -> Result<(&mut TransferRecord, u64, Finalized), TransferError> {
+        let (slot, t) =
+            self.transfers.get_mut(id).ok_or(TransferError::ReservedTransferNotFound)?;
         match t.state {
             State::Reserved => {
                 let expires_at_ms = t.expires_at_ms;
-                Ok((t, expires_at_ms))
+                let f = Finalized { at_ms: 0, hash: hash_id(id), slot, is_return: false };
+                Ok((t, expires_at_ms, f))
             }
             State::ReservedPosted => Err(TransferError::ReservedTransferAlreadyPosted),
             State::ReservedVoided => Err(TransferError::ReservedTransferAlreadyVoided),
@@ -879,7 +896,7 @@ impl Ledger {
     /// Post a reservation: the money moves. Refused once the reservation has expired.
     /// Posting again answers `ReservedTransferAlreadyPosted` and changes nothing.
     pub fn post(&mut self, id: TransferId, now_ms: u64) -> Result<(), TransferError> {
-        let (t, expires_at_ms) = self.reserved_mut(id)?;
+        let (t, expires_at_ms, f) = self.reserved_mut(id)?;
         if now_ms > expires_at_ms {
             return Err(TransferError::ReservedTransferExpired);
         }
@@ -887,7 +904,7 @@ impl Ledger {
         let (debit, credit, amount) = (t.debit, t.credit, t.amount);
         self.observe(now_ms);
         self.move_posted(debit, credit, amount, true);
-        self.finalized.push_back((self.now_ms, id));
+        self.finalized.push_back(Finalized { at_ms: self.now_ms, ..f });
         self.check_totals();
         Ok(())
     }
@@ -895,13 +912,13 @@ impl Ledger {
     /// Void a reservation: the reserved amount is released, nothing moves. Voiding again
     /// answers `ReservedTransferAlreadyVoided` and changes nothing.
     pub fn void(&mut self, id: TransferId) -> Result<(), TransferError> {
-        let (t, _) = self.reserved_mut(id)?;
+        let (t, _, f) = self.reserved_mut(id)?;
         t.state = State::ReservedVoided;
         let (debit, credit, amount) = (t.debit, t.credit, t.amount);
         self.touch(debit, |a| a.debits_reserved = sub(a.debits_reserved, amount));
         self.touch(credit, |a| a.credits_reserved = sub(a.credits_reserved, amount));
         self.release_totals(amount);
-        self.finalized.push_back((self.now_ms, id));
+        self.finalized.push_back(Finalized { at_ms: self.now_ms, ..f });
         self.check_totals();
         Ok(())
     }
@@ -1056,15 +1073,18 @@ impl Ledger {
     /// return window of the scheme.
     pub fn compact(&mut self, before_ms: u64) -> usize {
         let mut dropped = 0;
-        while let Some(&(at_ms, id)) = self.finalized.front() {
-            if at_ms >= before_ms {
+        while let Some(&f) = self.finalized.front() {
+            if f.at_ms >= before_ms {
                 break;
             }
             self.finalized.pop_front();
-            if let Some(t) = self.transfers.remove(&id) {
-                if t.kind == Kind::Return {
+            if f.is_return {
+                if let Some(id) = self.transfers.id_at(f.slot) {
                     self.returns.remove(&id);
                 }
+            }
+            // The record itself is not read: its cache line is long cold by now.
+            if self.transfers.remove(f.hash, f.slot) {
                 dropped += 1;
             }
         }
