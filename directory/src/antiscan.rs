@@ -510,7 +510,7 @@ pub fn mask_national_id(id: &str) -> String {
         .collect()
 }
 
-impl Directory {
+impl<S: crate::EntryStore> Directory<S> {
     /// Look a key up for an end user of `req.participant`, charging both anti-scan buckets:
     /// refused with [`LookupError::RateLimited`] when either is empty, [`LookupError::NotFound`]
     /// (after charging a miss) when the key is not registered.
@@ -531,7 +531,7 @@ impl Directory {
         };
         let uid = user_id(&req.participant, id, req.key.key_type());
         scan.admit(&uid, payer, now_ms)?;
-        let Some(e) = self.resolve(&req.key) else {
+        let Some(e) = self.entries.get(&req.key) else {
             scan.charge(&uid, payer, false);
             return Err(LookupError::NotFound);
         };
@@ -557,7 +557,7 @@ impl Directory {
             trade_name: e.trade_name.0.clone(),
             created_at_ms: e.created_at_ms,
             owned_since_ms: e.owned_since_ms,
-            fraud: self.fraud_marks(e),
+            fraud: self.fraud_marks(&e),
             user_tokens_left: user_left,
             participant_tokens_left: participant_left,
         })

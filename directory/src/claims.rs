@@ -219,7 +219,7 @@ fn reason_allowed(t: ClaimType, side: ClaimSide, reason: ClaimReason, confirm: b
     }
 }
 
-impl Directory {
+impl<S: crate::EntryStore> Directory<S> {
     /// Open a claim for the key in `claimer` (its participant and account are where the key
     /// will point). Returns the claim id; the donor gets a notice.
     pub fn open_claim(

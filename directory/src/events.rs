@@ -162,7 +162,7 @@ pub enum DecodeError {
     Trailing(usize),
 }
 
-impl Directory {
+impl<S: crate::EntryStore> Directory<S> {
     /// Replay one journaled event. Deterministic: the same events in the same order give the
     /// same state. An event that does not fit is refused and changes nothing.
     pub fn apply(&mut self, event: &DirectoryEvent) -> Result<(), ApplyError> {
@@ -615,7 +615,7 @@ impl DirectoryEvent {
     }
 }
 
-impl Directory {
+impl<S: crate::EntryStore> Directory<S> {
     /// A SHA-256 over the whole journaled state (entries, claims, reports, counters), in a fixed
     /// order: two directories with the same digest hold the same state. For checking a replay
     /// after restart; it reads everything, so it is not for the hot path.
@@ -625,9 +625,10 @@ impl Directory {
         w.u64(self.sync.seq);
         w.u64(self.claims.next_id);
         w.u64(self.reports.next_id);
-        let mut entries: Vec<&Entry> = self.entries.values().collect();
+        let mut entries: Vec<Entry> = Vec::with_capacity(self.entries.len());
+        self.entries.for_each(&mut |e| entries.push(e.clone()));
         entries.sort_by(|a, b| a.key.cmp(&b.key));
-        for e in entries {
+        for e in &entries {
             w.entry(e);
         }
         let mut claims: Vec<&Claim> = self.claims.claims.values().collect();

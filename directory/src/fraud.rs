@@ -206,7 +206,7 @@ fn transaction_id_ok(s: &str) -> bool {
     (8..=32).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
-impl Directory {
+impl<S: crate::EntryStore> Directory<S> {
     /// File an infraction report. Returns its id; the counterparty gets a notice.
     pub fn file_report(
         &mut self,

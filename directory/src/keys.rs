@@ -281,6 +281,18 @@ impl Key {
         self.text.as_str()
     }
 
+    /// The normalized key text's bytes (no UTF-8 check: the hot path of lookups).
+    #[inline]
+    pub(crate) fn text_bytes(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+
+    /// A key from text that was a valid key of this type when stored (the compact store's
+    /// records); not checked again.
+    pub(crate) fn from_trusted(kind: KeyType, text: &str) -> Option<Key> {
+        Some(Key { kind, text: KeyText::new(text)? })
+    }
+
     /// Rebuild a key from its stored parts (journal decoding), checking it again.
     pub(crate) fn from_parts(kind: KeyType, text: &str, rules: &dyn IdRules) -> Option<Key> {
         Key::parse_typed(kind, text, rules).ok().filter(|k| k.as_str() == text)

@@ -32,33 +32,34 @@
 //! (infraction reports), [`antiscan`] (lookups and token buckets), [`events`] (the journal
 //! form), [`sync`] (CIDs, VSync, changes since), [`api`] (typed requests and stable codes).
 
-use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-
-use fasthash::SeededState;
 
 pub mod antiscan;
 pub mod api;
+pub mod bench;
 pub mod claims;
+pub mod compact;
 pub mod events;
 mod fasthash;
 pub mod fraud;
 pub mod keys;
+pub mod store;
 pub mod sync;
 
 pub use antiscan::{AntiScan, AntiScanConfig, LookupAnswer, LookupError, LookupRequest};
 pub use claims::{Claim, ClaimReason, ClaimSide, ClaimStatus, ClaimType};
+pub use compact::CompactStore;
 pub use events::{ApplyError, DecodeError, DirectoryEvent};
 pub use fraud::{FraudCounts, FraudMarks, InfractionReport, ReportStatus};
 pub use keys::{
     cnpj_ok, cpf_ok, BrazilIds, IdRules, Key, KeyError, KeyType, RandomSource, SeededRandom,
 };
+pub use store::{EntryStore, EntryView, SharedStore};
 
 /// A value that must not appear in logs: its `Debug` and `Display` print `<redacted>`.
-#[derive(Clone, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Masked<T>(pub T);
 
 impl<T> Masked<T> {
@@ -403,14 +404,24 @@ pub struct Applied {
     pub notices: Vec<Notice>,
 }
 
-/// The directory.
+/// What a bulk load did ([`Directory::register_bulk`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BulkLoad {
+    /// Events of the keys registered, in input order, already applied: journal them.
+    pub events: Vec<DirectoryEvent>,
+    /// Refused entries: their position in the input and why.
+    pub refused: Vec<(usize, DirectoryError)>,
+}
+
+/// The directory, over a store of entries: [`SharedStore`] by default (entries kept whole, so
+/// [`Directory::resolve`] lends `&Entry`), or [`CompactStore`] (fixed-size records and an arena,
+/// for 100 million keys on one machine; read with [`Directory::resolve_view`]).
 #[derive(Debug, Clone)]
-pub struct Directory {
-    entries: EntryIndex,
+pub struct Directory<S: EntryStore = SharedStore> {
+    entries: S,
     max_entries: usize,
     config: DirectoryConfig,
     rules: Arc<dyn IdRules>,
-    account_keys: HashMap<AcctKey, u32, SeededState>,
     claims: claims::ClaimBook,
     reports: fraud::ReportBook,
     sync: sync::SyncState,
@@ -422,7 +433,7 @@ impl Default for Directory {
     }
 }
 
-impl Directory {
+impl Directory<SharedStore> {
     /// A directory holding at most `max_entries` keys.
     pub fn with_limit(max_entries: usize) -> Self {
         Directory::new(DirectoryConfig { max_entries, ..DirectoryConfig::default() })
@@ -435,13 +446,30 @@ impl Directory {
 
     /// A directory with the given limits and another country's id rules.
     pub fn with_rules(config: DirectoryConfig, rules: Arc<dyn IdRules>) -> Self {
-        let seed = config.hash_seed;
+        Directory::with_store(config, rules)
+    }
+
+    /// Resolve a key to its entry.
+    pub fn resolve(&self, key: &Key) -> Option<&Entry> {
+        self.entries.get_ref(key)
+    }
+}
+
+impl Directory<CompactStore> {
+    /// A directory over the compact store (see [`CompactStore`]), with Brazil's id rules.
+    pub fn compact(config: DirectoryConfig) -> Self {
+        Directory::with_store(config, Arc::new(BrazilIds))
+    }
+}
+
+impl<S: EntryStore> Directory<S> {
+    /// A directory over the store `S`, with the given limits and id rules.
+    pub fn with_store(config: DirectoryConfig, rules: Arc<dyn IdRules>) -> Self {
         Directory {
-            entries: EntryIndex(HashSet::with_hasher(SeededState(seed))),
+            entries: S::with_seed(config.hash_seed),
             max_entries: config.max_entries,
             config,
             rules,
-            account_keys: HashMap::with_hasher(SeededState(seed.rotate_left(32))),
             claims: claims::ClaimBook::default(),
             reports: fraud::ReportBook::default(),
             sync: sync::SyncState::default(),
@@ -482,18 +510,43 @@ impl Directory {
     /// Register a key at `now_ms`, checking every rule: valid fields, one key one account, the
     /// per-account key limit, a national-id or tax-id key belongs to the owner, no claim under
     /// way. A repeat (same key, same account) changes nothing and returns no event.
-    pub fn register_entry(
+    pub fn register_entry(&mut self, entry: Entry, now_ms: u64) -> Result<Applied, DirectoryError> {
+        match self.register_one(entry, now_ms)? {
+            Some(event) => Ok(Applied { events: vec![event], notices: Vec::new() }),
+            None => Ok(Applied::default()),
+        }
+    }
+
+    /// Register many keys at `now_ms` (a bulk load): the same checks, outcome and events as
+    /// calling [`Directory::register_entry`] on each entry in order, without building one
+    /// [`Applied`] per entry. Room is reserved for the whole batch first. Journal
+    /// `events` (in order) before acknowledging any of them.
+    pub fn register_bulk(&mut self, entries: Vec<Entry>, now_ms: u64) -> BulkLoad {
+        self.reserve(entries.len());
+        let mut out = BulkLoad { events: Vec::with_capacity(entries.len()), refused: Vec::new() };
+        for (i, entry) in entries.into_iter().enumerate() {
+            match self.register_one(entry, now_ms) {
+                Ok(Some(event)) => out.events.push(event),
+                Ok(None) => {}
+                Err(e) => out.refused.push((i, e)),
+            }
+        }
+        out
+    }
+
+    /// [`Directory::register_entry`]'s checks and change: the event, or none for a repeat.
+    fn register_one(
         &mut self,
         mut entry: Entry,
         now_ms: u64,
-    ) -> Result<Applied, DirectoryError> {
+    ) -> Result<Option<DirectoryEvent>, DirectoryError> {
         self.check_entry(&entry)?;
         if let Some(claim_id) = self.claims.lock_on(&entry.key) {
             return Err(DirectoryError::LockedByClaim { claim_id });
         }
         if let Some(old) = self.entries.get(&entry.key) {
             return if old.account_ref() == entry.account_ref() {
-                Ok(Applied::default())
+                Ok(None)
             } else if old.participant == entry.participant {
                 Err(DirectoryError::KeyAlreadyExists)
             } else if !old.owner_tax_id.0.is_empty() && old.owner_tax_id == entry.owner_tax_id {
@@ -508,7 +561,12 @@ impl Directory {
         self.check_account_room(&entry)?;
         entry.created_at_ms = now_ms;
         entry.owned_since_ms = now_ms;
-        self.commit(DirectoryEvent::Registered { entry: Arc::new(entry) })
+        let event = DirectoryEvent::Registered { entry: Arc::new(entry) };
+        match self.apply_with_notices(&event) {
+            Ok(_) => Ok(Some(event)),
+            // An event built by the checks above always applies; if not, nothing changed.
+            Err(_) => Err(DirectoryError::Invalid { field: "event", reason: "does not apply" }),
+        }
     }
 
     /// Register a random key (UUIDv4 drawn from `rng`) for the account in `template` (whose
@@ -543,7 +601,7 @@ impl Directory {
         now_ms: u64,
     ) -> Result<Applied, DirectoryError> {
         let old = self.owned_entry(key, participant)?;
-        let mut new = old.clone();
+        let mut new: Entry = old.as_ref().clone();
         new.branch = update.branch;
         new.account = update.account;
         new.account_type = update.account_type;
@@ -561,7 +619,7 @@ impl Directory {
 
     /// Delete a key; only its participant may.
     pub fn delete(&mut self, key: &Key, participant: &str) -> Result<Entry, DirectoryError> {
-        let entry = self.owned_entry(key, participant)?.clone();
+        let entry = self.owned_entry(key, participant)?.into_owned();
         self.delete_entry(key, participant, entry.created_at_ms)?;
         Ok(entry)
     }
@@ -581,9 +639,27 @@ impl Directory {
         })
     }
 
-    /// Resolve a key to its entry.
-    pub fn resolve(&self, key: &Key) -> Option<&Entry> {
+    /// Resolve a key to a borrowed view of its entry (no allocation, any store).
+    #[inline]
+    pub fn resolve_view(&self, key: &Key) -> Option<EntryView<'_>> {
+        self.entries.view(key)
+    }
+
+    /// Resolve many keys at once, in order, into `out` (cleared first): the same answers as
+    /// [`Directory::resolve_view`], with the memory reads of the keys overlapped.
+    pub fn resolve_many<'s>(&'s self, keys: &[Key], out: &mut Vec<Option<EntryView<'s>>>) {
+        self.entries.view_many(keys, out)
+    }
+
+    /// Resolve a key to its whole entry (borrowed from a store that keeps entries whole, built
+    /// by one that does not).
+    pub fn resolve_entry(&self, key: &Key) -> Option<Cow<'_, Entry>> {
         self.entries.get(key)
+    }
+
+    /// The store of entries.
+    pub fn store(&self) -> &S {
+        &self.entries
     }
 
     /// Number of keys.
@@ -598,7 +674,12 @@ impl Directory {
 
     /// How many keys point to the account.
     pub fn keys_of_account(&self, account: &AccountRef) -> u32 {
-        self.account_keys.get(account as &dyn AccountParts).copied().unwrap_or(0)
+        self.entries.keys_of_account([
+            &account.participant,
+            &account.branch,
+            &account.account.0,
+            &account.account_type,
+        ])
     }
 
     /// Make room for `additional` more keys at once (a bulk load), instead of growing the index
@@ -609,7 +690,7 @@ impl Directory {
     }
 
     /// The entry, if `participant` holds it and no claim locks it.
-    fn owned_entry(&self, key: &Key, participant: &str) -> Result<&Entry, DirectoryError> {
+    fn owned_entry(&self, key: &Key, participant: &str) -> Result<Cow<'_, Entry>, DirectoryError> {
         let entry = self.entries.get(key).ok_or(DirectoryError::NotFound)?;
         if entry.participant != participant {
             return Err(DirectoryError::NotOwner);
@@ -626,8 +707,7 @@ impl Directory {
             OwnerType::Natural => self.config.keys_per_account_natural,
             OwnerType::Legal => self.config.keys_per_account_legal,
         };
-        let count = self.account_keys.get(&EntryAccount(entry) as &dyn AccountParts);
-        if count.copied().unwrap_or(0) >= limit {
+        if self.entries.keys_of_account(store::account_parts(entry)) >= limit {
             return Err(DirectoryError::AccountKeyLimit { limit });
         }
         Ok(())
@@ -689,12 +769,6 @@ impl Directory {
 
     /// Insert an entry (applying an event): indexes and digests follow.
     pub(crate) fn insert_entry(&mut self, entry: Arc<Entry>) {
-        match self.account_keys.get_mut(&EntryAccount(&entry) as &dyn AccountParts) {
-            Some(n) => *n = n.saturating_add(1),
-            None => {
-                self.account_keys.insert(AcctKey(entry.account_ref()), 1);
-            }
-        }
         self.sync.record(&entry, sync::ChangeKind::Added, self.config.changes_per_participant_max);
         self.entries.insert(entry);
     }
@@ -702,145 +776,12 @@ impl Directory {
     /// Remove an entry (applying an event): indexes and digests follow.
     pub(crate) fn remove_entry(&mut self, key: &Key) -> Option<Arc<Entry>> {
         let entry = self.entries.remove(key)?;
-        let probe = EntryAccount(&entry);
-        if let Some(n) = self.account_keys.get_mut(&probe as &dyn AccountParts) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.account_keys.remove(&probe as &dyn AccountParts);
-            }
-        }
         self.sync.record(
             &entry,
             sync::ChangeKind::Removed,
             self.config.changes_per_participant_max,
         );
         Some(entry)
-    }
-}
-
-/// The key index: each entry allocated once (shared with the event that made it) and found by
-/// its own key (no second copy of the key; 8-byte slots, so the table stays small and lookups
-/// touch few pages). The one place that knows how entries are stored: a store beyond one
-/// machine's memory replaces this.
-#[derive(Debug, Clone)]
-struct EntryIndex(HashSet<Slot, SeededState>);
-
-#[derive(Debug, Clone)]
-struct Slot(Arc<Entry>);
-
-impl Hash for Slot {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.0.key.hash(h)
-    }
-}
-
-impl PartialEq for Slot {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.key == other.0.key
-    }
-}
-
-impl Eq for Slot {}
-
-impl Borrow<Key> for Slot {
-    fn borrow(&self) -> &Key {
-        &self.0.key
-    }
-}
-
-impl EntryIndex {
-    #[inline]
-    fn get(&self, key: &Key) -> Option<&Entry> {
-        self.0.get(key).map(|s| s.0.as_ref())
-    }
-    fn contains_key(&self, key: &Key) -> bool {
-        self.0.contains(key)
-    }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    fn reserve(&mut self, n: usize) {
-        self.0.reserve(n)
-    }
-    fn insert(&mut self, entry: Arc<Entry>) {
-        self.0.replace(Slot(entry));
-    }
-    fn remove(&mut self, key: &Key) -> Option<Arc<Entry>> {
-        self.0.take(key).map(|s| s.0)
-    }
-    fn values(&self) -> impl Iterator<Item = &Entry> {
-        self.0.iter().map(|s| s.0.as_ref())
-    }
-}
-
-/// The four parts naming an account, so the per-account count can be looked up from an entry
-/// without building an [`AccountRef`] (four allocations) on every registration.
-trait AccountParts {
-    fn parts(&self) -> [&str; 4];
-}
-
-impl Hash for dyn AccountParts + '_ {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        for p in self.parts() {
-            h.write(p.as_bytes());
-            h.write_u8(0xff);
-        }
-    }
-}
-
-impl PartialEq for dyn AccountParts + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
-    }
-}
-
-impl Eq for dyn AccountParts + '_ {}
-
-impl AccountParts for AccountRef {
-    fn parts(&self) -> [&str; 4] {
-        [&self.participant, &self.branch, &self.account.0, &self.account_type]
-    }
-}
-
-struct EntryAccount<'e>(&'e Entry);
-
-impl AccountParts for EntryAccount<'_> {
-    fn parts(&self) -> [&str; 4] {
-        let e = self.0;
-        [&e.participant, &e.branch, &e.account.0, &e.account_type]
-    }
-}
-
-/// The key of the per-account count: an account, hashed and compared by its parts.
-#[derive(Debug, Clone)]
-struct AcctKey(AccountRef);
-
-impl AccountParts for AcctKey {
-    fn parts(&self) -> [&str; 4] {
-        self.0.parts()
-    }
-}
-
-impl Hash for AcctKey {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        (self as &dyn AccountParts).hash(h)
-    }
-}
-
-impl PartialEq for AcctKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.parts() == other.parts()
-    }
-}
-
-impl Eq for AcctKey {}
-
-impl<'a> Borrow<dyn AccountParts + 'a> for AcctKey {
-    fn borrow(&self) -> &(dyn AccountParts + 'a) {
-        self
     }
 }
 

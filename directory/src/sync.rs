@@ -189,7 +189,7 @@ pub fn to_hex(c: &Cid) -> String {
     c.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Directory {
+impl<S: crate::EntryStore> Directory<S> {
     /// The sequence number of the last event applied (0 before any).
     pub fn seq(&self) -> u64 {
         self.sync.seq
@@ -210,12 +210,12 @@ impl Directory {
     /// Every CID of the participant's keys of one type, sorted (a full resynchronization; it
     /// scans the whole directory, so callers rate-limit it).
     pub fn cids_of(&self, participant: &str, key_type: KeyType) -> Vec<Cid> {
-        let mut v: Vec<Cid> = self
-            .entries
-            .values()
-            .filter(|e| e.participant == participant && e.key.key_type() == key_type)
-            .map(cid)
-            .collect();
+        let mut v: Vec<Cid> = Vec::new();
+        self.entries.for_each(&mut |e| {
+            if e.participant == participant && e.key.key_type() == key_type {
+                v.push(cid(e));
+            }
+        });
         v.sort_unstable();
         v
     }

@@ -5,6 +5,7 @@
 mod antiscan;
 mod api;
 mod claims;
+mod compact;
 mod fraud;
 mod replay;
 

@@ -1,0 +1,801 @@
+//! The compact store: entries as small fixed-size records and an arena of bytes, so that 100
+//! million keys fit in one machine's memory and a hit reads a few cache lines.
+//!
+//! Layout:
+//! - keys as 128-bit codes: phones, and national ids and tax ids made of at most 19 digits, as
+//!   integers; random keys (UUIDv4) as their 122 random bits; any other key (e-mail, ids of
+//!   other shapes) as an offset into the arena, where its text is kept;
+//! - an open-addressing table (linear probing, at most 80% full) of 8-byte slots: the top 32
+//!   bits of the key's hash and the record number. The table is grown and shrunk from the
+//!   slots alone (a slot's home is the top bits of its hash), and deletion shifts the
+//!   following slots back, so no tombstones build up;
+//! - a 64-byte record per entry (one cache line): key code, dates, request id, owner type,
+//!   account number, arena offset of the owner's tax id, name and trade name;
+//! - accounts interned once (24 bytes each: participant, key count, arena offset and lengths of
+//!   branch and account number) found through a second table; participants interned;
+//! - the arena is one `String`, each text a length (one `char`) then the text, so texts are
+//!   lent as `&str` without a UTF-8 check. Texts are at most 55,295 bytes (longer ones are cut
+//!   at a character boundary; the directory's own limits are far lower).
+//!
+//! Guarantees: gives exactly the answers [`crate::SharedStore`] gives (tests compare both);
+//! every limit is explicit: at most `u32::MAX - 1` records and accounts (a store that reached
+//! it refuses nothing but stops indexing, so the directory's own `max_entries` must stay below
+//! it). Arena bytes of removed or replaced entries are not reused (counted in
+//! [`CompactStore::garbage_bytes`]); rebuilding the store from its entries reclaims them.
+//! Must not: check rules (the directory does), allocate on a lookup, or hold personal data in
+//! its `Debug` output.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use crate::fasthash::SeededState;
+use crate::store::{AccountParts, EntryStore, EntryView};
+use crate::{Entry, Key, KeyType, Masked, OwnerType, ACCOUNT_TYPES};
+
+/// Most records (and accounts) the store can number.
+pub const RECORDS_MAX: usize = (u32::MAX - 1) as usize;
+
+/// Tags in the top 4 bits of a key code. 0 marks a free record.
+const TAG_PHONE: u8 = 1;
+const TAG_NATIONAL_DIGITS: u8 = 2;
+const TAG_TAX_DIGITS: u8 = 3;
+const TAG_RANDOM: u8 = 4;
+/// Text keys: this plus [`KeyType::to_u8`].
+const TAG_TEXT: u8 = 8;
+
+/// Keys compared while probing: an integer code, or a text kept in the arena.
+#[derive(Clone, Copy)]
+enum Probe<'k> {
+    Code(u128),
+    Text(u8, &'k [u8]),
+}
+
+fn digits_value(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u64::from(c - b'0');
+    }
+    Some(v)
+}
+
+/// Value of each lower-case hex digit; 0xff for any other byte. (Indexing is evaluated at
+/// compile time, where an out-of-range index fails the build, never a run.)
+#[allow(clippy::indexing_slicing)]
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn tagged(tag: u8, payload: u128) -> u128 {
+    (u128::from(tag) << 124) | payload
+}
+
+fn tag_of(code: u128) -> u8 {
+    (code >> 124) as u8
+}
+
+/// The probe for a key: its integer code, or its text.
+#[inline]
+fn probe_of(key: &Key) -> Probe<'_> {
+    let b = key.text_bytes();
+    let text = Probe::Text(TAG_TEXT + key.key_type().to_u8(), b);
+    match key.key_type() {
+        KeyType::Phone => match b.split_first() {
+            Some((b'+', rest)) if rest.first() != Some(&b'0') => {
+                digits_value(rest).map_or(text, |v| Probe::Code(tagged(TAG_PHONE, u128::from(v))))
+            }
+            _ => text,
+        },
+        KeyType::NationalId | KeyType::TaxId => {
+            let tag = if key.key_type() == KeyType::NationalId {
+                TAG_NATIONAL_DIGITS
+            } else {
+                TAG_TAX_DIGITS
+            };
+            digits_value(b).map_or(text, |v| {
+                Probe::Code(tagged(tag, ((b.len() as u128) << 64) | u128::from(v)))
+            })
+        }
+        KeyType::Random => uuid_code(b).map_or(text, Probe::Code),
+        KeyType::Email => text,
+    }
+}
+
+/// A UUIDv4 (lower-case, version nibble `4`) as its 124 bits without the version nibble.
+#[inline]
+fn uuid_code(b: &[u8]) -> Option<u128> {
+    let b: &[u8; 36] = b.try_into().ok()?;
+    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' || b[14] != b'4' {
+        return None;
+    }
+    let mut v: u128 = 0;
+    let mut bad = 0u8;
+    for (i, c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 14 | 18 | 23) {
+            continue;
+        }
+        let h = HEX.get(usize::from(*c)).copied().unwrap_or(0xff);
+        bad |= h;
+        v = (v << 4) | u128::from(h & 0x0f);
+    }
+    (bad & 0xf0 == 0).then(|| tagged(TAG_RANDOM, v))
+}
+
+/// The key text of an integer code.
+fn code_text(code: u128) -> Option<(KeyType, String)> {
+    let payload = code & ((1u128 << 124) - 1);
+    match tag_of(code) {
+        TAG_PHONE => Some((KeyType::Phone, format!("+{payload}"))),
+        t @ (TAG_NATIONAL_DIGITS | TAG_TAX_DIGITS) => {
+            let len = (payload >> 64) as usize;
+            let v = payload as u64;
+            let kind = if t == TAG_NATIONAL_DIGITS { KeyType::NationalId } else { KeyType::TaxId };
+            Some((kind, format!("{v:0len$}")))
+        }
+        TAG_RANDOM => {
+            let mut s = String::with_capacity(36);
+            let mut shift = 124u32;
+            for i in 0..36usize {
+                let c = match i {
+                    8 | 13 | 18 | 23 => '-',
+                    14 => '4',
+                    _ => {
+                        shift = shift.saturating_sub(4);
+                        char::from_digit(((payload >> shift) & 0xf) as u32, 16).unwrap_or('0')
+                    }
+                };
+                s.push(c);
+            }
+            Some((KeyType::Random, s))
+        }
+        _ => None,
+    }
+}
+
+/// An open-addressing table of `(hash top 32 bits, number + 1)` slots; 0 is empty.
+#[derive(Debug, Clone, Default)]
+struct Table {
+    slots: Vec<u64>,
+    bits: u32,
+    len: usize,
+}
+
+const TABLE_BITS_MIN: u32 = 4;
+const TABLE_BITS_MAX: u32 = 32;
+
+impl Table {
+    #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    #[inline]
+    fn home(&self, fp: u32) -> usize {
+        if self.bits == 0 {
+            0
+        } else {
+            (fp >> (32 - self.bits)) as usize
+        }
+    }
+
+    /// The slot index and number of the first slot with this hash whose number `eq` accepts.
+    #[inline]
+    fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<(usize, u32)> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let fp = (hash >> 32) as u32;
+        let mask = self.mask();
+        let mut i = self.home(fp);
+        loop {
+            let s = self.slots.get(i).copied().unwrap_or(0);
+            if s == 0 {
+                return None;
+            }
+            if (s >> 32) as u32 == fp {
+                let n = (s as u32).wrapping_sub(1);
+                if eq(n) {
+                    return Some((i, n));
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Room for `n` numbers at most 80% full.
+    fn reserve_total(&mut self, n: usize) {
+        let want = n.saturating_mul(5) / 4 + 1;
+        let mut bits = self.bits.max(TABLE_BITS_MIN);
+        while (1usize << bits) < want && bits < TABLE_BITS_MAX {
+            bits += 1;
+        }
+        if bits != self.bits {
+            self.rebuild(bits);
+        }
+    }
+
+    fn rebuild(&mut self, bits: u32) {
+        let old = std::mem::replace(&mut self.slots, vec![0u64; 1usize << bits]);
+        self.bits = bits;
+        for s in old.into_iter().filter(|s| *s != 0) {
+            self.place(s);
+        }
+    }
+
+    fn place(&mut self, s: u64) {
+        let mask = self.mask();
+        let mut i = self.home((s >> 32) as u32);
+        while let Some(slot) = self.slots.get_mut(i) {
+            if *slot == 0 {
+                *slot = s;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Add a number under `hash` (not already present).
+    fn insert(&mut self, hash: u64, n: u32) {
+        self.reserve_total(self.len + 1);
+        self.place(((hash >> 32) << 32) | u64::from(n.wrapping_add(1)));
+        self.len += 1;
+    }
+
+    /// Empty slot `i`, shifting back the slots after it that may move closer to their home.
+    fn remove_at(&mut self, i: usize) {
+        let mask = self.mask();
+        let mut hole = i;
+        let mut j = (i + 1) & mask;
+        loop {
+            let s = self.slots.get(j).copied().unwrap_or(0);
+            if s == 0 {
+                break;
+            }
+            let home = self.home((s >> 32) as u32);
+            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
+                if let Some(h) = self.slots.get_mut(hole) {
+                    *h = s;
+                }
+                hole = j;
+            }
+            j = (j + 1) & mask;
+        }
+        if let Some(h) = self.slots.get_mut(hole) {
+            *h = 0;
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+
+    fn bytes(&self) -> usize {
+        self.slots.capacity() * 8
+    }
+}
+
+/// One entry: 64 bytes, one cache line.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(align(64))]
+struct Record {
+    key: u128,
+    created_at_ms: u64,
+    owned_since_ms: u64,
+    request_id: [u8; 16],
+    /// Arena offset of the owner's tax id, name and trade name.
+    owner: u64,
+    account: u32,
+    owner_type: u8,
+}
+
+/// Account type code for a type that is not one of [`ACCOUNT_TYPES`], or a branch or number
+/// longer than 255 bytes: type, branch and number are then all texts at `text`.
+const ACCOUNT_LONG: u8 = 0xff;
+
+/// One account: 24 bytes.
+#[derive(Debug, Clone, Copy)]
+struct AccountRec {
+    participant: u32,
+    keys: u32,
+    /// Arena offset of the branch and account number texts (after lengths).
+    text: u64,
+    /// Index in [`ACCOUNT_TYPES`], or [`ACCOUNT_LONG`].
+    kind: u8,
+    branch_len: u8,
+    account_len: u8,
+}
+
+/// The memory-lean store (see the module documentation).
+#[derive(Clone)]
+pub struct CompactStore {
+    hasher: SeededState,
+    index: Table,
+    records: Vec<Record>,
+    free_records: Vec<u32>,
+    arena: String,
+    garbage: usize,
+    accounts: Vec<AccountRec>,
+    account_index: Table,
+    free_accounts: Vec<u32>,
+    participants: Vec<Box<str>>,
+    participant_ids: HashMap<Box<str>, u32>,
+}
+
+impl fmt::Debug for CompactStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompactStore")
+            .field("entries", &self.index.len)
+            .field("accounts", &self.account_index.len)
+            .field("participants", &self.participants.len())
+            .field("arena_bytes", &self.arena.len())
+            .field("garbage_bytes", &self.garbage)
+            .finish()
+    }
+}
+
+/// Longest text the arena holds, in bytes (the largest length one `char` below the surrogates
+/// can say).
+pub const TEXT_LEN_MAX: usize = 0xd7ff;
+
+/// Append a text: its length as one `char`, then the text (cut at `TEXT_LEN_MAX` bytes).
+fn put_str(arena: &mut String, s: &str) {
+    let mut end = s.len().min(TEXT_LEN_MAX);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    arena.push(char::from_u32(end as u32).unwrap_or('\0'));
+    arena.push_str(s.get(..end).unwrap_or_default());
+}
+
+/// Read a text written by [`put_str`] at `*at`, advancing past it.
+#[inline]
+fn get_str<'a>(arena: &'a str, at: &mut usize) -> &'a str {
+    let bytes = arena.as_bytes();
+    let (len, width) = match bytes.get(*at) {
+        Some(b) if *b < 0x80 => (usize::from(*b), 1),
+        Some(_) => match arena.get(*at..).and_then(|r| r.chars().next()) {
+            Some(c) => (c as usize, c.len_utf8()),
+            None => (0, 1),
+        },
+        None => (0, 0),
+    };
+    let start = *at + width;
+    *at = start + len;
+    arena.get(start..start + len).unwrap_or_default()
+}
+
+impl CompactStore {
+    /// Arena bytes no longer referenced (removed or replaced entries).
+    pub fn garbage_bytes(&self) -> usize {
+        self.garbage
+    }
+
+    /// Bytes the store has allocated (capacities of its tables, records and arena).
+    pub fn allocated_bytes(&self) -> usize {
+        self.index.bytes()
+            + self.account_index.bytes()
+            + self.records.capacity() * std::mem::size_of::<Record>()
+            + self.accounts.capacity() * std::mem::size_of::<AccountRec>()
+            + self.arena.capacity()
+            + (self.free_records.capacity() + self.free_accounts.capacity()) * 4
+            + self.participants.iter().map(|p| p.len() * 2 + 48).sum::<usize>()
+    }
+
+    #[inline]
+    fn hash_probe(&self, p: Probe<'_>) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        match p {
+            Probe::Code(c) => {
+                h.write_u64(c as u64);
+                h.write_u64((c >> 64) as u64);
+            }
+            Probe::Text(tag, b) => {
+                h.write_u8(tag);
+                h.write(b);
+            }
+        }
+        h.finish()
+    }
+
+    #[inline]
+    fn key_matches(&self, n: u32, p: Probe<'_>) -> bool {
+        let Some(r) = self.records.get(n as usize) else { return false };
+        match p {
+            Probe::Code(c) => r.key == c,
+            Probe::Text(tag, b) => {
+                if tag_of(r.key) != tag {
+                    return false;
+                }
+                let mut at = (r.key as u64) as usize;
+                get_str(&self.arena, &mut at).as_bytes() == b
+            }
+        }
+    }
+
+    #[inline]
+    fn find(&self, key: &Key) -> Option<(usize, u32)> {
+        let p = probe_of(key);
+        let hash = self.hash_probe(p);
+        self.index.find(hash, |n| self.key_matches(n, p))
+    }
+
+    fn account_hash(&self, parts: AccountParts<'_>) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        h.write_u64(0xacc0);
+        for p in parts {
+            h.write(p.as_bytes());
+            h.write_u8(0xff);
+        }
+        h.finish()
+    }
+
+    /// Type, branch and number of an account.
+    #[inline]
+    fn account_text<'s>(&'s self, a: &AccountRec) -> (&'s str, &'s str, &'s str) {
+        let mut at = a.text as usize;
+        if a.kind == ACCOUNT_LONG {
+            let t = get_str(&self.arena, &mut at);
+            let b = get_str(&self.arena, &mut at);
+            let n = get_str(&self.arena, &mut at);
+            return (t, b, n);
+        }
+        let t = ACCOUNT_TYPES.get(usize::from(a.kind)).copied().unwrap_or_default();
+        let (bl, al) = (usize::from(a.branch_len), usize::from(a.account_len));
+        let b = self.arena.get(at..at + bl).unwrap_or_default();
+        at += bl;
+        let n = self.arena.get(at..at + al).unwrap_or_default();
+        (t, b, n)
+    }
+
+    fn participant_name(&self, id: u32) -> &str {
+        self.participants.get(id as usize).map_or("", |p| p)
+    }
+
+    fn account_matches(&self, n: u32, parts: AccountParts<'_>) -> bool {
+        let Some(a) = self.accounts.get(n as usize) else { return false };
+        let (t, b, acct) = self.account_text(a);
+        self.participant_name(a.participant) == parts[0]
+            && b == parts[1]
+            && acct == parts[2]
+            && t == parts[3]
+    }
+
+    fn find_account(&self, parts: AccountParts<'_>) -> Option<(usize, u32)> {
+        let hash = self.account_hash(parts);
+        self.account_index.find(hash, |n| self.account_matches(n, parts))
+    }
+
+    fn participant_id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.participant_ids.get(name) {
+            return *id;
+        }
+        let id = u32::try_from(self.participants.len()).unwrap_or(u32::MAX);
+        self.participants.push(name.into());
+        self.participant_ids.insert(name.into(), id);
+        id
+    }
+
+    /// The account's number, creating it (with no keys) when new.
+    fn account_for(&mut self, e: &Entry) -> u32 {
+        let parts = crate::store::account_parts(e);
+        if let Some((_, n)) = self.find_account(parts) {
+            return n;
+        }
+        let participant = self.participant_id(&e.participant);
+        let code = ACCOUNT_TYPES.iter().position(|t| *t == e.account_type);
+        let (b, a) = (e.branch.as_str(), e.account.0.as_str());
+        let text = self.arena.len() as u64;
+        let (kind, branch_len, account_len) = match code {
+            Some(c) if b.len() <= 255 && a.len() <= 255 => {
+                self.arena.push_str(b);
+                self.arena.push_str(a);
+                (c as u8, b.len() as u8, a.len() as u8)
+            }
+            _ => {
+                for s in [e.account_type.as_str(), b, a] {
+                    put_str(&mut self.arena, s);
+                }
+                (ACCOUNT_LONG, 0, 0)
+            }
+        };
+        let rec = AccountRec { participant, keys: 0, text, kind, branch_len, account_len };
+        let n = match self.free_accounts.pop() {
+            Some(n) => {
+                if let Some(slot) = self.accounts.get_mut(n as usize) {
+                    *slot = rec;
+                }
+                n
+            }
+            None => {
+                let n = u32::try_from(self.accounts.len()).unwrap_or(u32::MAX);
+                self.accounts.push(rec);
+                n
+            }
+        };
+        let hash = self.account_hash(parts);
+        self.account_index.insert(hash, n);
+        n
+    }
+
+    /// The view of record `n`.
+    #[inline]
+    fn view_of(&self, n: u32) -> Option<EntryView<'_>> {
+        let r = self.records.get(n as usize)?;
+        let a = self.accounts.get(r.account as usize)?;
+        let (account_type, branch, account) = self.account_text(a);
+        let mut at = r.owner as usize;
+        let owner_tax_id = get_str(&self.arena, &mut at);
+        let owner_name = get_str(&self.arena, &mut at);
+        let trade_name = get_str(&self.arena, &mut at);
+        Some(EntryView {
+            participant: self.participant_name(a.participant),
+            branch,
+            account: Masked(account),
+            account_type,
+            owner_name: Masked(owner_name),
+            owner_type: if r.owner_type == 1 { OwnerType::Legal } else { OwnerType::Natural },
+            owner_tax_id: Masked(owner_tax_id),
+            trade_name: Masked(trade_name),
+            created_at_ms: r.created_at_ms,
+            owned_since_ms: r.owned_since_ms,
+            request_id: r.request_id,
+        })
+    }
+
+    /// The key of record `n`.
+    fn key_of(&self, n: u32) -> Option<Key> {
+        let r = self.records.get(n as usize)?;
+        let tag = tag_of(r.key);
+        if tag >= TAG_TEXT {
+            let kind = KeyType::from_u8(tag - TAG_TEXT)?;
+            let mut at = (r.key as u64) as usize;
+            return Key::from_trusted(kind, get_str(&self.arena, &mut at));
+        }
+        let (kind, text) = code_text(r.key)?;
+        Key::from_trusted(kind, &text)
+    }
+
+    fn entry_of(&self, n: u32) -> Option<Entry> {
+        Some(self.view_of(n)?.to_entry(self.key_of(n)?))
+    }
+}
+
+impl EntryStore for CompactStore {
+    fn with_seed(seed: u64) -> Self {
+        CompactStore {
+            hasher: SeededState(seed),
+            index: Table::default(),
+            records: Vec::new(),
+            free_records: Vec::new(),
+            arena: String::new(),
+            garbage: 0,
+            accounts: Vec::new(),
+            account_index: Table::default(),
+            free_accounts: Vec::new(),
+            participants: Vec::new(),
+            participant_ids: HashMap::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.index.len
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        let total = self.index.len.saturating_add(additional).min(RECORDS_MAX);
+        self.index.reserve_total(total);
+        self.records.reserve(total.saturating_sub(self.records.len()));
+    }
+
+    fn contains_key(&self, key: &Key) -> bool {
+        self.find(key).is_some()
+    }
+
+    fn get(&self, key: &Key) -> Option<Cow<'_, Entry>> {
+        let (_, n) = self.find(key)?;
+        Some(Cow::Owned(self.view_of(n)?.to_entry(key.clone())))
+    }
+
+    #[inline]
+    fn view(&self, key: &Key) -> Option<EntryView<'_>> {
+        let (_, n) = self.find(key)?;
+        self.view_of(n)
+    }
+
+    fn view_many<'s>(&'s self, keys: &[Key], out: &mut Vec<Option<EntryView<'s>>>) {
+        const LANES: usize = 16;
+        out.clear();
+        out.reserve(keys.len());
+        for chunk in keys.chunks(LANES) {
+            // Each stage reads one independent location per key, so the reads of one stage
+            // overlap in the memory system instead of waiting one after another.
+            let mut hashes = [0u64; LANES];
+            let mut warm = 0u64;
+            for (h, k) in hashes.iter_mut().zip(chunk) {
+                *h = self.hash_probe(probe_of(k));
+                let fp = (*h >> 32) as u32;
+                warm ^= self.index.slots.get(self.index.home(fp)).copied().unwrap_or(0);
+            }
+            let mut found = [u32::MAX; LANES];
+            for ((f, h), k) in found.iter_mut().zip(hashes).zip(chunk) {
+                let p = probe_of(k);
+                if let Some((_, n)) = self.index.find(h, |n| self.key_matches(n, p)) {
+                    *f = n;
+                    let r = self.records.get(n as usize);
+                    warm ^= r.map_or(0, |r| r.owner ^ u64::from(r.account));
+                }
+            }
+            for f in found.iter().take(chunk.len()) {
+                if let Some(r) = self.records.get(*f as usize) {
+                    let a = self.accounts.get(r.account as usize).map_or(0, |a| a.participant);
+                    let o = self.arena.as_bytes().get(r.owner as usize).copied().unwrap_or(0);
+                    warm ^= u64::from(a) ^ u64::from(o);
+                }
+            }
+            std::hint::black_box(warm);
+            for f in found.iter().take(chunk.len()) {
+                out.push(if *f == u32::MAX { None } else { self.view_of(*f) });
+            }
+        }
+    }
+
+    fn insert(&mut self, entry: Arc<Entry>) {
+        let e = entry.as_ref();
+        if self.index.len >= RECORDS_MAX {
+            return;
+        }
+        let probe = probe_of(&e.key);
+        let code = match probe {
+            Probe::Code(c) => c,
+            Probe::Text(tag, _) => {
+                let at = self.arena.len() as u128;
+                put_str(&mut self.arena, e.key.as_str());
+                tagged(tag, at)
+            }
+        };
+        let account = self.account_for(e);
+        if let Some(a) = self.accounts.get_mut(account as usize) {
+            a.keys = a.keys.saturating_add(1);
+        }
+        let owner = self.arena.len() as u64;
+        for s in [&e.owner_tax_id.0, &e.owner_name.0, &e.trade_name.0] {
+            put_str(&mut self.arena, s);
+        }
+        let rec = Record {
+            key: code,
+            created_at_ms: e.created_at_ms,
+            owned_since_ms: e.owned_since_ms,
+            request_id: e.request_id,
+            owner,
+            account,
+            owner_type: u8::from(e.owner_type == OwnerType::Legal),
+        };
+        let n = match self.free_records.pop() {
+            Some(n) => {
+                if let Some(slot) = self.records.get_mut(n as usize) {
+                    *slot = rec;
+                }
+                n
+            }
+            None => {
+                let n = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
+                self.records.push(rec);
+                n
+            }
+        };
+        let hash = self.hash_probe(probe);
+        self.index.insert(hash, n);
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<Arc<Entry>> {
+        let (pos, n) = self.find(key)?;
+        let entry = self.view_of(n)?.to_entry(key.clone());
+        self.index.remove_at(pos);
+        let r = self.records.get(n as usize).copied().unwrap_or_default();
+        // The owner bytes, and the key text of a text key, are left behind in the arena.
+        let owner_len = [&entry.owner_tax_id.0, &entry.owner_name.0, &entry.trade_name.0]
+            .iter()
+            .map(|s| s.len() + 1)
+            .sum::<usize>();
+        let key_len = if tag_of(r.key) >= TAG_TEXT { key.as_str().len() + 1 } else { 0 };
+        self.garbage = self.garbage.saturating_add(owner_len + key_len);
+        if let Some(slot) = self.records.get_mut(n as usize) {
+            *slot = Record::default();
+        }
+        self.free_records.push(n);
+        let parts = crate::store::account_parts(&entry);
+        if let Some((apos, a)) = self.find_account(parts) {
+            let left = match self.accounts.get_mut(a as usize) {
+                Some(rec) => {
+                    rec.keys = rec.keys.saturating_sub(1);
+                    rec.keys
+                }
+                None => 0,
+            };
+            if left == 0 {
+                self.account_index.remove_at(apos);
+                self.free_accounts.push(a);
+            }
+        }
+        Some(Arc::new(entry))
+    }
+
+    fn keys_of_account(&self, account: AccountParts<'_>) -> u32 {
+        self.find_account(account)
+            .and_then(|(_, n)| self.accounts.get(n as usize))
+            .map_or(0, |a| a.keys)
+    }
+
+    fn for_each(&self, f: &mut dyn FnMut(&Entry)) {
+        for s in self.index.slots.iter().filter(|s| **s != 0) {
+            if let Some(e) = self.entry_of((*s as u32).wrapping_sub(1)) {
+                f(&e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_codes_round_trip_to_the_same_text() {
+        let texts = [
+            "+5511987654321",
+            "+12345678",
+            "+999999999999999",
+            "52998224725",
+            "01234567890",
+            "11222333000181",
+            "00000000000191",
+            "8a562c67-ca16-48ba-b074-65581be6f011",
+            "00000000-0000-4000-8000-000000000000",
+            "ffffffff-ffff-4fff-bfff-ffffffffffff",
+        ];
+        for t in texts {
+            let Ok(k) = Key::parse(t) else { continue };
+            let Probe::Code(c) = probe_of(&k) else { panic!("{t} not coded") };
+            let (kind, back) = code_text(c).unwrap();
+            assert_eq!((kind, back.as_str()), (k.key_type(), t));
+        }
+        let e = Key::parse("ana@example.com").unwrap();
+        assert!(matches!(probe_of(&e), Probe::Text(_, b) if b == b"ana@example.com"));
+    }
+
+    #[test]
+    fn the_table_finds_what_it_holds_after_growth_and_removal() {
+        let mut t = Table::default();
+        // Crowded hashes (many share a home) exercise probing and the backward shift.
+        let hash = |i: u32| (u64::from(i % 37) << 58) | (u64::from(i) << 32);
+        for i in 0..2_000u32 {
+            t.insert(hash(i), i);
+        }
+        for i in (0..2_000u32).step_by(3) {
+            let (pos, n) = t.find(hash(i), |n| n == i).unwrap();
+            assert_eq!(n, i);
+            t.remove_at(pos);
+        }
+        for i in 0..2_000u32 {
+            let found = t.find(hash(i), |n| n == i).map(|(_, n)| n);
+            assert_eq!(found, if i % 3 == 0 { None } else { Some(i) }, "{i}");
+        }
+        assert_eq!(t.len, 2_000 - 667);
+    }
+}

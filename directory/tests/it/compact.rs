@@ -1,0 +1,242 @@
+//! The compact store gives the same answers as the shared store: the same operations on a
+//! directory over each give the same outcomes, events, state digest, VSyncs, per-account counts
+//! and entries; and a bulk load equals registering one by one.
+
+use directory::{
+    AccountRef, AccountUpdate, ClaimReason, ClaimType, CompactStore, DirectoryConfig,
+    DirectoryEvent, EntryStore, KeyType, Masked, SeededRandom, SharedStore, DAY_MS,
+};
+use proptest::prelude::*;
+
+use super::*;
+
+type Compact = Directory<CompactStore>;
+
+fn compact() -> Compact {
+    Directory::compact(DirectoryConfig::default())
+}
+
+/// Every observable of the two directories is the same, for these keys and accounts.
+fn assert_same(a: &Directory<SharedStore>, b: &Compact, keys: &[Key], accounts: &[AccountRef]) {
+    assert_eq!(a.len(), b.len());
+    assert_eq!(a.state_digest(), b.state_digest());
+    for k in keys {
+        let want = a.resolve(k);
+        assert_eq!(b.resolve_entry(k).as_deref(), want);
+        assert_eq!(b.resolve_view(k), want.map(directory::EntryView::of));
+        assert_eq!(a.resolve_view(k), b.resolve_view(k));
+    }
+    let mut many_a = Vec::new();
+    let mut many_b = Vec::new();
+    a.resolve_many(keys, &mut many_a);
+    b.resolve_many(keys, &mut many_b);
+    assert_eq!(many_a, many_b);
+    for acct in accounts {
+        assert_eq!(a.keys_of_account(acct), b.keys_of_account(acct));
+    }
+    for p in ["BANKA", "BANKB", "BANKC"] {
+        for t in KeyType::ALL {
+            assert_eq!(a.vsync(p, t), b.vsync(p, t));
+            assert_eq!(a.cids_of(p, t), b.cids_of(p, t));
+        }
+    }
+}
+
+fn account(p: &str, n: &str) -> AccountRef {
+    AccountRef {
+        participant: p.into(),
+        branch: "1".into(),
+        account: Masked(n.into()),
+        account_type: "CACC".into(),
+    }
+}
+
+#[test]
+fn every_key_type_round_trips_through_the_compact_store() {
+    let mut a = Directory::default();
+    let mut b = compact();
+    let long_branch = "B".repeat(16);
+    let entries = [
+        ana(ANA_CPF, "BANKA", "100"),
+        ana("+5511987654321", "BANKA", "100"),
+        ana("Ana.Souza@Example.com", "BANKA", "100"),
+        bia(BIA_CPF, "BANKB", "7"),
+        Entry::new(key(ACME_CNPJ), "BANKC", "0001", "55-1", "Acme Ltda"),
+        Entry::new(key("+12345678"), "BANKC", &long_branch, "x".repeat(34).as_str(), "Zoë Ærø")
+            .with_account_type("SLRY"),
+    ];
+    for e in entries.iter().cloned() {
+        let ea = a.register_entry(e.clone(), 5).unwrap();
+        let eb = b.register_entry(e, 5).unwrap();
+        assert_eq!(ea, eb);
+    }
+    let template = bia("x@y.co", "BANKB", "7");
+    let (ka, _) = a.register_random(template.clone(), &mut SeededRandom(3), 6).unwrap();
+    let (kb, _) = b.register_random(template, &mut SeededRandom(3), 6).unwrap();
+    assert_eq!(ka, kb);
+    let mut keys: Vec<Key> = entries.iter().map(|e| e.key.clone()).collect();
+    keys.push(ka);
+    keys.push(key("nobody@example.com"));
+    keys.push(key("00000000-0000-4000-8000-000000000001"));
+    let accounts = [account("BANKA", "100"), account("BANKB", "7"), account("BANKC", "55-1")];
+    assert_same(&a, &b, &keys, &accounts);
+    assert_eq!(b.keys_of_account(&account("BANKA", "100")), 3);
+    let text = format!("{:?}", b.store());
+    assert!(!text.contains("Ana") && !text.contains(ANA_CPF), "{text}");
+}
+
+#[test]
+fn a_journal_replays_into_a_compact_directory_to_the_same_state() {
+    let mut a = Directory::default();
+    let mut log: Vec<DirectoryEvent> = Vec::new();
+    let t = 1_700_000_000_000;
+    for e in [
+        ana("ana@example.com", "BANKA", "100"),
+        ana("+5511987654321", "BANKA", "100"),
+        ana(ANA_CPF, "BANKA", "100"),
+        bia("bia@example.com", "BANKB", "7"),
+    ] {
+        log.extend(a.register_entry(e, t).unwrap().events);
+    }
+    let upd = AccountUpdate {
+        branch: "2".into(),
+        account: Masked("8".into()),
+        account_type: "SVGS".into(),
+        owner_name: Masked("Bia Lima".into()),
+        trade_name: Masked("Bia Doces".into()),
+    };
+    log.extend(a.update_account(&key("bia@example.com"), "BANKB", upd, t + 1).unwrap().events);
+    let (p, x) = a.open_claim(ClaimType::Portability, ana(ANA_CPF, "BANKC", "3"), t + 2).unwrap();
+    log.extend(x.events);
+    log.extend(a.confirm_claim(p, "BANKA", ClaimReason::UserRequested, t + 3).unwrap().events);
+    log.extend(a.complete_claim(p, "BANKC", t + 4).unwrap().events);
+    log.extend(a.delete_entry(&key("+5511987654321"), "BANKA", t + 5).unwrap().events);
+    let mut b = compact();
+    for e in &log {
+        b.apply(e).unwrap();
+    }
+    let keys: Vec<Key> = ["ana@example.com", "+5511987654321", ANA_CPF, "bia@example.com"]
+        .into_iter()
+        .map(key)
+        .collect();
+    let accounts = [account("BANKA", "100"), account("BANKC", "3")];
+    assert_same(&a, &b, &keys, &accounts);
+    assert_eq!(b.resolve_view(&key(ANA_CPF)).unwrap().participant, "BANKC");
+    assert!(b.store().garbage_bytes() > 0, "removed entries leave garbage");
+}
+
+#[test]
+fn a_bulk_load_equals_registering_one_by_one() {
+    let mut entries: Vec<Entry> = (0..3_000u64).map(directory::bench::workload_entry).collect();
+    // Refusals and repeats inside the batch: a repeat, a key taken by another person, and a
+    // sixth key on an account of five.
+    entries.push(entries[0].clone());
+    entries.push(bia("user1@example.com", "BANKB", "9"));
+    let mut sixth = entries[0].clone();
+    sixth.key = key("sixth@example.com");
+    entries.push(sixth);
+    let mut one = Directory::default();
+    let mut events = Vec::new();
+    let mut refused = Vec::new();
+    for (i, e) in entries.iter().cloned().enumerate() {
+        match one.register_entry(e, 9) {
+            Ok(a) => events.extend(a.events),
+            Err(err) => refused.push((i, err)),
+        }
+    }
+    for bulk_compact in [false, true] {
+        let keys: Vec<Key> = entries.iter().map(|e| e.key.clone()).collect();
+        if bulk_compact {
+            let mut b = compact();
+            let load = b.register_bulk(entries.clone(), 9);
+            assert_eq!((load.events, load.refused), (events.clone(), refused.clone()));
+            assert_same(&one, &b, &keys, &[]);
+        } else {
+            let mut b = Directory::default();
+            let load = b.register_bulk(entries.clone(), 9);
+            assert_eq!((load.events, load.refused), (events.clone(), refused.clone()));
+            assert_eq!(b.state_digest(), one.state_digest());
+        }
+    }
+    assert_eq!(refused.len(), 2);
+    assert_eq!(events.len(), 3_000);
+}
+
+#[test]
+fn many_removals_and_reinsertions_keep_the_index_exact() {
+    let mut a = Directory::default();
+    let mut b = compact();
+    let entries: Vec<Entry> = (0..5_000u64).map(directory::bench::workload_entry).collect();
+    a.register_bulk(entries.clone(), 1);
+    b.register_bulk(entries.clone(), 1);
+    for e in entries.iter().step_by(3) {
+        a.delete_entry(&e.key, &e.participant, 2).unwrap();
+        b.delete_entry(&e.key, &e.participant, 2).unwrap();
+    }
+    let keys: Vec<Key> = entries.iter().map(|e| e.key.clone()).collect();
+    assert_same(&a, &b, &keys, &[]);
+    for e in entries.iter().step_by(6) {
+        a.register_entry(e.clone(), 3).unwrap();
+        b.register_entry(e.clone(), 3).unwrap();
+    }
+    assert_same(&a, &b, &keys, &[]);
+    assert_eq!(b.store().len(), 5_000 - 1_667 + 834);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any sequence of operations has the same outcome on both stores.
+    #[test]
+    fn random_operations_give_the_same_answers_on_both_stores(
+        ops in prop::collection::vec((0u8..9, 0u8..8, 0u8..3), 1..80)
+    ) {
+        let texts: Vec<String> = vec![
+            "user0@example.com".into(), "user1@example.com".into(), "+5511900000001".into(),
+            "+5511900000002".into(), ANA_CPF.into(), BIA_CPF.into(),
+            "8a562c67-ca16-48ba-b074-65581be6f011".into(), "User0@Example.com".into(),
+        ];
+        let banks = ["BANKA", "BANKB", "BANKC"];
+        let mut a = Directory::default();
+        let mut b = compact();
+        let mut t = 1_000u64;
+        for (op, k, bk) in ops {
+            t += DAY_MS;
+            let text = &texts[usize::from(k)];
+            let bank = banks[usize::from(bk)];
+            let upd = AccountUpdate {
+                branch: "3".into(),
+                account: Masked(format!("{k}")),
+                account_type: "TRAN".into(),
+                owner_name: Masked("Ana".into()),
+                trade_name: Masked::default(),
+            };
+            macro_rules! both {
+                ($d:ident) => {
+                    match op {
+                        0 => $d.register_entry(ana(text, bank, "1"), t),
+                        1 => $d.register_entry(bia(text, bank, "2"), t),
+                        2 => $d.delete_entry(&key(text), bank, t),
+                        3 => $d.open_claim(ClaimType::Ownership, bia(text, bank, "2"), t)
+                            .map(|x| x.1),
+                        4 => $d.open_claim(ClaimType::Portability, ana(text, bank, "1"), t)
+                            .map(|x| x.1),
+                        5 => $d.confirm_claim(u64::from(k), bank, ClaimReason::UserRequested, t),
+                        6 => $d.complete_claim(u64::from(k), bank, t),
+                        7 => $d.update_account(&key(text), bank, upd.clone(), t),
+                        _ => Ok($d.expire_claims(t, 10)),
+                    }
+                };
+            }
+            let ra = both!(a);
+            let rb = both!(b);
+            prop_assert_eq!(ra, rb);
+        }
+        let keys: Vec<Key> = texts.iter().map(|t| key(t)).collect();
+        let accounts: Vec<AccountRef> = banks
+            .iter()
+            .flat_map(|p| ["1", "2"].map(|n| account(p, n)))
+            .collect();
+        assert_same(&a, &b, &keys, &accounts);
+    }
+}
