@@ -17,6 +17,9 @@ use crate::segment::{self, SEGMENT_HEADER_BYTES};
 use crate::snapshot::{self, sync_dir};
 use crate::{Journal, JournalError, HEADER_BYTES, RECORD_MAX_BYTES};
 
+/// Name of the lock file in a journal directory (held with `flock` while a journal is open).
+pub const LOCK_FILE_NAME: &str = "LOCK";
+
 /// Largest segment file that recovery will read.
 pub const SEGMENT_FILE_MAX_BYTES: u64 = 1 << 32;
 
@@ -369,6 +372,35 @@ pub struct FileJournal {
     segments: Vec<Segment>,
     snapshots: Vec<u64>,
     recovery: Recovery,
+    /// The directory's `LOCK` file, exclusively locked while this journal lives (the kernel
+    /// releases the lock when the file is closed, also when the process dies).
+    _lock: File,
+}
+
+/// Tries to take a journal directory's lock before answering [`JournalError::Locked`], one
+/// [`LOCK_RETRY_PAUSE`] apart. Retrying covers one case only: a thread of this process
+/// forking a child at the moment an earlier holder closed the lock file; the child holds a
+/// copy of the descriptor (and so the lock) until it execs, a fraction of a millisecond.
+const LOCK_TRIES_MAX: u32 = 50;
+/// Pause between two tries of the lock (so a held lock is reported after about 100 ms).
+const LOCK_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Take the exclusive lock of `dir` (creating its `LOCK` file), or say who holds it.
+fn lock_dir(dir: &Path) -> Result<File, JournalError> {
+    let path = dir.join(LOCK_FILE_NAME);
+    let file =
+        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+    for attempt in 1..=LOCK_TRIES_MAX {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(file),
+            Err(rustix::io::Errno::WOULDBLOCK) if attempt < LOCK_TRIES_MAX => {
+                std::thread::sleep(LOCK_RETRY_PAUSE);
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => break,
+            Err(e) => return Err(JournalError::Io(e.into())),
+        }
+    }
+    Err(JournalError::Locked { dir: dir.display().to_string() })
 }
 
 impl FileJournal {
@@ -391,7 +423,9 @@ impl FileJournal {
 
     /// Open (or create) the journal in `dir`: deliver the newest valid snapshot, then every
     /// record after it in order, truncate a torn tail, and return the journal positioned for
-    /// appending with the last sequence number.
+    /// appending with the last sequence number. The directory is locked (`flock` on its
+    /// `LOCK` file) until the journal is dropped: a second open, from this process or another,
+    /// fails with [`JournalError::Locked`] naming the directory.
     pub fn open_with(
         dir: &Path,
         opts: JournalOptions,
@@ -404,6 +438,7 @@ impl FileJournal {
                 sync_dir(parent)?; // the new directory's entry is durable too
             }
         }
+        let lock = lock_dir(dir)?;
         let rec = recover(dir, &opts, &mut on_replay, true)?;
         let last_seq = rec.report.last_seq;
         let mut segments = rec.segments;
@@ -433,13 +468,16 @@ impl FileJournal {
             segments,
             snapshots: rec.snapshots,
             recovery: rec.report,
+            _lock: lock,
         };
         journal.compact()?;
         Ok((journal, last_seq))
     }
 
     /// Replay the journal in `dir` exactly as [`FileJournal::open_with`] would, without
-    /// changing anything on disk (for audits and tools). Returns what recovery found.
+    /// changing anything on disk (for audits and tools). Returns what recovery found. Takes
+    /// no lock: it may run beside the live journal (it then sees the records synced so far,
+    /// and may report the batch being written as a torn tail).
     pub fn replay_read_only(
         dir: &Path,
         opts: &JournalOptions,

@@ -64,7 +64,9 @@ pub mod group;
 pub mod segment;
 mod snapshot;
 
-pub use file::{FileJournal, JournalOptions, Recovery, Replay, SEGMENT_FILE_MAX_BYTES};
+pub use file::{
+    FileJournal, JournalOptions, Recovery, Replay, LOCK_FILE_NAME, SEGMENT_FILE_MAX_BYTES,
+};
 pub use snapshot::{SNAPSHOT_HEADER_BYTES, SNAPSHOT_MAGIC};
 
 /// Frame header size: len (4) + crc (4) + seq (8).
@@ -121,6 +123,17 @@ pub enum JournalError {
     SnapshotUnsupported {
         /// The sequence number asked for.
         seq: u64,
+    },
+    /// Another open journal (in this process or another one) holds the directory's lock
+    /// file: two writers on one journal would interleave records. Stop the other process
+    /// (or drop the other handle) first.
+    #[error(
+        "journal directory {dir} is in use: another process (or handle) holds {dir}/LOCK; \
+         stop it before opening this journal"
+    )]
+    Locked {
+        /// The journal directory.
+        dir: String,
     },
     /// The replay callback refused a record.
     #[error("replay of record {seq} failed: {reason}")]

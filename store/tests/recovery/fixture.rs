@@ -35,6 +35,8 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap())
+        // The empty lock file is not part of the format: it only carries the flock.
+        .filter(|e| e.file_name() != store::LOCK_FILE_NAME)
         .map(|e| (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap()))
         .collect();
     v.sort();

@@ -9,6 +9,7 @@ mod corruption_mid_file;
 mod failed_sync;
 mod fixture;
 mod group_commit;
+mod lock;
 mod sigkill;
 mod snapshot_tail;
 mod torn_tail;
