@@ -4,9 +4,9 @@
 //!
 //! Workload: accounts of one natural person each, five keys per account (the DICT limit): the
 //! owner's CPF, a phone, an e-mail and two random keys (UUIDv4), spread over 16 participants;
-//! every registration goes through [`Directory::register_bulk`] (all rules checked, CID and
-//! VSync computed, change log kept, one event per key, events dropped after each batch as a
-//! journal would take them). Entries are built in batches outside the timed part.
+//! every registration goes through [`Directory::register_stream`] (all rules checked, CID and
+//! VSync computed, change log kept, one event per key, each event dropped as soon as it is
+//! made, where a journal would encode it). Entries are built in batches outside the timed part.
 //!
 //! Memory: `bytes_per_entry` is the growth of the process's resident set (`/proc/self/statm`,
 //! Linux) from before the directory was created to after the load, with the last batch freed,
@@ -186,12 +186,11 @@ pub fn run(entries: usize) -> BenchReport {
         let batch: Vec<Entry> = (next..next + n as u64).map(workload_entry).collect();
         next += n as u64;
         let span = Span::start();
-        let load = d.register_bulk(batch, 1_700_000_000_000);
-        drop(black_box(load.events));
+        let refusals = d.register_stream(batch, 1_700_000_000_000, |e| drop(black_box(e)));
         let (w, c) = span.stop();
         reg_wall += w;
         reg_cpu += c;
-        refused += load.refused.len();
+        refused += refusals.len();
     }
     let after = rss_bytes();
     let len = d.len();

@@ -601,6 +601,9 @@ impl EntryStore for CompactStore {
         let total = self.index.len.saturating_add(additional).min(RECORDS_MAX);
         self.index.reserve_total(total);
         self.records.reserve(total.saturating_sub(self.records.len()));
+        // Address space only (pages are touched as texts are written): about 40 bytes of owner
+        // and key text per entry, so a bulk load does not copy the arena as it grows.
+        self.arena.reserve(additional.saturating_mul(40));
     }
 
     fn contains_key(&self, key: &Key) -> bool {
@@ -653,6 +656,13 @@ impl EntryStore for CompactStore {
                 out.push(if *f == u32::MAX { None } else { self.view_of(*f) });
             }
         }
+    }
+
+    #[inline]
+    fn warm(&self, key: &Key, _account: AccountParts<'_>) -> u64 {
+        // Only the key: keys of one account usually come together, so its slot is warm.
+        let h = self.hash_probe(probe_of(key));
+        self.index.slots.get(self.index.home((h >> 32) as u32)).copied().unwrap_or(0)
     }
 
     fn insert(&mut self, entry: Arc<Entry>) {

@@ -20,6 +20,13 @@ fn fold(a: u64, b: u64) -> u64 {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SeededState(pub(crate) u64);
 
+impl Default for SeededState {
+    /// A fixed seed, for maps whose keys no outsider chooses (participants).
+    fn default() -> Self {
+        SeededState(0x0d1c_7000_5eed_0002)
+    }
+}
+
 impl BuildHasher for SeededState {
     type Hasher = FastHasher;
     #[inline]

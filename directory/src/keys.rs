@@ -365,7 +365,8 @@ fn is_uuid_v4(s: &str) -> bool {
         })
 }
 
-fn check_digit(digits: &[u32], weights: impl Iterator<Item = u32>) -> u32 {
+/// The check digit DICT's ids use: the weighted sum modulo 11, 0 when the rest is below 2.
+fn check_digit(digits: &[u32], weights: &[u32]) -> u32 {
     let sum: u32 = digits.iter().zip(weights).map(|(d, w)| d * w).sum();
     let r = sum % 11;
     if r < 2 {
@@ -375,38 +376,38 @@ fn check_digit(digits: &[u32], weights: impl Iterator<Item = u32>) -> u32 {
     }
 }
 
-fn to_digits(s: &str) -> Vec<u32> {
-    s.chars().filter_map(|c| c.to_digit(10)).collect()
+/// The digits of `s` (other characters skipped, as in `529.982.247-25`), if there are
+/// exactly `N` and they are not all the same.
+fn id_digits<const N: usize>(s: &str) -> Option<[u32; N]> {
+    let mut d = [0u32; N];
+    let mut n = 0usize;
+    for c in s.bytes().filter(u8::is_ascii_digit) {
+        *d.get_mut(n)? = u32::from(c - b'0');
+        n += 1;
+    }
+    if n != N {
+        return None;
+    }
+    let first = d.first().copied();
+    (!d.iter().all(|x| Some(*x) == first)).then_some(d)
 }
 
 /// CPF check digits (Brazil's natural-person id).
 pub fn cpf_ok(s: &str) -> bool {
-    let d = to_digits(s);
-    if d.len() != 11 || d.iter().all(|x| Some(x) == d.first()) {
-        return false;
-    }
-    let (Some(base), Some(dv)) = (d.get(..9), d.get(9..)) else { return false };
-    let dv1 = check_digit(base, (2..=10).rev());
-    let mut with1 = base.to_vec();
-    with1.push(dv1);
-    let dv2 = check_digit(&with1, (2..=11).rev());
-    dv == [dv1, dv2]
+    let Some(d) = id_digits::<11>(s) else { return false };
+    const W: [u32; 10] = [11, 10, 9, 8, 7, 6, 5, 4, 3, 2];
+    let dv1 = check_digit(&d[..9], &W[1..]);
+    let dv2 = check_digit(&d[..10], &W);
+    d[9] == dv1 && d[10] == dv2
 }
 
 /// CNPJ check digits (Brazil's legal-entity id).
 pub fn cnpj_ok(s: &str) -> bool {
-    let d = to_digits(s);
-    if d.len() != 14 || d.iter().all(|x| Some(x) == d.first()) {
-        return false;
-    }
-    let (Some(base), Some(dv)) = (d.get(..12), d.get(12..)) else { return false };
-    let w1 = [5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2];
-    let dv1 = check_digit(base, w1.into_iter());
-    let mut with1 = base.to_vec();
-    with1.push(dv1);
-    let w2 = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2];
-    let dv2 = check_digit(&with1, w2.into_iter());
-    dv == [dv1, dv2]
+    let Some(d) = id_digits::<14>(s) else { return false };
+    const W: [u32; 13] = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2];
+    let dv1 = check_digit(&d[..12], &W[1..]);
+    let dv2 = check_digit(&d[..13], &W);
+    d[12] == dv1 && d[13] == dv2
 }
 
 #[cfg(test)]
@@ -473,6 +474,15 @@ mod tests {
         again.fill(&mut b2);
         assert_eq!(b, b2, "same seed, same bytes");
         assert_eq!(Key::default(), Key::random_v4([0; 16]));
+    }
+
+    #[test]
+    fn check_digits_skip_punctuation_and_refuse_repeats() {
+        assert!(cpf_ok("52998224725") && cpf_ok("529.982.247-25"));
+        assert!(!cpf_ok("52998224724") && !cpf_ok("5299822472") && !cpf_ok("529982247250"));
+        assert!(!cpf_ok("00000000000") && !cpf_ok(""));
+        assert!(cnpj_ok("11222333000181") && cnpj_ok("11.222.333/0001-81"));
+        assert!(!cnpj_ok("11222333000182") && !cnpj_ok("11111111111111"));
     }
 
     #[test]

@@ -522,16 +522,43 @@ impl<S: EntryStore> Directory<S> {
     /// [`Applied`] per entry. Room is reserved for the whole batch first. Journal
     /// `events` (in order) before acknowledging any of them.
     pub fn register_bulk(&mut self, entries: Vec<Entry>, now_ms: u64) -> BulkLoad {
+        let mut events = Vec::with_capacity(entries.len());
+        let refused = self.register_stream(entries, now_ms, |e| events.push(e));
+        BulkLoad { events, refused }
+    }
+
+    /// [`Directory::register_bulk`] handing each event to `on_event` as it is made (to encode
+    /// it into the journal at once) instead of collecting them: the same checks, outcomes and
+    /// events, in order. Returns the refused entries (position in the input, why).
+    pub fn register_stream(
+        &mut self,
+        entries: Vec<Entry>,
+        now_ms: u64,
+        mut on_event: impl FnMut(DirectoryEvent),
+    ) -> Vec<(usize, DirectoryError)> {
+        /// Entries whose memory is read ahead at once, so the reads overlap.
+        const AHEAD: usize = 16;
         self.reserve(entries.len());
-        let mut out = BulkLoad { events: Vec::with_capacity(entries.len()), refused: Vec::new() };
-        for (i, entry) in entries.into_iter().enumerate() {
-            match self.register_one(entry, now_ms) {
-                Ok(Some(event)) => out.events.push(event),
-                Ok(None) => {}
-                Err(e) => out.refused.push((i, e)),
+        let mut refused = Vec::new();
+        let mut it = entries.into_iter();
+        let mut i = 0usize;
+        let mut warm = 0u64;
+        loop {
+            if i % AHEAD == 0 {
+                for e in it.as_slice().iter().take(AHEAD) {
+                    warm ^= self.entries.warm(&e.key, store::account_parts(e));
+                }
             }
+            let Some(entry) = it.next() else { break };
+            match self.register_one(entry, now_ms) {
+                Ok(Some(event)) => on_event(event),
+                Ok(None) => {}
+                Err(e) => refused.push((i, e)),
+            }
+            i += 1;
         }
-        out
+        std::hint::black_box(warm);
+        refused
     }
 
     /// [`Directory::register_entry`]'s checks and change: the event, or none for a repeat.

@@ -115,6 +115,12 @@ pub trait EntryStore: fmt::Debug + Clone + Send + Sync {
         out.clear();
         out.extend(keys.iter().map(|k| self.view(k)));
     }
+    /// Read the memory that looking up this key and account will read, so that a bulk load can
+    /// overlap the reads of coming entries; returns a value to keep the reads from being
+    /// optimized away. Changes nothing; a store without such memory returns 0.
+    fn warm(&self, _key: &Key, _account: AccountParts<'_>) -> u64 {
+        0
+    }
     /// Add an entry whose key is not registered (the directory checked it).
     fn insert(&mut self, entry: Arc<Entry>);
     /// Remove a key's entry, returning it.

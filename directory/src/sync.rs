@@ -13,6 +13,8 @@ use std::collections::{HashMap, VecDeque};
 
 use sha2::{Digest, Sha256};
 
+use crate::fasthash::SeededState;
+
 use crate::{Directory, Entry, Key, KeyType};
 
 /// A content id: HMAC-SHA256 of the entry's attributes.
@@ -78,10 +80,10 @@ impl SyncError {
 pub(crate) struct SyncState {
     pub(crate) seq: u64,
     /// Per participant, per key type (by [`KeyType::to_u8`]).
-    vsync: HashMap<String, [Cid; 5]>,
-    changes: HashMap<String, VecDeque<Change>>,
+    vsync: HashMap<String, [Cid; 5], SeededState>,
+    changes: HashMap<String, VecDeque<Change>, SeededState>,
     /// Per participant: changes up to this sequence were dropped.
-    dropped_to: HashMap<String, u64>,
+    dropped_to: HashMap<String, u64, SeededState>,
 }
 
 impl SyncState {
@@ -97,19 +99,34 @@ impl SyncState {
             xor_into(v, &cid);
         }
         if max_changes == 0 {
-            self.dropped_to.insert(p.clone(), self.seq);
+            set_dropped(&mut self.dropped_to, p, self.seq);
             return;
         }
         if !self.changes.contains_key(p) {
             self.changes.insert(p.clone(), VecDeque::new());
         }
         let Some(log) = self.changes.get_mut(p) else { return };
+        let mut dropped = None;
         while log.len() >= max_changes {
-            if let Some(old) = log.pop_front() {
-                self.dropped_to.insert(p.clone(), old.seq);
+            match log.pop_front() {
+                Some(old) => dropped = Some(old.seq),
+                None => break,
             }
         }
         log.push_back(Change { seq: self.seq, key: entry.key.clone(), kind, cid });
+        if let Some(seq) = dropped {
+            set_dropped(&mut self.dropped_to, p, seq);
+        }
+    }
+}
+
+/// Record that a participant's changes up to `seq` were dropped (no allocation once known).
+fn set_dropped(map: &mut HashMap<String, u64, SeededState>, participant: &str, seq: u64) {
+    match map.get_mut(participant) {
+        Some(v) => *v = seq,
+        None => {
+            map.insert(participant.to_string(), seq);
+        }
     }
 }
 
