@@ -55,6 +55,7 @@
 
 mod hash;
 mod settlement;
+mod snapshot;
 mod table;
 pub mod writer;
 
@@ -65,6 +66,7 @@ pub use settlement::{
     Direction, NetDebitCapError, NetPosition, SettlementInstruction, WindowError, WindowId,
     WindowReport,
 };
+pub use snapshot::{SnapshotError, LEDGER_SNAPSHOT_MAGIC, LEDGER_SNAPSHOT_VERSION};
 use table::{hash_id, TransferTable};
 
 /// Ledger account id, chosen by the caller (the switch numbers its participants).

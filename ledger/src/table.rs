@@ -116,6 +116,16 @@ impl TransferTable {
         }
     }
 
+    /// Every record with its id, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (TransferId, &TransferRecord)> {
+        self.index.iter().filter_map(|&s| self.slab.get(s as usize).map(|e| (e.id, &e.record)))
+    }
+
+    /// The id and record in slot `s` (meaningful only while that record is indexed).
+    pub(crate) fn entry_at(&self, s: u32) -> Option<(TransferId, &TransferRecord)> {
+        self.slab.get(s as usize).map(|e| (e.id, &e.record))
+    }
+
     /// The id stored in slot `s`.
     pub(crate) fn id_at(&self, s: u32) -> Option<TransferId> {
         self.slab.get(s as usize).map(|e| e.id)

@@ -95,6 +95,30 @@ fn check_workload(ops: &[Op], transfers_max: usize, windows_max: usize) -> Vec<E
     outcomes
 }
 
+/// Snapshot after `cut` steps, restore, then run the rest on the original and the restored
+/// ledger: every answer and the final state bytes must be identical.
+fn check_snapshot_midway(ops: &[Op], cut: usize, transfers_max: usize, windows_max: usize) {
+    let (mut a, _) = setup(transfers_max, windows_max);
+    for op in &ops[..cut] {
+        run_op(&mut a, op);
+    }
+    let mut bytes = Vec::new();
+    a.encode_snapshot(&mut bytes);
+    let mut b = Ledger::decode_snapshot(&bytes).unwrap();
+    let mut again = Vec::new();
+    b.encode_snapshot(&mut again);
+    assert_eq!(bytes, again, "a restored ledger re-encodes to the same bytes");
+    for (step, op) in ops[cut..].iter().enumerate() {
+        let step = cut + step;
+        assert_eq!(run_op(&mut a, op), run_op(&mut b, op), "step {step}: {op:?}");
+    }
+    let (mut end_a, mut end_b) = (Vec::new(), Vec::new());
+    a.encode_snapshot(&mut end_a);
+    b.encode_snapshot(&mut end_b);
+    assert_eq!(end_a, end_b, "same state at the end");
+    b.audit().unwrap();
+}
+
 fn account() -> impl Strategy<Value = u64> {
     prop::sample::select(ACCOUNT_IDS.to_vec())
 }
@@ -150,6 +174,15 @@ proptest! {
     #[test]
     fn ledger_agrees_with_auditor_under_tight_limits(ops in prop::collection::vec(op(), 1..300)) {
         check_workload(&ops, 6, 1);
+    }
+
+    /// A ledger restored from a snapshot taken at any step answers like the original.
+    #[test]
+    fn snapshot_at_any_step_restores_an_identical_ledger(
+        ops in prop::collection::vec(op(), 1..400),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        check_snapshot_midway(&ops, cut.index(ops.len() + 1), 64, 4);
     }
 }
 
@@ -256,5 +289,16 @@ fn long_workloads_agree_with_auditor() {
         }
         let settled = outcomes.iter().filter(|o| **o == Expect::Settle(Ok(()))).count();
         assert!(settled > 10, "seed {seed}: only {settled} windows settled");
+    }
+}
+
+/// The long workloads again, each restored from a snapshot at three points on the way.
+#[test]
+fn long_workloads_restored_from_snapshots_answer_alike() {
+    for seed in [0x9e37_79b9_7f4a_7c15u64, 42] {
+        let ops = long_workload(seed, 30_000);
+        for cut in [1_000, 15_000, 29_000] {
+            check_snapshot_midway(&ops, cut, 512, 8);
+        }
     }
 }
