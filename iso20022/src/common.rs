@@ -5,54 +5,113 @@
 //! decimal text is converted digit by digit, never through a float.
 
 use crate::error::{DecodeError, ErrorKind};
-use crate::xml::{Element, Writer};
+use crate::xml::{Node, Writer};
 use std::fmt;
 
 /// The element path being decoded, for precise errors.
+///
+/// Built lazily: a child path is a link to its parent plus a name, and the text
+/// (`/Document/.../CdtTrfTxInf[2]/IntrBkSttlmAmt`) is only written when an error or
+/// [`At::path`] needs it, so decoding a valid message allocates nothing for paths.
 #[derive(Debug)]
-pub struct At {
-    path: String,
+pub struct At<'a> {
+    base: Base<'a>,
+    rendered: std::cell::OnceCell<String>,
 }
 
-impl At {
+#[derive(Debug)]
+enum Base<'a> {
+    /// `/first` or `/first/second`.
+    Root(&'a str, Option<&'a str>),
+    Child {
+        parent: &'a At<'a>,
+        name: &'a str,
+        index: Option<usize>,
+    },
+}
+
+impl<'a> At<'a> {
     /// A root path.
-    pub fn root(name: &str) -> Self {
-        At { path: format!("/{name}") }
+    pub fn root(name: &'a str) -> Self {
+        At { base: Base::Root(name, None), rendered: std::cell::OnceCell::new() }
+    }
+
+    /// The path `/root/child`, owning no parent.
+    pub fn root_child(root: &'a str, child: &'a str) -> Self {
+        At { base: Base::Root(root, Some(child)), rendered: std::cell::OnceCell::new() }
     }
 
     /// The path as text.
     pub fn path(&self) -> &str {
-        &self.path
+        self.rendered.get_or_init(|| self.render())
+    }
+
+    fn write(&self, out: &mut String) {
+        if let Some(p) = self.rendered.get() {
+            out.push_str(p);
+            return;
+        }
+        match &self.base {
+            Base::Root(first, second) => {
+                out.push('/');
+                out.push_str(first);
+                if let Some(s) = second {
+                    out.push('/');
+                    out.push_str(s);
+                }
+            }
+            Base::Child { parent, name, index } => {
+                parent.write(out);
+                out.push('/');
+                out.push_str(name);
+                if let Some(i) = index {
+                    out.push('[');
+                    out.push_str(&i.to_string());
+                    out.push(']');
+                }
+            }
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::with_capacity(64);
+        self.write(&mut out);
+        out
     }
 
     /// A child path, `[i]` (1-based) appended when `index` is given.
-    pub fn child(&self, name: &str, index: Option<usize>) -> At {
-        match index {
-            Some(i) => At { path: format!("{}/{}[{}]", self.path, name, i) },
-            None => At { path: format!("{}/{}", self.path, name) },
-        }
+    pub fn child<'b>(&'b self, name: &'b str, index: Option<usize>) -> At<'b> {
+        At { base: Base::Child { parent: self, name, index }, rendered: std::cell::OnceCell::new() }
     }
 
     /// An error at this path.
     pub fn err(&self, kind: ErrorKind) -> DecodeError {
-        DecodeError::new(&self.path, kind)
+        DecodeError { path: self.render(), kind }
     }
 
     /// An error at child `name` of this path.
     pub fn err_at(&self, name: &str, kind: ErrorKind) -> DecodeError {
-        DecodeError::new(&format!("{}/{}", self.path, name), kind)
+        let mut path = self.render();
+        path.push('/');
+        path.push_str(name);
+        DecodeError { path, kind }
     }
 }
 
 /// Mandatory child element.
-pub fn req<'a>(el: &'a Element, at: &At, name: &str) -> Result<&'a Element, DecodeError> {
+pub fn req<'d, N: Node<'d>>(el: N, at: &At, name: &str) -> Result<N, DecodeError> {
     el.child(name).ok_or_else(|| at.err_at(name, ErrorKind::Missing))
 }
 
 /// Mandatory text child with a maximum length (`MaxNNText`).
-pub fn req_text(el: &Element, at: &At, name: &str, max: usize) -> Result<String, DecodeError> {
+pub fn req_text<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+    max: usize,
+) -> Result<String, DecodeError> {
     let child = req(el, at, name)?;
-    check_text_at(&child.text, at, name, max)
+    check_text_at(child.text(), at, name, max)
 }
 
 /// [`check_text`] for child `name` of `at`, building the path only on error.
@@ -73,14 +132,14 @@ fn check_text_at(text: &str, at: &At, name: &str, max: usize) -> Result<String, 
 }
 
 /// Optional text child with a maximum length.
-pub fn opt_text(
-    el: &Element,
+pub fn opt_text<'d, N: Node<'d>>(
+    el: N,
     at: &At,
     name: &str,
     max: usize,
 ) -> Result<Option<String>, DecodeError> {
     match el.child(name) {
-        Some(child) => check_text_at(&child.text, at, name, max).map(Some),
+        Some(child) => check_text_at(child.text(), at, name, max).map(Some),
         None => Ok(None),
     }
 }
@@ -98,25 +157,24 @@ pub fn check_text(text: &str, at: &At, max: usize) -> Result<String, DecodeError
 }
 
 /// Optional code child that must match `pattern_ok`.
-pub fn opt_checked(
-    el: &Element,
+pub fn opt_checked<'d, N: Node<'d>>(
+    el: N,
     at: &At,
     name: &str,
     what: &str,
     ok: fn(&str) -> bool,
 ) -> Result<Option<String>, DecodeError> {
     match el.child(name) {
-        Some(child) if ok(&child.text) => Ok(Some(child.text.clone())),
-        Some(child) => Err(
-            at.err_at(name, ErrorKind::Invalid(format!("{:?} is not a valid {what}", child.text)))
-        ),
+        Some(child) if ok(child.text()) => Ok(Some(child.text().to_string())),
+        Some(child) => Err(at
+            .err_at(name, ErrorKind::Invalid(format!("{:?} is not a valid {what}", child.text())))),
         None => Ok(None),
     }
 }
 
 /// Mandatory code child that must match `ok`.
-pub fn req_checked(
-    el: &Element,
+pub fn req_checked<'d, N: Node<'d>>(
+    el: N,
     at: &At,
     name: &str,
     what: &str,
@@ -343,13 +401,13 @@ impl Amount {
 /// Enforces the XSD facets (at most 5 fraction digits, 18 digits in all, not negative) and the
 /// currency's own exponent: an amount with more fraction digits than the currency has is
 /// refused rather than rounded.
-pub fn decode_amount(el: &Element, at: &At) -> Result<Amount, DecodeError> {
+pub fn decode_amount<'d, N: Node<'d>>(el: N, at: &At) -> Result<Amount, DecodeError> {
     let ccy_text =
         el.attr("Ccy").ok_or_else(|| at.err(ErrorKind::Invalid("Ccy attribute missing".into())))?;
     let currency = Currency::parse(ccy_text).ok_or_else(|| {
         at.err(ErrorKind::Invalid(format!("{ccy_text:?} is not a currency code")))
     })?;
-    let text = el.text.trim();
+    let text = el.text().trim();
     if text.is_empty()
         || !text.bytes().all(|c| c.is_ascii_digit() || c == b'.')
         || text.bytes().filter(|c| *c == b'.').count() > 1
@@ -429,7 +487,7 @@ impl Agent {
 }
 
 /// Decode an agent element.
-pub fn decode_agent(el: &Element, at: &At) -> Result<Agent, DecodeError> {
+pub fn decode_agent<'d, N: Node<'d>>(el: N, at: &At) -> Result<Agent, DecodeError> {
     let fi_at = at.child("FinInstnId", None);
     let fi = req(el, at, "FinInstnId")?;
     let mut agent = Agent {
@@ -509,7 +567,7 @@ impl fmt::Debug for Party {
 }
 
 /// Decode a party element.
-pub fn decode_party(el: &Element, at: &At) -> Result<Party, DecodeError> {
+pub fn decode_party<'d, N: Node<'d>>(el: N, at: &At) -> Result<Party, DecodeError> {
     Ok(Party {
         name: opt_text(el, at, "Nm", 140)?,
         country: opt_checked(el, at, "CtryOfRes", "country code", is_country)?,
@@ -602,16 +660,15 @@ pub struct Account {
 pub const NOT_PROVIDED: &str = "NOTPROVIDED";
 
 /// Decode a `CashAccount38`.
-pub fn decode_account(el: &Element, at: &At) -> Result<Account, DecodeError> {
+pub fn decode_account<'d, N: Node<'d>>(el: N, at: &At) -> Result<Account, DecodeError> {
     let id_at = at.child("Id", None);
     let id_el = req(el, at, "Id")?;
     let mut other_scheme = None;
     let id = match (id_el.child("IBAN"), id_el.child("Othr")) {
-        (Some(iban), None) if is_iban(&iban.text) => AccountId::Iban(iban.text.clone()),
+        (Some(iban), None) if is_iban(iban.text()) => AccountId::Iban(iban.text().to_string()),
         (Some(iban), None) => {
-            return Err(
-                id_at.err_at("IBAN", ErrorKind::Invalid(format!("{:?} is not an IBAN", iban.text)))
-            )
+            return Err(id_at
+                .err_at("IBAN", ErrorKind::Invalid(format!("{:?} is not an IBAN", iban.text()))))
         }
         (None, Some(o)) => {
             let o_at = id_at.child("Othr", None);
@@ -655,7 +712,7 @@ pub fn decode_account(el: &Element, at: &At) -> Result<Account, DecodeError> {
     })
 }
 
-fn decode_scheme_code(el: &Element, at: &At) -> Result<String, DecodeError> {
+fn decode_scheme_code<'d, N: Node<'d>>(el: N, at: &At) -> Result<String, DecodeError> {
     match code_or_proprietary(el, at, 4)? {
         (Some(c), _) => Ok(c),
         _ => Err(at.err(ErrorKind::Invalid("only a scheme code (Cd) is supported here".into()))),
@@ -728,13 +785,13 @@ pub struct PostalAddress {
 }
 
 /// Decode the optional `PstlAdr` child of `el`.
-pub fn opt_address(el: &Element, at: &At) -> Result<Option<PostalAddress>, DecodeError> {
+pub fn opt_address<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<PostalAddress>, DecodeError> {
     let Some(a) = el.child("PstlAdr") else { return Ok(None) };
     let at = at.child("PstlAdr", None);
     let lines = a
         .children_named("AdrLine")
         .enumerate()
-        .map(|(i, l)| check_text(&l.text, &at.child("AdrLine", Some(i + 1)), 70))
+        .map(|(i, l)| check_text(l.text(), &at.child("AdrLine", Some(i + 1)), 70))
         .collect::<Result<Vec<_>, _>>()?;
     if lines.len() > 7 {
         return Err(
@@ -809,7 +866,7 @@ pub struct PartyId {
     pub others: Vec<GenericId>,
 }
 
-fn decode_generic_ids(el: &Element, at: &At) -> Result<Vec<GenericId>, DecodeError> {
+fn decode_generic_ids<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<GenericId>, DecodeError> {
     let mut v = Vec::new();
     for (i, o) in el.children_named("Othr").enumerate() {
         let o_at = at.child("Othr", Some(i + 1));
@@ -828,8 +885,8 @@ fn decode_generic_ids(el: &Element, at: &At) -> Result<Vec<GenericId>, DecodeErr
 }
 
 /// Decode a `Cd`/`Prtry` choice: exactly one must be present.
-pub fn code_or_proprietary(
-    el: &Element,
+pub fn code_or_proprietary<'d, N: Node<'d>>(
+    el: N,
     at: &At,
     code_max: usize,
 ) -> Result<(Option<String>, Option<String>), DecodeError> {
@@ -841,7 +898,7 @@ pub fn code_or_proprietary(
 }
 
 /// Decode a `Party38Choice`.
-pub fn decode_party_id(el: &Element, at: &At) -> Result<PartyId, DecodeError> {
+pub fn decode_party_id<'d, N: Node<'d>>(el: N, at: &At) -> Result<PartyId, DecodeError> {
     match (el.child("OrgId"), el.child("PrvtId")) {
         (Some(o), None) => {
             let o_at = at.child("OrgId", None);
@@ -896,7 +953,7 @@ impl Default for PartyOrAgent {
 }
 
 /// Decode a `Party40Choice` element.
-pub fn decode_party_or_agent(el: &Element, at: &At) -> Result<PartyOrAgent, DecodeError> {
+pub fn decode_party_or_agent<'d, N: Node<'d>>(el: N, at: &At) -> Result<PartyOrAgent, DecodeError> {
     match (el.child("Pty"), el.child("Agt")) {
         (Some(p), None) => Ok(PartyOrAgent::Party(decode_party(p, &at.child("Pty", None))?)),
         (None, Some(a)) => Ok(PartyOrAgent::Agent(decode_agent(a, &at.child("Agt", None))?)),
@@ -915,8 +972,8 @@ pub fn encode_party_or_agent(w: &mut Writer, name: &str, p: &PartyOrAgent) {
 }
 
 /// Optional `Party40Choice` child.
-pub fn opt_party_or_agent(
-    el: &Element,
+pub fn opt_party_or_agent<'d, N: Node<'d>>(
+    el: N,
     at: &At,
     name: &str,
 ) -> Result<Option<PartyOrAgent>, DecodeError> {
@@ -935,7 +992,10 @@ pub struct OriginalGroup {
 }
 
 /// Decode an `OriginalGroupInformation29`-shaped element.
-pub fn decode_original_group(el: &Element, at: &At) -> Result<OriginalGroup, DecodeError> {
+pub fn decode_original_group<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+) -> Result<OriginalGroup, DecodeError> {
     Ok(OriginalGroup {
         msg_id: req_text(el, at, "OrgnlMsgId", 35)?,
         msg_name: req_text(el, at, "OrgnlMsgNmId", 35)?,
@@ -944,8 +1004,8 @@ pub fn decode_original_group(el: &Element, at: &At) -> Result<OriginalGroup, Dec
 }
 
 /// Optional `OriginalGroupInformation29` child.
-pub fn opt_original_group(
-    el: &Element,
+pub fn opt_original_group<'d, N: Node<'d>>(
+    el: N,
     at: &At,
     name: &str,
 ) -> Result<Option<OriginalGroup>, DecodeError> {
@@ -966,12 +1026,16 @@ pub fn encode_original_group(w: &mut Writer, name: &str, g: &OriginalGroup) {
 }
 
 /// Optional agent child.
-pub fn opt_agent(el: &Element, at: &At, name: &str) -> Result<Option<Agent>, DecodeError> {
+pub fn opt_agent<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+) -> Result<Option<Agent>, DecodeError> {
     el.child(name).map(|a| decode_agent(a, &at.child(name, None))).transpose()
 }
 
 /// Mandatory agent child.
-pub fn req_agent(el: &Element, at: &At, name: &str) -> Result<Agent, DecodeError> {
+pub fn req_agent<'d, N: Node<'d>>(el: N, at: &At, name: &str) -> Result<Agent, DecodeError> {
     decode_agent(req(el, at, name)?, &at.child(name, None))
 }
 
@@ -983,7 +1047,11 @@ pub fn encode_opt_agent(w: &mut Writer, name: &str, a: Option<&Agent>) {
 }
 
 /// Optional account child.
-pub fn opt_account(el: &Element, at: &At, name: &str) -> Result<Option<Account>, DecodeError> {
+pub fn opt_account<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+) -> Result<Option<Account>, DecodeError> {
     el.child(name).map(|a| decode_account(a, &at.child(name, None))).transpose()
 }
 
@@ -995,17 +1063,25 @@ pub fn encode_opt_account(w: &mut Writer, name: &str, a: Option<&Account>) {
 }
 
 /// Optional party child.
-pub fn opt_party(el: &Element, at: &At, name: &str) -> Result<Option<Party>, DecodeError> {
+pub fn opt_party<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+) -> Result<Option<Party>, DecodeError> {
     el.child(name).map(|p| decode_party(p, &at.child(name, None))).transpose()
 }
 
 /// Optional amount child.
-pub fn opt_amount(el: &Element, at: &At, name: &str) -> Result<Option<Amount>, DecodeError> {
+pub fn opt_amount<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+) -> Result<Option<Amount>, DecodeError> {
     el.child(name).map(|a| decode_amount(a, &at.child(name, None))).transpose()
 }
 
 /// Mandatory amount child.
-pub fn req_amount(el: &Element, at: &At, name: &str) -> Result<Amount, DecodeError> {
+pub fn req_amount<'d, N: Node<'d>>(el: N, at: &At, name: &str) -> Result<Amount, DecodeError> {
     decode_amount(req(el, at, name)?, &at.child(name, None))
 }
 
@@ -1017,40 +1093,52 @@ pub fn encode_opt_amount(w: &mut Writer, name: &str, a: Option<&Amount>) {
 }
 
 /// Optional `ISODate` child.
-pub fn opt_date(el: &Element, at: &At, name: &str) -> Result<Option<String>, DecodeError> {
+pub fn opt_date<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+) -> Result<Option<String>, DecodeError> {
     opt_checked(el, at, name, "ISO date", is_iso_date)
 }
 
 /// Optional `ISODateTime` child.
-pub fn opt_datetime(el: &Element, at: &At, name: &str) -> Result<Option<String>, DecodeError> {
+pub fn opt_datetime<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+) -> Result<Option<String>, DecodeError> {
     opt_checked(el, at, name, "ISO date-time", is_iso_datetime)
 }
 
 /// Mandatory `ISODateTime` child.
-pub fn req_datetime(el: &Element, at: &At, name: &str) -> Result<String, DecodeError> {
+pub fn req_datetime<'d, N: Node<'d>>(el: N, at: &At, name: &str) -> Result<String, DecodeError> {
     req_checked(el, at, name, "ISO date-time", is_iso_datetime)
 }
 
 /// Optional `UUIDv4Identifier` child.
-pub fn opt_uuid(el: &Element, at: &At, name: &str) -> Result<Option<String>, DecodeError> {
+pub fn opt_uuid<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+) -> Result<Option<String>, DecodeError> {
     opt_checked(el, at, name, "UUIDv4", is_uuid_v4)
 }
 
 /// Optional `ChargeBearerType1Code` child.
-pub fn opt_charge_bearer(el: &Element, at: &At) -> Result<Option<String>, DecodeError> {
+pub fn opt_charge_bearer<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<String>, DecodeError> {
     opt_checked(el, at, "ChrgBr", "charge bearer", |s| {
         matches!(s, "DEBT" | "CRED" | "SHAR" | "SLEV")
     })
 }
 
 /// All `name` children, refusing more than `max` of them before decoding any.
-pub fn bounded_children<'a>(
-    el: &'a Element,
+pub fn bounded_children<'a, 'd, N: Node<'d>>(
+    el: N,
     at: &At,
     name: &'a str,
     max: usize,
-) -> Result<Vec<&'a Element>, DecodeError> {
-    let v: Vec<&Element> = el.children_named(name).collect();
+) -> Result<Vec<N>, DecodeError> {
+    let v: Vec<N> = el.children_named(name).collect();
     if v.len() > max {
         return Err(at.err(ErrorKind::TooLarge(format!(
             "{} {name} elements, at most {max} (Limits.max_transactions)",
@@ -1061,12 +1149,17 @@ pub fn bounded_children<'a>(
 }
 
 /// Check a declared `NbOfTxs` against the count found.
-pub fn check_count(el: &Element, at: &At, name: &str, found: usize) -> Result<(), DecodeError> {
+pub fn check_count<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+    found: usize,
+) -> Result<(), DecodeError> {
     if let Some(c) = el.child(name) {
-        if !is_max15_numeric(&c.text) || c.text.parse::<usize>().ok() != Some(found) {
+        if !is_max15_numeric(c.text()) || c.text().parse::<usize>().ok() != Some(found) {
             return Err(at.err_at(
                 name,
-                ErrorKind::Invalid(format!("says {:?} but the message has {found}", c.text)),
+                ErrorKind::Invalid(format!("says {:?} but the message has {found}", c.text())),
             ));
         }
     }
@@ -1074,29 +1167,29 @@ pub fn check_count(el: &Element, at: &At, name: &str, found: usize) -> Result<()
 }
 
 /// Decode a mandatory `Document` root in namespace `ns_expected` and its body child.
-pub fn document_body<'a>(
-    root: &'a Element,
+pub fn document_body<'a, 'd, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     ns_expected: &str,
-    body: &str,
-) -> Result<(&'a Element, At), DecodeError> {
+    body: &'a str,
+) -> Result<(N, At<'a>), DecodeError> {
     let at = At::root("Document");
-    if root.name != "Document" || ns != Some(ns_expected) {
+    if !root.is("Document") || ns != Some(ns_expected) {
         return Err(at.err(ErrorKind::WrongMessage(format!(
             "expected Document in {ns_expected}, found {} in {}",
-            root.name,
+            root.name(),
             ns.unwrap_or("no namespace")
         ))));
     }
     let b = req(root, &at, body)?;
-    Ok((b, at.child(body, None)))
+    Ok((b, At::root_child("Document", body)))
 }
 
 /// Decode an optional coded reason (`Rsn/Cd` or `Rsn/Prtry`) checked against a code table.
 ///
 /// Returns the code if `Cd` was used, the proprietary text if `Prtry` was used.
-pub fn decode_reason<T>(
-    el: &Element,
+pub fn decode_reason<'d, T, N: Node<'d>>(
+    el: N,
     at: &At,
     what: &str,
     parse: fn(&str) -> Option<T>,
@@ -1125,10 +1218,10 @@ pub fn encode_reason(w: &mut Writer, code: Option<&str>, proprietary: Option<&st
 }
 
 /// All `AddtlInf` children, each `Max105Text`.
-pub fn additional_info(el: &Element, at: &At) -> Result<Vec<String>, DecodeError> {
+pub fn additional_info<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<String>, DecodeError> {
     el.children_named("AddtlInf")
         .enumerate()
-        .map(|(i, t)| check_text(&t.text, &at.child("AddtlInf", Some(i + 1)), 105))
+        .map(|(i, t)| check_text(t.text(), &at.child("AddtlInf", Some(i + 1)), 105))
         .collect()
 }
 

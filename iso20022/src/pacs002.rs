@@ -6,7 +6,8 @@
 use crate::codes::{StatusReason, TxStatus};
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
-use crate::xml::{self, Element, Limits, Writer};
+use crate::tape;
+use crate::xml::{self, Limits, Node, Writer};
 
 /// The namespace of pacs.002.001.10.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10";
@@ -55,21 +56,28 @@ pub struct TxStatusReport {
 
 /// Decode a pacs.002.001.10 document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Pacs002, DecodeError> {
+    let tape = tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns(), limits)
+}
+
+/// Decode through the owned tree ([`xml::parse`]) instead of the borrowed index: slower, the
+/// reference [`decode`] is checked against (same value, same error).
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Pacs002, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref(), limits)
 }
 
 /// Decode from an already parsed `Document` element.
-pub fn decode_element(
-    root: &Element,
+pub fn decode_element<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Pacs002, DecodeError> {
     let at = At::root("Document");
-    if root.name != "Document" || ns != Some(NAMESPACE) {
+    if !root.is("Document") || ns != Some(NAMESPACE) {
         return Err(at.err(ErrorKind::WrongMessage(format!(
             "expected Document in {NAMESPACE}, found {} in {}",
-            root.name,
+            root.name(),
             ns.unwrap_or("no namespace")
         ))));
     }
@@ -115,7 +123,7 @@ pub fn decode_element(
     })
 }
 
-fn decode_tx(el: &Element, at: &At) -> Result<TxStatusReport, DecodeError> {
+fn decode_tx<'d, N: Node<'d>>(el: N, at: &At) -> Result<TxStatusReport, DecodeError> {
     let status_text = req_text(el, at, "TxSts", 4)?;
     let status = TxStatus::from_code(&status_text).ok_or_else(|| {
         at.err_at(
@@ -129,10 +137,10 @@ fn decode_tx(el: &Element, at: &At) -> Result<TxStatusReport, DecodeError> {
         let i_at = at.child("StsRsnInf", None);
         if let Some(rsn) = info.child("Rsn") {
             if let Some(cd) = rsn.child("Cd") {
-                reason = Some(StatusReason::from_code(&cd.text).ok_or_else(|| {
+                reason = Some(StatusReason::from_code(cd.text()).ok_or_else(|| {
                     i_at.child("Rsn", None).err_at(
                         "Cd",
-                        ErrorKind::Invalid(format!("{:?} is not a known status reason", cd.text)),
+                        ErrorKind::Invalid(format!("{:?} is not a known status reason", cd.text())),
                     )
                 })?);
             }

@@ -11,7 +11,8 @@ use crate::reference::{
     encode_payment_type, encode_remittance_parts, opt_payment_type, opt_remittance, CreditorRef,
     PaymentType, Remittance,
 };
-use crate::xml::{self, Element, Limits, Writer};
+use crate::tape;
+use crate::xml::{self, Limits, Node, Writer};
 
 /// The namespace of pacs.008.001.08.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08";
@@ -113,21 +114,28 @@ pub struct CreditTransfer {
 
 /// Decode a pacs.008.001.08 document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Pacs008, DecodeError> {
+    let tape = tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns(), limits)
+}
+
+/// Decode through the owned tree ([`xml::parse`]) instead of the borrowed index: slower, the
+/// reference [`decode`] is checked against (same value, same error).
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Pacs008, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref(), limits)
 }
 
 /// Decode from an already parsed `Document` element.
-pub fn decode_element(
-    root: &Element,
+pub fn decode_element<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Pacs008, DecodeError> {
     let at = At::root("Document");
-    if root.name != "Document" || ns != Some(NAMESPACE) {
+    if !root.is("Document") || ns != Some(NAMESPACE) {
         return Err(at.err(ErrorKind::WrongMessage(format!(
             "expected Document in {NAMESPACE}, found {} in {}",
-            root.name,
+            root.name(),
             ns.unwrap_or("no namespace")
         ))));
     }
@@ -158,7 +166,7 @@ pub fn decode_element(
     Ok(Pacs008 { header, transactions })
 }
 
-fn decode_header(el: &Element, at: &At) -> Result<GroupHeader, DecodeError> {
+fn decode_header<'d, N: Node<'d>>(el: N, at: &At) -> Result<GroupHeader, DecodeError> {
     let sttlm = req(el, at, "SttlmInf")?;
     let s_at = at.child("SttlmInf", None);
     let mut clearing_system_is_code = false;
@@ -206,7 +214,7 @@ fn is_base_one_rate(s: &str) -> bool {
         && fraction <= 10
 }
 
-fn decode_tx(el: &Element, at: &At) -> Result<CreditTransfer, DecodeError> {
+fn decode_tx<'d, N: Node<'d>>(el: N, at: &At) -> Result<CreditTransfer, DecodeError> {
     let pmt = req(el, at, "PmtId")?;
     let p_at = at.child("PmtId", None);
     let amount_el = req(el, at, "IntrBkSttlmAmt")?;

@@ -305,10 +305,9 @@ pub fn decode(input: &[u8], limits: &Limits) -> Result<Pain001, DecodeError> {
             current = (pmt_index, 0);
         }
         current.1 += 1;
-        let at = At::root("Document")
-            .child("CstmrCdtTrfInitn", None)
-            .child("PmtInf", Some(pmt_index))
-            .child("CdtTrfTxInf", Some(current.1));
+        let body_at = At::root_child("Document", "CstmrCdtTrfInitn");
+        let pmt_at = body_at.child("PmtInf", Some(pmt_index));
+        let at = pmt_at.child("CdtTrfTxInf", Some(current.1));
         if txs.len() >= limits.max_transactions {
             return Err(at.err(ErrorKind::TooLarge(format!(
                 "more than {} transactions (Limits.max_transactions)",
@@ -329,11 +328,12 @@ pub fn decode_element(
     limits: &Limits,
 ) -> Result<Pain001, DecodeError> {
     let mut txs = Vec::new();
-    let at = At::root("Document").child("CstmrCdtTrfInitn", None);
+    let at = At::root_child("Document", "CstmrCdtTrfInitn");
     if let Some(body) = root.child("CstmrCdtTrfInitn") {
         for (i, p) in body.children_named("PmtInf").enumerate() {
             for (j, tx) in p.children_named("CdtTrfTxInf").enumerate() {
-                let t_at = at.child("PmtInf", Some(i + 1)).child("CdtTrfTxInf", Some(j + 1));
+                let p_at = at.child("PmtInf", Some(i + 1));
+                let t_at = p_at.child("CdtTrfTxInf", Some(j + 1));
                 if txs.len() >= limits.max_transactions {
                     return Err(t_at.err(ErrorKind::TooLarge(format!(
                         "more than {} transactions (Limits.max_transactions)",

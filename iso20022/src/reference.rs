@@ -7,7 +7,7 @@
 
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
-use crate::xml::{Element, Writer};
+use crate::xml::{Node, Writer};
 
 /// An ISO choice between an external code (`Cd`) and a proprietary text (`Prtry`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -34,7 +34,11 @@ impl CodeChoice {
 }
 
 /// Decode a `Cd`/`Prtry` choice element, `Cd` at most `code_max` characters.
-pub fn decode_choice(el: &Element, at: &At, code_max: usize) -> Result<CodeChoice, DecodeError> {
+pub fn decode_choice<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    code_max: usize,
+) -> Result<CodeChoice, DecodeError> {
     match code_or_proprietary(el, at, code_max)? {
         (Some(c), _) => Ok(CodeChoice::Code(c)),
         (None, Some(p)) => Ok(CodeChoice::Proprietary(p)),
@@ -43,8 +47,8 @@ pub fn decode_choice(el: &Element, at: &At, code_max: usize) -> Result<CodeChoic
 }
 
 /// Optional choice child.
-pub fn opt_choice(
-    el: &Element,
+pub fn opt_choice<'d, N: Node<'d>>(
+    el: N,
     at: &At,
     name: &str,
     code_max: usize,
@@ -85,7 +89,10 @@ pub struct PaymentType {
 }
 
 /// Optional `PmtTpInf` child.
-pub fn opt_payment_type(el: &Element, at: &At) -> Result<Option<PaymentType>, DecodeError> {
+pub fn opt_payment_type<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+) -> Result<Option<PaymentType>, DecodeError> {
     let Some(p) = el.child("PmtTpInf") else { return Ok(None) };
     let at = at.child("PmtTpInf", None);
     let mut service_levels = Vec::new();
@@ -148,12 +155,12 @@ pub struct CreditorRef {
 }
 
 /// Optional `RmtInf` child.
-pub fn opt_remittance(el: &Element, at: &At) -> Result<Option<Remittance>, DecodeError> {
+pub fn opt_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<Remittance>, DecodeError> {
     let Some(r) = el.child("RmtInf") else { return Ok(None) };
     let at = at.child("RmtInf", None);
     let mut out = Remittance::default();
     for (i, u) in r.children_named("Ustrd").enumerate() {
-        out.unstructured.push(check_text(&u.text, &at.child("Ustrd", Some(i + 1)), 140)?);
+        out.unstructured.push(check_text(u.text(), &at.child("Ustrd", Some(i + 1)), 140)?);
     }
     for (i, s) in r.children_named("Strd").enumerate() {
         let s_at = at.child("Strd", Some(i + 1));
@@ -246,7 +253,10 @@ pub struct OriginalTxRef {
 }
 
 /// Optional `OrgnlTxRef` child.
-pub fn opt_original_tx_ref(el: &Element, at: &At) -> Result<Option<OriginalTxRef>, DecodeError> {
+pub fn opt_original_tx_ref<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+) -> Result<Option<OriginalTxRef>, DecodeError> {
     let Some(r) = el.child("OrgnlTxRef") else { return Ok(None) };
     let at = at.child("OrgnlTxRef", None);
     Ok(Some(OriginalTxRef {
@@ -305,7 +315,7 @@ pub struct OriginalIds {
 }
 
 /// Decode the original-id leaves of `el`.
-pub fn decode_original_ids(el: &Element, at: &At) -> Result<OriginalIds, DecodeError> {
+pub fn decode_original_ids<'d, N: Node<'d>>(el: N, at: &At) -> Result<OriginalIds, DecodeError> {
     Ok(OriginalIds {
         group: opt_original_group(el, at, "OrgnlGrpInf")?,
         instr_id: opt_text(el, at, "OrgnlInstrId", 35)?,
@@ -344,7 +354,7 @@ pub struct Settlement {
 }
 
 /// Decode a mandatory `SttlmInf` child.
-pub fn req_settlement(el: &Element, at: &At) -> Result<Settlement, DecodeError> {
+pub fn req_settlement<'d, N: Node<'d>>(el: N, at: &At) -> Result<Settlement, DecodeError> {
     let s = req(el, at, "SttlmInf")?;
     let at = at.child("SttlmInf", None);
     Ok(Settlement {

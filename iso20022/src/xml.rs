@@ -13,6 +13,7 @@
 use crate::error::{DecodeError, ErrorKind};
 use quick_xml::events::Event;
 use quick_xml::Reader;
+use std::borrow::Cow;
 
 /// Limits applied while reading a document. Every input is bounded by these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,71 @@ impl Element {
     }
 }
 
+/// Read access to one element of a parsed document, whatever holds it: the owned tree
+/// ([`Element`]) or the borrowed index of [`crate::tape`]. The typed decoders are written once
+/// against this trait, so both sources give the same values and the same errors.
+pub trait Node<'d>: Copy {
+    /// Iterator over the child elements in document order.
+    type Children: Iterator<Item = Self>;
+    /// Whether the local name is `name`.
+    fn is(self, name: &str) -> bool;
+    /// Local name (invalid UTF-8 replaced).
+    fn name(self) -> Cow<'d, str>;
+    /// Concatenated, unescaped text directly inside the element.
+    fn text(self) -> &'d str;
+    /// Attribute value by local name.
+    fn attr(self, name: &str) -> Option<&'d str>;
+    /// The namespace the element declares for its own name, as [`Element::xmlns`].
+    fn xmlns(self) -> Option<&'d str>;
+    /// Child elements in document order.
+    fn children(self) -> Self::Children;
+    /// First child with this local name.
+    fn child(self, name: &str) -> Option<Self> {
+        self.children().find(|c| c.is(name))
+    }
+    /// All children with this local name.
+    fn children_named(self, name: &str) -> Named<'_, Self::Children> {
+        Named { inner: self.children(), name }
+    }
+}
+
+/// The children of a [`Node`] with a given local name.
+#[derive(Debug, Clone)]
+pub struct Named<'n, I> {
+    inner: I,
+    name: &'n str,
+}
+
+impl<'d, N: Node<'d>, I: Iterator<Item = N>> Iterator for Named<'_, I> {
+    type Item = N;
+    fn next(&mut self) -> Option<N> {
+        let name = self.name;
+        self.inner.find(|c| c.is(name))
+    }
+}
+
+impl<'d> Node<'d> for &'d Element {
+    type Children = std::slice::Iter<'d, Element>;
+    fn is(self, name: &str) -> bool {
+        self.name == name
+    }
+    fn name(self) -> Cow<'d, str> {
+        Cow::Borrowed(&self.name)
+    }
+    fn text(self) -> &'d str {
+        &self.text
+    }
+    fn attr(self, name: &str) -> Option<&'d str> {
+        Element::attr(self, name)
+    }
+    fn xmlns(self) -> Option<&'d str> {
+        self.xmlns.as_deref()
+    }
+    fn children(self) -> Self::Children {
+        self.children.iter()
+    }
+}
+
 fn local(name: &[u8]) -> String {
     let local = match name.iter().rposition(|b| *b == b':') {
         Some(i) => name.get(i + 1..).unwrap_or_default(),
@@ -75,7 +141,7 @@ fn local(name: &[u8]) -> String {
     String::from_utf8_lossy(local).into_owned()
 }
 
-fn local_bytes(name: &[u8]) -> &[u8] {
+pub(crate) fn local_bytes(name: &[u8]) -> &[u8] {
     match name.iter().rposition(|b| *b == b':') {
         Some(i) => name.get(i + 1..).unwrap_or_default(),
         None => name,
@@ -314,7 +380,7 @@ pub fn parse_split(
     }
 }
 
-fn path_of(stack: &[Element]) -> String {
+pub(crate) fn path_of(stack: &[Element]) -> String {
     let mut p = String::new();
     for el in stack {
         p.push('/');

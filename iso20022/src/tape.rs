@@ -1,0 +1,726 @@
+//! The fast reader: one pass of quick-xml events into a flat, borrowed index of the document.
+//!
+//! Performance-critical path: every pacs.008 and pacs.002 the switch receives goes through
+//! here. [`parse`] reads the same events with the same reader settings as [`xml::parse`] and
+//! enforces the same rules and limits (DOCTYPE refused, size, depth, element count, a single
+//! root, the declaration first), failing with exactly the same [`DecodeError`]. Instead of an
+//! owned tree with a `String` per name and text, it fills one `Vec` of entries whose names and
+//! text borrow the input (an owned copy only when text had to be unescaped or came in several
+//! pieces). The typed decoders read it through [`Node`], the same trait they read the owned
+//! tree with, so both give the same values and errors; `tests/differential.rs` and the
+//! `differential` fuzz target check that.
+//!
+//! Must not: resolve entities, perform I/O, or grow beyond the limits.
+//!
+//! [`xml::parse`]: crate::xml::parse
+
+use crate::error::{DecodeError, ErrorKind};
+use crate::xml::{local_bytes, Limits, Node};
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use std::borrow::Cow;
+
+const NONE: usize = usize::MAX;
+
+/// One element of a [`Tape`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry<'a> {
+    name: Cow<'a, [u8]>,
+    text: Cow<'a, str>,
+    xmlns: Option<Cow<'a, str>>,
+    first_child: usize,
+    last_child: usize,
+    next_sibling: usize,
+    attrs: (usize, usize),
+}
+
+/// A parsed document: every element in document order, linked to its children, borrowing
+/// names and text from the input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tape<'a> {
+    entries: Vec<Entry<'a>>,
+    attrs: Vec<(Cow<'a, [u8]>, Cow<'a, str>)>,
+    root_ns: Option<Cow<'a, str>>,
+}
+
+impl<'a> Tape<'a> {
+    /// The root element. A parsed tape always has one.
+    pub fn root(&self) -> TapeNode<'_> {
+        TapeNode { tape: self, idx: 0 }
+    }
+
+    /// The namespace declared on the root (as the second value of [`crate::xml::parse`]).
+    pub fn root_ns(&self) -> Option<&str> {
+        self.root_ns.as_deref()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the tape holds no element (never true for a parsed document).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// One element of a [`Tape`], read through [`Node`].
+#[derive(Debug, Clone, Copy)]
+pub struct TapeNode<'d> {
+    tape: &'d Tape<'d>,
+    idx: usize,
+}
+
+impl<'d> TapeNode<'d> {
+    fn entry(self) -> Option<&'d Entry<'d>> {
+        self.tape.entries.get(self.idx)
+    }
+}
+
+/// The children of a [`TapeNode`].
+#[derive(Debug, Clone)]
+pub struct TapeChildren<'d> {
+    tape: &'d Tape<'d>,
+    next: usize,
+}
+
+impl<'d> Iterator for TapeChildren<'d> {
+    type Item = TapeNode<'d>;
+    fn next(&mut self) -> Option<TapeNode<'d>> {
+        let e = self.tape.entries.get(self.next)?;
+        let node = TapeNode { tape: self.tape, idx: self.next };
+        self.next = e.next_sibling;
+        Some(node)
+    }
+}
+
+impl<'d> Node<'d> for TapeNode<'d> {
+    type Children = TapeChildren<'d>;
+    fn is(self, name: &str) -> bool {
+        self.entry().is_some_and(|e| *e.name == *name.as_bytes())
+    }
+    fn name(self) -> Cow<'d, str> {
+        match self.entry() {
+            Some(e) => String::from_utf8_lossy(&e.name),
+            None => Cow::Borrowed(""),
+        }
+    }
+    fn text(self) -> &'d str {
+        self.entry().map_or("", |e| &e.text)
+    }
+    fn attr(self, name: &str) -> Option<&'d str> {
+        let e = self.entry()?;
+        let attrs = self.tape.attrs.get(e.attrs.0..e.attrs.1)?;
+        attrs.iter().find(|(k, _)| **k == *name.as_bytes()).map(|(_, v)| &**v)
+    }
+    fn xmlns(self) -> Option<&'d str> {
+        self.entry()?.xmlns.as_deref()
+    }
+    fn children(self) -> TapeChildren<'d> {
+        TapeChildren { tape: self.tape, next: self.entry().map_or(NONE, |e| e.first_child) }
+    }
+}
+
+/// `part` as a slice of `input` with the input's lifetime, if it lies inside it (the slice
+/// reader hands out borrowed pieces of its input; anything else is copied by the caller).
+fn rebase<'a>(input: &'a [u8], part: &[u8]) -> Option<&'a [u8]> {
+    let start = (part.as_ptr() as usize).checked_sub(input.as_ptr() as usize)?;
+    input.get(start..start.checked_add(part.len())?)
+}
+
+fn bytes_in<'a>(input: &'a [u8], part: &[u8]) -> Cow<'a, [u8]> {
+    match rebase(input, part) {
+        Some(b) => Cow::Borrowed(b),
+        None => Cow::Owned(part.to_vec()),
+    }
+}
+
+fn str_in<'a>(input: &'a [u8], part: Cow<'_, str>) -> Cow<'a, str> {
+    match part {
+        Cow::Borrowed(s) => match rebase(input, s.as_bytes()).map(std::str::from_utf8) {
+            Some(Ok(b)) => Cow::Borrowed(b),
+            _ => Cow::Owned(s.to_string()),
+        },
+        Cow::Owned(s) => Cow::Owned(s),
+    }
+}
+
+fn append<'a>(text: &mut Cow<'a, str>, more: Cow<'a, str>) {
+    if more.is_empty() {
+        return;
+    }
+    if text.is_empty() {
+        *text = more;
+    } else {
+        text.to_mut().push_str(&more);
+    }
+}
+
+fn malformed(path: String, m: String) -> DecodeError {
+    DecodeError { path, kind: ErrorKind::Malformed(m) }
+}
+
+/// The reader state while the tape is built.
+struct Builder<'a> {
+    input: &'a [u8],
+    tape: Tape<'a>,
+    stack: Vec<usize>,
+    root_done: bool,
+}
+
+impl<'a> Builder<'a> {
+    /// The element path of the open elements, as the owned parser writes it.
+    fn path(&self) -> String {
+        let mut p = String::new();
+        for &i in &self.stack {
+            p.push('/');
+            if let Some(e) = self.tape.entries.get(i) {
+                p.push_str(&String::from_utf8_lossy(&e.name));
+            }
+        }
+        if p.is_empty() {
+            p.push('/');
+        }
+        p
+    }
+
+    fn start(&mut self, start: &quick_xml::events::BytesStart<'a>, limits: &Limits) -> Res {
+        if self.root_done {
+            return Err(malformed("/".into(), "content after the root element".into()));
+        }
+        if self.tape.entries.len() >= limits.max_elements {
+            let m = format!("more than {} elements", limits.max_elements);
+            return Err(DecodeError { path: self.path(), kind: ErrorKind::TooLarge(m) });
+        }
+        if self.stack.len() >= limits.max_depth {
+            let m = format!("nesting deeper than {}", limits.max_depth);
+            return Err(DecodeError { path: self.path(), kind: ErrorKind::TooLarge(m) });
+        }
+        let qname = start.name();
+        let prefix = qname.prefix();
+        let mut entry = Entry {
+            name: bytes_in(self.input, local_bytes(qname.into_inner())),
+            text: Cow::Borrowed(""),
+            xmlns: None,
+            first_child: NONE,
+            last_child: NONE,
+            next_sibling: NONE,
+            attrs: (self.tape.attrs.len(), self.tape.attrs.len()),
+        };
+        for attr in start.attributes() {
+            let attr = attr.map_err(|e| malformed(self.path(), e.to_string()))?;
+            let key = attr.key.as_ref();
+            let value = attr.unescape_value().map_err(|e| malformed(self.path(), e.to_string()))?;
+            let value = str_in(self.input, value);
+            if key == b"xmlns" {
+                if self.stack.is_empty() {
+                    self.tape.root_ns = Some(value.clone());
+                }
+                if prefix.is_none() {
+                    entry.xmlns = Some(value);
+                }
+                continue;
+            }
+            if key.starts_with(b"xmlns:") {
+                if prefix.is_some_and(|p| p.as_ref() == local_bytes(key)) {
+                    if self.stack.is_empty() {
+                        self.tape.root_ns = Some(value.clone());
+                    }
+                    entry.xmlns = Some(value);
+                }
+                continue;
+            }
+            self.tape.attrs.push((bytes_in(self.input, local_bytes(key)), value));
+        }
+        entry.attrs.1 = self.tape.attrs.len();
+        let idx = self.tape.entries.len();
+        if let Some(&parent) = self.stack.last() {
+            let last = self.tape.entries.get(parent).map_or(NONE, |p| p.last_child);
+            if let Some(prev) = self.tape.entries.get_mut(last) {
+                prev.next_sibling = idx;
+            }
+            if let Some(p) = self.tape.entries.get_mut(parent) {
+                if p.first_child == NONE {
+                    p.first_child = idx;
+                }
+                p.last_child = idx;
+            }
+        }
+        self.tape.entries.push(entry);
+        self.stack.push(idx);
+        Ok(())
+    }
+
+    fn text(&mut self, more: Cow<'a, str>, what: &str) -> Res {
+        match self.stack.last().and_then(|&i| self.tape.entries.get_mut(i)) {
+            Some(e) => {
+                append(&mut e.text, more);
+                Ok(())
+            }
+            None => Err(malformed("/".into(), format!("{what} outside the root element"))),
+        }
+    }
+
+    fn event(&mut self, ev: Event<'a>, limits: &Limits) -> Res {
+        match ev {
+            Event::DocType(_) => Err(DecodeError {
+                path: "/".into(),
+                kind: ErrorKind::Forbidden("DOCTYPE/DTD declarations are not accepted".into()),
+            }),
+            Event::Start(start) => self.start(&start, limits),
+            Event::End(_) => {
+                if self.stack.pop().is_none() {
+                    return Err(malformed("/".into(), "unbalanced end".into()));
+                }
+                if self.stack.is_empty() {
+                    self.root_done = true;
+                }
+                Ok(())
+            }
+            Event::Text(text) => {
+                let value = text.unescape().map_err(|e| malformed(self.path(), e.to_string()))?;
+                self.text(value, "text")
+            }
+            Event::CData(data) => {
+                let value = Cow::Owned(String::from_utf8_lossy(&data).into_owned());
+                self.text(value, "CDATA")
+            }
+            Event::Empty(_) | Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::Eof => {
+                Ok(())
+            }
+        }
+    }
+}
+
+type Res = Result<(), DecodeError>;
+
+/// Parse `input` into a [`Tape`], enforcing `limits`, with the rules and errors of
+/// [`crate::xml::parse`].
+///
+/// Documents in the plain shape ISO 20022 producers write are read by a scanner specialised
+/// for it ([`scan_plain`]); anything else (CDATA, processing instructions, DOCTYPE, unusual
+/// spacing, any error or limit) goes through quick-xml ([`parse_quick`]), which gives the
+/// precise error.
+pub fn parse<'a>(input: &'a [u8], limits: &Limits) -> Result<Tape<'a>, DecodeError> {
+    match scan_plain(input, limits) {
+        Some(tape) => Ok(tape),
+        None => parse_quick(input, limits),
+    }
+}
+
+/// [`parse`] through quick-xml events only (the reference the plain scanner is checked
+/// against, and the path for everything it does not read).
+pub fn parse_quick<'a>(input: &'a [u8], limits: &Limits) -> Result<Tape<'a>, DecodeError> {
+    if input.len() > limits.max_bytes {
+        return Err(DecodeError {
+            path: "/".into(),
+            kind: ErrorKind::TooLarge(format!(
+                "{} bytes, at most {}",
+                input.len(),
+                limits.max_bytes
+            )),
+        });
+    }
+    let mut reader = Reader::from_reader(input);
+    let cfg = reader.config_mut();
+    cfg.trim_text(true);
+    cfg.check_end_names = true;
+    cfg.expand_empty_elements = true;
+    // About one element per 20 bytes of ISO 20022 XML; the cap keeps a hostile size honest.
+    let guess = (input.len() / 20 + 8).min(limits.max_elements.saturating_add(1)).min(4096);
+    let mut b = Builder {
+        input,
+        tape: Tape { entries: Vec::with_capacity(guess), attrs: Vec::new(), root_ns: None },
+        stack: Vec::with_capacity(limits.max_depth.min(64)),
+        root_done: false,
+    };
+    let mut first = true;
+    loop {
+        let ev = reader.read_event().map_err(|e| {
+            malformed(b.path(), format!("at byte {}: {e}", reader.error_position()))
+        })?;
+        if let Event::Decl(_) = ev {
+            if !first {
+                return Err(malformed("/".into(), "the XML declaration must come first".into()));
+            }
+        }
+        first = false;
+        if let Event::Eof = ev {
+            break;
+        }
+        b.event(ev, limits)?;
+    }
+    if !b.stack.is_empty() {
+        return Err(malformed(b.path(), "document ends inside an element".into()));
+    }
+    if b.tape.entries.is_empty() {
+        return Err(malformed("/".into(), "no root element".into()));
+    }
+    Ok(b.tape)
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':')
+}
+
+fn trim_ws(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|c| !is_ws(*c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ws(*c)).map_or(start, |e| e + 1);
+    b.get(start..end).unwrap_or_default()
+}
+
+/// Unescaped UTF-8 text, as quick-xml's `unescape` gives it; `None` where that would fail.
+fn plain_text(raw: &[u8]) -> Option<Cow<'_, str>> {
+    let s = std::str::from_utf8(raw).ok()?;
+    if memchr::memchr(b'&', raw).is_none() {
+        return Some(Cow::Borrowed(s));
+    }
+    quick_xml::escape::unescape(s).ok()
+}
+
+/// The state of the plain scanner: position, tape, open elements (entry, raw name).
+struct Plain<'a> {
+    input: &'a [u8],
+    pos: usize,
+    tape: Tape<'a>,
+    stack: Vec<(usize, &'a [u8])>,
+    root_done: bool,
+}
+
+impl<'a> Plain<'a> {
+    fn at(&self, i: usize) -> Option<u8> {
+        self.input.get(i).copied()
+    }
+
+    fn skip_ws(&mut self) -> usize {
+        let from = self.pos;
+        while self.at(self.pos).is_some_and(is_ws) {
+            self.pos += 1;
+        }
+        self.pos - from
+    }
+
+    fn name(&mut self) -> Option<&'a [u8]> {
+        let from = self.pos;
+        if !self.at(from).is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') {
+            return None;
+        }
+        while self.at(self.pos).is_some_and(is_name_byte) {
+            self.pos += 1;
+        }
+        self.input.get(from..self.pos)
+    }
+
+    /// `<?xml ...?>` at the start, without `<`, `>` or `?` inside.
+    fn decl(&mut self) -> Option<()> {
+        let rest = self.input.get(self.pos..)?;
+        if !(rest.starts_with(b"<?xml") && rest.get(5).copied().is_some_and(is_ws)) {
+            return Some(());
+        }
+        let end = memchr::memchr(b'>', rest)?;
+        let body = rest.get(5..end)?;
+        if end < 7 || body.last() != Some(&b'?') {
+            return None;
+        }
+        let inner = body.get(..body.len() - 1)?;
+        if inner.iter().any(|c| matches!(c, b'<' | b'?')) {
+            return None;
+        }
+        self.pos += end + 1;
+        Some(())
+    }
+
+    /// `<!-- ... -->` with no `--` inside and not starting or ending with `-`.
+    fn comment(&mut self) -> Option<()> {
+        let rest = self.input.get(self.pos..)?;
+        if !rest.starts_with(b"<!--") {
+            return None;
+        }
+        let body_len = memchr::memmem::find(rest.get(4..)?, b"-->")?;
+        let body = rest.get(4..4 + body_len)?;
+        if body.first() == Some(&b'-')
+            || body.last() == Some(&b'-')
+            || memchr::memmem::find(body, b"--").is_some()
+        {
+            return None;
+        }
+        self.pos += 4 + body_len + 3;
+        Some(())
+    }
+
+    fn text(&mut self, end: usize) -> Option<()> {
+        let raw = trim_ws(self.input.get(self.pos..end)?);
+        self.pos = end;
+        if raw.is_empty() {
+            return Some(());
+        }
+        let &(idx, _) = self.stack.last()?;
+        let value = plain_text(raw)?;
+        append(&mut self.tape.entries.get_mut(idx)?.text, value);
+        Some(())
+    }
+
+    fn end_tag(&mut self) -> Option<()> {
+        self.pos += 2;
+        let name = self.name()?;
+        if self.at(self.pos) != Some(b'>') {
+            return None;
+        }
+        self.pos += 1;
+        let (_, open) = self.stack.pop()?;
+        if open != name {
+            return None;
+        }
+        self.root_done = self.stack.is_empty();
+        Some(())
+    }
+
+    fn attribute(&mut self, entry: &mut Pending<'a>, prefix: Option<&[u8]>) -> Option<()> {
+        let key = self.name()?;
+        if self.at(self.pos) != Some(b'=') {
+            return None;
+        }
+        let quote = self.at(self.pos + 1).filter(|q| matches!(q, b'"' | b'\''))?;
+        let from = self.pos + 2;
+        let len = memchr::memchr(quote, self.input.get(from..)?)?;
+        let raw = self.input.get(from..from + len)?;
+        self.pos = from + len + 1;
+        if memchr::memchr(b'<', raw).is_some() {
+            return None;
+        }
+        let value = plain_text(raw)?;
+        let (first, end) = (entry.entry.attrs.0, self.tape.attrs.len());
+        let seen = self.tape.attrs.get(first..end)?;
+        if seen.iter().any(|(k, _)| **k == *key) || entry.xmlns_keys.contains(&key) {
+            return None;
+        }
+        if key == b"xmlns" || key.starts_with(b"xmlns:") {
+            entry.xmlns_keys.push(key);
+            let own = if key == b"xmlns" {
+                if self.stack.is_empty() {
+                    self.tape.root_ns = Some(value.clone());
+                }
+                prefix.is_none()
+            } else {
+                let own = prefix.is_some_and(|p| p == local_bytes(key));
+                if own && self.stack.is_empty() {
+                    self.tape.root_ns = Some(value.clone());
+                }
+                own
+            };
+            if own {
+                entry.entry.xmlns = Some(value);
+            }
+            return Some(());
+        }
+        // The owned parser keys attributes by local name; duplicates are checked on the raw key.
+        self.tape.attrs.push((Cow::Borrowed(key), value));
+        Some(())
+    }
+
+    fn start_tag(&mut self, limits: &Limits) -> Option<()> {
+        if self.root_done
+            || self.tape.entries.len() >= limits.max_elements
+            || self.stack.len() >= limits.max_depth
+        {
+            return None;
+        }
+        self.pos += 1;
+        let raw = self.name()?;
+        let prefix = memchr::memchr(b':', raw).and_then(|i| raw.get(..i));
+        let mut entry = Pending {
+            entry: Entry {
+                name: Cow::Borrowed(local_bytes(raw)),
+                text: Cow::Borrowed(""),
+                xmlns: None,
+                first_child: NONE,
+                last_child: NONE,
+                next_sibling: NONE,
+                attrs: (self.tape.attrs.len(), self.tape.attrs.len()),
+            },
+            xmlns_keys: Vec::new(),
+        };
+        let empty = loop {
+            let ws = self.skip_ws();
+            match self.at(self.pos)? {
+                b'>' => {
+                    self.pos += 1;
+                    break false;
+                }
+                b'/' if self.at(self.pos + 1) == Some(b'>') => {
+                    self.pos += 2;
+                    break true;
+                }
+                _ if ws > 0 => self.attribute(&mut entry, prefix)?,
+                _ => return None,
+            }
+        };
+        let mut entry = entry.entry;
+        entry.attrs.1 = self.tape.attrs.len();
+        // Attribute keys were pushed raw (for the duplicate check); store local names.
+        for (k, _) in self.tape.attrs.get_mut(entry.attrs.0..entry.attrs.1)? {
+            if let Cow::Borrowed(b) = k {
+                *k = Cow::Borrowed(local_bytes(b));
+            }
+        }
+        let idx = self.tape.entries.len();
+        if let Some(&(parent, _)) = self.stack.last() {
+            link(&mut self.tape.entries, parent, idx);
+        }
+        self.tape.entries.push(entry);
+        if empty {
+            self.root_done = self.stack.is_empty();
+        } else {
+            self.stack.push((idx, raw));
+        }
+        Some(())
+    }
+}
+
+/// An element being read by the plain scanner, with the raw `xmlns` keys it declared (for
+/// the duplicate-attribute check quick-xml makes).
+struct Pending<'a> {
+    entry: Entry<'a>,
+    xmlns_keys: Vec<&'a [u8]>,
+}
+
+/// Attach entry `idx` as the last child of `parent`.
+fn link(entries: &mut [Entry<'_>], parent: usize, idx: usize) {
+    let last = entries.get(parent).map_or(NONE, |p| p.last_child);
+    if let Some(prev) = entries.get_mut(last) {
+        prev.next_sibling = idx;
+    }
+    if let Some(p) = entries.get_mut(parent) {
+        if p.first_child == NONE {
+            p.first_child = idx;
+        }
+        p.last_child = idx;
+    }
+}
+
+/// The plain scanner: reads the shape ISO 20022 producers write (an optional XML declaration
+/// first, comments, elements with ASCII names and quoted attributes separated by spaces,
+/// text with the predefined entities and character references) straight into a tape, and
+/// gives up (`None`) on anything else, over a limit or not well-formed, so that
+/// [`parse_quick`] reads it and reports. Whatever it accepts, quick-xml reads into the same
+/// tape: checked by the differential test and fuzz target.
+pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
+    if input.len() > limits.max_bytes {
+        return None;
+    }
+    let guess = (input.len() / 20 + 8).min(limits.max_elements.saturating_add(1)).min(4096);
+    let mut p = Plain {
+        input,
+        pos: 0,
+        tape: Tape { entries: Vec::with_capacity(guess), attrs: Vec::new(), root_ns: None },
+        stack: Vec::with_capacity(limits.max_depth.min(64)),
+        root_done: false,
+    };
+    p.skip_ws();
+    p.decl()?;
+    loop {
+        let rest = input.get(p.pos..)?;
+        let Some(lt) = memchr::memchr(b'<', rest) else {
+            if !trim_ws(rest).is_empty() {
+                return None;
+            }
+            break;
+        };
+        p.text(p.pos + lt)?;
+        match p.at(p.pos + 1)? {
+            b'/' => p.end_tag()?,
+            b'!' => p.comment()?,
+            _ => p.start_tag(limits)?,
+        }
+    }
+    if !p.root_done || !p.stack.is_empty() {
+        return None;
+    }
+    Some(p.tape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml;
+
+    #[test]
+    fn reads_like_the_owned_tree() {
+        let doc = br#"<?xml version="1.0"?><p:D xmlns:p="urn:x"><p:A Ccy="EUR">1 &amp; 2</p:A>
+            <B>x<![CDATA[<y>]]>z<C/>w</B><A>second</A></p:D>"#;
+        let tape = parse(doc, &Limits::default()).unwrap();
+        let (dom, ns) = xml::parse(doc, &Limits::default()).unwrap();
+        assert_eq!(tape.root_ns(), ns.as_deref());
+        let root = tape.root();
+        assert_eq!(root.name(), "D");
+        assert_eq!(root.xmlns(), Some("urn:x"));
+        let a = root.child("A").unwrap();
+        assert_eq!((a.text(), a.attr("Ccy")), ("1 & 2", Some("EUR")));
+        assert_eq!(root.child("B").unwrap().text(), dom.child("B").unwrap().text());
+        let texts: Vec<&str> = root.children_named("A").map(|n| n.text()).collect();
+        assert_eq!(texts, ["1 & 2", "second"]);
+        assert_eq!(tape.len(), 5);
+    }
+
+    #[test]
+    fn refuses_what_the_owned_parser_refuses() {
+        let limits = Limits { max_depth: 3, max_elements: 4, ..Limits::default() };
+        let cases: [&[u8]; 9] = [
+            br#"<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>"#,
+            b"<a><b><c><d/></c></b></a>",
+            b"<a><b/><b/><b/><b/></a>",
+            b"<a></b>",
+            b"<a/><b/>",
+            b"<a>&bogus;</a>",
+            b"<a x='1' x='2'/>",
+            b"<a><b>",
+            b"",
+        ];
+        for doc in cases {
+            let fast = parse(doc, &limits).unwrap_err();
+            let owned = xml::parse(doc, &limits).unwrap_err();
+            assert_eq!(fast, owned, "{}", String::from_utf8_lossy(doc));
+        }
+    }
+
+    #[test]
+    fn plain_scanner_reads_what_quick_xml_reads() {
+        let limits = Limits::default();
+        let plain: [&[u8]; 6] = [
+            b"<?xml version='1.0'?>\n<!-- c --><a:D xmlns:a='urn:x' xmlns='y'><B K=\"v\"/></a:D>",
+            b"  <D><A>x &amp; y <!--c--> z</A><E/><A>&#65;</A></D>\n",
+            b"<D xmlns=\"n\"><p:A p:Ccy=\"EUR\" >1.00</p:A><A\tx='1'\n/></D>",
+            b"<D><A>\t\r\n</A></D>",
+            b"<x:y:D><x:y:A>1</x:y:A></x:y:D>",
+            b"<D><!----><A>1</A></D>",
+        ];
+        for doc in plain {
+            let fast = scan_plain(doc, &limits);
+            assert!(fast.is_some(), "{}", String::from_utf8_lossy(doc));
+            assert_eq!(fast, parse_quick(doc, &limits).ok(), "{}", String::from_utf8_lossy(doc));
+        }
+        let other: [&[u8]; 10] = [
+            b"<D><![CDATA[x]]></D>",
+            b"<?pi x?><D/>",
+            b"<D a = '1'/>",
+            b"<D a='1' a='2'/>",
+            b"<D xmlns='1' xmlns='2'/>",
+            b"<D>&bogus;</D>",
+            b"<D><!-- a -- b --></D>",
+            b"<D></D >",
+            b"<D/>x",
+            b"\xef\xbb\xbf<D/>",
+        ];
+        for doc in other {
+            assert!(scan_plain(doc, &limits).is_none(), "{}", String::from_utf8_lossy(doc));
+            let owned = xml::parse(doc, &limits).map(|_| ()).map_err(|e| e.to_string());
+            let fast = parse(doc, &limits).map(|_| ()).map_err(|e| e.to_string());
+            assert_eq!(fast, owned, "{}", String::from_utf8_lossy(doc));
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Differential test of the fast decoders against the owned-tree ones: on the whole sample
+//! corpus, the invalid corpus and thousands of deterministic mutations of them, under the
+//! default and tight limits, the fast path must give exactly the same typed value or exactly
+//! the same error (path and reason) as the reference path.
+//!
+//! Checked at three levels: the plain scanner's tape equals quick-xml's whenever the scanner
+//! accepts; the tape parser fails exactly when (and as) the owned parser fails; each typed
+//! decoder's `decode` equals its `decode_dom`. A failing mutation prints its seed and index.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use iso20022::{pacs002, pacs008, tape, xml, Limits};
+use std::path::PathBuf;
+
+fn corpus() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    let samples = common::schemas().join("samples");
+    for dir in std::fs::read_dir(&samples).unwrap() {
+        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            v.push(f.unwrap().path());
+        }
+    }
+    for f in std::fs::read_dir(common::schemas().join("samples-invalid")).unwrap() {
+        v.push(f.unwrap().path());
+    }
+    v.sort();
+    assert!(v.len() > 40, "corpus too small: {}", v.len());
+    v
+}
+
+fn limits() -> [Limits; 2] {
+    [
+        Limits::default(),
+        Limits { max_bytes: 4000, max_depth: 7, max_elements: 90, max_transactions: 1 },
+    ]
+}
+
+/// Everything the fast path must agree on for one input. Returns whether the plain scanner
+/// read it (to make sure the mutations exercise it).
+fn agree(input: &[u8], limits: &Limits, what: &str) -> bool {
+    let plain = tape::scan_plain(input, limits);
+    let read = plain.is_some();
+    if let Some(t) = plain {
+        let quick = tape::parse_quick(input, limits);
+        assert_eq!(Some(t), quick.ok(), "plain scanner differs from quick-xml: {what}");
+    }
+    let fast = tape::parse(input, limits).map(|_| ());
+    let owned = xml::parse(input, limits).map(|_| ());
+    assert_eq!(fast, owned, "tape parser differs from owned parser: {what}");
+    assert_eq!(
+        pacs008::decode(input, limits),
+        pacs008::decode_dom(input, limits),
+        "pacs008 differs: {what}"
+    );
+    assert_eq!(
+        pacs002::decode(input, limits),
+        pacs002::decode_dom(input, limits),
+        "pacs002 differs: {what}"
+    );
+    read
+}
+
+#[test]
+fn corpus_decodes_the_same_both_ways() {
+    let mut plain = 0;
+    let files = corpus();
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for (i, l) in limits().iter().enumerate() {
+            if agree(&bytes, l, &f.display().to_string()) && i == 0 {
+                plain += 1;
+            }
+        }
+    }
+    // Nearly every real file is in the plain shape; the fast scanner must be the usual path.
+    assert!(plain * 10 >= files.len() * 8, "plain scanner read only {plain} of {}", files.len());
+}
+
+/// A small deterministic generator (xorshift64*), so a failure replays from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const PIECES: &[&[u8]] = &[
+    b"<",
+    b">",
+    b"/",
+    b"&",
+    b";",
+    b"&amp;",
+    b"&#65;",
+    b"&#x0;",
+    b"&bogus;",
+    b"\"",
+    b"'",
+    b"=",
+    b" ",
+    b"\n",
+    b":",
+    b"x",
+    b"9",
+    b".",
+    b"-",
+    b"<!-- c -->",
+    b"<!---->",
+    b"<![CDATA[<&]]>",
+    b"<?pi x?>",
+    b"<!DOCTYPE d>",
+    b"<X/>",
+    b"</X>",
+    b"<X>",
+    b" a='1'",
+    b" Ccy=\"EUR\"",
+    b" xmlns=\"urn:x\"",
+    b"\xc3\xa9",
+    b"\xff",
+    b"--",
+    b"]]>",
+    b"<Cd>",
+    b"</Cd>",
+    b"0.123456",
+];
+
+/// One random edit: delete, duplicate or move a range, insert a piece, change a byte, or
+/// swap two element names' text.
+fn mutate(rng: &mut Rng, src: &[u8]) -> Vec<u8> {
+    let mut v = src.to_vec();
+    for _ in 0..1 + rng.below(2) {
+        let n = v.len();
+        let a = rng.below(n + 1);
+        let b = (a + rng.below(64)).min(n);
+        match rng.below(8) {
+            0 => {
+                v.drain(a..b);
+            }
+            1 => {
+                let piece = v[a..b].to_vec();
+                let at = rng.below(v.len() + 1);
+                v.splice(at..at, piece);
+            }
+            2..=5 => {
+                let piece = PIECES[rng.below(PIECES.len())];
+                v.splice(a..a, piece.iter().copied());
+            }
+            6 if a < n => v[a] = PIECES[rng.below(PIECES.len())][0],
+            _ => v.truncate(a),
+        }
+    }
+    v
+}
+
+#[test]
+fn mutations_decode_the_same_both_ways() {
+    let files = corpus();
+    let mut plain = 0;
+    let mut total = 0;
+    for (i, f) in files.iter().enumerate() {
+        let bytes = std::fs::read(f).unwrap();
+        let seed = 0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1);
+        let mut rng = Rng(seed);
+        for k in 0..150 {
+            let m = mutate(&mut rng, &bytes);
+            for (j, l) in limits().iter().enumerate() {
+                let what = format!("{} seed {seed:#x} mutation {k}", f.display());
+                if agree(&m, l, &what) && j == 0 {
+                    plain += 1;
+                }
+            }
+            total += 1;
+        }
+    }
+    // The mutations must reach the plain scanner's accepting path, not only its refusals.
+    assert!(plain * 10 > total, "plain scanner read only {plain} of {total} mutations");
+}
