@@ -199,7 +199,10 @@ pub async fn run(opts: &DemoOptions) -> anyhow::Result<DemoReport> {
     let secs = started.elapsed().as_secs_f64();
     let _ = stop_tx.send(true);
     let QueryAnswer::Positions { positions, conserved, .. } =
-        node.core.query(Query::Positions).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        node.core.query(Query::Positions).await.map_err(|e| anyhow::anyhow!("{e:?}"))?
+    else {
+        anyhow::bail!("unexpected answer to a positions query");
+    };
     let report = DemoReport {
         accepted,
         rejected,
