@@ -355,6 +355,40 @@ async fn recalls_accepted_refused_and_expired() {
         -500,
         "only recall 1 came back"
     );
+
+    // Operators read the whole lifecycle from the journal, while the switch runs.
+    let ctl = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchctl"))
+            .args(args)
+            .arg("--data")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (ok, show) = ctl(&["transfer", "show", &r3, "--xml"]);
+    assert!(ok, "{show}");
+    for needle in [
+        "pacs.008 from BKAABRSP",
+        "reserve",
+        "Settled",
+        "camt.056 from BKAABRSP",
+        "Recall",
+        "expired",
+        "NOAS",
+        "camt.029.001.09",
+    ] {
+        assert!(show.contains(needle), "{needle} missing in:\n{show}");
+    }
+    let (ok, show) = ctl(&["transfer", "show", "E2E-RCL-1"]);
+    assert!(ok);
+    assert!(show.contains("return 1: 25.00 BKBBBRSP -> BKAABRSP"), "{show}");
+    assert!(show.contains("camt.029 recall 1 accepted"), "{show}");
+    let (ok, _) = ctl(&["transfer", "show", "NO-SUCH-E2E"]);
+    assert!(!ok, "an unknown transfer is an error");
+    let (ok, list) = ctl(&["investigations"]);
+    assert!(ok);
+    assert!(list.contains("RecallUnanswered"), "{list}");
     let _ = stop.send(true);
 }
 
