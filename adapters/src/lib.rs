@@ -17,8 +17,12 @@
 //! Adapters move bytes and establish identity; they never decide business outcomes.
 
 pub mod client;
+pub mod exceptions;
 pub mod pki;
 pub mod server;
 pub mod simbank;
 pub mod tls;
 pub mod wire;
+
+/// The switch's own BIC, as assignee of recalls and instructed agent of status enquiries.
+pub const SWITCH_BIC: &str = "IPSWXXXXXXX";

@@ -83,7 +83,7 @@ fn pipeline(c: &mut Criterion) {
                 }
                 let (events, _) = core.process_pacs008(0, &msg, n);
                 let id = match events.first() {
-                    Some(switch::events::Event::Reserved { id, .. }) => *id,
+                    Some(switch::events::Event::ReservedRouted { id, .. }) => *id,
                     other => panic!("not reserved: {other:?}"),
                 };
                 let (events, _) = core.process_pacs002(1, &accept(id), n);

@@ -38,6 +38,7 @@ pub struct SwitchApi {
     pull_wait_max_ms: u64,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     stats: Option<Arc<adapters::server::ServerStats>>,
+    enquiries: EnquiryQuota,
 }
 
 impl SwitchApi {
@@ -60,7 +61,19 @@ impl SwitchApi {
             pull_wait_max_ms,
             metrics: None,
             stats: None,
+            enquiries: EnquiryQuota {
+                per_second: 20,
+                burst: 100,
+                buckets: std::sync::Mutex::new(HashMap::new()),
+            },
         }
+    }
+
+    /// Status-enquiry quota per participant: `per_second` on average, `burst` at once.
+    pub fn with_enquiry_quota(mut self, per_second: u32, burst: u32) -> Self {
+        self.enquiries.per_second = per_second;
+        self.enquiries.burst = burst;
+        self
     }
 
     /// Serve metrics from this registry, with the endpoint's counters.
@@ -151,14 +164,22 @@ impl SwitchApi {
                 return r;
             }
         }
-        let instructing = match &msg {
-            Message::Pacs008(m) => m.header.instructing_agent.as_ref(),
-            Message::Pacs002(m) => m.instructing_agent.as_ref(),
-            _ => None,
+        let (instructing, where_) = match &msg {
+            Message::Pacs008(m) => {
+                (m.header.instructing_agent.as_ref(), "/Document/GrpHdr/InstgAgt")
+            }
+            Message::Pacs002(m) => (m.instructing_agent.as_ref(), "/Document/GrpHdr/InstgAgt"),
+            Message::Pacs004(m) => {
+                (m.header.instructing_agent.as_ref(), "/Document/PmtRtr/GrpHdr/InstgAgt")
+            }
+            Message::Pacs028(m) => (m.instructing_agent.as_ref(), "/Document/GrpHdr/InstgAgt"),
+            Message::Camt056(m) => (agent(&m.assignment.assigner), "/Document/Assgnmt/Assgnr"),
+            Message::Camt029(m) => (agent(&m.assignment.assigner), "/Document/Assgnmt/Assgnr"),
+            _ => (None, ""),
         };
         if instructing.is_some_and(|a| a.bic.as_deref().is_some_and(|b| b != bic)) {
             let e = DecodeError::new(
-                "/Document/GrpHdr/InstgAgt",
+                where_,
                 iso20022::ErrorKind::Invalid(format!(
                     "the instructing agent is not the certificate's participant {bic}"
                 )),
@@ -173,6 +194,27 @@ impl SwitchApi {
             }
             Message::Pacs002(m) => {
                 (m.msg_id.clone(), "pacs.002.001.10", Inbound::Pacs002(Box::new(m)))
+            }
+            Message::Pacs004(m) => {
+                (m.header.msg_id.clone(), "pacs.004.001.09", Inbound::Pacs004(Box::new(m)))
+            }
+            Message::Pacs028(m) => {
+                if let Err(wait_s) = self.enquiries.take(from, m.transactions.len()) {
+                    let mut r = Response::error(
+                        429,
+                        "ENQUIRY_QUOTA",
+                        "status enquiry quota exhausted; payments are not affected; retry later",
+                    );
+                    r.headers.push(("retry-after".into(), wait_s.to_string()));
+                    return r;
+                }
+                (m.msg_id.clone(), "pacs.028.001.03", Inbound::Pacs028(Box::new(m)))
+            }
+            Message::Camt056(m) => {
+                (m.assignment.id.clone(), "camt.056.001.08", Inbound::Camt056(Box::new(m)))
+            }
+            Message::Camt029(m) => {
+                (m.assignment.id.clone(), "camt.029.001.09", Inbound::Camt029(Box::new(m)))
             }
             other => {
                 let e = DecodeError::new(
@@ -309,11 +351,63 @@ impl SwitchApi {
                     "rejected": counters.rejected,
                     "in_flight": counters.in_flight,
                     "late_answers": counters.late_answers,
+                    "returns": counters.returns,
+                    "recalls": counters.recalls,
+                    "enquiries": counters.enquiries,
+                    "holds": counters.holds,
                 });
                 Response::json(200, body.to_string())
             }
+            Ok(_) => Response::error(500, "INTERNAL", "unexpected answer"),
             Err(e) => Self::busy(e),
         }
+    }
+
+    async fn investigations(&self) -> Response {
+        match self.core.query(Query::Investigations).await {
+            Ok(QueryAnswer::Investigations(list)) => {
+                let body = serde_json::json!({ "count": list.len(), "investigations": list });
+                Response::json(200, body.to_string())
+            }
+            Ok(_) => Response::error(500, "INTERNAL", "unexpected answer"),
+            Err(e) => Self::busy(e),
+        }
+    }
+}
+
+/// The agent of an assignment's assigner or assignee.
+fn agent(p: &PartyOrAgent) -> Option<&iso20022::Agent> {
+    match p {
+        PartyOrAgent::Agent(a) => Some(a),
+        PartyOrAgent::Party(_) => None,
+    }
+}
+
+/// Per-participant token buckets for status enquiries, on the I/O side: an enquiry over
+/// quota never reaches the core, so enquiries cannot take the place of payments there.
+#[derive(Debug)]
+struct EnquiryQuota {
+    per_second: u32,
+    burst: u32,
+    buckets: std::sync::Mutex<HashMap<u32, (f64, std::time::Instant)>>,
+}
+
+impl EnquiryQuota {
+    /// Take `n` tokens, or say how many seconds to wait.
+    fn take(&self, participant: u32, n: usize) -> Result<(), u64> {
+        let now = std::time::Instant::now();
+        let Ok(mut b) = self.buckets.lock() else { return Err(1) };
+        let (tokens, at) = b.entry(participant).or_insert((f64::from(self.burst), now));
+        let refill = now.duration_since(*at).as_secs_f64() * f64::from(self.per_second);
+        *tokens = (*tokens + refill).min(f64::from(self.burst));
+        *at = now;
+        let need = n as f64;
+        if *tokens >= need {
+            *tokens -= need;
+            return Ok(());
+        }
+        let per_s = f64::from(self.per_second.max(1));
+        Err(((need - *tokens) / per_s).ceil().max(1.0) as u64)
     }
 }
 
@@ -383,6 +477,7 @@ impl Handler for SwitchApi {
             ("GET", "/v1/messages", Some(from)) => self.pull(from, &req.query).await,
             ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
             ("GET", "/v1/operator/metrics", _) if is_operator => self.render_metrics(),
+            ("GET", "/v1/operator/investigations", _) if is_operator => self.investigations().await,
             ("POST", path, _) if is_operator && path.starts_with("/v1/operator/participants/") => {
                 self.participant_status(path).await
             }

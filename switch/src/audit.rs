@@ -5,6 +5,8 @@
 //! - a transfer is reserved once and finished (posted or voided) at most once, never posted
 //!   after it was voided or voided after it was posted;
 //! - a prefunded account never has reserved plus posted debits above its credits;
+//! - a return only follows a posted transfer, comes from its creditor and never takes the
+//!   returns of a transfer above its amount; a fraud hold only earmarks money held;
 //! - the balances add up to what was funded (no money created or destroyed);
 //! - the balances equal those the switch's own ledger arrives at ([`Audit::compare`]).
 //!
@@ -31,6 +33,9 @@ pub struct Audit {
     reserved: HashMap<u32, i128>,
     funded: i128,
     transfers: HashMap<u64, Pending>,
+    posted: std::collections::HashSet<u64>,
+    returned: HashMap<u64, u128>,
+    holds: HashMap<u64, (u32, u64)>,
     /// Invariant violations found, in order.
     pub violations: Vec<String>,
 }
@@ -44,7 +49,8 @@ impl Audit {
                 *self.balances.entry(*participant).or_default() += i128::from(*amount_minor);
                 self.funded += i128::from(*amount_minor);
             }
-            Event::Reserved { id, debtor, creditor, amount_minor, .. } => {
+            Event::Reserved { id, debtor, creditor, amount_minor, .. }
+            | Event::ReservedRouted { id, debtor, creditor, amount_minor, .. } => {
                 if self.transfers.contains_key(id) {
                     self.violations.push(format!("transfer {id} reserved twice"));
                     return;
@@ -69,8 +75,54 @@ impl Audit {
             }
             Event::Accepted { id, .. } => self.finish(*id, true),
             Event::Declined { id, .. } | Event::Expired { id, .. } => self.finish(*id, false),
+            Event::ReturnSettled { return_id, original, amount_minor, .. } => {
+                self.return_settled(*return_id, *original, *amount_minor)
+            }
+            Event::RecallOpened { recall, transfer, hold_minor, .. } if *hold_minor > 0 => {
+                let Some(t) = self.transfers.get(transfer).copied() else {
+                    self.violations.push(format!("hold {recall} on unknown transfer {transfer}"));
+                    return;
+                };
+                let available =
+                    self.balance(t.creditor) - self.reserved.get(&t.creditor).copied().unwrap_or(0);
+                if available < i128::from(*hold_minor) {
+                    self.violations.push(format!(
+                        "hold {recall} of {hold_minor} with only {available} available"
+                    ));
+                }
+                *self.reserved.entry(t.creditor).or_default() += i128::from(*hold_minor);
+                self.holds.insert(*recall, (t.creditor, *hold_minor));
+            }
+            Event::HoldReleased { recall, .. } => match self.holds.remove(recall) {
+                Some((p, amount)) => *self.reserved.entry(p).or_default() -= i128::from(amount),
+                None => self.violations.push(format!("hold {recall} released but never placed")),
+            },
             _ => {}
         }
+    }
+
+    fn return_settled(&mut self, return_id: u64, original: u64, amount: u64) {
+        let Some(t) = self.transfers.get(&original).copied() else {
+            self.violations.push(format!("return {return_id} of unknown transfer {original}"));
+            return;
+        };
+        if !t.done || !self.posted.contains(&original) {
+            self.violations.push(format!("return {return_id} of unsettled transfer {original}"));
+            return;
+        }
+        let returned = self.returned.entry(original).or_default();
+        *returned += u128::from(amount);
+        if *returned > u128::from(t.amount) {
+            self.violations.push(format!("returns of transfer {original} exceed its amount"));
+        }
+        let available =
+            self.balance(t.creditor) - self.reserved.get(&t.creditor).copied().unwrap_or(0);
+        if available < i128::from(amount) {
+            self.violations
+                .push(format!("return {return_id} of {amount} with only {available} available"));
+        }
+        *self.balances.entry(t.creditor).or_default() -= i128::from(amount);
+        *self.balances.entry(t.debtor).or_default() += i128::from(amount);
     }
 
     fn balance(&self, p: u32) -> i128 {
@@ -90,6 +142,7 @@ impl Audit {
         let t = *t;
         *self.reserved.entry(t.debtor).or_default() -= i128::from(t.amount);
         if post {
+            self.posted.insert(id);
             *self.balances.entry(t.debtor).or_default() -= i128::from(t.amount);
             *self.balances.entry(t.creditor).or_default() += i128::from(t.amount);
         }

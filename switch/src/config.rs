@@ -23,6 +23,9 @@ pub struct Config {
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
+    /// Returns, recalls, status enquiries and fraud holds.
+    #[serde(default)]
+    pub exceptions: Exceptions,
     /// Participants.
     #[serde(default)]
     pub participants: Vec<ParticipantConfig>,
@@ -111,6 +114,71 @@ pub struct Limits {
     pub pull_max: u32,
     /// Longest long-poll wait.
     pub pull_wait_max_ms: u64,
+    /// Status enquiries (pacs.028 transactions) a participant may send per second on
+    /// average; above it, 429 with Retry-After. Enquiries never take a payment's place.
+    #[serde(default = "enquiries_per_second")]
+    pub enquiries_per_second: u32,
+    /// Burst of status enquiries above the average.
+    #[serde(default = "enquiry_burst")]
+    pub enquiry_burst: u32,
+}
+
+fn enquiries_per_second() -> u32 {
+    20
+}
+
+fn enquiry_burst() -> u32 {
+    100
+}
+
+/// Rules of the exception flows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exceptions {
+    /// How long after settlement a creditor bank may return a transfer (pacs.004).
+    pub return_window_ms: u64,
+    /// How long a recall (camt.056) may stay unanswered, or accepted without its return,
+    /// before it expires and both banks get a camt.029 RJCR NOAS.
+    pub recall_expiry_ms: u64,
+    /// Place a cautionary hold on the creditor's money when a recall is for fraud (FRAD)
+    /// and the key paid to is marked in the directory.
+    pub fraud_hold: bool,
+    /// How long the hold lasts unless the recall ends first.
+    pub fraud_hold_ms: u64,
+    /// Open fraud reports (key, owner or account) that trigger a hold; 0: never by reports.
+    pub fraud_hold_min_reports: u32,
+    /// Confirmed fraud reports that trigger a hold; 0: never by confirmed reports.
+    pub fraud_hold_min_confirmed: u32,
+}
+
+impl Default for Exceptions {
+    fn default() -> Self {
+        let r = crate::exceptions::ExceptionRules::default();
+        let h = crate::exceptions::FraudHold::default();
+        Exceptions {
+            return_window_ms: r.return_window_ms,
+            recall_expiry_ms: r.recall_expiry_ms,
+            fraud_hold: true,
+            fraud_hold_ms: h.hold_ms,
+            fraud_hold_min_reports: h.min_reports,
+            fraud_hold_min_confirmed: h.min_confirmed,
+        }
+    }
+}
+
+impl Exceptions {
+    /// The core's rules.
+    pub fn rules(&self) -> crate::exceptions::ExceptionRules {
+        crate::exceptions::ExceptionRules {
+            return_window_ms: self.return_window_ms,
+            recall_expiry_ms: self.recall_expiry_ms,
+            fraud_hold: self.fraud_hold.then_some(crate::exceptions::FraudHold {
+                hold_ms: self.fraud_hold_ms,
+                min_reports: self.fraud_hold_min_reports,
+                min_confirmed: self.fraud_hold_min_confirmed,
+            }),
+        }
+    }
 }
 
 impl Default for Limits {
@@ -125,6 +193,8 @@ impl Default for Limits {
             outbox_max: 100_000,
             pull_max: 100,
             pull_wait_max_ms: 30_000,
+            enquiries_per_second: enquiries_per_second(),
+            enquiry_burst: enquiry_burst(),
         }
     }
 }
@@ -210,6 +280,7 @@ impl Config {
             data: data.to_path_buf(),
             scheme: Scheme::default(),
             limits: Limits::default(),
+            exceptions: Exceptions::default(),
             participants: vec![
                 bank("BKAABRSP", "Banco Alfa", "10000001", 5_000_000_000),
                 bank("BKBBBRSP", "Banco Beta", "10000002", 5_000_000_000),

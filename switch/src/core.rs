@@ -42,11 +42,11 @@ pub struct Participant {
 }
 
 impl Participant {
-    fn agent(&self) -> Agent {
+    pub(crate) fn agent(&self) -> Agent {
         Agent { bic: Some(self.bic.clone()), ..Agent::default() }
     }
 
-    fn ledger_account(index: u32) -> u64 {
+    pub(crate) fn ledger_account(index: u32) -> u64 {
         100 + u64::from(index)
     }
 }
@@ -66,6 +66,8 @@ pub struct Rules {
     pub outbox_max: u64,
     /// Night limit for natural persons (AM02 above it).
     pub night: Option<NightLimit>,
+    /// Returns, recalls, enquiries and fraud holds.
+    pub exceptions: crate::exceptions::ExceptionRules,
 }
 
 /// A time-of-day limit for payments by natural persons (Pix's night limit).
@@ -130,6 +132,12 @@ pub struct Transfer {
     pub created_ms: u64,
     /// Last change at.
     pub updated_ms: u64,
+    /// Returned so far (sum of settled pacs.004s), minor units.
+    pub returned_minor: u64,
+    /// The alias key the creditor was resolved by.
+    pub creditor_key: Option<Box<str>>,
+    /// The recall currently open on this transfer.
+    pub recall: Option<u64>,
 }
 
 /// A message for a participant, with its place in that participant's stream.
@@ -174,6 +182,14 @@ pub struct Counters {
     pub in_flight: u64,
     /// Answers that came after a transfer was final.
     pub late_answers: u64,
+    /// Returns settled (pacs.004).
+    pub returns: u64,
+    /// Recalls opened (camt.056 forwarded).
+    pub recalls: u64,
+    /// Status enquiries answered (pacs.028).
+    pub enquiries: u64,
+    /// Cautionary holds placed.
+    pub holds: u64,
 }
 
 /// A participant's settlement position.
@@ -192,27 +208,28 @@ pub struct Position {
 /// The switch's state.
 #[derive(Debug)]
 pub struct Core {
-    rules: Rules,
-    participants: Vec<Participant>,
-    by_bic: HashMap<String, u32>,
-    by_member: HashMap<String, u32>,
-    ledger: Ledger,
-    directory: Directory,
-    transfers: HashMap<u64, Transfer>,
-    by_key: HashMap<String, u64>,
-    deadlines: BTreeSet<(u64, u64)>,
-    next_id: u64,
-    funded: Vec<u64>,
-    funding_count: u64,
-    stream_next: Vec<u64>,
-    stream_acked: Vec<u64>,
-    outbound: Vec<Outbound>,
-    counters: Counters,
-    late: Vec<(u64, String)>,
-    ledger_transfers_max: usize,
-    finished_since_compact: u64,
-    scan: directory::AntiScan,
-    rng: directory::SeededRandom,
+    pub(crate) rules: Rules,
+    pub(crate) participants: Vec<Participant>,
+    pub(crate) by_bic: HashMap<String, u32>,
+    pub(crate) by_member: HashMap<String, u32>,
+    pub(crate) ledger: Ledger,
+    pub(crate) directory: Directory,
+    pub(crate) transfers: HashMap<u64, Transfer>,
+    pub(crate) by_key: HashMap<String, u64>,
+    pub(crate) deadlines: BTreeSet<(u64, u64)>,
+    pub(crate) next_id: u64,
+    pub(crate) funded: Vec<u64>,
+    pub(crate) funding_count: u64,
+    pub(crate) stream_next: Vec<u64>,
+    pub(crate) stream_acked: Vec<u64>,
+    pub(crate) outbound: Vec<Outbound>,
+    pub(crate) counters: Counters,
+    pub(crate) late: Vec<(u64, String)>,
+    pub(crate) ledger_transfers_max: usize,
+    pub(crate) finished_since_compact: u64,
+    pub(crate) scan: directory::AntiScan,
+    pub(crate) rng: directory::SeededRandom,
+    pub(crate) exc: crate::exceptions::ExceptionState,
 }
 
 /// The answer of the directory API.
@@ -284,6 +301,7 @@ impl Core {
             finished_since_compact: 0,
             scan: directory::AntiScan::new(directory::AntiScanConfig::default()),
             rng: directory::SeededRandom(0x5eed_2026),
+            exc: crate::exceptions::ExceptionState::default(),
         })
     }
 
@@ -371,7 +389,7 @@ impl Core {
         self.stream_acked.get(participant as usize).copied().unwrap_or(0)
     }
 
-    fn key(debtor: u32, ids: &Ids) -> String {
+    pub(crate) fn key(debtor: u32, ids: &Ids) -> String {
         match &ids.uetr {
             Some(u) => format!("U{u}"),
             None => format!(
@@ -487,7 +505,7 @@ impl Core {
                 return Some(reject(StatusReason::NotAllowedAmount));
             }
         }
-        let (creditor, account) = match self.route(tx) {
+        let (creditor, account, creditor_key) = match self.route(tx) {
             Ok(r) => r,
             Err(reason) => return Some(reject(reason)),
         };
@@ -512,7 +530,7 @@ impl Core {
         }
         let deadline_ms = now_ms.saturating_add(self.rules.creditor_timeout_ms);
         let forward_xml = self.forward(id, from, creditor, tx, account, now_ms);
-        Some(Event::Reserved {
+        Some(Event::ReservedRouted {
             id,
             at_ms: now_ms,
             deadline_ms,
@@ -522,12 +540,17 @@ impl Core {
             ids,
             fingerprint,
             forward_xml,
+            creditor_key: creditor_key.unwrap_or_default(),
         })
     }
 
     /// Find the creditor participant and account: by alias when the creditor account
     /// carries a proxy, otherwise by the creditor agent.
-    fn route(&self, tx: &CreditTransfer) -> Result<(u32, Option<Account>), StatusReason> {
+    #[allow(clippy::type_complexity)]
+    fn route(
+        &self,
+        tx: &CreditTransfer,
+    ) -> Result<(u32, Option<Account>, Option<String>), StatusReason> {
         let acct = tx.creditor_account.as_ref();
         if let Some(proxy) = acct.and_then(|a| a.proxy.as_ref()) {
             let key = Key::parse(&proxy.id).map_err(|_| StatusReason::AccountProxyInvalid)?;
@@ -542,7 +565,7 @@ impl Core {
                 proxy: Some(proxy.clone()),
                 ..Account::default()
             };
-            return Ok((creditor, Some(account)));
+            return Ok((creditor, Some(account), Some(key.as_str().to_string())));
         }
         let agent = &tx.creditor_agent;
         let creditor = agent
@@ -553,7 +576,9 @@ impl Core {
             .copied()
             .ok_or(StatusReason::InvalidCreditorClearingSystemMemberIdentifier)?;
         match acct {
-            Some(a) if a.id.as_str() != iso20022::common::NOT_PROVIDED => Ok((creditor, None)),
+            Some(a) if a.id.as_str() != iso20022::common::NOT_PROVIDED => {
+                Ok((creditor, None, None))
+            }
             _ => Err(StatusReason::InvalidCreditorAccountNumber),
         }
     }
@@ -688,6 +713,8 @@ impl Core {
         for e in &events {
             self.apply(e);
         }
+        let mut events = events;
+        events.extend(self.exception_timeouts(now_ms, max));
         events
     }
 
@@ -833,36 +860,39 @@ impl Core {
                 ids,
                 fingerprint,
                 forward_xml,
-            } => {
-                self.ledger
-                    .reserve(
-                        u128::from(*id),
-                        Participant::ledger_account(*debtor),
-                        Participant::ledger_account(*creditor),
-                        *amount_minor,
-                        *deadline_ms,
-                    )
-                    .map_err(|e| e.to_string())?;
-                self.next_id = self.next_id.max(id + 1);
-                self.by_key.insert(Self::key(*debtor, ids), *id);
-                self.deadlines.insert((*deadline_ms, *id));
-                self.transfers.insert(
-                    *id,
-                    Transfer {
-                        id: *id,
-                        debtor: *debtor,
-                        creditor: Some(*creditor),
-                        amount_minor: *amount_minor,
-                        ids: ids.clone(),
-                        fingerprint: *fingerprint,
-                        state: State::Reserved { deadline_ms: *deadline_ms },
-                        created_ms: *at_ms,
-                        updated_ms: *at_ms,
-                    },
-                );
-                self.counters.in_flight += 1;
-                self.emit(*creditor, "pacs.008.001.08", forward_xml.clone());
-            }
+            } => self.apply_reserved(
+                (*id, *at_ms, *deadline_ms),
+                (*debtor, *creditor, *amount_minor),
+                ids,
+                *fingerprint,
+                forward_xml,
+                None,
+            )?,
+            Event::ReservedRouted {
+                id,
+                at_ms,
+                deadline_ms,
+                debtor,
+                creditor,
+                amount_minor,
+                ids,
+                fingerprint,
+                forward_xml,
+                creditor_key,
+            } => self.apply_reserved(
+                (*id, *at_ms, *deadline_ms),
+                (*debtor, *creditor, *amount_minor),
+                ids,
+                *fingerprint,
+                forward_xml,
+                (!creditor_key.is_empty()).then(|| creditor_key.as_str().into()),
+            )?,
+            Event::Notice { .. }
+            | Event::ReturnSettled { .. }
+            | Event::RecallOpened { .. }
+            | Event::RecallAnswered { .. }
+            | Event::RecallExpired { .. }
+            | Event::HoldReleased { .. } => self.apply_exception(event)?,
             Event::Rejected { id, at_ms, debtor, amount_minor, ids, fingerprint, reason } => {
                 let reason = StatusReason::from_code(reason).ok_or("unknown reason code")?;
                 self.next_id = self.next_id.max(id + 1);
@@ -877,6 +907,9 @@ impl Core {
                     state: State::Rejected(reason),
                     created_ms: *at_ms,
                     updated_ms: *at_ms,
+                    returned_minor: 0,
+                    creditor_key: None,
+                    recall: None,
                 };
                 self.counters.rejected += 1;
                 self.report_to_debtor(&t, *at_ms);
@@ -898,9 +931,21 @@ impl Core {
                 }
                 self.finish(*id, *at_ms, State::Rejected(StatusReason::TimeoutCreditorAgent))?;
             }
-            Event::LateAnswer { id, status, .. } => {
+            Event::LateAnswer { id, status, at_ms } => {
                 self.counters.late_answers += 1;
                 self.late.push((*id, status.clone()));
+                let creditor = self.transfers.get(id).and_then(|t| t.creditor);
+                self.exc.investigations.push(crate::exceptions::Investigation {
+                    kind: crate::exceptions::InvestigationKind::LateAcceptance,
+                    transfer: *id,
+                    recall: None,
+                    participant: creditor
+                        .and_then(|c| self.participants.get(c as usize))
+                        .map(|p| p.bic.clone())
+                        .unwrap_or_default(),
+                    at_ms: *at_ms,
+                    detail: format!("{status} after the transfer was final; nothing posted"),
+                });
             }
             Event::Resent { id, at_ms } => {
                 let t = self.transfers.get(id).cloned().ok_or("no such transfer")?;
@@ -917,6 +962,9 @@ impl Core {
                     state: State::Rejected(StatusReason::Duplication),
                     created_ms: *at_ms,
                     updated_ms: *at_ms,
+                    returned_minor: 0,
+                    creditor_key: None,
+                    recall: None,
                 };
                 self.report_to_debtor(&t, *at_ms);
             }
@@ -939,6 +987,49 @@ impl Core {
                 *a = (*a).max(*up_to);
             }
         }
+        Ok(())
+    }
+
+    fn apply_reserved(
+        &mut self,
+        (id, at_ms, deadline_ms): (u64, u64, u64),
+        (debtor, creditor, amount_minor): (u32, u32, u64),
+        ids: &Ids,
+        fingerprint: u64,
+        forward_xml: &str,
+        creditor_key: Option<Box<str>>,
+    ) -> Result<(), String> {
+        self.ledger
+            .reserve(
+                u128::from(id),
+                Participant::ledger_account(debtor),
+                Participant::ledger_account(creditor),
+                amount_minor,
+                deadline_ms,
+            )
+            .map_err(|e| e.to_string())?;
+        self.next_id = self.next_id.max(id + 1);
+        self.by_key.insert(Self::key(debtor, ids), id);
+        self.deadlines.insert((deadline_ms, id));
+        self.transfers.insert(
+            id,
+            Transfer {
+                id,
+                debtor,
+                creditor: Some(creditor),
+                amount_minor,
+                ids: ids.clone(),
+                fingerprint,
+                state: State::Reserved { deadline_ms },
+                created_ms: at_ms,
+                updated_ms: at_ms,
+                returned_minor: 0,
+                creditor_key,
+                recall: None,
+            },
+        );
+        self.counters.in_flight += 1;
+        self.emit(creditor, "pacs.008.001.08", forward_xml.to_string());
         Ok(())
     }
 
@@ -974,7 +1065,7 @@ impl Core {
         Ok(())
     }
 
-    fn report_to_debtor(&mut self, t: &Transfer, at_ms: u64) {
+    pub(crate) fn report_to_debtor(&mut self, t: &Transfer, at_ms: u64) {
         let status = match t.state {
             State::Settled => TxStatus::AcceptedSettlementCompleted,
             State::Rejected(_) => TxStatus::Rejected,
@@ -984,7 +1075,7 @@ impl Core {
         self.emit(t.debtor, "pacs.002.001.10", xml);
     }
 
-    fn report(
+    pub(crate) fn report(
         &self,
         t: &Transfer,
         to: u32,
@@ -1020,7 +1111,7 @@ impl Core {
         iso20022::pacs002::encode(&msg)
     }
 
-    fn emit(&mut self, participant: u32, msg_type: &'static str, xml: String) {
+    pub(crate) fn emit(&mut self, participant: u32, msg_type: &'static str, xml: String) {
         let Some(next) = self.stream_next.get_mut(participant as usize) else { return };
         let seq = *next;
         *next += 1;

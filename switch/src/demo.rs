@@ -1,7 +1,9 @@
 //! `switchd demo`: the switch on its embedded default with three simulated banks paying each
 //! other by alias over loopback TLS, including payments that must be rejected (unknown alias,
-//! insufficient funds), then a summary whose last line is machine-readable:
-//! `summary: accepted=N rejected=N tps=X p50_ms=X p99_ms=X conserved=true|false`.
+//! insufficient funds), then the exception flows (a status enquiry, a return, a recall
+//! accepted and returned), then a summary whose last line is machine-readable:
+//! `summary: accepted=N rejected=N tps=X p50_ms=X p99_ms=X returns=N recalls=N enquiries=N
+//! conserved=true|false`.
 
 use crate::config::Config;
 use crate::devnet;
@@ -66,14 +68,29 @@ pub struct DemoReport {
     pub positions: Vec<(String, i128)>,
     /// Events replayed from an earlier run's journal.
     pub replayed: u64,
+    /// Returns settled in this run.
+    pub returns: u64,
+    /// Recalls opened in this run.
+    pub recalls: u64,
+    /// Status enquiries answered in this run.
+    pub enquiries: u64,
 }
 
 impl DemoReport {
     /// The last line of the demo's output.
     pub fn summary_line(&self) -> String {
         format!(
-            "summary: accepted={} rejected={} tps={:.0} p50_ms={:.2} p99_ms={:.2} conserved={}",
-            self.accepted, self.rejected, self.tps, self.p50_ms, self.p99_ms, self.conserved
+            "summary: accepted={} rejected={} tps={:.0} p50_ms={:.2} p99_ms={:.2} returns={} \
+             recalls={} enquiries={} conserved={}",
+            self.accepted,
+            self.rejected,
+            self.tps,
+            self.p50_ms,
+            self.p99_ms,
+            self.returns,
+            self.recalls,
+            self.enquiries,
+            self.conserved
         )
     }
 }
@@ -140,6 +157,130 @@ fn workload(cfg: &Config, opts: &DemoOptions) -> Vec<Payment> {
         .collect()
 }
 
+async fn counters(node: &Node) -> anyhow::Result<crate::core::Counters> {
+    match node.core.query(Query::Positions).await.map_err(|e| anyhow::anyhow!("{e:?}"))? {
+        QueryAnswer::Positions { counters, .. } => Ok(counters),
+        _ => anyhow::bail!("unexpected answer to a positions query"),
+    }
+}
+
+/// The exception flows, once each: the first bank pays the second twice, asks for the
+/// status of the first payment, the second bank returns the first payment, and the first
+/// bank recalls the second, which the second bank accepts and returns. Returns how many
+/// returns, recalls and enquiries the switch applied meanwhile.
+async fn exception_flows(
+    node: &Node,
+    banks: &[Arc<SimBank>],
+    run_id: u64,
+    now: &str,
+) -> anyhow::Result<crate::core::Counters> {
+    use adapters::exceptions::{self as x, Original};
+    use iso20022::codes::{CancellationReason, ReturnReason};
+    let (Some(a), Some(b)) = (banks.first(), banks.get(1)) else {
+        anyhow::bail!("the demo needs two banks");
+    };
+    let before = counters(node).await?;
+    let currency = iso20022::Currency::parse("BRL").unwrap_or_default();
+    let mut originals = Vec::new();
+    for (k, amount) in [(0, 1_000u64), (1, 2_000)] {
+        let e2e = format!("X{run_id:x}{k}");
+        let alias = devnet::customers(1, 1).last().and_then(|c| c.keys.first().cloned());
+        let mut msg = a.pacs008_by_alias(&e2e, "000001", &alias.unwrap_or_default(), amount, now);
+        // A UETR (UUIDv4) both banks can name the transfer by.
+        let uetr = format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            (run_id >> 16) & 0xffff_ffff,
+            run_id & 0xffff,
+            k,
+            k,
+            run_id & 0xffff_ffff_ffff
+        );
+        for t in &mut msg.transactions {
+            t.uetr = Some(uetr.clone());
+        }
+        let out =
+            a.send_and_wait(&e2e, iso20022::pacs008::encode(&msg), Duration::from_secs(30)).await?;
+        anyhow::ensure!(out.status == TxStatus::AcceptedSettlementCompleted, "{e2e}: {out:?}");
+        let tx = msg.transactions.first();
+        originals.push((
+            Original {
+                msg_id: Some(msg.header.msg_id.clone()),
+                end_to_end_id: Some(e2e),
+                tx_id: tx.and_then(|t| t.tx_id.clone()),
+                uetr: tx.and_then(|t| t.uetr.clone()),
+                clearing_ref: None,
+            },
+            amount,
+        ));
+    }
+    let (Some((first, amount1)), Some((second, amount2))) = (originals.first(), originals.get(1))
+    else {
+        anyhow::bail!("payments missing");
+    };
+    // The creditor knows the transfer by its UETR (or the forwarded IPSF reference).
+    let by_uetr = |o: &Original| Original { uetr: o.uetr.clone(), ..Original::default() };
+    let tag = format!("{run_id:x}");
+    let messages = [
+        (a, iso20022::pacs028::encode(&x::status_enquiry(&a.bic, &format!("Q{tag}"), first, now))),
+        (
+            b,
+            iso20022::pacs004::encode(&x::return_payment(
+                &b.bic,
+                &format!("R{tag}"),
+                &by_uetr(first),
+                *amount1,
+                currency,
+                ReturnReason::RefundRequestByEndCustomer,
+                now,
+            )),
+        ),
+        (
+            a,
+            iso20022::camt056::encode(&x::recall(
+                &a.bic,
+                &format!("C{tag}"),
+                second,
+                CancellationReason::DuplicatePayment,
+                "sent twice",
+                now,
+            )),
+        ),
+        (
+            b,
+            iso20022::camt029::encode(&x::answer_recall(
+                &b.bic,
+                &format!("A{tag}"),
+                &by_uetr(second),
+                None,
+                now,
+            )),
+        ),
+        (
+            b,
+            iso20022::pacs004::encode(&x::return_payment(
+                &b.bic,
+                &format!("F{tag}"),
+                &by_uetr(second),
+                *amount2,
+                currency,
+                ReturnReason::FollowingCancellationRequest,
+                now,
+            )),
+        ),
+    ];
+    for (bank, xml) in messages {
+        // Each is durable and applied before the next is sent (202 after the sync).
+        bank.client().send(xml).await?;
+    }
+    let after = counters(node).await?;
+    Ok(crate::core::Counters {
+        returns: after.returns.saturating_sub(before.returns),
+        recalls: after.recalls.saturating_sub(before.recalls),
+        enquiries: after.enquiries.saturating_sub(before.enquiries),
+        ..after
+    })
+}
+
 /// Run the demo.
 pub async fn run(opts: &DemoOptions) -> anyhow::Result<DemoReport> {
     let mut cfg = Config::dev(&opts.data);
@@ -197,9 +338,13 @@ pub async fn run(opts: &DemoOptions) -> anyhow::Result<DemoReport> {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let exceptions = exception_flows(&node, &banks, run_id, &created).await?;
     let _ = stop_tx.send(true);
     let QueryAnswer::Positions { positions, conserved, .. } =
-        node.core.query(Query::Positions).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        node.core.query(Query::Positions).await.map_err(|e| anyhow::anyhow!("{e:?}"))?
+    else {
+        anyhow::bail!("unexpected answer to a positions query");
+    };
     let report = DemoReport {
         accepted,
         rejected,
@@ -211,6 +356,9 @@ pub async fn run(opts: &DemoOptions) -> anyhow::Result<DemoReport> {
         conserved: conserved.is_ok() && unanswered == 0,
         positions: positions.iter().map(|p| (p.bic.clone(), p.balance_minor)).collect(),
         replayed: node.replayed,
+        returns: exceptions.returns,
+        recalls: exceptions.recalls,
+        enquiries: exceptions.enquiries,
     };
     if let Some(t) = node.stop() {
         drop(t);

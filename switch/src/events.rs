@@ -156,6 +156,123 @@ pub enum Event {
         /// `DirectoryEvent::to_bytes`.
         bytes: Vec<u8>,
     },
+    /// Like [`Event::Reserved`], with the alias key the creditor was resolved by (empty when
+    /// routed by agent and account), so a later fraud recall can check the key's marks.
+    ReservedRouted {
+        /// Transfer id.
+        id: u64,
+        /// When.
+        at_ms: u64,
+        /// Deadline for the creditor's answer.
+        deadline_ms: u64,
+        /// Debtor participant.
+        debtor: u32,
+        /// Creditor participant.
+        creditor: u32,
+        /// Amount, minor units.
+        amount_minor: u64,
+        /// The debtor's ids.
+        ids: Ids,
+        /// Content fingerprint for idempotency.
+        fingerprint: u64,
+        /// The pacs.008 forwarded to the creditor.
+        forward_xml: String,
+        /// Normalized alias key, or empty.
+        creditor_key: String,
+    },
+    /// A message from the switch that changes no state: the answer to a status enquiry, or
+    /// the refusal of a return or recall. Journaled so the participant's stream is a function
+    /// of the journal.
+    Notice {
+        /// Participant the message goes to.
+        participant: u32,
+        /// Transfer it concerns (0 when none was found).
+        transfer: u64,
+        /// When.
+        at_ms: u64,
+        /// What kind of notice (see `core::NoticeKind`).
+        kind: u8,
+        /// The message.
+        xml: String,
+    },
+    /// A return (pacs.004) from the creditor bank settled: the amount moved back from the
+    /// creditor to the debtor as a new transfer linked to the original.
+    ReturnSettled {
+        /// Return id (the switch's; the ledger id is derived from it).
+        return_id: u64,
+        /// The original transfer.
+        original: u64,
+        /// When.
+        at_ms: u64,
+        /// Amount returned, minor units.
+        amount_minor: u64,
+        /// `GrpHdr/MsgId` of the creditor's pacs.004.
+        msg_id: String,
+        /// `RtrId` (or the original end-to-end id when absent).
+        rtr_id: String,
+        /// Return reason code.
+        reason: String,
+        /// Content fingerprint for idempotency.
+        fingerprint: u64,
+        /// The pacs.004 forwarded to the original debtor bank.
+        forward_xml: String,
+    },
+    /// A recall (camt.056) from the debtor bank was forwarded to the creditor bank.
+    RecallOpened {
+        /// Recall id.
+        recall: u64,
+        /// The transfer recalled.
+        transfer: u64,
+        /// When.
+        at_ms: u64,
+        /// When it expires unanswered.
+        expires_ms: u64,
+        /// `Assgnmt/Id` of the debtor's camt.056.
+        assignment_id: String,
+        /// `Case/Id`, or empty.
+        case_id: String,
+        /// The request's own id inside the camt.056 (`CxlId`, else its position), for the
+        /// duplicate check.
+        cancellation_id: String,
+        /// Cancellation reason code.
+        reason: String,
+        /// Content fingerprint for idempotency.
+        fingerprint: u64,
+        /// The camt.056 forwarded to the creditor bank.
+        forward_xml: String,
+        /// Cautionary hold placed on the creditor's account (0: none).
+        hold_minor: u64,
+        /// When the hold lapses.
+        hold_until_ms: u64,
+    },
+    /// The creditor bank answered a recall (camt.056) with a camt.029.
+    RecallAnswered {
+        /// Recall id.
+        recall: u64,
+        /// When.
+        at_ms: u64,
+        /// Accepted (CNCL): a return follows; refused (RJCR) otherwise.
+        accepted: bool,
+        /// Rejection reason code, or empty.
+        reason: String,
+        /// The camt.029 forwarded to the debtor bank.
+        forward_xml: String,
+    },
+    /// A recall ended without the return it needed: unanswered, or accepted and never
+    /// returned. Both banks are told; operators see it as an investigation.
+    RecallExpired {
+        /// Recall id.
+        recall: u64,
+        /// When.
+        at_ms: u64,
+    },
+    /// A cautionary hold was released (its recall ended, a return came, or it lapsed).
+    HoldReleased {
+        /// Recall id.
+        recall: u64,
+        /// When.
+        at_ms: u64,
+    },
 }
 
 /// Serialize an event for the journal.

@@ -28,6 +28,8 @@ pub mod core;
 pub mod demo;
 pub mod devnet;
 pub mod events;
+pub mod exceptions;
+pub mod lifecycle;
 pub mod node;
 pub mod runtime;
 pub mod telemetry;

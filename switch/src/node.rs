@@ -33,6 +33,7 @@ pub fn core_from_config(cfg: &Config) -> anyhow::Result<Core> {
         amount_max_minor: cfg.scheme.transaction_amount_max_minor,
         outbox_max: cfg.limits.outbox_max as u64,
         night,
+        exceptions: cfg.exceptions.rules(),
     };
     let participants = cfg
         .participants
@@ -110,7 +111,8 @@ impl Node {
                 cfg.limits.pull_max,
                 cfg.limits.pull_wait_max_ms,
             )
-            .with_telemetry(metrics, stats.clone()),
+            .with_telemetry(metrics, stats.clone())
+            .with_enquiry_quota(cfg.limits.enquiries_per_second, cfg.limits.enquiry_burst),
         );
         let tls = adapters::tls::server_config(&pki.ca_cert, &pki.server)?;
         let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;

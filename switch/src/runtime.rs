@@ -31,6 +31,14 @@ pub enum Inbound {
     Pacs008(Box<Pacs008>),
     /// Status report.
     Pacs002(Box<Pacs002>),
+    /// Return.
+    Pacs004(Box<iso20022::pacs004::Pacs004>),
+    /// Status enquiry.
+    Pacs028(Box<iso20022::pacs028::Pacs028>),
+    /// Recall request.
+    Camt056(Box<iso20022::camt056::Camt056>),
+    /// Answer to a recall.
+    Camt029(Box<iso20022::camt029::Camt029>),
 }
 
 /// What the core can be asked.
@@ -38,6 +46,8 @@ pub enum Inbound {
 pub enum Query {
     /// Every participant's position, and whether money is conserved.
     Positions,
+    /// Cases for operators: late acceptances, expired recalls, failed returns.
+    Investigations,
 }
 
 /// Answer to a query.
@@ -52,6 +62,8 @@ pub enum QueryAnswer {
         /// Counters.
         counters: crate::core::Counters,
     },
+    /// The investigations, oldest first, with the recalls they concern.
+    Investigations(Vec<crate::exceptions::Investigation>),
 }
 
 /// A command for the core thread.
@@ -367,6 +379,9 @@ fn run_core<J: Journal>(
                 Reply::Setup(tx, a) => {
                     let _ = tx.send(a);
                 }
+                Reply::Query(tx, Query::Investigations) => {
+                    let _ = tx.send(QueryAnswer::Investigations(core.investigations().to_vec()));
+                }
                 Reply::Query(tx, Query::Positions) => {
                     let _ = tx.send(QueryAnswer::Positions {
                         positions: core.positions(),
@@ -391,6 +406,10 @@ fn handle(
             let (evs, answer) = match &msg {
                 Inbound::Pacs008(m) => core.process_pacs008(from, m, now),
                 Inbound::Pacs002(m) => core.process_pacs002(from, m, now),
+                Inbound::Pacs004(m) => core.process_pacs004(from, m, now),
+                Inbound::Pacs028(m) => core.process_pacs028(from, m, now),
+                Inbound::Camt056(m) => core.process_camt056(from, m, now),
+                Inbound::Camt029(m) => core.process_camt029(from, m, now),
             };
             events.extend(evs);
             replies.push(Reply::Answer(reply, answer));

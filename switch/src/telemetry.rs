@@ -26,7 +26,7 @@ pub fn init() -> Option<PrometheusHandle> {
 /// Count what a journaled event means for transfers.
 pub fn record_event(e: &Event) {
     match e {
-        Event::Reserved { .. } => {
+        Event::Reserved { .. } | Event::ReservedRouted { .. } => {
             metrics::counter!("switch_transfers_total", "outcome" => "reserved", "reason" => "")
                 .increment(1)
         }
@@ -44,6 +44,18 @@ pub fn record_event(e: &Event) {
                 .increment(1)
         }
         Event::LateAnswer { .. } => metrics::counter!("switch_late_answers_total").increment(1),
+        Event::ReturnSettled { reason, .. } => {
+            let reason =
+                iso20022::codes::ReturnReason::from_code(reason).map_or("other", |r| r.code());
+            metrics::counter!("switch_returns_total", "reason" => reason).increment(1)
+        }
+        Event::RecallOpened { .. } => metrics::counter!("switch_recalls_total").increment(1),
+        Event::RecallExpired { .. } => {
+            metrics::counter!("switch_recalls_expired_total").increment(1)
+        }
+        Event::Notice { kind, .. } => {
+            metrics::counter!("switch_notices_total", "kind" => kind.to_string()).increment(1)
+        }
         _ => {}
     }
 }

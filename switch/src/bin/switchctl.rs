@@ -108,6 +108,25 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TransfersCmd,
     },
+    /// One transfer's lifecycle from the journal (read-only; the switch may be running):
+    /// every message in and out, every ledger movement, every state change, with times.
+    Transfer {
+        #[command(subcommand)]
+        cmd: TransferCmd,
+    },
+    /// Cases for operators (late acceptances, expired recalls, failed returns), each with
+    /// the full history of its transfer, from the journal (read-only).
+    Investigations {
+        /// Data directory.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// Config file of the switch that wrote it (default: the embedded default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print every message in full.
+        #[arg(long)]
+        xml: bool,
+    },
     /// Replay a journal offline (the switch must not be running on it) and summarize it.
     Journal {
         /// Data directory.
@@ -168,6 +187,25 @@ enum TransfersCmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum TransferCmd {
+    /// Print the lifecycle of the transfers matching ID: a transfer id (`12`, `IPSF12`), or
+    /// the debtor's MsgId, EndToEndId or UETR. Exit 1 if none matches.
+    Show {
+        /// Transfer id or reference.
+        id: String,
+        /// Data directory.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// Config file of the switch that wrote it (default: the embedded default).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print every message in full.
+        #[arg(long)]
+        xml: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum IsoCmd {
     /// Decode a file and print the re-encoded XML on stdout (the codec's view of it).
     Roundtrip {
@@ -194,6 +232,10 @@ fn main() -> ExitCode {
             })
             .map(|xml| println!("{xml}")),
         Cmd::Journal { data, config } => journal(data, config),
+        Cmd::Transfer { cmd: TransferCmd::Show { id, data, config, xml } } => {
+            return transfer_show(&id, data, config, xml)
+        }
+        Cmd::Investigations { data, config, xml } => investigations(data, config, xml),
         Cmd::Bench { cmd: BenchCmd::Ledger { pairs, dir } } => bench_ledger(pairs, &dir),
         Cmd::Ledger { cmd: LedgerCmd::Audit { data, config } } => {
             return ledger_audit(data, config)
@@ -400,6 +442,53 @@ fn replay(
         store::Replay::Snapshot { .. } => Err("snapshots are not written by this version".into()),
     })?;
     Ok(n)
+}
+
+fn transfer_show(id: &str, data: PathBuf, config: Option<PathBuf>, xml: bool) -> ExitCode {
+    let run = || -> anyhow::Result<bool> {
+        let cfg = load_config(&data, config)?;
+        let mut core = switch::node::core_from_config(&cfg)?;
+        let mut tracer = switch::lifecycle::Tracer::new(switch::lifecycle::Selector::parse(id));
+        replay(&data, |e| tracer.feed(&mut core, e))?;
+        print!("{}", tracer.render(&core, xml));
+        Ok(!tracer.steps().is_empty())
+    };
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("no transfer matches {id:?}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn investigations(data: PathBuf, config: Option<PathBuf>, xml: bool) -> anyhow::Result<()> {
+    let cfg = load_config(&data, config)?;
+    let mut core = switch::node::core_from_config(&cfg)?;
+    replay(&data, |e| core.apply(e))?;
+    let cases = core.investigations().to_vec();
+    println!("investigations: {}", cases.len());
+    let ids = cases.iter().map(|c| c.transfer).filter(|t| *t != 0).collect();
+    let mut again = switch::node::core_from_config(&cfg)?;
+    let mut tracer = switch::lifecycle::Tracer::new(switch::lifecycle::Selector::Ids(ids));
+    replay(&data, |e| tracer.feed(&mut again, e))?;
+    for c in &cases {
+        println!(
+            "{} {:?} transfer={} recall={} participant={} {}",
+            switch::time::iso_datetime(c.at_ms),
+            c.kind,
+            c.transfer,
+            c.recall.map_or_else(|| "-".to_string(), |r| r.to_string()),
+            c.participant,
+            c.detail
+        );
+    }
+    print!("{}", tracer.render(&again, xml));
+    Ok(())
 }
 
 fn journal(data: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
