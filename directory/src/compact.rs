@@ -396,14 +396,15 @@ impl CompactStore {
         self.garbage
     }
 
-    /// Bytes the store has allocated (capacities of its tables, records and arena).
+    /// Bytes the store uses: its tables whole, and the records, accounts and arena up to
+    /// their length (address space reserved beyond it is not touched, so costs no memory).
     pub fn allocated_bytes(&self) -> usize {
         self.index.bytes()
             + self.account_index.bytes()
-            + self.records.capacity() * std::mem::size_of::<Record>()
-            + self.accounts.capacity() * std::mem::size_of::<AccountRec>()
-            + self.arena.capacity()
-            + (self.free_records.capacity() + self.free_accounts.capacity()) * 4
+            + self.records.len() * std::mem::size_of::<Record>()
+            + self.accounts.len() * std::mem::size_of::<AccountRec>()
+            + self.arena.len()
+            + (self.free_records.len() + self.free_accounts.len()) * 4
             + self.participants.iter().map(|p| p.len() * 2 + 48).sum::<usize>()
     }
 
