@@ -77,6 +77,30 @@ fn bench_ledger_prints_its_fixed_line() {
 }
 
 #[test]
+fn bench_directory_prints_its_fixed_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchctl"))
+        .args(["bench", "directory", "--entries", "20000"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let line = text.lines().last().unwrap();
+    let fields: Vec<(&str, f64)> = line
+        .strip_prefix("directory: ")
+        .unwrap()
+        .split(' ')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            (k, v.parse().unwrap())
+        })
+        .collect();
+    let names: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+    assert_eq!(names, ["resolve_per_s", "register_per_s", "bytes_per_entry", "entries"]);
+    assert!(fields.iter().all(|(_, v)| *v > 0.0), "{line}");
+    assert_eq!(fields[3].1, 20_000.0);
+}
+
+#[test]
 fn iso_roundtrip_prints_the_same_message_again() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../schemas/iso20022/samples/pacs.008/fednow-participant.xml");

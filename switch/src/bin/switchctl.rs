@@ -151,6 +151,13 @@ enum BenchCmd {
         #[arg(long, default_value = "./bench-ledger")]
         dir: PathBuf,
     },
+    /// Bulk-load the directory with `entries` keys, then resolve hits on one core:
+    /// `directory: resolve_per_s=X register_per_s=X bytes_per_entry=X entries=N`.
+    Directory {
+        /// Entries to load (the target is stated for 20,000,000 and more).
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -237,6 +244,10 @@ fn main() -> ExitCode {
         }
         Cmd::Investigations { data, config, xml } => investigations(data, config, xml),
         Cmd::Bench { cmd: BenchCmd::Ledger { pairs, dir } } => bench_ledger(pairs, &dir),
+        Cmd::Bench { cmd: BenchCmd::Directory { entries } } => {
+            println!("{}", directory::bench::run(entries));
+            Ok(())
+        }
         Cmd::Ledger { cmd: LedgerCmd::Audit { data, config } } => {
             return ledger_audit(data, config)
         }
