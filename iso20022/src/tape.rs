@@ -43,6 +43,41 @@ pub struct Tape<'a> {
     root_ns: Option<Cow<'a, str>>,
 }
 
+/// Most entries a thread keeps for the next parse (about 450 KB); a bigger tape is freed.
+const SPARE_ENTRIES_MAX: usize = 4096;
+
+thread_local! {
+    /// The entry buffer of the last tape this thread dropped, empty, kept for the next parse:
+    /// one large allocation fewer per message, and the small ones stay in the allocator's
+    /// fast per-thread caches.
+    static SPARE: std::cell::Cell<Vec<Entry<'static>>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// An empty vector of another lifetime on the same allocation (the standard library collects
+/// a `Vec` into one of the same layout in place; nothing is ever converted, it is empty).
+// `filter` could not change the lifetime; the closure never runs on the empty vector.
+#[allow(clippy::unnecessary_filter_map)]
+fn relabel<'x, 'y>(mut v: Vec<Entry<'x>>) -> Vec<Entry<'y>> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+fn spare_entries<'a>(want: usize) -> Vec<Entry<'a>> {
+    let mut v = relabel(SPARE.with(|s| s.take()));
+    v.reserve(want);
+    v
+}
+
+impl Drop for Tape<'_> {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.entries);
+        if v.capacity() <= SPARE_ENTRIES_MAX {
+            // A thread being torn down has no cache left; the vector is then simply freed.
+            let _ = SPARE.try_with(|s| s.set(relabel(v)));
+        }
+    }
+}
+
 impl<'a> Tape<'a> {
     /// The root element. A parsed tape always has one.
     pub fn root(&self) -> TapeNode<'_> {
@@ -337,7 +372,7 @@ pub fn parse_quick<'a>(input: &'a [u8], limits: &Limits) -> Result<Tape<'a>, Dec
     let guess = (input.len() / 20 + 8).min(limits.max_elements.saturating_add(1)).min(4096);
     let mut b = Builder {
         input,
-        tape: Tape { entries: Vec::with_capacity(guess), attrs: Vec::new(), root_ns: None },
+        tape: Tape { entries: spare_entries(guess), attrs: Vec::new(), root_ns: None },
         stack: Vec::with_capacity(limits.max_depth.min(64)),
         root_done: false,
     };
@@ -392,16 +427,15 @@ fn is_name_byte(b: u8) -> bool {
 /// first, since pretty-printed messages indent with runs of spaces.
 fn ws_prefix(b: &[u8]) -> usize {
     let mut i = 0;
-    while let Some(chunk) = b.get(i..i + 8) {
-        if chunk != b"        " {
-            break;
+    loop {
+        match b.get(i..i + 8) {
+            Some(chunk) if chunk == b"        " => i += 8,
+            _ => match b.get(i) {
+                Some(c) if is_ws(*c) => i += 1,
+                _ => return i,
+            },
         }
-        i += 8;
     }
-    while b.get(i).copied().is_some_and(is_ws) {
-        i += 1;
-    }
-    i
 }
 
 fn trim_ws(b: &[u8]) -> &[u8] {
@@ -502,15 +536,14 @@ impl<'a> Plain<'a> {
         Some(())
     }
 
-    fn text(&mut self, end: usize) -> Option<()> {
-        if end == self.pos {
-            return Some(());
-        }
-        let raw = trim_ws(self.input.get(self.pos..end)?);
-        self.pos = end;
-        if raw.is_empty() {
-            return Some(());
-        }
+    /// Text from the current position (not whitespace) to the next `<` (or the end, where
+    /// only whitespace may follow the root), trailing whitespace trimmed as quick-xml does.
+    fn text(&mut self) -> Option<()> {
+        let rest = self.input.get(self.pos..)?;
+        let end = find_lt(rest).unwrap_or(rest.len());
+        let raw = trim_ws(rest.get(..end)?);
+        self.pos += end;
+        // Text outside the root element is refused by the owned parser: leave it to report.
         let &(idx, _) = self.stack.last()?;
         let value = plain_text(raw)?;
         append(&mut self.tape.entries.get_mut(idx)?.text, value);
@@ -654,7 +687,7 @@ pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
     let mut p = Plain {
         input,
         pos: 0,
-        tape: Tape { entries: Vec::with_capacity(guess), attrs: Vec::new(), root_ns: None },
+        tape: Tape { entries: spare_entries(guess), attrs: Vec::new(), root_ns: None },
         stack: Vec::with_capacity(limits.max_depth.min(64)),
         root_done: false,
         scratch: Vec::new(),
@@ -662,14 +695,17 @@ pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
     p.skip_ws();
     p.decl()?;
     loop {
-        let rest = input.get(p.pos..)?;
-        let Some(lt) = find_lt(rest) else {
-            if !trim_ws(rest).is_empty() {
-                return None;
+        // Whitespace between markup makes no event (quick-xml trims it away).
+        p.skip_ws();
+        match p.at(p.pos) {
+            None => break,
+            Some(b'<') => {}
+            Some(_) => {
+                p.text()?;
+                // Text up to the end of the input: unclosed, or after the root.
+                p.at(p.pos)?;
             }
-            break;
-        };
-        p.text(p.pos + lt)?;
+        }
         match p.at(p.pos + 1)? {
             b'/' => p.end_tag()?,
             b'!' => p.comment()?,
@@ -703,6 +739,16 @@ mod tests {
         let texts: Vec<&str> = root.children_named("A").map(|n| n.text()).collect();
         assert_eq!(texts, ["1 & 2", "second"]);
         assert_eq!(tape.len(), 5);
+    }
+
+    #[test]
+    fn the_entry_buffer_is_reused_in_place() {
+        let mut v = spare_entries(100);
+        let cap = v.capacity();
+        v.push(parse(b"<a/>", &Limits::default()).unwrap().entries[0].clone());
+        let ptr = v.as_ptr() as usize;
+        let w = relabel(v);
+        assert_eq!((w.len(), w.capacity(), w.as_ptr() as usize), (0, cap, ptr));
     }
 
     #[test]
