@@ -277,6 +277,24 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At) -> Result<CreditTransfer, DecodeEr
     })
 }
 
+/// The IBAN check digits (ISO 13616 modulo 97) of every debtor and creditor account, in
+/// document order; the first wrong one is an error at its path
+/// (`/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[i]/CdtrAcct/Id/IBAN`) whose
+/// [`DecodeError::reject`] is AC02 (debtor) or AC03 (creditor). Separate from [`decode`],
+/// which checks the XSD pattern only (official samples carry IBANs that fail this check).
+pub fn check_iban_digits(msg: &Pacs008) -> Result<(), DecodeError> {
+    for (i, tx) in msg.transactions.iter().enumerate() {
+        let at = format!("/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[{}]", i + 1);
+        if let Some(a) = &tx.debtor_account {
+            check_account_iban(a, &format!("{at}/DbtrAcct"))?;
+        }
+        if let Some(a) = &tx.creditor_account {
+            check_account_iban(a, &format!("{at}/CdtrAcct"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Encode a pacs.008.001.08 document.
 pub fn encode(msg: &Pacs008) -> String {
     let mut w = Writer::new(1024 + 1536 * msg.transactions.len());

@@ -189,3 +189,31 @@ fn pain013_and_pain014_samples_round_trip() {
         "/Document/CdtrPmtActvtnReq/PmtInf[1]/CdtTrfTx[1]/CdtrAgt: mandatory element missing"
     );
 }
+
+#[test]
+fn iban_check_digits_are_checked_on_request_with_a_path_and_reason() {
+    use iso20022::codes::StatusReason;
+    use iso20022::{pacs008, Reject};
+    let l = Limits::default();
+    // An official Fedwire sample: its debtor IBAN has the right pattern but wrong check
+    // digits, so it decodes (XSD facets) and fails the scheme check.
+    let bytes = std::fs::read(schemas().join("samples/pacs.008/fedwire-cct-s5.xml")).unwrap();
+    let msg = pacs008::decode(&bytes, &l).unwrap();
+    let e = pacs008::check_iban_digits(&msg).unwrap_err();
+    assert_eq!(e.path, "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[1]/DbtrAcct/Id/IBAN");
+    assert!(e.to_string().contains("check digits"), "{e}");
+    assert_eq!(e.reject(), Reject::Business(StatusReason::InvalidDebtorAccountNumber));
+    // The creditor side maps to AC03; a valid IBAN passes.
+    let mut msg = msg;
+    let tx = &mut msg.transactions[0];
+    tx.debtor_account.as_mut().unwrap().id =
+        iso20022::AccountId::Iban("DE89370400440532013000".into());
+    tx.creditor_account.as_mut().unwrap().id =
+        iso20022::AccountId::Iban("DE89370400440532013001".into());
+    let e = pacs008::check_iban_digits(&msg).unwrap_err();
+    assert_eq!(e.path, "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[1]/CdtrAcct/Id/IBAN");
+    assert_eq!(e.reject(), Reject::Business(StatusReason::InvalidCreditorAccountNumber));
+    msg.transactions[0].creditor_account.as_mut().unwrap().id =
+        iso20022::AccountId::Iban("GB82WEST12345698765432".into());
+    assert_eq!(pacs008::check_iban_digits(&msg), Ok(()));
+}
