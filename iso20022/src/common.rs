@@ -824,7 +824,14 @@ pub struct PostalAddress {
 /// Decode the optional `PstlAdr` child of `el`.
 pub fn opt_address<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<PostalAddress>, DecodeError> {
     let Some(a) = el.child("PstlAdr") else { return Ok(None) };
-    let at = at.child("PstlAdr", None);
+    decode_address_element(a, &at.child("PstlAdr", None)).map(Some)
+}
+
+/// Decode a `PostalAddress24` element itself (whatever its name).
+pub fn decode_address_element<'d, N: Node<'d>>(
+    a: N,
+    at: &At,
+) -> Result<PostalAddress, DecodeError> {
     let lines = a
         .children_named("AdrLine")
         .enumerate()
@@ -835,28 +842,33 @@ pub fn opt_address<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<PostalAddre
             at.err_at("AdrLine", ErrorKind::Invalid(format!("{} lines, at most 7", lines.len())))
         );
     }
-    Ok(Some(PostalAddress {
-        department: opt_text(a, &at, "Dept", 70)?,
-        sub_department: opt_text(a, &at, "SubDept", 70)?,
-        street: opt_text(a, &at, "StrtNm", 70)?,
-        building_number: opt_text(a, &at, "BldgNb", 16)?,
-        building_name: opt_text(a, &at, "BldgNm", 35)?,
-        floor: opt_text(a, &at, "Flr", 70)?,
-        post_box: opt_text(a, &at, "PstBx", 16)?,
-        room: opt_text(a, &at, "Room", 70)?,
-        post_code: opt_text(a, &at, "PstCd", 16)?,
-        town: opt_text(a, &at, "TwnNm", 35)?,
-        town_location: opt_text(a, &at, "TwnLctnNm", 35)?,
-        district: opt_text(a, &at, "DstrctNm", 35)?,
-        country_sub_division: opt_text(a, &at, "CtrySubDvsn", 35)?,
-        country: opt_checked(a, &at, "Ctry", "country code", is_country)?,
+    Ok(PostalAddress {
+        department: opt_text(a, at, "Dept", 70)?,
+        sub_department: opt_text(a, at, "SubDept", 70)?,
+        street: opt_text(a, at, "StrtNm", 70)?,
+        building_number: opt_text(a, at, "BldgNb", 16)?,
+        building_name: opt_text(a, at, "BldgNm", 35)?,
+        floor: opt_text(a, at, "Flr", 70)?,
+        post_box: opt_text(a, at, "PstBx", 16)?,
+        room: opt_text(a, at, "Room", 70)?,
+        post_code: opt_text(a, at, "PstCd", 16)?,
+        town: opt_text(a, at, "TwnNm", 35)?,
+        town_location: opt_text(a, at, "TwnLctnNm", 35)?,
+        district: opt_text(a, at, "DstrctNm", 35)?,
+        country_sub_division: opt_text(a, at, "CtrySubDvsn", 35)?,
+        country: opt_checked(a, at, "Ctry", "country code", is_country)?,
         lines,
-    }))
+    })
 }
 
 /// Write a `PstlAdr` element in `PostalAddress24` order.
 pub fn encode_address(w: &mut Writer, a: &PostalAddress) {
-    w.open("PstlAdr");
+    encode_address_named(w, "PstlAdr", a);
+}
+
+/// Write a `PostalAddress24` element named `name`.
+pub fn encode_address_named(w: &mut Writer, name: &str, a: &PostalAddress) {
+    w.open(name);
     w.opt_leaf("Dept", a.department.as_deref());
     w.opt_leaf("SubDept", a.sub_department.as_deref());
     w.opt_leaf("StrtNm", a.street.as_deref());
@@ -874,7 +886,7 @@ pub fn encode_address(w: &mut Writer, a: &PostalAddress) {
     for l in &a.lines {
         w.leaf("AdrLine", l);
     }
-    w.close("PstlAdr");
+    w.close(name);
 }
 
 /// One generic identification (`GenericOrganisationIdentification1` and its person twin).

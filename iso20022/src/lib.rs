@@ -77,6 +77,7 @@ pub mod pain001;
 pub mod pain002;
 pub mod pain013;
 pub mod reference;
+pub mod remittance;
 pub mod tape;
 pub mod xml;
 
