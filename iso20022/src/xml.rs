@@ -4,6 +4,8 @@
 //! size, nesting depth and element count, and refuses DOCTYPE declarations outright, so no
 //! DTD, external entity or entity expansion is ever processed (no XXE, no billion laughs).
 //! Only the five predefined XML entities and character references are understood.
+//! [`Node`] is the read interface the typed decoders use, implemented by this tree and by the
+//! borrowed index of [`crate::tape`] (the fast path).
 //!
 //! The writer produces UTF-8 XML with escaped text; it never fails and allocates once per
 //! message when given a capacity hint.
