@@ -438,37 +438,20 @@ fn ws_prefix(b: &[u8]) -> usize {
     }
 }
 
-fn trim_ws(b: &[u8]) -> &[u8] {
-    let start = ws_prefix(b);
-    let end = b.iter().rposition(|c| !is_ws(*c)).map_or(start, |e| e + 1);
-    b.get(start..end).unwrap_or_default()
-}
-
-/// The first `<` in `b`: a plain loop over the first bytes (most text in a message is a short
-/// value, or nothing between `>` and `<`), memchr beyond.
-fn find_lt(b: &[u8]) -> Option<usize> {
-    let head = b.get(..64).unwrap_or(b);
-    match head.iter().position(|c| *c == b'<') {
-        Some(i) => Some(i),
-        None if head.len() < b.len() => {
-            memchr::memchr(b'<', b.get(head.len()..)?).map(|i| i + head.len())
-        }
-        None => None,
+/// Unescaped text, as quick-xml's `unescape` gives it; `None` where that would fail.
+fn unescaped(s: &str, has_amp: bool) -> Option<Cow<'_, str>> {
+    if has_amp {
+        quick_xml::escape::unescape(s).ok()
+    } else {
+        Some(Cow::Borrowed(s))
     }
-}
-
-/// Unescaped UTF-8 text, as quick-xml's `unescape` gives it; `None` where that would fail.
-fn plain_text(raw: &[u8]) -> Option<Cow<'_, str>> {
-    let s = std::str::from_utf8(raw).ok()?;
-    if !raw.contains(&b'&') {
-        return Some(Cow::Borrowed(s));
-    }
-    quick_xml::escape::unescape(s).ok()
 }
 
 /// The state of the plain scanner: position, tape, open elements (entry, raw name).
 struct Plain<'a> {
     input: &'a [u8],
+    /// The same input, checked as UTF-8 once: text is cut from it at ASCII delimiters.
+    utf8: &'a str,
     pos: usize,
     tape: Tape<'a>,
     stack: Vec<(usize, &'a [u8])>,
@@ -539,13 +522,32 @@ impl<'a> Plain<'a> {
     /// Text from the current position (not whitespace) to the next `<` (or the end, where
     /// only whitespace may follow the root), trailing whitespace trimmed as quick-xml does.
     fn text(&mut self) -> Option<()> {
-        let rest = self.input.get(self.pos..)?;
-        let end = find_lt(rest).unwrap_or(rest.len());
-        let raw = trim_ws(rest.get(..end)?);
-        self.pos += end;
+        let start = self.pos;
+        let mut end = start;
+        let mut has_amp = false;
+        // Most text is a short value: a plain loop, noting `&` on the way; memchr beyond.
+        loop {
+            match self.input.get(end) {
+                None | Some(b'<') => break,
+                Some(b'&') => has_amp = true,
+                Some(_) => {}
+            }
+            end += 1;
+            if end - start == 64 {
+                let rest = self.input.get(end..)?;
+                end = memchr::memchr(b'<', rest).map_or(self.input.len(), |k| end + k);
+                has_amp = has_amp || self.input.get(start..end)?.contains(&b'&');
+                break;
+            }
+        }
+        self.pos = end;
+        let mut last = end;
+        while last > start && self.input.get(last - 1).copied().is_some_and(is_ws) {
+            last -= 1;
+        }
         // Text outside the root element is refused by the owned parser: leave it to report.
         let &(idx, _) = self.stack.last()?;
-        let value = plain_text(raw)?;
+        let value = unescaped(self.utf8.get(start..last)?, has_amp)?;
         append(&mut self.tape.entries.get_mut(idx)?.text, value);
         Some(())
     }
@@ -577,7 +579,8 @@ impl<'a> Plain<'a> {
         if memchr::memchr(b'<', raw).is_some() || self.scratch.iter().any(|(k, _)| *k == key) {
             return None;
         }
-        self.scratch.push((key, plain_text(raw)?));
+        let value = unescaped(self.utf8.get(from..from + len)?, raw.contains(&b'&'))?;
+        self.scratch.push((key, value));
         Some(())
     }
 
@@ -684,8 +687,13 @@ pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
         return None;
     }
     let guess = (input.len() / 20 + 8).min(limits.max_elements.saturating_add(1)).min(4096);
+    // Names and text are cut at ASCII delimiters, so slices of valid UTF-8 stay valid. Input
+    // that is not UTF-8 throughout goes to quick-xml, which says where (or ignores it, in a
+    // comment).
+    let utf8 = std::str::from_utf8(input).ok()?;
     let mut p = Plain {
         input,
+        utf8,
         pos: 0,
         tape: Tape { entries: spare_entries(guess), attrs: Vec::new(), root_ns: None },
         stack: Vec::with_capacity(limits.max_depth.min(64)),
@@ -783,6 +791,9 @@ mod tests {
             b"<x:y:D><x:y:A>1</x:y:A></x:y:D>",
             b"<D><!----><A>1</A></D>",
         ];
+        let long = format!("<D><A>{}&amp;{}</A><B> é ü </B></D>", "x".repeat(70), "y".repeat(90));
+        let long_tape = scan_plain(long.as_bytes(), &limits).unwrap();
+        assert_eq!(Some(long_tape), parse_quick(long.as_bytes(), &limits).ok());
         for doc in plain {
             let fast = scan_plain(doc, &limits);
             assert!(fast.is_some(), "{}", String::from_utf8_lossy(doc));
