@@ -4,13 +4,17 @@
 
 use directory::{
     AccountRef, AccountUpdate, ClaimReason, ClaimType, CompactStore, DirectoryConfig,
-    DirectoryEvent, EntryStore, KeyType, Masked, SeededRandom, SharedStore, DAY_MS,
+    DirectoryError, DirectoryEvent, EntryStore, KeyType, Masked, SeededRandom, SharedStore, DAY_MS,
 };
 use proptest::prelude::*;
 
 use super::*;
 
 type Compact = Directory<CompactStore>;
+
+fn workload_entry_at(i: u64) -> Entry {
+    directory::bench::workload_entry(i)
+}
 
 fn compact() -> Compact {
     Directory::compact(DirectoryConfig::default())
@@ -161,6 +165,10 @@ fn a_bulk_load_equals_registering_one_by_one() {
     let mut sixth = entries[0].clone();
     sixth.key = key("sixth@example.com");
     entries.push(sixth);
+    // A field refused by the checks the bulk load makes on several threads.
+    let mut nameless = workload_entry_at(5_000);
+    nameless.owner_name = Masked(String::new());
+    entries.insert(1_500, nameless);
     let mut one = Directory::default();
     let mut events = Vec::new();
     let mut refused = Vec::new();
@@ -184,7 +192,8 @@ fn a_bulk_load_equals_registering_one_by_one() {
             assert_eq!(b.state_digest(), one.state_digest());
         }
     }
-    assert_eq!(refused.len(), 2);
+    assert_eq!(refused.len(), 3);
+    assert!(matches!(refused[0], (1_500, DirectoryError::Invalid { field: "owner_name", .. })));
     assert_eq!(events.len(), 3_000);
 }
 
