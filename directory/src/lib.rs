@@ -547,35 +547,49 @@ impl<S: EntryStore> Directory<S> {
     ) -> Vec<(usize, DirectoryError)> {
         /// Entries whose memory is read ahead at once, so the reads overlap.
         const AHEAD: usize = 16;
-        /// Entries checked and hashed (CIDs) together, on several threads, before insertion.
+        /// Entries checked and hashed (CIDs) together before insertion.
         const BLOCK: usize = 8_192;
         self.reserve(entries.len());
+        let parallel = threads_available() >= 2 && entries.len() >= PREPARE_PARALLEL_MIN;
+        let config = self.config.clone();
+        let rules = Arc::clone(&self.rules);
+        let (c, r) = (&config, rules.as_ref());
         let mut refused = Vec::new();
-        let mut it = entries.into_iter();
-        let mut i = 0usize;
         let mut warm = 0u64;
-        loop {
-            let block = it.as_slice();
-            let block = block.get(..BLOCK.min(block.len())).unwrap_or_default();
-            if block.is_empty() {
-                break;
-            }
-            let prepared = prepare_batch(&self.config, self.rules.as_ref(), block);
-            for (j, pre) in prepared.into_iter().enumerate() {
-                if j % AHEAD == 0 {
-                    for e in it.as_slice().iter().take(AHEAD) {
-                        warm ^= self.entries.warm(&e.key, store::account_parts(e));
+        let mut it = entries.into_iter();
+        std::thread::scope(|scope| {
+            let mut cur: Vec<Entry> = it.by_ref().take(BLOCK).collect();
+            let mut cur_pre = prepare_batch(c, r, &cur);
+            let mut base = 0usize;
+            while !cur.is_empty() {
+                // The next block is checked and hashed on a helper thread meanwhile.
+                let next: Arc<Vec<Entry>> = Arc::new(it.by_ref().take(BLOCK).collect());
+                let helper = (parallel && !next.is_empty()).then(|| {
+                    let shared = Arc::clone(&next);
+                    scope.spawn(move || prepare_sequential(c, r, &shared))
+                });
+                let len = cur.len();
+                let mut block = cur.into_iter();
+                for (j, pre) in cur_pre.into_iter().enumerate() {
+                    if j % AHEAD == 0 {
+                        for e in block.as_slice().iter().take(AHEAD) {
+                            warm ^= self.entries.warm(&e.key, store::account_parts(e));
+                        }
+                    }
+                    let Some(entry) = block.next() else { break };
+                    match self.register_one(entry, now_ms, Some(pre)) {
+                        Ok(Some(event)) => on_event(event),
+                        Ok(None) => {}
+                        Err(e) => refused.push((base + j, e)),
                     }
                 }
-                let Some(entry) = it.next() else { break };
-                match self.register_one(entry, now_ms, Some(pre)) {
-                    Ok(Some(event)) => on_event(event),
-                    Ok(None) => {}
-                    Err(e) => refused.push((i, e)),
-                }
-                i += 1;
+                base += len;
+                // A helper that could not finish leaves its work to this thread.
+                let pre = helper.and_then(|h| h.join().ok());
+                cur = Arc::try_unwrap(next).unwrap_or_else(|shared| shared.as_ref().clone());
+                cur_pre = pre.unwrap_or_else(|| prepare_batch(c, r, &cur));
             }
-        }
+        });
         std::hint::black_box(warm);
         refused
     }
@@ -855,8 +869,7 @@ const PREPARE_PARALLEL_MIN: usize = 2_048;
 /// threads (as many as the machine has): the same answers, in order, as one at a time.
 fn prepare_batch(c: &DirectoryConfig, rules: &dyn IdRules, entries: &[Entry]) -> Vec<Prepared> {
     let one = |e: &Entry| (check_fields(c, rules, e), sync::cid(e));
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = threads.min(PREPARE_THREADS_MAX);
+    let threads = threads_available().min(PREPARE_THREADS_MAX);
     if threads < 2 || entries.len() < PREPARE_PARALLEL_MIN {
         return entries.iter().map(one).collect();
     }
@@ -878,6 +891,20 @@ fn prepare_batch(c: &DirectoryConfig, rules: &dyn IdRules, entries: &[Entry]) ->
         }
         out
     })
+}
+
+/// [`prepare_batch`] on this thread only.
+fn prepare_sequential(
+    c: &DirectoryConfig,
+    rules: &dyn IdRules,
+    entries: &[Entry],
+) -> Vec<Prepared> {
+    entries.iter().map(|e| (check_fields(c, rules, e), sync::cid(e))).collect()
+}
+
+/// How many threads the machine runs at once (1 when it cannot tell).
+fn threads_available() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Field checks and the owner rules of one entry, without looking at other entries.

@@ -157,7 +157,9 @@ fn a_journal_replays_into_a_compact_directory_to_the_same_state() {
 
 #[test]
 fn a_bulk_load_equals_registering_one_by_one() {
-    let mut entries: Vec<Entry> = (0..3_000u64).map(directory::bench::workload_entry).collect();
+    // Three blocks of the bulk load (8,192 entries each): the later ones are checked on a
+    // helper thread while the one before goes in.
+    let mut entries: Vec<Entry> = (0..20_000u64).map(directory::bench::workload_entry).collect();
     // Refusals and repeats inside the batch: a repeat, a key taken by another person, and a
     // sixth key on an account of five.
     entries.push(entries[0].clone());
@@ -166,9 +168,9 @@ fn a_bulk_load_equals_registering_one_by_one() {
     sixth.key = key("sixth@example.com");
     entries.push(sixth);
     // A field refused by the checks the bulk load makes on several threads.
-    let mut nameless = workload_entry_at(5_000);
+    let mut nameless = workload_entry_at(50_000);
     nameless.owner_name = Masked(String::new());
-    entries.insert(1_500, nameless);
+    entries.insert(9_000, nameless);
     let mut one = Directory::default();
     let mut events = Vec::new();
     let mut refused = Vec::new();
@@ -193,8 +195,8 @@ fn a_bulk_load_equals_registering_one_by_one() {
         }
     }
     assert_eq!(refused.len(), 3);
-    assert!(matches!(refused[0], (1_500, DirectoryError::Invalid { field: "owner_name", .. })));
-    assert_eq!(events.len(), 3_000);
+    assert!(matches!(refused[0], (9_000, DirectoryError::Invalid { field: "owner_name", .. })));
+    assert_eq!(events.len(), 20_000);
 }
 
 #[test]
