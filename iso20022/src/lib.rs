@@ -314,7 +314,8 @@ pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Message, DecodeError>
 /// What the switch reads from a bank: a bare `Document` of a supported type, or an `AppHdr`
 /// plus `Document` envelope (then the header comes back too). Fast path ([`tape`]); the same
 /// result as parsing with [`xml::parse`] and calling [`decode_root`] or
-/// [`envelope::decode_parsed`] (see [`decode_message_dom`]).
+/// [`envelope::decode_parsed`] (see [`decode_message_dom`]). A pain.001 is decoded whole here;
+/// [`pain001::decode`] streams a bulk file one transaction at a time.
 pub fn decode_message(
     input: &[u8],
     limits: &Limits,
