@@ -531,33 +531,33 @@ impl<S: crate::EntryStore> Directory<S> {
         };
         let uid = user_id(&req.participant, id, req.key.key_type());
         scan.admit(&uid, payer, now_ms)?;
-        let Some(e) = self.entries.get(&req.key) else {
+        let Some(e) = self.entries.view(&req.key) else {
             scan.charge(&uid, payer, false);
             return Err(LookupError::NotFound);
         };
         let (user_left, participant_left) = scan.charge(&uid, payer, true);
         let natural = e.owner_type == OwnerType::Natural;
         Ok(LookupAnswer {
-            key: e.key.clone(),
-            participant: e.participant.clone(),
-            branch: e.branch.clone(),
-            account: e.account.clone(),
-            account_type: e.account_type.clone(),
+            key: req.key.clone(),
+            participant: e.participant.to_string(),
+            branch: e.branch.to_string(),
+            account: Masked(e.account.0.to_string()),
+            account_type: e.account_type.to_string(),
             owner_type: e.owner_type,
             owner_name_masked: if natural {
-                mask_name(&e.owner_name.0)
+                mask_name(e.owner_name.0)
             } else {
-                e.owner_name.0.clone()
+                e.owner_name.0.to_string()
             },
             owner_tax_id_masked: if natural {
-                mask_national_id(&e.owner_tax_id.0)
+                mask_national_id(e.owner_tax_id.0)
             } else {
-                e.owner_tax_id.0.clone()
+                e.owner_tax_id.0.to_string()
             },
-            trade_name: e.trade_name.0.clone(),
+            trade_name: e.trade_name.0.to_string(),
             created_at_ms: e.created_at_ms,
             owned_since_ms: e.owned_since_ms,
-            fraud: self.fraud_marks(&e),
+            fraud: self.fraud_marks_of(&req.key, &e),
             user_tokens_left: user_left,
             participant_tokens_left: participant_left,
         })

@@ -332,19 +332,34 @@ impl<S: crate::EntryStore> Directory<S> {
 
     /// The fraud counts for an entry's key, owner and account.
     pub fn fraud_marks(&self, entry: &Entry) -> FraudMarks {
+        self.fraud_marks_of(&entry.key, &crate::EntryView::of(entry))
+    }
+
+    /// [`Directory::fraud_marks`] for a key and the view of its entry.
+    pub(crate) fn fraud_marks_of(&self, key: &Key, e: &crate::EntryView<'_>) -> FraudMarks {
         let b = &self.reports;
         FraudMarks {
-            key: b.by_key.get(&entry.key).copied().unwrap_or_default(),
-            owner: if entry.owner_tax_id.0.is_empty() {
+            // Most directories have few marks: skip hashing when a map is empty.
+            key: if b.by_key.is_empty() {
                 FraudCounts::default()
             } else {
-                b.by_owner.get(&entry.owner_tax_id.0).copied().unwrap_or_default()
+                b.by_key.get(key).copied().unwrap_or_default()
             },
-            // Most directories have few marks: skip building the account's key when none.
+            owner: if e.owner_tax_id.0.is_empty() || b.by_owner.is_empty() {
+                FraudCounts::default()
+            } else {
+                b.by_owner.get(e.owner_tax_id.0).copied().unwrap_or_default()
+            },
             account: if b.by_account.is_empty() {
                 FraudCounts::default()
             } else {
-                b.by_account.get(&entry.account_ref()).copied().unwrap_or_default()
+                let account = AccountRef {
+                    participant: e.participant.to_string(),
+                    branch: e.branch.to_string(),
+                    account: Masked(e.account.0.to_string()),
+                    account_type: e.account_type.to_string(),
+                };
+                b.by_account.get(&account).copied().unwrap_or_default()
             },
         }
     }

@@ -339,3 +339,45 @@ fn the_api_answers_the_same_over_both_stores() {
     }
     assert_eq!(a.state_digest(), b.state_digest());
 }
+
+#[test]
+fn lookups_with_fraud_marks_answer_the_same_over_both_stores() {
+    use directory::fraud::{InfractionType, NewReport, ReportTarget, ReportedBy};
+    use directory::{AntiScan, LookupRequest};
+    let mut a = Directory::default();
+    let mut b = compact();
+    let entries = [ana("ana@example.com", "BANKA", "100"), ana("+5511987654321", "BANKA", "100")];
+    let report = |target| NewReport {
+        reporter: "BANKB".into(),
+        target,
+        infraction_type: InfractionType::Fraud,
+        reported_by: ReportedBy::DebitedParticipant,
+        transaction_id: "E9999901012341234123412345678900".into(),
+        details: Masked("scam".into()),
+    };
+    let acct = account("BANKA", "100");
+    for (i, e) in entries.iter().enumerate() {
+        a.register_entry(e.clone(), 1 + i as u64).unwrap();
+        b.register_entry(e.clone(), 1 + i as u64).unwrap();
+    }
+    for target in [
+        ReportTarget::Key(key("ana@example.com")),
+        ReportTarget::Account(acct.clone(), Masked(ANA_CPF.into())),
+    ] {
+        assert_eq!(a.file_report(report(target.clone()), 5), b.file_report(report(target), 5));
+    }
+    let (mut sa, mut sb) = (AntiScan::default(), AntiScan::default());
+    for k in ["ana@example.com", "+5511987654321", "nobody@example.com"] {
+        let req = LookupRequest {
+            participant: "BANKB".into(),
+            payer_id: Masked(BIA_CPF.into()),
+            key: key(k),
+        };
+        let (ra, rb) = (a.lookup(&mut sa, &req, 10), b.lookup(&mut sb, &req, 10));
+        assert_eq!(ra, rb, "{k}");
+        if k == "ana@example.com" {
+            let m = ra.unwrap().fraud;
+            assert_eq!((m.key.reported, m.owner.reported, m.account.reported), (1, 2, 2));
+        }
+    }
+}
