@@ -29,7 +29,6 @@ struct Entry<'a> {
     text: Cow<'a, str>,
     xmlns: Option<Cow<'a, str>>,
     first_child: usize,
-    last_child: usize,
     next_sibling: usize,
     attrs: (usize, usize),
 }
@@ -206,7 +205,8 @@ fn malformed(path: String, m: String) -> DecodeError {
 struct Builder<'a> {
     input: &'a [u8],
     tape: Tape<'a>,
-    stack: Vec<usize>,
+    /// Open elements: (entry, its last child so far).
+    stack: Vec<(usize, usize)>,
     root_done: bool,
 }
 
@@ -214,7 +214,7 @@ impl<'a> Builder<'a> {
     /// The element path of the open elements, as the owned parser writes it.
     fn path(&self) -> String {
         let mut p = String::new();
-        for &i in &self.stack {
+        for &(i, _) in &self.stack {
             p.push('/');
             if let Some(e) = self.tape.entries.get(i) {
                 p.push_str(&String::from_utf8_lossy(&e.name));
@@ -245,7 +245,6 @@ impl<'a> Builder<'a> {
             text: Cow::Borrowed(""),
             xmlns: None,
             first_child: NONE,
-            last_child: NONE,
             next_sibling: NONE,
             attrs: (self.tape.attrs.len(), self.tape.attrs.len()),
         };
@@ -276,25 +275,16 @@ impl<'a> Builder<'a> {
         }
         entry.attrs.1 = self.tape.attrs.len();
         let idx = self.tape.entries.len();
-        if let Some(&parent) = self.stack.last() {
-            let last = self.tape.entries.get(parent).map_or(NONE, |p| p.last_child);
-            if let Some(prev) = self.tape.entries.get_mut(last) {
-                prev.next_sibling = idx;
-            }
-            if let Some(p) = self.tape.entries.get_mut(parent) {
-                if p.first_child == NONE {
-                    p.first_child = idx;
-                }
-                p.last_child = idx;
-            }
+        if let Some((parent, last)) = self.stack.last_mut() {
+            link(&mut self.tape.entries, *parent, last, idx);
         }
         self.tape.entries.push(entry);
-        self.stack.push(idx);
+        self.stack.push((idx, NONE));
         Ok(())
     }
 
     fn text(&mut self, more: Cow<'a, str>, what: &str) -> Res {
-        match self.stack.last().and_then(|&i| self.tape.entries.get_mut(i)) {
+        match self.stack.last().and_then(|&(i, _)| self.tape.entries.get_mut(i)) {
             Some(e) => {
                 append(&mut e.text, more);
                 Ok(())
@@ -454,7 +444,8 @@ struct Plain<'a> {
     utf8: &'a str,
     pos: usize,
     tape: Tape<'a>,
-    stack: Vec<(usize, &'a [u8])>,
+    /// Open elements: (entry, raw name, its last child so far).
+    stack: Vec<(usize, &'a [u8], usize)>,
     root_done: bool,
     /// The attributes of the start tag being read (raw key, value), reused.
     scratch: Vec<(&'a [u8], Cow<'a, str>)>,
@@ -472,14 +463,23 @@ impl<'a> Plain<'a> {
     }
 
     fn name(&mut self) -> Option<&'a [u8]> {
+        self.qname().map(|(raw, _)| raw)
+    }
+
+    /// A name and its local part (after the last `:`, as the owned parser takes it).
+    fn qname(&mut self) -> Option<(&'a [u8], &'a [u8])> {
         let from = self.pos;
         if !self.at(from).is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') {
             return None;
         }
-        while self.at(self.pos).is_some_and(is_name_byte) {
+        let mut local = from;
+        while let Some(c) = self.at(self.pos).filter(|c| is_name_byte(*c)) {
             self.pos += 1;
+            if c == b':' {
+                local = self.pos;
+            }
         }
-        self.input.get(from..self.pos)
+        Some((self.input.get(from..self.pos)?, self.input.get(local..self.pos)?))
     }
 
     /// `<?xml ...?>` at the start, without `<`, `>` or `?` inside.
@@ -546,7 +546,7 @@ impl<'a> Plain<'a> {
             last -= 1;
         }
         // Text outside the root element is refused by the owned parser: leave it to report.
-        let &(idx, _) = self.stack.last()?;
+        let &(idx, _, _) = self.stack.last()?;
         let value = unescaped(self.utf8.get(start..last)?, has_amp)?;
         append(&mut self.tape.entries.get_mut(idx)?.text, value);
         Some(())
@@ -554,7 +554,7 @@ impl<'a> Plain<'a> {
 
     fn end_tag(&mut self) -> Option<()> {
         // `</` + the open element's raw name + `>`, nothing else (no space before `>`).
-        let (_, open) = self.stack.pop()?;
+        let (_, open, _) = self.stack.pop()?;
         let from = self.pos + 2;
         let close = self.input.get(from..from + open.len() + 1)?;
         if !same(close.get(..open.len())?, open) || close.last() != Some(&b'>') {
@@ -618,7 +618,7 @@ impl<'a> Plain<'a> {
             return None;
         }
         self.pos += 1;
-        let raw = self.name()?;
+        let (raw, local) = self.qname()?;
         self.scratch.clear();
         let empty = loop {
             let ws = self.skip_ws();
@@ -636,11 +636,10 @@ impl<'a> Plain<'a> {
             }
         };
         let mut entry = Entry {
-            name: Cow::Borrowed(local_bytes(raw)),
+            name: Cow::Borrowed(local),
             text: Cow::Borrowed(""),
             xmlns: None,
             first_child: NONE,
-            last_child: NONE,
             next_sibling: NONE,
             attrs: (self.tape.attrs.len(), self.tape.attrs.len()),
         };
@@ -649,31 +648,30 @@ impl<'a> Plain<'a> {
             self.attach_attributes(&mut entry, prefix);
         }
         let idx = self.tape.entries.len();
-        if let Some(&(parent, _)) = self.stack.last() {
-            link(&mut self.tape.entries, parent, idx);
+        if let Some((parent, _, last)) = self.stack.last_mut() {
+            link(&mut self.tape.entries, *parent, last, idx);
         }
         self.tape.entries.push(entry);
         if empty {
             self.root_done = self.stack.is_empty();
         } else {
-            self.stack.push((idx, raw));
+            self.stack.push((idx, raw, NONE));
         }
         Some(())
     }
 }
 
-/// Attach entry `idx` as the last child of `parent`.
-fn link(entries: &mut [Entry<'_>], parent: usize, idx: usize) {
-    let last = entries.get(parent).map_or(NONE, |p| p.last_child);
-    if let Some(prev) = entries.get_mut(last) {
-        prev.next_sibling = idx;
-    }
-    if let Some(p) = entries.get_mut(parent) {
-        if p.first_child == NONE {
-            p.first_child = idx;
-        }
-        p.last_child = idx;
-    }
+/// Attach entry `idx` as the next child of `parent`, whose last child so far is `last`.
+fn link(entries: &mut [Entry<'_>], parent: usize, last: &mut usize, idx: usize) {
+    let slot = match entries.get_mut(*last) {
+        Some(prev) => &mut prev.next_sibling,
+        None => match entries.get_mut(parent) {
+            Some(p) => &mut p.first_child,
+            None => return,
+        },
+    };
+    *slot = idx;
+    *last = idx;
 }
 
 /// The plain scanner: reads the shape ISO 20022 producers write (an optional XML declaration
