@@ -1,10 +1,12 @@
 //! Runs the directory benchmark ([`directory::bench::run`]) and prints its line, with the
 //! extra figures on a second line. Usage: `cargo run --release -p directory --example bench
-//! -- [ENTRIES]` (default 1,000,000). Allocates about 150 bytes per entry plus one batch.
+//! -- [ENTRIES [PASSES]]` (default 1,000,000 and 5). Allocates about 150 bytes per entry plus one batch.
 
 fn main() {
     let entries = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let r = directory::bench::run(entries);
+    let passes = std::env::args().nth(2).and_then(|a| a.parse().ok());
+    let passes = passes.unwrap_or(directory::bench::RESOLVE_PASSES);
+    let r = directory::bench::run_with(entries, passes);
     println!("{r}");
     println!(
         "directory: resolve_single_per_s={:.0} resolve_per_cpu_s={:.0} register_per_cpu_s={:.0} \

@@ -10,7 +10,9 @@
 //!   slots alone (a slot's home is the top bits of its hash), and deletion shifts the
 //!   following slots back, so no tombstones build up;
 //! - a 64-byte record per entry (one cache line): key code, dates, request id, owner type,
-//!   account number, arena offset of the owner's tax id, name and trade name;
+//!   participant, account type, account number, arena offset of the entry's texts (owner's tax
+//!   id, name, trade name, and a copy of the branch and account number, so that a hit reads
+//!   the slot, the record and one or two lines of texts, and never the account);
 //! - accounts interned once (24 bytes each: participant, key count, arena offset and lengths of
 //!   branch and account number) found through a second table; participants interned;
 //! - the arena is one `String`, each text a length (one `char`) then the text, so texts are
@@ -67,24 +69,6 @@ fn digits_value(s: &[u8]) -> Option<u64> {
     Some(v)
 }
 
-/// Value of each lower-case hex digit; 0xff for any other byte. (Indexing is evaluated at
-/// compile time, where an out-of-range index fails the build, never a run.)
-#[allow(clippy::indexing_slicing)]
-const HEX: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
 fn tagged(tag: u8, payload: u128) -> u128 {
     (u128::from(tag) << 124) | payload
 }
@@ -120,24 +104,42 @@ fn probe_of(key: &Key) -> Probe<'_> {
     }
 }
 
+/// The value of 8 lower-case hex digits (first digit most significant), 8 at a time. Any
+/// other bytes give some value: callers pass only validated key text.
+#[inline]
+fn hex8(b: [u8; 8]) -> u64 {
+    let x = u64::from_le_bytes(b);
+    // '0'..'9' keep their low nibble; 'a'..'f' (bit 6 set) add 9 to it.
+    let v = (x & 0x0f0f_0f0f_0f0f_0f0f) + 9 * ((x >> 6) & 0x0101_0101_0101_0101);
+    let v = ((v << 4) | (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let v = ((v << 8) | (v >> 16)) & 0x0000_ffff_0000_ffff;
+    ((v << 16) | (v >> 32)) & 0xffff_ffff
+}
+
+/// The value of 4 lower-case hex digits.
+#[inline]
+fn hex4(b: [u8; 4]) -> u64 {
+    let [a, b, c, d] = b;
+    hex8([a, b, c, d, b'0', b'0', b'0', b'0']) >> 16
+}
+
 /// A UUIDv4 (lower-case, version nibble `4`) as its 124 bits without the version nibble.
+/// The text is a valid key's (checked at parse), so only its shape is checked here.
 #[inline]
 fn uuid_code(b: &[u8]) -> Option<u128> {
     let b: &[u8; 36] = b.try_into().ok()?;
     if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' || b[14] != b'4' {
         return None;
     }
-    let mut v: u128 = 0;
-    let mut bad = 0u8;
-    for (i, c) in b.iter().enumerate() {
-        if matches!(i, 8 | 13 | 14 | 18 | 23) {
-            continue;
-        }
-        let h = HEX.get(usize::from(*c)).copied().unwrap_or(0xff);
-        bad |= h;
-        v = (v << 4) | u128::from(h & 0x0f);
-    }
-    (bad & 0xf0 == 0).then(|| tagged(TAG_RANDOM, v))
+    let g8 = |i: usize| hex8(std::array::from_fn(|k| b.get(i + k).copied().unwrap_or(b'0')));
+    let g4 = |i: usize| hex4(std::array::from_fn(|k| b.get(i + k).copied().unwrap_or(b'0')));
+    let v = (u128::from(g8(0)) << 92)
+        | (u128::from(g4(9)) << 76)
+        | (u128::from(g4(14) & 0x0fff) << 64)
+        | (u128::from(g4(19)) << 48)
+        | (u128::from(g8(24)) << 16)
+        | u128::from(g4(32));
+    Some(tagged(TAG_RANDOM, v))
 }
 
 /// The key text of an integer code.
@@ -298,10 +300,15 @@ struct Record {
     created_at_ms: u64,
     owned_since_ms: u64,
     request_id: [u8; 16],
-    /// Arena offset of the owner's tax id, name and trade name.
+    /// Arena offset of the entry's texts: owner's tax id, name, trade name, then (a copy of
+    /// the account's) type when it is not one of [`ACCOUNT_TYPES`], branch, account number.
     owner: u64,
     account: u32,
     owner_type: u8,
+    /// The account type: index in [`ACCOUNT_TYPES`], or [`ACCOUNT_LONG`] (then in the texts).
+    kind: u8,
+    /// The participant's number, or [`u16::MAX`] to read it from the account.
+    participant: u16,
 }
 
 /// Account type code for a type that is not one of [`ACCOUNT_TYPES`], or a branch or number
@@ -335,6 +342,9 @@ pub struct CompactStore {
     free_accounts: Vec<u32>,
     participants: Vec<Box<str>>,
     participant_ids: HashMap<Box<str>, u32>,
+    /// The account of the last insert ([`u32::MAX`] for none): keys of one account usually
+    /// come together, and comparing with it saves hashing the account again.
+    last_account: u32,
 }
 
 impl fmt::Debug for CompactStore {
@@ -386,14 +396,15 @@ impl CompactStore {
         self.garbage
     }
 
-    /// Bytes the store has allocated (capacities of its tables, records and arena).
+    /// Bytes the store uses: its tables whole, and the records, accounts and arena up to
+    /// their length (address space reserved beyond it is not touched, so costs no memory).
     pub fn allocated_bytes(&self) -> usize {
         self.index.bytes()
             + self.account_index.bytes()
-            + self.records.capacity() * std::mem::size_of::<Record>()
-            + self.accounts.capacity() * std::mem::size_of::<AccountRec>()
-            + self.arena.capacity()
-            + (self.free_records.capacity() + self.free_accounts.capacity()) * 4
+            + self.records.len() * std::mem::size_of::<Record>()
+            + self.accounts.len() * std::mem::size_of::<AccountRec>()
+            + self.arena.len()
+            + (self.free_records.len() + self.free_accounts.len()) * 4
             + self.participants.iter().map(|p| p.len() * 2 + 48).sum::<usize>()
     }
 
@@ -476,6 +487,14 @@ impl CompactStore {
             && t == parts[3]
     }
 
+    /// The account's number, from the last insert's when it is the same.
+    fn account_number(&self, parts: AccountParts<'_>) -> Option<u32> {
+        if self.last_account != u32::MAX && self.account_matches(self.last_account, parts) {
+            return Some(self.last_account);
+        }
+        self.find_account(parts).map(|(_, n)| n)
+    }
+
     fn find_account(&self, parts: AccountParts<'_>) -> Option<(usize, u32)> {
         let hash = self.account_hash(parts);
         self.account_index.find(hash, |n| self.account_matches(n, parts))
@@ -494,7 +513,7 @@ impl CompactStore {
     /// The account's number, creating it (with no keys) when new.
     fn account_for(&mut self, e: &Entry) -> u32 {
         let parts = crate::store::account_parts(e);
-        if let Some((_, n)) = self.find_account(parts) {
+        if let Some(n) = self.account_number(parts) {
             return n;
         }
         let participant = self.participant_id(&e.participant);
@@ -537,14 +556,23 @@ impl CompactStore {
     #[inline]
     fn view_of(&self, n: u32) -> Option<EntryView<'_>> {
         let r = self.records.get(n as usize)?;
-        let a = self.accounts.get(r.account as usize)?;
-        let (account_type, branch, account) = self.account_text(a);
         let mut at = r.owner as usize;
         let owner_tax_id = get_str(&self.arena, &mut at);
         let owner_name = get_str(&self.arena, &mut at);
         let trade_name = get_str(&self.arena, &mut at);
+        let account_type = match ACCOUNT_TYPES.get(usize::from(r.kind)) {
+            Some(t) => t,
+            None => get_str(&self.arena, &mut at),
+        };
+        let branch = get_str(&self.arena, &mut at);
+        let account = get_str(&self.arena, &mut at);
+        let participant = if r.participant == u16::MAX {
+            self.accounts.get(r.account as usize).map_or(u32::MAX, |a| a.participant)
+        } else {
+            u32::from(r.participant)
+        };
         Some(EntryView {
-            participant: self.participant_name(a.participant),
+            participant: self.participant_name(participant),
             branch,
             account: Masked(account),
             account_type,
@@ -590,6 +618,7 @@ impl EntryStore for CompactStore {
             free_accounts: Vec::new(),
             participants: Vec::new(),
             participant_ids: HashMap::new(),
+            last_account: u32::MAX,
         }
     }
 
@@ -622,37 +651,46 @@ impl EntryStore for CompactStore {
     }
 
     fn view_many<'s>(&'s self, keys: &[Key], out: &mut Vec<Option<EntryView<'s>>>) {
-        const LANES: usize = 16;
+        const LANES: usize = 32;
         out.clear();
         out.reserve(keys.len());
+        let slots = self.index.slots.as_slice();
+        let arena = self.arena.as_bytes();
         for chunk in keys.chunks(LANES) {
-            // Each stage reads one independent location per key, so the reads of one stage
-            // overlap in the memory system instead of waiting one after another.
+            // Compute first, then read in short loops of independent loads: each loop's reads
+            // are all in flight together instead of waiting one after another.
+            let mut probes = [Probe::Code(0); LANES];
             let mut hashes = [0u64; LANES];
+            let mut homes = [0usize; LANES];
+            for (((p, h), home), k) in
+                probes.iter_mut().zip(hashes.iter_mut()).zip(homes.iter_mut()).zip(chunk)
+            {
+                *p = probe_of(k);
+                *h = self.hash_probe(*p);
+                *home = self.index.home((*h >> 32) as u32);
+            }
+            let n = chunk.len();
             let mut warm = 0u64;
-            for (h, k) in hashes.iter_mut().zip(chunk) {
-                *h = self.hash_probe(probe_of(k));
-                let fp = (*h >> 32) as u32;
-                warm ^= self.index.slots.get(self.index.home(fp)).copied().unwrap_or(0);
+            let mut first = [u32::MAX; LANES];
+            for (f, home) in first.iter_mut().zip(homes).take(n) {
+                *f = (slots.get(home).copied().unwrap_or(0) as u32).wrapping_sub(1);
+            }
+            for f in first.iter().take(n) {
+                warm ^= self.records.get(*f as usize).map_or(0, |r| r.owner);
             }
             let mut found = [u32::MAX; LANES];
-            for ((f, h), k) in found.iter_mut().zip(hashes).zip(chunk) {
-                let p = probe_of(k);
+            for ((f, h), p) in found.iter_mut().zip(hashes).zip(probes).take(n) {
                 if let Some((_, n)) = self.index.find(h, |n| self.key_matches(n, p)) {
                     *f = n;
-                    let r = self.records.get(n as usize);
-                    warm ^= r.map_or(0, |r| r.owner ^ u64::from(r.account));
                 }
             }
-            for f in found.iter().take(chunk.len()) {
+            for f in found.iter().take(n) {
                 if let Some(r) = self.records.get(*f as usize) {
-                    let a = self.accounts.get(r.account as usize).map_or(0, |a| a.participant);
-                    let o = self.arena.as_bytes().get(r.owner as usize).copied().unwrap_or(0);
-                    warm ^= u64::from(a) ^ u64::from(o);
+                    warm ^= u64::from(arena.get(r.owner as usize).copied().unwrap_or(0));
                 }
             }
             std::hint::black_box(warm);
-            for f in found.iter().take(chunk.len()) {
+            for f in found.iter().take(n) {
                 out.push(if *f == u32::MAX { None } else { self.view_of(*f) });
             }
         }
@@ -670,6 +708,17 @@ impl EntryStore for CompactStore {
         if self.index.len >= RECORDS_MAX {
             return;
         }
+        let account = self.account_for(e);
+        self.last_account = account;
+        let participant = match self.accounts.get_mut(account as usize) {
+            Some(a) => {
+                a.keys = a.keys.saturating_add(1);
+                u16::try_from(a.participant).unwrap_or(u16::MAX)
+            }
+            None => u16::MAX,
+        };
+        // The key text (of a text key) and the entry's texts side by side: a hit on an e-mail
+        // reads them together.
         let probe = probe_of(&e.key);
         let code = match probe {
             Probe::Code(c) => c,
@@ -679,14 +728,17 @@ impl EntryStore for CompactStore {
                 tagged(tag, at)
             }
         };
-        let account = self.account_for(e);
-        if let Some(a) = self.accounts.get_mut(account as usize) {
-            a.keys = a.keys.saturating_add(1);
-        }
+        let kind = ACCOUNT_TYPES.iter().position(|t| *t == e.account_type);
+        let kind = kind.map_or(ACCOUNT_LONG, |k| k as u8);
         let owner = self.arena.len() as u64;
         for s in [&e.owner_tax_id.0, &e.owner_name.0, &e.trade_name.0] {
             put_str(&mut self.arena, s);
         }
+        if kind == ACCOUNT_LONG {
+            put_str(&mut self.arena, &e.account_type);
+        }
+        put_str(&mut self.arena, &e.branch);
+        put_str(&mut self.arena, &e.account.0);
         let rec = Record {
             key: code,
             created_at_ms: e.created_at_ms,
@@ -695,6 +747,8 @@ impl EntryStore for CompactStore {
             owner,
             account,
             owner_type: u8::from(e.owner_type == OwnerType::Legal),
+            kind,
+            participant,
         };
         let n = match self.free_records.pop() {
             Some(n) => {
@@ -719,10 +773,16 @@ impl EntryStore for CompactStore {
         self.index.remove_at(pos);
         let r = self.records.get(n as usize).copied().unwrap_or_default();
         // The owner bytes, and the key text of a text key, are left behind in the arena.
-        let owner_len = [&entry.owner_tax_id.0, &entry.owner_name.0, &entry.trade_name.0]
-            .iter()
-            .map(|s| s.len() + 1)
-            .sum::<usize>();
+        let owner_len = [
+            &entry.owner_tax_id.0,
+            &entry.owner_name.0,
+            &entry.trade_name.0,
+            &entry.branch,
+            &entry.account.0,
+        ]
+        .iter()
+        .map(|s| s.len() + 1)
+        .sum::<usize>();
         let key_len = if tag_of(r.key) >= TAG_TEXT { key.as_str().len() + 1 } else { 0 };
         self.garbage = self.garbage.saturating_add(owner_len + key_len);
         if let Some(slot) = self.records.get_mut(n as usize) {
@@ -741,14 +801,17 @@ impl EntryStore for CompactStore {
             if left == 0 {
                 self.account_index.remove_at(apos);
                 self.free_accounts.push(a);
+                if self.last_account == a {
+                    self.last_account = u32::MAX;
+                }
             }
         }
         Some(Arc::new(entry))
     }
 
     fn keys_of_account(&self, account: AccountParts<'_>) -> u32 {
-        self.find_account(account)
-            .and_then(|(_, n)| self.accounts.get(n as usize))
+        self.account_number(account)
+            .and_then(|n| self.accounts.get(n as usize))
             .map_or(0, |a| a.keys)
     }
 

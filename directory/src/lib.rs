@@ -588,12 +588,12 @@ impl<S: EntryStore> Directory<S> {
         self.check_account_room(&entry)?;
         entry.created_at_ms = now_ms;
         entry.owned_since_ms = now_ms;
-        let event = DirectoryEvent::Registered { entry: Arc::new(entry) };
-        match self.apply_with_notices(&event) {
-            Ok(_) => Ok(Some(event)),
-            // An event built by the checks above always applies; if not, nothing changed.
-            Err(_) => Err(DirectoryError::Invalid { field: "event", reason: "does not apply" }),
-        }
+        let entry = Arc::new(entry);
+        // What `apply` does with this event: its own checks (key free, no claim) were made
+        // above, so the key is not looked up twice more.
+        self.sync.seq = self.sync.seq.saturating_add(1);
+        self.insert_entry(Arc::clone(&entry));
+        Ok(Some(DirectoryEvent::Registered { entry }))
     }
 
     /// Register a random key (UUIDv4 drawn from `rng`) for the account in `template` (whose
@@ -687,6 +687,46 @@ impl<S: EntryStore> Directory<S> {
     /// The store of entries.
     pub fn store(&self) -> &S {
         &self.entries
+    }
+
+    /// What `participant` still has to act on, oldest claim or report first, at most `max`:
+    /// derived from the journaled state (so it survives a restart with it), for the switch to
+    /// deliver on the participant's pull stream until it is acted on:
+    /// - [`NoticeKind::ClaimOpened`]: a claim on one of its keys awaits its answer (open or
+    ///   waiting for resolution, it is the donor);
+    /// - [`NoticeKind::ClaimConfirmed`]: its claim was confirmed and awaits completion;
+    /// - [`NoticeKind::ReportFiled`]: a report against it awaits acknowledgement or closing.
+    ///
+    /// It scans the claims and reports kept (both bounded by the configuration), so callers
+    /// poll it at a bounded rate.
+    pub fn pending_notices(&self, participant: &str, max: usize) -> Vec<Notice> {
+        let mut found: Vec<(u64, u8, NoticeKind)> = Vec::new();
+        for c in self.claims.claims.values() {
+            let kind = match c.status {
+                ClaimStatus::Open | ClaimStatus::WaitingResolution
+                    if c.donor_participant == participant =>
+                {
+                    NoticeKind::ClaimOpened(c.id)
+                }
+                ClaimStatus::Confirmed if c.claimer.participant == participant => {
+                    NoticeKind::ClaimConfirmed(c.id)
+                }
+                _ => continue,
+            };
+            found.push((c.opened_at_ms, 0, kind));
+        }
+        for r in self.reports.reports.values() {
+            let waiting = matches!(r.status, ReportStatus::Open | ReportStatus::Acknowledged);
+            if waiting && r.counterparty == participant {
+                found.push((r.opened_at_ms, 1, NoticeKind::ReportFiled(r.id)));
+            }
+        }
+        found.sort_by_key(|(at, src, kind)| (*at, *src, notice_id(kind)));
+        found
+            .into_iter()
+            .take(max)
+            .map(|(_, _, kind)| Notice { participant: participant.to_string(), kind })
+            .collect()
     }
 
     /// Number of keys.
@@ -809,6 +849,21 @@ impl<S: EntryStore> Directory<S> {
             self.config.changes_per_participant_max,
         );
         Some(entry)
+    }
+}
+
+/// The claim or report id a notice is about.
+fn notice_id(kind: &NoticeKind) -> u64 {
+    match *kind {
+        NoticeKind::ClaimOpened(id)
+        | NoticeKind::ClaimAcknowledged(id)
+        | NoticeKind::ClaimConfirmed(id)
+        | NoticeKind::ClaimCancelled(id)
+        | NoticeKind::ClaimCompleted(id)
+        | NoticeKind::ReportFiled(id)
+        | NoticeKind::ReportAcknowledged(id)
+        | NoticeKind::ReportClosed(id)
+        | NoticeKind::ReportCancelled(id) => id,
     }
 }
 

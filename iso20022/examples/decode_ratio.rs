@@ -49,7 +49,8 @@ fn main() {
     let p002 = sample("pacs.002/fednow-outgoing.xml");
     if let Some(what) = std::env::args().nth(1) {
         // Profiling aid: loop one operation on the compact pacs.008.
-        for _ in 0..200_000 {
+        let n: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(200_000);
+        for _ in 0..n {
             match what.as_str() {
                 "scan" => drop(black_box(iso20022::xml::scan(black_box(&compact)))),
                 "tape" => drop(black_box(iso20022::tape::parse(black_box(&compact), &l))),

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Limits, Node, Writer};
 
 /// The namespace of admi.002.001.01.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:admi.002.001.01";
@@ -43,14 +43,20 @@ pub fn encode(msg: &Admi002) -> String {
 
 /// Decode an admi.002.001.01 document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Admi002, DecodeError> {
+    let tape = crate::tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns())
+}
+
+/// [`decode`] through the owned tree: the reference the fast path is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Admi002, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref())
 }
 
 /// Decode from an already parsed `Document` element.
-pub fn decode_element(root: &Element, ns: Option<&str>) -> Result<Admi002, DecodeError> {
+pub fn decode_element<'d, N: Node<'d>>(root: N, ns: Option<&str>) -> Result<Admi002, DecodeError> {
     let at = At::root("Document");
-    if root.name != "Document" || ns != Some(NAMESPACE) {
+    if !root.is("Document") || ns != Some(NAMESPACE) {
         return Err(at.err(ErrorKind::WrongMessage(format!("expected Document in {NAMESPACE}"))));
     }
     let body = req(root, &at, "admi.002.001.01")?;

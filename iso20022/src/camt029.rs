@@ -11,7 +11,7 @@ use crate::codes::{CancellationRejection, CancellationStatus, InvestigationConfi
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
 use crate::reference::*;
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Limits, Node, Writer};
 
 /// The namespace of camt.029.001.09.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:camt.029.001.09";
@@ -110,7 +110,10 @@ pub struct CancellationStatusReason {
     pub additional_info: Vec<String>,
 }
 
-fn decode_reasons(el: &Element, at: &At) -> Result<Vec<CancellationStatusReason>, DecodeError> {
+fn decode_reasons<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+) -> Result<Vec<CancellationStatusReason>, DecodeError> {
     let mut v = Vec::new();
     for (i, r) in el.children_named("CxlStsRsnInf").enumerate() {
         let r_at = at.child("CxlStsRsnInf", Some(i + 1));
@@ -146,13 +149,19 @@ fn encode_reasons(w: &mut Writer, reasons: &[CancellationStatusReason]) {
 
 /// Decode a camt.029.001.09 document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Camt029, DecodeError> {
+    let tape = crate::tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns(), limits)
+}
+
+/// [`decode`] through the owned tree: the reference the fast path is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Camt029, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref(), limits)
 }
 
-fn decode_status(el: &Element, at: &At) -> Result<InvestigationStatus, DecodeError> {
-    let kids: Vec<&str> = el.children.iter().map(|c| c.name.as_str()).collect();
-    match kids.first().copied() {
+fn decode_status<'d, N: Node<'d>>(el: N, at: &At) -> Result<InvestigationStatus, DecodeError> {
+    let first = el.children().next().map(|c| c.name());
+    match first.as_deref() {
         Some("Conf") => {
             let text = req_text(el, at, "Conf", 4)?;
             InvestigationConfirmation::from_code(&text)
@@ -190,8 +199,8 @@ fn decode_status(el: &Element, at: &At) -> Result<InvestigationStatus, DecodeErr
 }
 
 /// Decode from an already parsed `Document` element.
-pub fn decode_element(
-    root: &Element,
+pub fn decode_element<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Camt029, DecodeError> {

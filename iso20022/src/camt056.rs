@@ -8,7 +8,7 @@ use crate::codes::CancellationReason;
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
 use crate::reference::*;
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Limits, Node, Writer};
 
 /// The namespace of camt.056.001.08.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:camt.056.001.08";
@@ -105,7 +105,7 @@ pub struct CancellationReasonInfo {
 }
 
 /// Decode a `CaseAssignment5`.
-pub fn decode_assignment(el: &Element, at: &At) -> Result<Assignment, DecodeError> {
+pub fn decode_assignment<'d, N: Node<'d>>(el: N, at: &At) -> Result<Assignment, DecodeError> {
     Ok(Assignment {
         id: req_text(el, at, "Id", 35)?,
         assigner: decode_party_or_agent(req(el, at, "Assgnr")?, &at.child("Assgnr", None))?,
@@ -127,7 +127,7 @@ fn is_bool(s: &str) -> bool {
 }
 
 /// Decode a `Case5`.
-pub fn decode_case(el: &Element, at: &At) -> Result<Case, DecodeError> {
+pub fn decode_case<'d, N: Node<'d>>(el: N, at: &At) -> Result<Case, DecodeError> {
     Ok(Case {
         id: req_text(el, at, "Id", 35)?,
         creator: decode_party_or_agent(req(el, at, "Cretr")?, &at.child("Cretr", None))?,
@@ -137,7 +137,7 @@ pub fn decode_case(el: &Element, at: &At) -> Result<Case, DecodeError> {
 }
 
 /// Optional `Case5` child.
-pub fn opt_case(el: &Element, at: &At, name: &str) -> Result<Option<Case>, DecodeError> {
+pub fn opt_case<'d, N: Node<'d>>(el: N, at: &At, name: &str) -> Result<Option<Case>, DecodeError> {
     el.child(name).map(|c| decode_case(c, &at.child(name, None))).transpose()
 }
 
@@ -151,7 +151,10 @@ pub fn encode_case(w: &mut Writer, name: &str, c: &Case) {
     w.close(name);
 }
 
-fn decode_reasons(el: &Element, at: &At) -> Result<Vec<CancellationReasonInfo>, DecodeError> {
+fn decode_reasons<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+) -> Result<Vec<CancellationReasonInfo>, DecodeError> {
     let mut v = Vec::new();
     for (i, r) in el.children_named("CxlRsnInf").enumerate() {
         let r_at = at.child("CxlRsnInf", Some(i + 1));
@@ -187,13 +190,19 @@ fn encode_reasons(w: &mut Writer, reasons: &[CancellationReasonInfo]) {
 
 /// Decode a camt.056.001.08 document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Camt056, DecodeError> {
+    let tape = crate::tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns(), limits)
+}
+
+/// [`decode`] through the owned tree: the reference the fast path is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Camt056, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref(), limits)
 }
 
 /// Decode from an already parsed `Document` element.
-pub fn decode_element(
-    root: &Element,
+pub fn decode_element<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Camt056, DecodeError> {

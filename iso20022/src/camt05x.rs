@@ -11,7 +11,7 @@ use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
 use crate::pain001::ExecutionDate as DateOrDateTime;
 use crate::reference::*;
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Limits, Node, Writer};
 
 /// The namespace of camt.052.001.08.
 pub const NAMESPACE_052: &str = "urn:iso:std:iso:20022:tech:xsd:camt.052.001.08";
@@ -191,7 +191,7 @@ fn is_bool(s: &str) -> bool {
     matches!(s, "true" | "false" | "1" | "0")
 }
 
-fn credit_debit(el: &Element, at: &At) -> Result<bool, DecodeError> {
+fn credit_debit<'d, N: Node<'d>>(el: N, at: &At) -> Result<bool, DecodeError> {
     let s = req_checked(el, at, "CdtDbtInd", "CRDT or DBIT", |s| matches!(s, "CRDT" | "DBIT"))?;
     Ok(s == "CRDT")
 }
@@ -204,7 +204,7 @@ fn cd(credit: bool) -> &'static str {
     }
 }
 
-fn date_choice(el: &Element, at: &At) -> Result<DateOrDateTime, DecodeError> {
+fn date_choice<'d, N: Node<'d>>(el: N, at: &At) -> Result<DateOrDateTime, DecodeError> {
     match (el.child("Dt"), el.child("DtTm")) {
         (Some(_), None) => {
             Ok(DateOrDateTime::Date(req_checked(el, at, "Dt", "ISO date", is_iso_date)?))
@@ -214,8 +214,8 @@ fn date_choice(el: &Element, at: &At) -> Result<DateOrDateTime, DecodeError> {
     }
 }
 
-fn opt_date_choice(
-    el: &Element,
+fn opt_date_choice<'d, N: Node<'d>>(
+    el: N,
     at: &At,
     name: &str,
 ) -> Result<Option<DateOrDateTime>, DecodeError> {
@@ -231,7 +231,7 @@ fn encode_date_choice(w: &mut Writer, name: &str, d: &DateOrDateTime) {
     w.close(name);
 }
 
-fn decode_entry_tx(el: &Element, at: &At) -> Result<EntryTx, DecodeError> {
+fn decode_entry_tx<'d, N: Node<'d>>(el: N, at: &At) -> Result<EntryTx, DecodeError> {
     let mut tx = EntryTx {
         amount: opt_amount(el, at, "Amt")?,
         credit: match el.child("CdtDbtInd") {
@@ -314,7 +314,7 @@ fn encode_entry_tx(w: &mut Writer, tx: &EntryTx) {
     w.close("TxDtls");
 }
 
-fn decode_entry(el: &Element, at: &At, limits: &Limits) -> Result<Entry, DecodeError> {
+fn decode_entry<'d, N: Node<'d>>(el: N, at: &At, limits: &Limits) -> Result<Entry, DecodeError> {
     let code = req(el, at, "BkTxCd")?;
     let c_at = at.child("BkTxCd", None);
     let domain = match code.child("Domn") {
@@ -398,13 +398,19 @@ fn encode_entry(w: &mut Writer, e: &Entry) {
 
 /// Decode a camt.052, camt.053 or camt.054 (.001.08) document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<CashReport, DecodeError> {
+    let tape = crate::tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns(), limits)
+}
+
+/// [`decode`] through the owned tree: the reference the fast path is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<CashReport, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref(), limits)
 }
 
 /// Decode from an already parsed `Document` element.
-pub fn decode_element(
-    root: &Element,
+pub fn decode_element<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<CashReport, DecodeError> {

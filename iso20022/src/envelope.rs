@@ -21,7 +21,7 @@
 
 use crate::error::{DecodeError, ErrorKind};
 use crate::head001::{self, AppHdr};
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Limits, Node, Writer};
 use crate::{decode_root, encode as encode_message, Message};
 
 /// The namespace of the switch's own wrapper element.
@@ -40,34 +40,40 @@ pub struct Envelope {
 }
 
 /// Find the first element (breadth-first) holding an `AppHdr` and a `Document` child.
-pub fn find_parts(root: &Element) -> Option<(&Element, &Element)> {
-    let mut queue: std::collections::VecDeque<&Element> = std::collections::VecDeque::new();
+pub fn find_parts<'d, N: Node<'d>>(root: N) -> Option<(N, N)> {
+    let mut queue: std::collections::VecDeque<N> = std::collections::VecDeque::new();
     queue.push_back(root);
     while let Some(el) = queue.pop_front() {
         if let (Some(h), Some(d)) = (el.child("AppHdr"), el.child("Document")) {
             return Some((h, d));
         }
-        queue.extend(el.children.iter());
+        queue.extend(el.children());
     }
     None
 }
 
 /// Decode an envelope.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Envelope, DecodeError> {
+    let tape = crate::tape::parse(input, limits)?;
+    decode_parsed(tape.root(), limits)
+}
+
+/// [`decode`] through the owned tree: the reference the fast path is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Envelope, DecodeError> {
     let (root, _) = xml::parse(input, limits)?;
     decode_parsed(&root, limits)
 }
 
-/// Decode an envelope from an already parsed root element.
-pub fn decode_parsed(root: &Element, limits: &Limits) -> Result<Envelope, DecodeError> {
+/// Decode an envelope from an already parsed root element (owned or [`crate::tape`]).
+pub fn decode_parsed<'d, N: Node<'d>>(root: N, limits: &Limits) -> Result<Envelope, DecodeError> {
     let Some((hdr, doc)) = find_parts(root) else {
         return Err(DecodeError::new(
-            &format!("/{}", root.name),
+            &format!("/{}", root.name()),
             ErrorKind::WrongMessage("no element holds both an AppHdr and a Document".into()),
         ));
     };
-    let header = head001::decode_element(hdr, hdr.xmlns.as_deref())?;
-    let message = decode_root(doc, doc.xmlns.as_deref(), limits)?;
+    let header = head001::decode_element(hdr, hdr.xmlns())?;
+    let message = decode_root(doc, doc.xmlns(), limits)?;
     let kind = message.message_type();
     if header.msg_def_id != kind.name() {
         return Err(DecodeError::new(

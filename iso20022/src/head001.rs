@@ -7,7 +7,7 @@
 
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Limits, Node, Writer};
 
 /// The namespace of head.001.001.02.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:head.001.001.02";
@@ -41,7 +41,7 @@ pub struct AppHdr {
     pub priority: Option<String>,
 }
 
-fn decode_party44(el: &Element, at: &At) -> Result<PartyOrAgent, DecodeError> {
+fn decode_party44<'d, N: Node<'d>>(el: N, at: &At) -> Result<PartyOrAgent, DecodeError> {
     match (el.child("OrgId"), el.child("FIId")) {
         (Some(p), None) => Ok(PartyOrAgent::Party(decode_party(p, &at.child("OrgId", None))?)),
         (None, Some(a)) => Ok(PartyOrAgent::Agent(decode_agent(a, &at.child("FIId", None))?)),
@@ -64,17 +64,23 @@ fn is_bool(s: &str) -> bool {
 
 /// Decode a head.001.001.02 document (root `AppHdr`).
 pub fn decode(input: &[u8], limits: &Limits) -> Result<AppHdr, DecodeError> {
+    let tape = crate::tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns())
+}
+
+/// [`decode`] through the owned tree: the reference the fast path is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<AppHdr, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref())
 }
 
 /// Decode from an already parsed `AppHdr` element.
-pub fn decode_element(el: &Element, ns: Option<&str>) -> Result<AppHdr, DecodeError> {
+pub fn decode_element<'d, N: Node<'d>>(el: N, ns: Option<&str>) -> Result<AppHdr, DecodeError> {
     let at = At::root("AppHdr");
-    if el.name != "AppHdr" || ns != Some(NAMESPACE) {
+    if !el.is("AppHdr") || ns != Some(NAMESPACE) {
         return Err(at.err(ErrorKind::WrongMessage(format!(
             "expected AppHdr in {NAMESPACE}, found {} in {}",
-            el.name,
+            el.name(),
             ns.unwrap_or("no namespace")
         ))));
     }

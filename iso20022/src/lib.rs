@@ -279,7 +279,20 @@ fn is_bulk(input: &[u8], limits: &Limits) -> bool {
 }
 
 /// Decode any supported message, choosing the decoder by the document's namespace.
+///
+/// Reads through the borrowed index of [`tape`] (a bulk pain.001 streams through
+/// [`pain001::decode`]); [`decode_dom`] gives the same value or error through the owned tree.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Message, DecodeError> {
+    if is_bulk(input, limits) {
+        return pain001::decode(input, limits).map(Message::Pain001);
+    }
+    let tape = tape::parse(input, limits)?;
+    decode_root(tape.root(), tape.root_ns(), limits)
+}
+
+/// [`decode`] through the owned tree ([`xml::parse`]): slower, the reference the fast path
+/// is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Message, DecodeError> {
     if is_bulk(input, limits) {
         return pain001::decode(input, limits).map(Message::Pain001);
     }
@@ -287,15 +300,48 @@ pub fn decode(input: &[u8], limits: &Limits) -> Result<Message, DecodeError> {
     decode_root(&root, ns.as_deref(), limits)
 }
 
-/// Decode an already parsed root element (`Document` or `AppHdr`) by its namespace.
-pub fn decode_root(
-    root: &xml::Element,
+/// What the switch reads from a bank: a bare `Document` of a supported type, or an `AppHdr`
+/// plus `Document` envelope (then the header comes back too). Fast path ([`tape`]); the same
+/// result as parsing with [`xml::parse`] and calling [`decode_root`] or
+/// [`envelope::decode_parsed`] (see [`decode_message_dom`]).
+pub fn decode_message(
+    input: &[u8],
+    limits: &Limits,
+) -> Result<(Option<head001::AppHdr>, Message), DecodeError> {
+    let tape = tape::parse(input, limits)?;
+    read_message(tape.root(), tape.root_ns(), limits)
+}
+
+/// [`decode_message`] through the owned tree: the reference for the differential tests.
+pub fn decode_message_dom(
+    input: &[u8],
+    limits: &Limits,
+) -> Result<(Option<head001::AppHdr>, Message), DecodeError> {
+    let (root, ns) = xml::parse(input, limits)?;
+    read_message(&root, ns.as_deref(), limits)
+}
+
+fn read_message<'d, N: xml::Node<'d>>(
+    root: N,
+    ns: Option<&str>,
+    limits: &Limits,
+) -> Result<(Option<head001::AppHdr>, Message), DecodeError> {
+    if ns.and_then(MessageType::from_namespace).is_none() && envelope::find_parts(root).is_some() {
+        return envelope::decode_parsed(root, limits).map(|e| (Some(e.header), e.message));
+    }
+    decode_root(root, ns, limits).map(|m| (None, m))
+}
+
+/// Decode an already parsed root element (`Document` or `AppHdr`) by its namespace: an owned
+/// [`xml::Element`] or a [`tape::TapeNode`].
+pub fn decode_root<'d, N: xml::Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Message, DecodeError> {
     let Some(kind) = ns.and_then(MessageType::from_namespace) else {
         return Err(DecodeError::new(
-            &format!("/{}", root.name),
+            &format!("/{}", root.name()),
             ErrorKind::WrongMessage(format!(
                 "unsupported message namespace {}",
                 ns.unwrap_or("(none)")
@@ -351,14 +397,7 @@ pub fn check(input: &[u8], limits: &Limits) -> Result<MessageType, DecodeError> 
     if is_bulk(input, limits) {
         return pain001::decode(input, limits).map(|m| Message::Pain001(m).message_type());
     }
-    let (root, ns) = xml::parse(input, limits)?;
-    if ns.as_deref().and_then(MessageType::from_namespace).is_some() {
-        return decode_root(&root, ns.as_deref(), limits).map(|m| m.message_type());
-    }
-    if envelope::find_parts(&root).is_some() {
-        return envelope::decode_parsed(&root, limits).map(|e| e.message.message_type());
-    }
-    decode_root(&root, ns.as_deref(), limits).map(|m| m.message_type())
+    decode_message(input, limits).map(|(_, m)| m.message_type())
 }
 
 /// Decode `input` (a bare document or an AppHdr + Document envelope) and encode it again:
@@ -368,11 +407,8 @@ pub fn roundtrip(input: &[u8], limits: &Limits) -> Result<String, DecodeError> {
     if is_bulk(input, limits) {
         return pain001::decode(input, limits).map(|m| pain001::encode(&m));
     }
-    let (root, ns) = xml::parse(input, limits)?;
-    if ns.as_deref().and_then(MessageType::from_namespace).is_none()
-        && envelope::find_parts(&root).is_some()
-    {
-        return envelope::decode_parsed(&root, limits).map(|e| envelope::encode(&e));
+    match decode_message(input, limits)? {
+        (Some(header), message) => Ok(envelope::encode(&envelope::Envelope { header, message })),
+        (None, message) => Ok(encode(&message)),
     }
-    decode_root(&root, ns.as_deref(), limits).map(|m| encode(&m))
 }

@@ -9,7 +9,7 @@ use crate::codes::ReturnReason;
 use crate::common::*;
 use crate::error::DecodeError;
 use crate::reference::*;
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Limits, Node, Writer};
 
 /// The namespace of pacs.004.001.09.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.004.001.09";
@@ -121,13 +121,19 @@ pub struct ReturnReasonInfo {
 
 /// Decode a pacs.004.001.09 or .10 document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Pacs004, DecodeError> {
+    let tape = crate::tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns(), limits)
+}
+
+/// [`decode`] through the owned tree: the reference the fast path is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Pacs004, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref(), limits)
 }
 
 /// Decode from an already parsed `Document` element.
-pub fn decode_element(
-    root: &Element,
+pub fn decode_element<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Pacs004, DecodeError> {
@@ -155,7 +161,7 @@ pub fn decode_element(
     Ok(Pacs004 { version, header, transactions })
 }
 
-fn decode_tx(el: &Element, at: &At) -> Result<PaymentReturn, DecodeError> {
+fn decode_tx<'d, N: Node<'d>>(el: N, at: &At) -> Result<PaymentReturn, DecodeError> {
     let chain = match el.child("RtrChain") {
         Some(c) => {
             let c_at = at.child("RtrChain", None);

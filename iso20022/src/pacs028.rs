@@ -6,7 +6,7 @@
 use crate::common::*;
 use crate::error::DecodeError;
 use crate::reference::*;
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Limits, Node, Writer};
 
 /// The namespace of pacs.028.001.03.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pacs.028.001.03";
@@ -49,13 +49,19 @@ pub struct StatusRequestTx {
 
 /// Decode a pacs.028.001.03 document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Pacs028, DecodeError> {
+    let tape = crate::tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns(), limits)
+}
+
+/// [`decode`] through the owned tree: the reference the fast path is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Pacs028, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref(), limits)
 }
 
 /// Decode from an already parsed `Document` element.
-pub fn decode_element(
-    root: &Element,
+pub fn decode_element<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Pacs028, DecodeError> {

@@ -13,7 +13,7 @@
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
 use crate::reference::*;
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Element, Limits, Node, Writer};
 use rust_decimal::Decimal;
 use std::str::FromStr;
 
@@ -169,26 +169,29 @@ pub(crate) fn amount_decimal(a: &Amount) -> Decimal {
     Decimal::from_i128_with_scale(i128::from(a.minor), a.currency.exponent())
 }
 
-pub(crate) fn check_control_sum(
-    el: &Element,
+pub(crate) fn check_control_sum<'d, N: Node<'d>>(
+    el: N,
     at: &At,
     sum: Decimal,
     overflow: bool,
 ) -> Result<Option<String>, DecodeError> {
     let Some(c) = el.child("CtrlSum") else { return Ok(None) };
     let c_at = at.child("CtrlSum", None);
-    let declared = parse_decimal_number(&c.text, &c_at)?;
+    let declared = parse_decimal_number(c.text(), &c_at)?;
     if overflow || declared != sum {
         return Err(c_at.err(ErrorKind::Invalid(format!(
             "says {} but the transactions add up to {}",
-            c.text,
+            c.text(),
             if overflow { "more than can be represented".to_string() } else { sum.to_string() }
         ))));
     }
-    Ok(Some(c.text.clone()))
+    Ok(Some(c.text().to_string()))
 }
 
-pub(crate) fn decode_tx(el: &Element, at: &At) -> Result<CreditTransferInstruction, DecodeError> {
+pub(crate) fn decode_tx<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+) -> Result<CreditTransferInstruction, DecodeError> {
     let pmt = req(el, at, "PmtId")?;
     let p_at = at.child("PmtId", None);
     let amt = req(el, at, "Amt")?;
@@ -225,8 +228,8 @@ pub(crate) fn decode_tx(el: &Element, at: &At) -> Result<CreditTransferInstructi
     })
 }
 
-fn decode_payment_header(
-    el: &Element,
+fn decode_payment_header<'d, N: Node<'d>>(
+    el: N,
     at: &At,
     version: Version,
 ) -> Result<PaymentInstruction, DecodeError> {
@@ -322,8 +325,8 @@ pub fn decode(input: &[u8], limits: &Limits) -> Result<Pain001, DecodeError> {
 }
 
 /// Decode from an already parsed `Document` element (the transactions still attached).
-pub fn decode_element(
-    root: &Element,
+pub fn decode_element<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Pain001, DecodeError> {
@@ -347,8 +350,8 @@ pub fn decode_element(
     assemble(root, ns, txs)
 }
 
-fn assemble(
-    root: &Element,
+fn assemble<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     txs: Vec<(usize, CreditTransferInstruction)>,
 ) -> Result<Pain001, DecodeError> {
@@ -367,7 +370,7 @@ fn assemble(
         )?,
         forwarding_agent: opt_agent(hdr, &h_at, "FwdgAgt")?,
     };
-    let pmts: Vec<&Element> = body.children_named("PmtInf").collect();
+    let pmts: Vec<N> = body.children_named("PmtInf").collect();
     if pmts.is_empty() {
         return Err(at.err_at("PmtInf", ErrorKind::Missing));
     }

@@ -9,7 +9,7 @@
 use crate::codes::{StatusReason, TxStatus};
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Limits, Node, Writer};
 
 /// The namespace of pain.002.001.10.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10";
@@ -125,7 +125,7 @@ fn is_group_status(s: &str) -> bool {
     s == "PART" || TxStatus::from_code(s).is_some()
 }
 
-fn decode_reasons(el: &Element, at: &At) -> Result<Vec<StatusReasonInfo>, DecodeError> {
+fn decode_reasons<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<StatusReasonInfo>, DecodeError> {
     let mut v = Vec::new();
     for (i, r) in el.children_named("StsRsnInf").enumerate() {
         let r_at = at.child("StsRsnInf", Some(i + 1));
@@ -157,13 +157,19 @@ fn encode_reasons(w: &mut Writer, reasons: &[StatusReasonInfo]) {
 
 /// Decode a pain.002.001.10 document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Pain002, DecodeError> {
+    let tape = crate::tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns(), limits)
+}
+
+/// [`decode`] through the owned tree: the reference the fast path is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Pain002, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref(), limits)
 }
 
 /// Decode from an already parsed `Document` element.
-pub fn decode_element(
-    root: &Element,
+pub fn decode_element<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Pain002, DecodeError> {

@@ -12,7 +12,7 @@ use crate::pain001::{
     ExecutionDate, InitiationHeader,
 };
 use crate::reference::*;
-use crate::xml::{self, Element, Limits, Writer};
+use crate::xml::{self, Limits, Node, Writer};
 use rust_decimal::Decimal;
 
 /// The namespace of pain.013.001.07.
@@ -54,7 +54,7 @@ pub struct ActivationRequest {
     pub transactions: Vec<CreditTransferInstruction>,
 }
 
-fn date_choice(el: &Element, at: &At) -> Result<ExecutionDate, DecodeError> {
+fn date_choice<'d, N: Node<'d>>(el: N, at: &At) -> Result<ExecutionDate, DecodeError> {
     match (el.child("Dt"), el.child("DtTm")) {
         (Some(_), None) => {
             Ok(ExecutionDate::Date(req_checked(el, at, "Dt", "ISO date", is_iso_date)?))
@@ -75,13 +75,19 @@ fn encode_date_choice(w: &mut Writer, name: &str, d: &ExecutionDate) {
 
 /// Decode a pain.013.001.07 document.
 pub fn decode(input: &[u8], limits: &Limits) -> Result<Pain013, DecodeError> {
+    let tape = crate::tape::parse(input, limits)?;
+    decode_element(tape.root(), tape.root_ns(), limits)
+}
+
+/// [`decode`] through the owned tree: the reference the fast path is checked against.
+pub fn decode_dom(input: &[u8], limits: &Limits) -> Result<Pain013, DecodeError> {
     let (root, ns) = xml::parse(input, limits)?;
     decode_element(&root, ns.as_deref(), limits)
 }
 
 /// Decode from an already parsed `Document` element.
-pub fn decode_element(
-    root: &Element,
+pub fn decode_element<'d, N: Node<'d>>(
+    root: N,
     ns: Option<&str>,
     limits: &Limits,
 ) -> Result<Pain013, DecodeError> {

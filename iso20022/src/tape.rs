@@ -98,7 +98,7 @@ impl<'d> Iterator for TapeChildren<'d> {
 impl<'d> Node<'d> for TapeNode<'d> {
     type Children = TapeChildren<'d>;
     fn is(self, name: &str) -> bool {
-        self.entry().is_some_and(|e| *e.name == *name.as_bytes())
+        self.entry().is_some_and(|e| same(&e.name, name.as_bytes()))
     }
     fn name(self) -> Cow<'d, str> {
         match self.entry() {
@@ -120,6 +120,12 @@ impl<'d> Node<'d> for TapeNode<'d> {
     fn children(self) -> TapeChildren<'d> {
         TapeChildren { tape: self.tape, next: self.entry().map_or(NONE, |e| e.first_child) }
     }
+}
+
+/// Byte equality written out: names are short, and a call to `memcmp` costs more than the loop.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// `part` as a slice of `input` with the input's lifetime, if it lies inside it (the slice
@@ -364,20 +370,63 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// Bytes the plain scanner accepts in names: ASCII letters, digits, `_ - . :`.
+// Built at compile time; `i < 256` is the loop bound (`get_mut` is not const yet).
+#[allow(clippy::indexing_slicing)]
+const NAME_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':');
+        i += 1;
+    }
+    t
+};
+
 fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':')
+    NAME_BYTES.get(usize::from(b)).copied().unwrap_or(false)
+}
+
+/// Index of the first non-whitespace byte of `b` (its length if none): eight spaces at a time
+/// first, since pretty-printed messages indent with runs of spaces.
+fn ws_prefix(b: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        if chunk != b"        " {
+            break;
+        }
+        i += 8;
+    }
+    while b.get(i).copied().is_some_and(is_ws) {
+        i += 1;
+    }
+    i
 }
 
 fn trim_ws(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !is_ws(*c)).unwrap_or(b.len());
+    let start = ws_prefix(b);
     let end = b.iter().rposition(|c| !is_ws(*c)).map_or(start, |e| e + 1);
     b.get(start..end).unwrap_or_default()
+}
+
+/// The first `<` in `b`: a plain loop over the first bytes (most text in a message is a short
+/// value, or nothing between `>` and `<`), memchr beyond.
+fn find_lt(b: &[u8]) -> Option<usize> {
+    let head = b.get(..64).unwrap_or(b);
+    match head.iter().position(|c| *c == b'<') {
+        Some(i) => Some(i),
+        None if head.len() < b.len() => {
+            memchr::memchr(b'<', b.get(head.len()..)?).map(|i| i + head.len())
+        }
+        None => None,
+    }
 }
 
 /// Unescaped UTF-8 text, as quick-xml's `unescape` gives it; `None` where that would fail.
 fn plain_text(raw: &[u8]) -> Option<Cow<'_, str>> {
     let s = std::str::from_utf8(raw).ok()?;
-    if memchr::memchr(b'&', raw).is_none() {
+    if !raw.contains(&b'&') {
         return Some(Cow::Borrowed(s));
     }
     quick_xml::escape::unescape(s).ok()
@@ -390,6 +439,8 @@ struct Plain<'a> {
     tape: Tape<'a>,
     stack: Vec<(usize, &'a [u8])>,
     root_done: bool,
+    /// The attributes of the start tag being read (raw key, value), reused.
+    scratch: Vec<(&'a [u8], Cow<'a, str>)>,
 }
 
 impl<'a> Plain<'a> {
@@ -398,11 +449,9 @@ impl<'a> Plain<'a> {
     }
 
     fn skip_ws(&mut self) -> usize {
-        let from = self.pos;
-        while self.at(self.pos).is_some_and(is_ws) {
-            self.pos += 1;
-        }
-        self.pos - from
+        let n = ws_prefix(self.input.get(self.pos..).unwrap_or_default());
+        self.pos += n;
+        n
     }
 
     fn name(&mut self) -> Option<&'a [u8]> {
@@ -454,6 +503,9 @@ impl<'a> Plain<'a> {
     }
 
     fn text(&mut self, end: usize) -> Option<()> {
+        if end == self.pos {
+            return Some(());
+        }
         let raw = trim_ws(self.input.get(self.pos..end)?);
         self.pos = end;
         if raw.is_empty() {
@@ -466,21 +518,20 @@ impl<'a> Plain<'a> {
     }
 
     fn end_tag(&mut self) -> Option<()> {
-        self.pos += 2;
-        let name = self.name()?;
-        if self.at(self.pos) != Some(b'>') {
-            return None;
-        }
-        self.pos += 1;
+        // `</` + the open element's raw name + `>`, nothing else (no space before `>`).
         let (_, open) = self.stack.pop()?;
-        if open != name {
+        let from = self.pos + 2;
+        let close = self.input.get(from..from + open.len() + 1)?;
+        if !same(close.get(..open.len())?, open) || close.last() != Some(&b'>') {
             return None;
         }
+        self.pos = from + open.len() + 1;
         self.root_done = self.stack.is_empty();
         Some(())
     }
 
-    fn attribute(&mut self, entry: &mut Pending<'a>, prefix: Option<&[u8]>) -> Option<()> {
+    /// One `key="value"` (or single quotes) into the scratch list.
+    fn attribute(&mut self) -> Option<()> {
         let key = self.name()?;
         if self.at(self.pos) != Some(b'=') {
             return None;
@@ -490,37 +541,37 @@ impl<'a> Plain<'a> {
         let len = memchr::memchr(quote, self.input.get(from..)?)?;
         let raw = self.input.get(from..from + len)?;
         self.pos = from + len + 1;
-        if memchr::memchr(b'<', raw).is_some() {
+        if memchr::memchr(b'<', raw).is_some() || self.scratch.iter().any(|(k, _)| *k == key) {
             return None;
         }
-        let value = plain_text(raw)?;
-        let (first, end) = (entry.entry.attrs.0, self.tape.attrs.len());
-        let seen = self.tape.attrs.get(first..end)?;
-        if seen.iter().any(|(k, _)| **k == *key) || entry.xmlns_keys.contains(&key) {
-            return None;
-        }
-        if key == b"xmlns" || key.starts_with(b"xmlns:") {
-            entry.xmlns_keys.push(key);
-            let own = if key == b"xmlns" {
-                if self.stack.is_empty() {
-                    self.tape.root_ns = Some(value.clone());
-                }
-                prefix.is_none()
-            } else {
-                let own = prefix.is_some_and(|p| p == local_bytes(key));
-                if own && self.stack.is_empty() {
-                    self.tape.root_ns = Some(value.clone());
-                }
-                own
-            };
-            if own {
-                entry.entry.xmlns = Some(value);
-            }
-            return Some(());
-        }
-        // The owned parser keys attributes by local name; duplicates are checked on the raw key.
-        self.tape.attrs.push((Cow::Borrowed(key), value));
+        self.scratch.push((key, plain_text(raw)?));
         Some(())
+    }
+
+    /// Move the scratch attributes of a start tag into `entry` and the tape: namespace
+    /// declarations as the owned parser reads them, the others by local name.
+    fn attach_attributes(&mut self, entry: &mut Entry<'a>, prefix: Option<&[u8]>) {
+        let root = self.stack.is_empty();
+        for (key, value) in self.scratch.drain(..) {
+            if key == b"xmlns" {
+                if root {
+                    self.tape.root_ns = Some(value.clone());
+                }
+                if prefix.is_none() {
+                    entry.xmlns = Some(value);
+                }
+            } else if key.starts_with(b"xmlns:") {
+                if prefix.is_some_and(|p| p == local_bytes(key)) {
+                    if root {
+                        self.tape.root_ns = Some(value.clone());
+                    }
+                    entry.xmlns = Some(value);
+                }
+            } else {
+                self.tape.attrs.push((Cow::Borrowed(local_bytes(key)), value));
+            }
+        }
+        entry.attrs.1 = self.tape.attrs.len();
     }
 
     fn start_tag(&mut self, limits: &Limits) -> Option<()> {
@@ -532,19 +583,7 @@ impl<'a> Plain<'a> {
         }
         self.pos += 1;
         let raw = self.name()?;
-        let prefix = memchr::memchr(b':', raw).and_then(|i| raw.get(..i));
-        let mut entry = Pending {
-            entry: Entry {
-                name: Cow::Borrowed(local_bytes(raw)),
-                text: Cow::Borrowed(""),
-                xmlns: None,
-                first_child: NONE,
-                last_child: NONE,
-                next_sibling: NONE,
-                attrs: (self.tape.attrs.len(), self.tape.attrs.len()),
-            },
-            xmlns_keys: Vec::new(),
-        };
+        self.scratch.clear();
         let empty = loop {
             let ws = self.skip_ws();
             match self.at(self.pos)? {
@@ -556,17 +595,22 @@ impl<'a> Plain<'a> {
                     self.pos += 2;
                     break true;
                 }
-                _ if ws > 0 => self.attribute(&mut entry, prefix)?,
+                _ if ws > 0 => self.attribute()?,
                 _ => return None,
             }
         };
-        let mut entry = entry.entry;
-        entry.attrs.1 = self.tape.attrs.len();
-        // Attribute keys were pushed raw (for the duplicate check); store local names.
-        for (k, _) in self.tape.attrs.get_mut(entry.attrs.0..entry.attrs.1)? {
-            if let Cow::Borrowed(b) = k {
-                *k = Cow::Borrowed(local_bytes(b));
-            }
+        let mut entry = Entry {
+            name: Cow::Borrowed(local_bytes(raw)),
+            text: Cow::Borrowed(""),
+            xmlns: None,
+            first_child: NONE,
+            last_child: NONE,
+            next_sibling: NONE,
+            attrs: (self.tape.attrs.len(), self.tape.attrs.len()),
+        };
+        if !self.scratch.is_empty() {
+            let prefix = memchr::memchr(b':', raw).and_then(|i| raw.get(..i));
+            self.attach_attributes(&mut entry, prefix);
         }
         let idx = self.tape.entries.len();
         if let Some(&(parent, _)) = self.stack.last() {
@@ -580,13 +624,6 @@ impl<'a> Plain<'a> {
         }
         Some(())
     }
-}
-
-/// An element being read by the plain scanner, with the raw `xmlns` keys it declared (for
-/// the duplicate-attribute check quick-xml makes).
-struct Pending<'a> {
-    entry: Entry<'a>,
-    xmlns_keys: Vec<&'a [u8]>,
 }
 
 /// Attach entry `idx` as the last child of `parent`.
@@ -620,12 +657,13 @@ pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
         tape: Tape { entries: Vec::with_capacity(guess), attrs: Vec::new(), root_ns: None },
         stack: Vec::with_capacity(limits.max_depth.min(64)),
         root_done: false,
+        scratch: Vec::new(),
     };
     p.skip_ws();
     p.decl()?;
     loop {
         let rest = input.get(p.pos..)?;
-        let Some(lt) = memchr::memchr(b'<', rest) else {
+        let Some(lt) = find_lt(rest) else {
             if !trim_ws(rest).is_empty() {
                 return None;
             }

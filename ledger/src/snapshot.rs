@@ -355,6 +355,9 @@ impl Ledger {
 
         let mut reserved_sum: u128 = 0;
         let reserved = r.count(RECORD_BYTES, "reserved transfers")?;
+        if reserved > transfers_max {
+            return invalid(format!("{reserved} reserved transfers, over transfers_max"));
+        }
         l.transfers.reserve(reserved);
         for _ in 0..reserved {
             let at = r.at;
@@ -366,6 +369,9 @@ impl Ledger {
             insert(&mut l, id, rec, at)?;
         }
         let finalized = r.count(8 + RECORD_BYTES + 16, "finalized transfers")?;
+        if finalized > transfers_max - reserved {
+            return invalid(format!("{reserved} + {finalized} transfers, over transfers_max"));
+        }
         l.transfers.reserve(finalized);
         l.finalized.reserve(finalized);
         for _ in 0..finalized {
@@ -387,9 +393,6 @@ impl Ledger {
             if is_return {
                 l.returns.insert(id, original);
             }
-        }
-        if l.transfers.len() > transfers_max {
-            return invalid(format!("{} transfers, over transfers_max", l.transfers.len()));
         }
         if reserved_sum != l.totals.reserved_debits {
             return invalid("reservations do not add up to the reserved totals".into());

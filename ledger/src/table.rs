@@ -2,12 +2,15 @@
 //! PERFORMANCE CRITICAL PATH: each reserve, post and compaction goes through here.
 //!
 //! Layout, chosen for the cache: records (id and content, 64 bytes, one cache line) live in
-//! a dense slab; the hash index holds only 4-byte slot numbers, so for the live set of a
-//! switch (tens of thousands of transfers) the index stays in the L2 cache while the slab
-//! does not. Freed slots are reused first in, first out: transfers are finalized and
-//! compacted roughly in the order they were created, so new records are written in address
-//! order and the hardware prefetcher sees a stream instead of random cold lines. Compaction
-//! drops a transfer by its slot and stored hash without reading its record.
+//! a dense slab; the hash index holds only 4-byte words, a slot number with a few more bits
+//! of the id's hash above it (a tag), so for the live set of a switch (tens of thousands of
+//! transfers) the index stays in the L2 cache while the slab does not, and looking up a new
+//! id almost never reads a slab line (the tag tells it apart first). Freed slots are reused
+//! first in, first out: transfers are finalized and compacted roughly in the order they were
+//! created, so new records are written in address order and the hardware prefetcher sees a
+//! stream instead of random cold lines. Compaction drops a transfer by its slot and stored
+//! hash without reading its record. An insertion writes the index before the (probably
+//! cold) slab line, so that a lookup right after it does not wait behind that store.
 //!
 //! Guarantees: at most one record per id; a slot number stays valid until that record is
 //! removed. Must not: decide anything about money (the ledger does), or allocate on the
@@ -28,13 +31,22 @@ struct Entry {
     record: TransferRecord,
 }
 
-/// Transfers by id: a slab of records and an index of slot numbers.
-#[derive(Debug, Clone, Default)]
+/// Transfers by id: a slab of records and an index of tagged slot numbers.
+#[derive(Debug, Clone)]
 pub(crate) struct TransferTable {
+    /// Each word: `tag << slot_bits | slot`.
     index: HashTable<u32>,
     slab: Vec<Entry>,
     /// Slots freed by `remove`, reused oldest first.
     free: VecDeque<u32>,
+    /// Bits of an index word holding the slot; the rest hold the tag.
+    slot_bits: u32,
+}
+
+impl Default for TransferTable {
+    fn default() -> Self {
+        TransferTable::with_slots_max(u32::MAX as usize)
+    }
 }
 
 /// The hash of a transfer id (what `remove` needs back).
@@ -44,6 +56,38 @@ pub(crate) fn hash_id(id: TransferId) -> u64 {
 }
 
 impl TransferTable {
+    /// A table that will never hold more than `slots_max` records at once (the ledger's
+    /// `transfers_max`): the fewer slot bits, the longer the tag.
+    pub(crate) fn with_slots_max(slots_max: usize) -> TransferTable {
+        let highest = slots_max.clamp(2, u32::MAX as usize) - 1;
+        let slot_bits = usize::BITS - highest.leading_zeros();
+        TransferTable {
+            index: HashTable::new(),
+            slab: Vec::new(),
+            free: VecDeque::new(),
+            slot_bits,
+        }
+    }
+
+    fn slot_mask(&self) -> u32 {
+        if self.slot_bits >= 32 {
+            u32::MAX
+        } else {
+            (1u32 << self.slot_bits) - 1
+        }
+    }
+
+    /// The index word of `slot` for an id hashing to `hash`.
+    #[inline]
+    fn word(&self, hash: u64, slot: u32) -> u32 {
+        let tag = (hash >> 32) as u32;
+        if self.slot_bits >= 32 {
+            slot
+        } else {
+            (tag << self.slot_bits) | slot
+        }
+    }
+
     /// Number of records.
     pub(crate) fn len(&self) -> usize {
         self.index.len()
@@ -51,8 +95,8 @@ impl TransferTable {
 
     /// Make room for `additional` more records without growing on the per-transfer path.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let slab = &self.slab;
-        self.index.reserve(additional, |&s| slot_hash(slab, s));
+        let (slab, mask) = (&self.slab, self.slot_mask());
+        self.index.reserve(additional, |&w| slot_hash(slab, w & mask));
         let spare = self.free.len() + (self.slab.capacity() - self.slab.len());
         self.slab.reserve(additional.saturating_sub(spare));
     }
@@ -60,8 +104,12 @@ impl TransferTable {
     /// The slot holding `id`, if any.
     #[inline]
     pub(crate) fn find(&self, id: TransferId, hash: u64) -> Option<u32> {
-        let slab = &self.slab;
-        self.index.find(hash, |&s| slab.get(s as usize).is_some_and(|e| e.id == id)).copied()
+        let (slab, mask) = (&self.slab, self.slot_mask());
+        let tag = self.word(hash, 0);
+        let eq = |&w: &u32| {
+            w & !mask == tag && slab.get((w & mask) as usize).is_some_and(|e| e.id == id)
+        };
+        self.index.find(hash, eq).map(|&w| w & mask)
     }
 
     /// The record of `id`, if any.
@@ -82,23 +130,29 @@ impl TransferTable {
     /// its slot. `hash` is `hash_id(id)`.
     #[inline]
     pub(crate) fn insert_new(&mut self, id: TransferId, hash: u64, record: TransferRecord) -> u32 {
+        let reused = self.free.pop_front();
+        // The ledger never remembers more than `transfers_max` transfers (`check_room`), so
+        // the slab never grows past the slots the index words have room for.
+        let slot = reused.unwrap_or_else(|| u32::try_from(self.slab.len()).unwrap_or(u32::MAX));
+        let mask = self.slot_mask();
+        if slot > mask {
+            crate::invariant_broken("transfer slot beyond transfers_max");
+        }
+        // Index first (hot lines), slab line last: see the module documentation. A rehash
+        // here must not read the slab at `slot`, which still holds an older record.
+        let word = self.word(hash, slot);
+        let slab = &self.slab;
+        let rehash = |&w: &u32| if w & mask == slot { hash } else { slot_hash(slab, w & mask) };
+        self.index.insert_unique(hash, word, rehash);
         let entry = Entry { id, record };
-        let slot = match self.free.pop_front() {
+        match reused {
             Some(s) => {
                 if let Some(e) = self.slab.get_mut(s as usize) {
                     *e = entry;
                 }
-                s
             }
-            None => {
-                // The ledger caps transfers far below u32::MAX (its `transfers_max`).
-                let s = u32::try_from(self.slab.len()).unwrap_or(u32::MAX);
-                self.slab.push(entry);
-                s
-            }
-        };
-        let slab = &self.slab;
-        self.index.insert_unique(hash, slot, |&s| slot_hash(slab, s));
+            None => self.slab.push(entry),
+        }
         slot
     }
 
@@ -106,7 +160,8 @@ impl TransferTable {
     /// Returns false if no such record is indexed (nothing changes then).
     #[inline]
     pub(crate) fn remove(&mut self, hash: u64, slot: u32) -> bool {
-        match self.index.find_entry(hash, |&s| s == slot) {
+        let word = self.word(hash, slot);
+        match self.index.find_entry(hash, |&w| w == word) {
             Ok(entry) => {
                 entry.remove();
                 self.free.push_back(slot);
@@ -118,7 +173,10 @@ impl TransferTable {
 
     /// Every record with its id, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (TransferId, &TransferRecord)> {
-        self.index.iter().filter_map(|&s| self.slab.get(s as usize).map(|e| (e.id, &e.record)))
+        let mask = self.slot_mask();
+        self.index
+            .iter()
+            .filter_map(move |&w| self.slab.get((w & mask) as usize).map(|e| (e.id, &e.record)))
     }
 
     /// The id and record in slot `s` (meaningful only while that record is indexed).
@@ -154,8 +212,23 @@ mod tests {
     }
 
     #[test]
+    fn tags_sit_above_the_slot_bits() {
+        assert_eq!(TransferTable::with_slots_max(1 << 24).slot_bits, 24);
+        assert_eq!(TransferTable::with_slots_max((1 << 24) + 1).slot_bits, 25);
+        assert_eq!(TransferTable::with_slots_max(0).slot_bits, 1);
+        assert_eq!(TransferTable::default().slot_bits, 32);
+        let t = TransferTable::with_slots_max(1 << 24);
+        assert_eq!(t.word(0xabcd_ef12_0000_0000, 5), 0x1200_0005);
+    }
+
+    #[test]
     fn slots_are_reused_oldest_first_and_ids_stay_unique() {
-        let mut t = TransferTable::default();
+        for t in [TransferTable::default(), TransferTable::with_slots_max(2_000)] {
+            slots_are_reused_oldest_first(t);
+        }
+    }
+
+    fn slots_are_reused_oldest_first(mut t: TransferTable) {
         let slots: Vec<u32> = (1..=4u128).map(|id| t.insert_new(id, hash_id(id), rec(1))).collect();
         assert_eq!(slots, vec![0, 1, 2, 3]);
         assert!(t.remove(hash_id(2), 1));

@@ -228,3 +228,40 @@ fn the_claimer_account_limit_is_checked_at_opening() {
         DirectoryError::AccountKeyLimit { limit: 1 }
     );
 }
+
+#[test]
+fn pending_notices_list_what_each_participant_must_act_on_until_it_does() {
+    use directory::fraud::{InfractionType, NewReport, ReportResult, ReportTarget, ReportedBy};
+    let mut d = directory_with(&[ana(PHONE, "BANKA", "100"), ana("ana@example.com", "BANKA", "1")]);
+    assert!(d.pending_notices("BANKA", 10).is_empty());
+    let (id, _) = d.open_claim(ClaimType::Portability, ana(PHONE, "BANKB", "900"), T0).unwrap();
+    let report = NewReport {
+        reporter: "BANKC".into(),
+        target: ReportTarget::Key(key("ana@example.com")),
+        infraction_type: InfractionType::Fraud,
+        reported_by: ReportedBy::DebitedParticipant,
+        transaction_id: "E9999901012341234123412345678900".into(),
+        details: Masked("scam".into()),
+    };
+    let (rid, _) = d.file_report(report, T0 + 1).unwrap();
+    let kinds = |d: &Directory, p: &str| -> Vec<NoticeKind> {
+        d.pending_notices(p, 10).into_iter().map(|n| n.kind).collect()
+    };
+    assert_eq!(kinds(&d, "BANKA"), vec![NoticeKind::ClaimOpened(id), NoticeKind::ReportFiled(rid)]);
+    assert_eq!(d.pending_notices("BANKA", 1).len(), 1, "at most max");
+    assert!(kinds(&d, "BANKB").is_empty() && kinds(&d, "BANKC").is_empty());
+    // Acknowledged but not answered: still pending for the donor.
+    d.acknowledge_claim(id, "BANKA", T0 + 2).unwrap();
+    assert_eq!(kinds(&d, "BANKA")[0], NoticeKind::ClaimOpened(id));
+    d.confirm_claim(id, "BANKA", ClaimReason::UserRequested, T0 + 3).unwrap();
+    assert_eq!(kinds(&d, "BANKA"), vec![NoticeKind::ReportFiled(rid)]);
+    assert_eq!(kinds(&d, "BANKB"), vec![NoticeKind::ClaimConfirmed(id)]);
+    d.complete_claim(id, "BANKB", T0 + 4).unwrap();
+    assert!(kinds(&d, "BANKB").is_empty());
+    d.acknowledge_report(rid, "BANKA", T0 + 5).unwrap();
+    assert_eq!(kinds(&d, "BANKA"), vec![NoticeKind::ReportFiled(rid)]);
+    d.close_report(rid, "BANKA", ReportResult::Agreed, Masked("ok".into()), T0 + 6).unwrap();
+    assert!(kinds(&d, "BANKA").is_empty());
+    let n = d.pending_notices("BANKA", 10);
+    assert!(n.iter().all(|n| n.participant == "BANKA"));
+}

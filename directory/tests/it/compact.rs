@@ -86,6 +86,32 @@ fn every_key_type_round_trips_through_the_compact_store() {
 }
 
 #[test]
+fn entries_the_rules_would_refuse_still_replay_exactly() {
+    // Replay applies what the journal holds, even past today's limits: an unknown account
+    // type and a long branch take the store's long path.
+    let mut e = ana("ana@example.com", "BANKA", &"9".repeat(300));
+    e.branch = "b".repeat(300);
+    e.account_type = "XXXX".into();
+    let e2 = Entry { key: key("+5511987654321"), ..e.clone() };
+    let mut a = Directory::default();
+    let mut b = compact();
+    for ev in [e, e2].map(|e| DirectoryEvent::Registered { entry: std::sync::Arc::new(e) }) {
+        a.apply(&ev).unwrap();
+        b.apply(&ev).unwrap();
+    }
+    let keys = [key("ana@example.com"), key("+5511987654321")];
+    let long = AccountRef {
+        participant: "BANKA".into(),
+        branch: "b".repeat(300),
+        account: Masked("9".repeat(300)),
+        account_type: "XXXX".into(),
+    };
+    assert_same(&a, &b, &keys, std::slice::from_ref(&long));
+    assert_eq!(b.keys_of_account(&long), 2);
+    assert_eq!(b.resolve_view(&keys[1]).unwrap().account_type, "XXXX");
+}
+
+#[test]
 fn a_journal_replays_into_a_compact_directory_to_the_same_state() {
     let mut a = Directory::default();
     let mut log: Vec<DirectoryEvent> = Vec::new();
