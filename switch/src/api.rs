@@ -18,9 +18,8 @@ use adapters::server::{Handler, Request, Response};
 use adapters::wire::{PullResponse, SendResponse};
 use iso20022::admi002::{self, Admi002};
 use iso20022::common::PartyOrAgent;
-use iso20022::envelope;
 use iso20022::head001::AppHdr;
-use iso20022::{DecodeError, Limits, Message, MessageType, Reject};
+use iso20022::{DecodeError, Limits, Message, Reject};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -411,16 +410,10 @@ impl EnquiryQuota {
     }
 }
 
-/// Read a bare `Document` or an `AppHdr` + `Document` envelope.
+/// Read a bare `Document` or an `AppHdr` + `Document` envelope, in one pass over the input
+/// (the codec's tape; no tree is built).
 fn read_message(body: &[u8], limits: &Limits) -> Result<(Option<AppHdr>, Message), DecodeError> {
-    let (root, ns) = iso20022::xml::parse(body, limits)?;
-    if ns.as_deref().and_then(MessageType::from_namespace).is_some() {
-        return iso20022::decode_root(&root, ns.as_deref(), limits).map(|m| (None, m));
-    }
-    if envelope::find_parts(&root).is_some() {
-        return envelope::decode_parsed(&root, limits).map(|e| (Some(e.header), e.message));
-    }
-    iso20022::decode_root(&root, ns.as_deref(), limits).map(|m| (None, m))
+    iso20022::decode_message(body, limits)
 }
 
 /// Whether a header's sender is the participant with this BIC.
