@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 secs="${1:-60}"
-for t in decode_any decoders envelope pain001_stream; do
+for t in decode_any decoders envelope pain001_stream differential; do
   mkdir -p "corpus/$t"
   cargo +nightly fuzz run "$t" "corpus/$t" ../schemas/iso20022/samples/*/ -- \
     -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024

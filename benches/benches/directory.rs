@@ -1,5 +1,7 @@
 //! Directory benchmarks: lookups per second (hits, misses, and full end-user lookups with
-//! anti-scan buckets) against 1 million keys, and registrations per second at bulk load.
+//! anti-scan buckets) against 1 million keys, and registrations per second at bulk load, over
+//! the shared store (entries kept whole) and the compact store (`compact_*`, the workload of
+//! `directory::bench`: five keys per account of CPF, phone, e-mail and random keys).
 //!
 //! Setup (building the keys and the loaded directory) sits outside the timed loops. The
 //! memory cost per entry is read from the process's resident set size (Linux `/proc`) before
@@ -11,8 +13,10 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use directory::bench::{workload_entry, workload_key};
 use directory::{
-    AntiScan, AntiScanConfig, Directory, DirectoryConfig, Entry, Key, LookupRequest, Masked,
+    AntiScan, AntiScanConfig, CompactStore, Directory, DirectoryConfig, Entry, EntryView, Key,
+    LookupRequest, Masked,
 };
 
 const ENTRIES: usize = 1_000_000;
@@ -162,6 +166,59 @@ fn bench(c: &mut Criterion) {
                     let _ = d.register_entry(e, 1);
                 }
                 d
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+    compact(c);
+}
+
+/// The compact store: single and batched hits, misses, and bulk registration.
+fn compact(c: &mut Criterion) {
+    let n = ENTRIES as u64;
+    let mut d: Directory<CompactStore> = Directory::compact(config());
+    let _ = d.register_stream((0..n).map(workload_entry).collect(), 1, drop);
+    // A scattered order (a stride prime to the count), held contiguously.
+    let keys: Vec<Key> = (0..n).map(|i| workload_key((i * 1_000_003) % n)).collect();
+    let misses: Vec<Key> = entries(1_000, "miss").into_iter().map(|e| e.key).collect();
+    let mut g = c.benchmark_group("directory");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    g.bench_function("compact_resolve_view_hit_1m", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(d.resolve_view(black_box(&keys[i])).is_some())
+        })
+    });
+    let mut j = 0usize;
+    g.bench_function("compact_resolve_view_miss_1m", |b| {
+        b.iter(|| {
+            j = (j + 1) % misses.len();
+            black_box(d.resolve_view(black_box(&misses[j])).is_none())
+        })
+    });
+    const BATCH: usize = directory::bench::RESOLVE_BATCH;
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let mut views: Vec<Option<EntryView<'_>>> = Vec::with_capacity(BATCH);
+    let mut at = 0usize;
+    g.bench_function("compact_resolve_many_hit_1m", |b| {
+        b.iter(|| {
+            at = (at + BATCH) % (keys.len() - BATCH);
+            d.resolve_many(black_box(&keys[at..at + BATCH]), &mut views);
+            black_box(views.len())
+        })
+    });
+    drop(views);
+    drop(d);
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("compact_register_stream_1m", |b| {
+        b.iter_batched(
+            || (Directory::compact(config()), (0..n).map(workload_entry).collect::<Vec<_>>()),
+            |(mut d, es): (Directory<CompactStore>, Vec<Entry>)| {
+                let refused = d.register_stream(es, 1, drop);
+                (d, refused)
             },
             BatchSize::PerIteration,
         )

@@ -1,6 +1,7 @@
 //! Ledger benchmarks: reserve+post pairs per second on one core (gross prefunded and
-//! deferred net), the same through the single writer thread in batches, and the cost of
-//! closing a settlement window as participants grow.
+//! deferred net), the same through the single writer thread in batches, the cost of
+//! closing a settlement window as participants grow, and of encoding and restoring a snapshot
+//! of the ledger in steady state (what a restart from a snapshot pays).
 //!
 //! Guarantees: setup (accounts, funding, preallocation) is outside the timed loop; the
 //! ledger runs in steady state (compacting finalized transfers as it goes) rather than
@@ -182,5 +183,36 @@ fn close_window(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single_thread, through_writer, close_window);
+/// Encode and decode the whole ledger in steady state (1,000 accounts, the live set of
+/// remembered transfers plus 1,000 open reservations); elements are transfers remembered.
+fn snapshot(c: &mut Criterion) {
+    let mut l = gross_ledger();
+    let mut next = 0;
+    run_pairs(&mut l, &mut next, CHUNK * 8);
+    for k in 0..1_000u64 {
+        let (d, cr) = pair_accounts(k);
+        l.reserve((u128::from(k) + 1) << 64, d, cr, 1 + k, u64::MAX).unwrap();
+    }
+    let mut bytes = Vec::new();
+    l.encode_snapshot(&mut bytes);
+    let mut g = c.benchmark_group("ledger/snapshot");
+    g.throughput(Throughput::Elements(l.transfers_len() as u64));
+    g.bench_function("encode", |b| {
+        let mut out = Vec::with_capacity(bytes.len());
+        b.iter(|| {
+            out.clear();
+            l.encode_snapshot(&mut out);
+            out.len()
+        });
+    });
+    g.bench_function("decode", |b| b.iter(|| Ledger::decode_snapshot(&bytes).unwrap()));
+    g.finish();
+    println!(
+        "ledger/snapshot: transfers={} accounts=1001 bytes={}",
+        l.transfers_len(),
+        bytes.len()
+    );
+}
+
+criterion_group!(benches, single_thread, through_writer, close_window, snapshot);
 criterion_main!(benches);

@@ -19,8 +19,8 @@ use crate::fraud::{
 };
 use crate::sync::{cid, to_hex, ChangeKind, SyncError};
 use crate::{
-    AccountRef, AccountUpdate, AntiScan, Applied, Directory, DirectoryError, Entry, Key, KeyType,
-    LookupAnswer, LookupError, LookupRequest, Masked, OwnerType, RandomSource,
+    AccountRef, AccountUpdate, AntiScan, Applied, Directory, DirectoryError, Entry, EntryStore,
+    Key, KeyType, LookupAnswer, LookupError, LookupRequest, Masked, OwnerType, RandomSource,
 };
 
 /// Largest request body accepted, in bytes.
@@ -456,8 +456,8 @@ impl From<SyncError> for Failure {
 }
 
 /// Handle one request.
-pub fn handle(
-    dir: &mut Directory,
+pub fn handle<S: EntryStore>(
+    dir: &mut Directory<S>,
     scan: &mut AntiScan,
     ctx: Context<'_>,
     req: Request<'_>,
@@ -491,8 +491,8 @@ pub fn handle(
     }
 }
 
-fn route(
-    dir: &mut Directory,
+fn route<S: EntryStore>(
+    dir: &mut Directory<S>,
     scan: &mut AntiScan,
     ctx: Context<'_>,
     req: Request<'_>,
@@ -528,8 +528,8 @@ fn route(
                 trade_name: Masked(body.owner.trade_name),
             };
             let applied = dir.update_account(&key, me, upd, now)?;
-            let e = dir.resolve(&key).ok_or(DirectoryError::NotFound)?;
-            ok(200, &entry_json(e), applied)
+            let e = dir.resolve_entry(&key).ok_or(DirectoryError::NotFound)?;
+            ok(200, &entry_json(&e), applied)
         }
         ("DELETE", ["entries", k]) => {
             let key = path_key(dir, k)?;
@@ -688,12 +688,12 @@ fn key_type(s: &str) -> Result<KeyType, Failure> {
     KeyType::from_dict_name(s).ok_or_else(|| bad("key type must be CPF, CNPJ, PHONE, EMAIL or EVP"))
 }
 
-fn typed_key(dir: &Directory, t: &str, text: &str) -> Result<Key, Failure> {
+fn typed_key<S: EntryStore>(dir: &Directory<S>, t: &str, text: &str) -> Result<Key, Failure> {
     Key::parse_typed(key_type(t)?, text, dir.rules())
         .map_err(|e| fail(400, "InvalidKey", e.to_string()))
 }
 
-fn path_key(dir: &Directory, seg: &str) -> Result<Key, Failure> {
+fn path_key<S: EntryStore>(dir: &Directory<S>, seg: &str) -> Result<Key, Failure> {
     let text = percent_decode(seg).ok_or_else(|| bad("key is not valid percent-encoding"))?;
     Key::parse_with(&text, dir.rules()).map_err(|e| fail(400, "InvalidKey", e.to_string()))
 }
@@ -746,7 +746,11 @@ fn entry_from(key: Key, me: &str, a: AccountJson, o: OwnerJson) -> Entry {
     e
 }
 
-fn create_entry(dir: &mut Directory, ctx: Context<'_>, body: CreateEntryJson) -> Answer {
+fn create_entry<S: EntryStore>(
+    dir: &mut Directory<S>,
+    ctx: Context<'_>,
+    body: CreateEntryJson,
+) -> Answer {
     let rid = request_id(&body.request_id)?;
     let me = ctx.participant;
     if !body.account.participant.is_empty() && body.account.participant != me {
@@ -762,8 +766,8 @@ fn create_entry(dir: &mut Directory, ctx: Context<'_>, body: CreateEntryJson) ->
         let k = entry.key.clone();
         (k, dir.register_entry(entry, ctx.now_ms)?)
     };
-    let e = dir.resolve(&key).ok_or(DirectoryError::NotFound)?;
-    ok(201, &entry_json(e), applied)
+    let e = dir.resolve_entry(&key).ok_or(DirectoryError::NotFound)?;
+    ok(201, &entry_json(&e), applied)
 }
 
 fn account_json(a: &AccountRef) -> AccountJson {
@@ -878,12 +882,21 @@ fn claim_json(c: &Claim) -> ClaimJson {
     }
 }
 
-fn claim_answer(dir: &Directory, id: u64, status: u16, applied: Applied) -> Answer {
+fn claim_answer<S: EntryStore>(
+    dir: &Directory<S>,
+    id: u64,
+    status: u16,
+    applied: Applied,
+) -> Answer {
     let c = dir.claim(id).ok_or_else(|| fail(404, "ClaimNotFound", "claim not found"))?;
     ok(status, &claim_json(c), applied)
 }
 
-fn new_report(dir: &Directory, me: &str, b: CreateReportJson) -> Result<NewReport, Failure> {
+fn new_report<S: EntryStore>(
+    dir: &Directory<S>,
+    me: &str,
+    b: CreateReportJson,
+) -> Result<NewReport, Failure> {
     let target = match (b.key, b.account) {
         (Some(k), None) => ReportTarget::Key(path_key(dir, &k)?),
         (None, Some(a)) => ReportTarget::Account(
@@ -951,7 +964,12 @@ fn report_json(r: &InfractionReport) -> ReportJson {
     }
 }
 
-fn report_answer(dir: &Directory, id: u64, status: u16, applied: Applied) -> Answer {
+fn report_answer<S: EntryStore>(
+    dir: &Directory<S>,
+    id: u64,
+    status: u16,
+    applied: Applied,
+) -> Answer {
     let r =
         dir.report(id).ok_or_else(|| fail(404, "InfractionReportNotFound", "report not found"))?;
     ok(status, &report_json(r), applied)

@@ -17,8 +17,10 @@
 //! Resolves: `resolve_per_s` is [`Directory::resolve_many`] over batches of 64 keys from a
 //! sample of up to 1,000,000 registered keys in a scattered order (hits only), five passes;
 //! `resolve_single_per_s` is [`Directory::resolve_view`] one key at a time over the same
-//! sample. Rates are per wall-clock second of one thread, and also per CPU second of the
-//! process (`/proc/self/stat`), which on a shared machine is what one core did.
+//! sample. Rates are per wall-clock second, and also per CPU second of the process
+//! (`/proc/self/stat`), which on a shared machine is what the cores did: resolves run on one
+//! thread; a bulk load checks fields and computes CIDs on up to 4 threads (see
+//! [`Directory::register_stream`]), so its CPU seconds count every thread.
 //!
 //! Must not: run in unit tests at full size (it allocates gigabytes); write files.
 

@@ -26,7 +26,14 @@
 //! and that [`Directory::apply`] replays deterministically. Keys are validated and normalized on
 //! parse (CPF and CNPJ check digits by default, behind [`IdRules`]; E.164 phones; lower-cased
 //! e-mails up to 77 characters; UUIDv4 random keys). Personal data sits in [`Masked`], whose
-//! `Debug` is redacted. Every collection has a configured limit ([`DirectoryConfig`]).
+//! `Debug` is redacted. Every collection has a configured limit ([`DirectoryConfig`]). The only
+//! threads are the short-lived ones a bulk load shares its field checks and CIDs among
+//! ([`Directory::register_stream`]); results never depend on them.
+//!
+//! Entries live in an [`EntryStore`]: [`SharedStore`] keeps them whole (the default;
+//! [`Directory::resolve`] lends `&Entry`), [`CompactStore`] keeps 100 million keys in about 15 GB
+//! (read with [`Directory::resolve_view`], [`Directory::resolve_many`] or
+//! [`Directory::resolve_entry`]); [`bench::run`] measures it.
 //!
 //! Modules: [`keys`] (key formats), [`claims`] (portability and ownership), [`fraud`]
 //! (infraction reports), [`antiscan`] (lookups and token buckets), [`events`] (the journal
@@ -511,7 +518,7 @@ impl<S: EntryStore> Directory<S> {
     /// per-account key limit, a national-id or tax-id key belongs to the owner, no claim under
     /// way. A repeat (same key, same account) changes nothing and returns no event.
     pub fn register_entry(&mut self, entry: Entry, now_ms: u64) -> Result<Applied, DirectoryError> {
-        match self.register_one(entry, now_ms)? {
+        match self.register_one(entry, now_ms, None)? {
             Some(event) => Ok(Applied { events: vec![event], notices: Vec::new() }),
             None => Ok(Applied::default()),
         }
@@ -529,7 +536,9 @@ impl<S: EntryStore> Directory<S> {
 
     /// [`Directory::register_bulk`] handing each event to `on_event` as it is made (to encode
     /// it into the journal at once) instead of collecting them: the same checks, outcomes and
-    /// events, in order. Returns the refused entries (position in the input, why).
+    /// events, in order. Returns the refused entries (position in the input, why). The field
+    /// checks and CIDs of each block of 8,192 entries, which need no other entry, are worked
+    /// out first on up to 4 threads (as many as the machine has); the rest goes in order.
     pub fn register_stream(
         &mut self,
         entries: Vec<Entry>,
@@ -538,36 +547,51 @@ impl<S: EntryStore> Directory<S> {
     ) -> Vec<(usize, DirectoryError)> {
         /// Entries whose memory is read ahead at once, so the reads overlap.
         const AHEAD: usize = 16;
+        /// Entries checked and hashed (CIDs) together, on several threads, before insertion.
+        const BLOCK: usize = 8_192;
         self.reserve(entries.len());
         let mut refused = Vec::new();
         let mut it = entries.into_iter();
         let mut i = 0usize;
         let mut warm = 0u64;
         loop {
-            if i % AHEAD == 0 {
-                for e in it.as_slice().iter().take(AHEAD) {
-                    warm ^= self.entries.warm(&e.key, store::account_parts(e));
+            let block = it.as_slice();
+            let block = block.get(..BLOCK.min(block.len())).unwrap_or_default();
+            if block.is_empty() {
+                break;
+            }
+            let prepared = prepare_batch(&self.config, self.rules.as_ref(), block);
+            for (j, pre) in prepared.into_iter().enumerate() {
+                if j % AHEAD == 0 {
+                    for e in it.as_slice().iter().take(AHEAD) {
+                        warm ^= self.entries.warm(&e.key, store::account_parts(e));
+                    }
                 }
+                let Some(entry) = it.next() else { break };
+                match self.register_one(entry, now_ms, Some(pre)) {
+                    Ok(Some(event)) => on_event(event),
+                    Ok(None) => {}
+                    Err(e) => refused.push((i, e)),
+                }
+                i += 1;
             }
-            let Some(entry) = it.next() else { break };
-            match self.register_one(entry, now_ms) {
-                Ok(Some(event)) => on_event(event),
-                Ok(None) => {}
-                Err(e) => refused.push((i, e)),
-            }
-            i += 1;
         }
         std::hint::black_box(warm);
         refused
     }
 
     /// [`Directory::register_entry`]'s checks and change: the event, or none for a repeat.
+    /// `pre`, when given, is [`prepare_batch`]'s answer for this entry.
     fn register_one(
         &mut self,
         mut entry: Entry,
         now_ms: u64,
+        pre: Option<Prepared>,
     ) -> Result<Option<DirectoryEvent>, DirectoryError> {
-        self.check_entry(&entry)?;
+        let cid = match pre {
+            Some((checked, cid)) => checked.map(|()| Some(cid))?,
+            None => self.check_entry(&entry).map(|()| None)?,
+        };
         if let Some(claim_id) = self.claims.lock_on(&entry.key) {
             return Err(DirectoryError::LockedByClaim { claim_id });
         }
@@ -592,7 +616,7 @@ impl<S: EntryStore> Directory<S> {
         // What `apply` does with this event: its own checks (key free, no claim) were made
         // above, so the key is not looked up twice more.
         self.sync.seq = self.sync.seq.saturating_add(1);
-        self.insert_entry(Arc::clone(&entry));
+        self.insert_entry_with(Arc::clone(&entry), cid);
         Ok(Some(DirectoryEvent::Registered { entry }))
     }
 
@@ -782,47 +806,7 @@ impl<S: EntryStore> Directory<S> {
 
     /// Field checks and the owner rules, without looking at other entries.
     pub(crate) fn check_entry(&self, e: &Entry) -> Result<(), DirectoryError> {
-        let c = &self.config;
-        let invalid = |field, reason| Err(DirectoryError::Invalid { field, reason });
-        if !ident_ok(&e.participant, c.participant_len_max, false) {
-            return invalid("participant", "must be 1 to 35 letters or digits");
-        }
-        if !ident_ok(&e.branch, c.branch_len_max, true) {
-            return invalid("branch", "must be at most 16 letters or digits");
-        }
-        if !ident_ok(&e.account.0, c.account_len_max, false) {
-            return invalid("account", "must be 1 to 34 letters, digits or '-'");
-        }
-        if !ACCOUNT_TYPES.contains(&e.account_type.as_str()) {
-            return invalid("account_type", "must be CACC, SVGS, TRAN or SLRY");
-        }
-        if !name_ok(&e.owner_name.0, c.owner_name_len_max, false) {
-            return invalid("owner_name", "must be 1 to 120 characters, no control characters");
-        }
-        if !name_ok(&e.trade_name.0, c.trade_name_len_max, true) {
-            return invalid("trade_name", "must be at most 100 characters, no control characters");
-        }
-        let id = e.owner_tax_id.0.as_str();
-        let id_ok = match e.owner_type {
-            OwnerType::Natural => {
-                self.rules.is_national_id_shape(id) && self.rules.national_id_valid(id)
-            }
-            OwnerType::Legal => self.rules.is_tax_id_shape(id) && self.rules.tax_id_valid(id),
-        };
-        if !id.is_empty() && !id_ok {
-            return invalid("owner_tax_id", "not a valid id for the owner type");
-        }
-        let own_id_key = match e.key.key_type() {
-            KeyType::NationalId => Some(OwnerType::Natural),
-            KeyType::TaxId => Some(OwnerType::Legal),
-            _ => None,
-        };
-        if let Some(t) = own_id_key {
-            if t != e.owner_type || id != e.key.as_str() {
-                return Err(DirectoryError::TaxIdOfDifferentOwner);
-            }
-        }
-        Ok(())
+        check_fields(&self.config, self.rules.as_ref(), e)
     }
 
     /// Apply an event made here and wrap it with its notices.
@@ -836,7 +820,14 @@ impl<S: EntryStore> Directory<S> {
 
     /// Insert an entry (applying an event): indexes and digests follow.
     pub(crate) fn insert_entry(&mut self, entry: Arc<Entry>) {
-        self.sync.record(&entry, sync::ChangeKind::Added, self.config.changes_per_participant_max);
+        self.insert_entry_with(entry, None)
+    }
+
+    /// [`Directory::insert_entry`] with the entry's CID when it is known already.
+    fn insert_entry_with(&mut self, entry: Arc<Entry>, cid: Option<sync::Cid>) {
+        let max = self.config.changes_per_participant_max;
+        let cid = cid.unwrap_or_else(|| sync::cid(&entry));
+        self.sync.record_cid(&entry, cid, sync::ChangeKind::Added, max);
         self.entries.insert(entry);
     }
 
@@ -850,6 +841,85 @@ impl<S: EntryStore> Directory<S> {
         );
         Some(entry)
     }
+}
+
+/// A bulk load's work on one entry that needs no other entry: its field checks and its CID.
+type Prepared = (Result<(), DirectoryError>, sync::Cid);
+
+/// Most threads [`prepare_batch`] uses.
+const PREPARE_THREADS_MAX: usize = 4;
+/// Fewest entries worth sharing among threads.
+const PREPARE_PARALLEL_MIN: usize = 2_048;
+
+/// Check the fields of `entries` and compute their CIDs, on up to [`PREPARE_THREADS_MAX`]
+/// threads (as many as the machine has): the same answers, in order, as one at a time.
+fn prepare_batch(c: &DirectoryConfig, rules: &dyn IdRules, entries: &[Entry]) -> Vec<Prepared> {
+    let one = |e: &Entry| (check_fields(c, rules, e), sync::cid(e));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = threads.min(PREPARE_THREADS_MAX);
+    if threads < 2 || entries.len() < PREPARE_PARALLEL_MIN {
+        return entries.iter().map(one).collect();
+    }
+    let per = entries.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut chunks = entries.chunks(per);
+        let first = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks
+            .map(|chunk| (chunk, scope.spawn(move || chunk.iter().map(one).collect::<Vec<_>>())))
+            .collect();
+        let mut out: Vec<Prepared> = Vec::with_capacity(entries.len());
+        out.extend(first.iter().map(one));
+        for (chunk, handle) in others {
+            match handle.join() {
+                Ok(v) => out.extend(v),
+                // A thread that could not finish: do its share here.
+                Err(_) => out.extend(chunk.iter().map(one)),
+            }
+        }
+        out
+    })
+}
+
+/// Field checks and the owner rules of one entry, without looking at other entries.
+fn check_fields(c: &DirectoryConfig, rules: &dyn IdRules, e: &Entry) -> Result<(), DirectoryError> {
+    let invalid = |field, reason| Err(DirectoryError::Invalid { field, reason });
+    if !ident_ok(&e.participant, c.participant_len_max, false) {
+        return invalid("participant", "must be 1 to 35 letters or digits");
+    }
+    if !ident_ok(&e.branch, c.branch_len_max, true) {
+        return invalid("branch", "must be at most 16 letters or digits");
+    }
+    if !ident_ok(&e.account.0, c.account_len_max, false) {
+        return invalid("account", "must be 1 to 34 letters, digits or '-'");
+    }
+    if !ACCOUNT_TYPES.contains(&e.account_type.as_str()) {
+        return invalid("account_type", "must be CACC, SVGS, TRAN or SLRY");
+    }
+    if !name_ok(&e.owner_name.0, c.owner_name_len_max, false) {
+        return invalid("owner_name", "must be 1 to 120 characters, no control characters");
+    }
+    if !name_ok(&e.trade_name.0, c.trade_name_len_max, true) {
+        return invalid("trade_name", "must be at most 100 characters, no control characters");
+    }
+    let id = e.owner_tax_id.0.as_str();
+    let id_ok = match e.owner_type {
+        OwnerType::Natural => rules.is_national_id_shape(id) && rules.national_id_valid(id),
+        OwnerType::Legal => rules.is_tax_id_shape(id) && rules.tax_id_valid(id),
+    };
+    if !id.is_empty() && !id_ok {
+        return invalid("owner_tax_id", "not a valid id for the owner type");
+    }
+    let own_id_key = match e.key.key_type() {
+        KeyType::NationalId => Some(OwnerType::Natural),
+        KeyType::TaxId => Some(OwnerType::Legal),
+        _ => None,
+    };
+    if let Some(t) = own_id_key {
+        if t != e.owner_type || id != e.key.as_str() {
+            return Err(DirectoryError::TaxIdOfDifferentOwner);
+        }
+    }
+    Ok(())
 }
 
 /// The claim or report id a notice is about.

@@ -89,7 +89,17 @@ pub(crate) struct SyncState {
 impl SyncState {
     /// Account for an entry entering or leaving its participant's set.
     pub(crate) fn record(&mut self, entry: &Entry, kind: ChangeKind, max_changes: usize) {
-        let cid = cid(entry);
+        self.record_cid(entry, cid(entry), kind, max_changes)
+    }
+
+    /// [`SyncState::record`] with the entry's CID computed already.
+    pub(crate) fn record_cid(
+        &mut self,
+        entry: &Entry,
+        cid: Cid,
+        kind: ChangeKind,
+        max_changes: usize,
+    ) {
         let p = &entry.participant;
         if !self.vsync.contains_key(p) {
             self.vsync.insert(p.clone(), [[0; 32]; 5]);

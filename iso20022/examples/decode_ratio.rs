@@ -54,6 +54,8 @@ fn main() {
             match what.as_str() {
                 "scan" => drop(black_box(iso20022::xml::scan(black_box(&compact)))),
                 "tape" => drop(black_box(iso20022::tape::parse(black_box(&compact), &l))),
+                "tape-fednow" => drop(black_box(iso20022::tape::parse(black_box(&fednow), &l))),
+                "scan-fednow" => drop(black_box(iso20022::xml::scan(black_box(&fednow)))),
                 _ => drop(black_box(pacs008::decode(black_box(&compact), &l))),
             }
         }

@@ -207,6 +207,43 @@ pub fn is_iban(s: &str) -> bool {
         })
 }
 
+/// ISO 13616 check digits of an IBAN: the number formed by moving the first four characters
+/// to the end and replacing each letter by 10..35 is 1 modulo 97. Checks a value that already
+/// matches [`is_iban`]; any other character makes it false.
+pub fn iban_check_digits_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 5 {
+        return false;
+    }
+    let mut rem: u32 = 0;
+    for c in b.iter().skip(4).chain(b.iter().take(4)) {
+        let v = match c {
+            b'0'..=b'9' => u32::from(c - b'0'),
+            b'A'..=b'Z' => u32::from(c - b'A') + 10,
+            b'a'..=b'z' => u32::from(c - b'a') + 10,
+            _ => return false,
+        };
+        rem = if v < 10 { (rem * 10 + v) % 97 } else { (rem * 100 + v) % 97 };
+    }
+    rem == 1
+}
+
+/// The IBAN check digits of an account, as an error at `path` (the account element's path,
+/// e.g. `/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[1]/CdtrAcct`). Not part of decoding: the
+/// XSD only constrains the pattern, and official samples carry IBANs whose check digits fail;
+/// a scheme that wants the check applies it to the decoded message (see
+/// [`crate::pacs008::check_iban_digits`]). The error maps to AC03 / AC02 under `CdtrAcct` /
+/// `DbtrAcct` and to AC01 elsewhere ([`DecodeError::reject`]).
+pub fn check_account_iban(account: &Account, path: &str) -> Result<(), DecodeError> {
+    match &account.id {
+        AccountId::Iban(iban) if !iban_check_digits_ok(iban) => Err(DecodeError::new(
+            &format!("{path}/Id/IBAN"),
+            ErrorKind::Invalid("IBAN check digits are wrong (ISO 13616 modulo 97)".into()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `UUIDv4Identifier`: lowercase-hex UUID version 4, variant 8/9/a/b.
 pub fn is_uuid_v4(s: &str) -> bool {
     let b = s.as_bytes();
@@ -787,7 +824,14 @@ pub struct PostalAddress {
 /// Decode the optional `PstlAdr` child of `el`.
 pub fn opt_address<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<PostalAddress>, DecodeError> {
     let Some(a) = el.child("PstlAdr") else { return Ok(None) };
-    let at = at.child("PstlAdr", None);
+    decode_address_element(a, &at.child("PstlAdr", None)).map(Some)
+}
+
+/// Decode a `PostalAddress24` element itself (whatever its name).
+pub fn decode_address_element<'d, N: Node<'d>>(
+    a: N,
+    at: &At,
+) -> Result<PostalAddress, DecodeError> {
     let lines = a
         .children_named("AdrLine")
         .enumerate()
@@ -798,28 +842,33 @@ pub fn opt_address<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<PostalAddre
             at.err_at("AdrLine", ErrorKind::Invalid(format!("{} lines, at most 7", lines.len())))
         );
     }
-    Ok(Some(PostalAddress {
-        department: opt_text(a, &at, "Dept", 70)?,
-        sub_department: opt_text(a, &at, "SubDept", 70)?,
-        street: opt_text(a, &at, "StrtNm", 70)?,
-        building_number: opt_text(a, &at, "BldgNb", 16)?,
-        building_name: opt_text(a, &at, "BldgNm", 35)?,
-        floor: opt_text(a, &at, "Flr", 70)?,
-        post_box: opt_text(a, &at, "PstBx", 16)?,
-        room: opt_text(a, &at, "Room", 70)?,
-        post_code: opt_text(a, &at, "PstCd", 16)?,
-        town: opt_text(a, &at, "TwnNm", 35)?,
-        town_location: opt_text(a, &at, "TwnLctnNm", 35)?,
-        district: opt_text(a, &at, "DstrctNm", 35)?,
-        country_sub_division: opt_text(a, &at, "CtrySubDvsn", 35)?,
-        country: opt_checked(a, &at, "Ctry", "country code", is_country)?,
+    Ok(PostalAddress {
+        department: opt_text(a, at, "Dept", 70)?,
+        sub_department: opt_text(a, at, "SubDept", 70)?,
+        street: opt_text(a, at, "StrtNm", 70)?,
+        building_number: opt_text(a, at, "BldgNb", 16)?,
+        building_name: opt_text(a, at, "BldgNm", 35)?,
+        floor: opt_text(a, at, "Flr", 70)?,
+        post_box: opt_text(a, at, "PstBx", 16)?,
+        room: opt_text(a, at, "Room", 70)?,
+        post_code: opt_text(a, at, "PstCd", 16)?,
+        town: opt_text(a, at, "TwnNm", 35)?,
+        town_location: opt_text(a, at, "TwnLctnNm", 35)?,
+        district: opt_text(a, at, "DstrctNm", 35)?,
+        country_sub_division: opt_text(a, at, "CtrySubDvsn", 35)?,
+        country: opt_checked(a, at, "Ctry", "country code", is_country)?,
         lines,
-    }))
+    })
 }
 
 /// Write a `PstlAdr` element in `PostalAddress24` order.
 pub fn encode_address(w: &mut Writer, a: &PostalAddress) {
-    w.open("PstlAdr");
+    encode_address_named(w, "PstlAdr", a);
+}
+
+/// Write a `PostalAddress24` element named `name`.
+pub fn encode_address_named(w: &mut Writer, name: &str, a: &PostalAddress) {
+    w.open(name);
     w.opt_leaf("Dept", a.department.as_deref());
     w.opt_leaf("SubDept", a.sub_department.as_deref());
     w.opt_leaf("StrtNm", a.street.as_deref());
@@ -837,7 +886,7 @@ pub fn encode_address(w: &mut Writer, a: &PostalAddress) {
     for l in &a.lines {
         w.leaf("AdrLine", l);
     }
-    w.close("PstlAdr");
+    w.close(name);
 }
 
 /// One generic identification (`GenericOrganisationIdentification1` and its person twin).
@@ -1282,6 +1331,12 @@ mod tests {
                 && !is_bic("BANK12SP")
         );
         assert!(is_iban("DE89370400440532013000") && !is_iban("D89370400440532013000"));
+        assert!(iban_check_digits_ok("DE89370400440532013000"));
+        assert!(iban_check_digits_ok("GB82WEST12345698765432"));
+        assert!(iban_check_digits_ok("BR9700360305000010009795493P1"));
+        assert!(!iban_check_digits_ok("DE88370400440532013000"));
+        // An official Fedwire sample's IBAN: right pattern, wrong check digits.
+        assert!(is_iban("BE34001216371411") && !iban_check_digits_ok("BE34001216371411"));
         assert!(is_uuid_v4("8a562c67-ca16-48ba-b074-65581be6f011"));
         assert!(!is_uuid_v4("8a562c67-ca16-38ba-b074-65581be6f011"));
         assert!(

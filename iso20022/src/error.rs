@@ -6,7 +6,7 @@
 //! a business reject (pacs.002 RJCT) with an ISO 20022 status reason for content errors: CH21
 //! for a missing element, and for an invalid value the most specific code for the element it
 //! is in (AM12 amount, FF08 end-to-end id, RC01 BIC, RC08/RC09/RC10 clearing member id,
-//! AC02/AC03 debtor/creditor account), FF02 otherwise.
+//! AC02/AC03 debtor/creditor account, AC01 an IBAN in any other account), FF02 otherwise.
 
 use crate::codes::StatusReason;
 use std::fmt;
@@ -83,6 +83,7 @@ fn invalid_reason(path: &str) -> StatusReason {
         "MmbId" => StatusReason::InvalidClearingSystemMemberIdentifier,
         _ if within("CdtrAcct") => StatusReason::InvalidCreditorAccountNumber,
         _ if within("DbtrAcct") => StatusReason::InvalidDebtorAccountNumber,
+        "IBAN" => StatusReason::IncorrectAccountNumber,
         _ => StatusReason::SyntaxError,
     }
 }
@@ -135,6 +136,10 @@ mod tests {
         assert_eq!(
             reason("/Document/FIToFICstmrCdtTrf/GrpHdr/MsgId"),
             b(StatusReason::SyntaxError)
+        );
+        assert_eq!(
+            reason("/Document/FIToFIPmtRtr/TxInf[1]/OrgnlTxRef/UltmtCdtrAcct/Id/IBAN"),
+            b(StatusReason::IncorrectAccountNumber)
         );
         let missing = DecodeError::new("/Document/X/Y", ErrorKind::Missing).reject();
         assert_eq!(missing, b(StatusReason::RequiredCompulsoryElementMissing));

@@ -51,7 +51,17 @@
 //! | camt.052/053/054.001.08 | [`camt05x`] | one model, [`camt05x::Kind`] |
 //!
 //! [`decode`] picks the decoder by namespace, [`encode`] writes any [`Message`], [`check`]
-//! says what a document is or why it is refused (for `switchctl iso check`).
+//! says what a document is or why it is refused (for `switchctl iso check`), and
+//! [`decode_message`] reads what a bank sends the switch (a bare Document, or an AppHdr +
+//! Document envelope, whose header it returns too).
+//!
+//! How decoding reads XML: [`tape::parse`] makes one pass over the input into a flat index
+//! whose names and text borrow the input (a scanner specialised for the plain shape ISO 20022
+//! producers write, quick-xml for anything else); the typed decoders read it through
+//! [`xml::Node`]. Every `decode` has a `decode_dom` twin that reads the owned tree of
+//! [`xml::parse`] instead, with the same typed-decoding code: slower, kept as the reference
+//! the fast path is checked against (`tests/differential.rs`, `fuzz` target `differential`):
+//! same value, same error path and reason, for every input.
 //!
 //! Limits ([`Limits`]): size, nesting depth, element count and transactions per message are
 //! all explicit. The defaults suit FI-to-FI messages; a bulk pain.001 of tens of thousands of
@@ -77,6 +87,7 @@ pub mod pain001;
 pub mod pain002;
 pub mod pain013;
 pub mod reference;
+pub mod remittance;
 pub mod tape;
 pub mod xml;
 

@@ -11,6 +11,7 @@ use crate::reference::{
     encode_payment_type, encode_remittance_parts, opt_payment_type, opt_remittance, CreditorRef,
     PaymentType, Remittance,
 };
+use crate::remittance::{encode_related, related, RelatedRemittance};
 use crate::tape;
 use crate::xml::{self, Limits, Node, Writer};
 
@@ -110,6 +111,8 @@ pub struct CreditTransfer {
     pub structured_remittance: Vec<CreditorRef>,
     /// Proprietary purpose (`Purp/Prtry`), when no purpose code is used.
     pub purpose_proprietary: Option<String>,
+    /// Related remittance information (`RltdRmtInf`, at most 10).
+    pub related_remittance: Vec<RelatedRemittance>,
 }
 
 /// Decode a pacs.008.001.08 document.
@@ -274,7 +277,26 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At) -> Result<CreditTransfer, DecodeEr
         initiating_party: opt_party(el, at, "InitgPty")?,
         ultimate_creditor: opt_party(el, at, "UltmtCdtr")?,
         structured_remittance,
+        related_remittance: related(el, at)?,
     })
+}
+
+/// The IBAN check digits (ISO 13616 modulo 97) of every debtor and creditor account, in
+/// document order; the first wrong one is an error at its path
+/// (`/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[i]/CdtrAcct/Id/IBAN`) whose
+/// [`DecodeError::reject`] is AC02 (debtor) or AC03 (creditor). Separate from [`decode`],
+/// which checks the XSD pattern only (official samples carry IBANs that fail this check).
+pub fn check_iban_digits(msg: &Pacs008) -> Result<(), DecodeError> {
+    for (i, tx) in msg.transactions.iter().enumerate() {
+        let at = format!("/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[{}]", i + 1);
+        if let Some(a) = &tx.debtor_account {
+            check_account_iban(a, &format!("{at}/DbtrAcct"))?;
+        }
+        if let Some(a) = &tx.creditor_account {
+            check_account_iban(a, &format!("{at}/CdtrAcct"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Encode a pacs.008.001.08 document.
@@ -366,6 +388,7 @@ fn encode_tx(w: &mut Writer, tx: &CreditTransfer) {
     } else if let Some(p) = &tx.purpose_proprietary {
         w.open("Purp").leaf("Prtry", p).close("Purp");
     }
+    encode_related(w, &tx.related_remittance);
     if !tx.remittance.is_empty() || !tx.structured_remittance.is_empty() {
         encode_remittance_parts(w, &tx.remittance, &tx.structured_remittance);
     }

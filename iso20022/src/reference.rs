@@ -7,6 +7,7 @@
 
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
+use crate::remittance::{encode_tax, opt_tax, TaxRemittance};
 use crate::xml::{Node, Writer};
 
 /// An ISO choice between an external code (`Cd`) and a proprietary text (`Prtry`).
@@ -136,8 +137,8 @@ pub struct Remittance {
     pub creditor_refs: Vec<CreditorRef>,
 }
 
-/// One structured remittance block (`Strd`): the first referred document and the creditor
-/// reference (`CreditorReferenceInformation2`).
+/// One structured remittance block (`Strd`): the first referred document, the creditor
+/// reference (`CreditorReferenceInformation2`) and the tax remittance (`TaxRmt`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CreditorRef {
     /// Referred document type (`RfrdDocInf/Tp/CdOrPrtry`, e.g. code CINV).
@@ -152,6 +153,8 @@ pub struct CreditorRef {
     pub issuer: Option<String>,
     /// The reference (`Ref`).
     pub reference: Option<String>,
+    /// Tax remittance (`TaxRmt`).
+    pub tax: Option<TaxRemittance>,
 }
 
 /// Optional `RmtInf` child.
@@ -185,6 +188,7 @@ pub fn opt_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<Remittan
             }
             cref.reference = opt_text(c, &c_at, "Ref", 35)?;
         }
+        cref.tax = opt_tax(s, &s_at)?;
         out.creditor_refs.push(cref);
     }
     Ok(Some(out))
@@ -221,6 +225,9 @@ pub fn encode_remittance_parts(w: &mut Writer, unstructured: &[String], refs: &[
                 w.opt_leaf("Issr", c.issuer.as_deref()).close("Tp");
             }
             w.opt_leaf("Ref", c.reference.as_deref()).close("CdtrRefInf");
+        }
+        if let Some(t) = &c.tax {
+            encode_tax(w, t);
         }
         w.close("Strd");
     }

@@ -43,6 +43,41 @@ pub struct Tape<'a> {
     root_ns: Option<Cow<'a, str>>,
 }
 
+/// Most entries a thread keeps for the next parse (about 450 KB); a bigger tape is freed.
+const SPARE_ENTRIES_MAX: usize = 4096;
+
+thread_local! {
+    /// The entry buffer of the last tape this thread dropped, empty, kept for the next parse:
+    /// one large allocation fewer per message, and the small ones stay in the allocator's
+    /// fast per-thread caches.
+    static SPARE: std::cell::Cell<Vec<Entry<'static>>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// An empty vector of another lifetime on the same allocation (the standard library collects
+/// a `Vec` into one of the same layout in place; nothing is ever converted, it is empty).
+// `filter` could not change the lifetime; the closure never runs on the empty vector.
+#[allow(clippy::unnecessary_filter_map)]
+fn relabel<'x, 'y>(mut v: Vec<Entry<'x>>) -> Vec<Entry<'y>> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+fn spare_entries<'a>(want: usize) -> Vec<Entry<'a>> {
+    let mut v = relabel(SPARE.with(|s| s.take()));
+    v.reserve(want);
+    v
+}
+
+impl Drop for Tape<'_> {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.entries);
+        if v.capacity() <= SPARE_ENTRIES_MAX {
+            // A thread being torn down has no cache left; the vector is then simply freed.
+            let _ = SPARE.try_with(|s| s.set(relabel(v)));
+        }
+    }
+}
+
 impl<'a> Tape<'a> {
     /// The root element. A parsed tape always has one.
     pub fn root(&self) -> TapeNode<'_> {
@@ -337,7 +372,7 @@ pub fn parse_quick<'a>(input: &'a [u8], limits: &Limits) -> Result<Tape<'a>, Dec
     let guess = (input.len() / 20 + 8).min(limits.max_elements.saturating_add(1)).min(4096);
     let mut b = Builder {
         input,
-        tape: Tape { entries: Vec::with_capacity(guess), attrs: Vec::new(), root_ns: None },
+        tape: Tape { entries: spare_entries(guess), attrs: Vec::new(), root_ns: None },
         stack: Vec::with_capacity(limits.max_depth.min(64)),
         root_done: false,
     };
@@ -392,49 +427,31 @@ fn is_name_byte(b: u8) -> bool {
 /// first, since pretty-printed messages indent with runs of spaces.
 fn ws_prefix(b: &[u8]) -> usize {
     let mut i = 0;
-    while let Some(chunk) = b.get(i..i + 8) {
-        if chunk != b"        " {
-            break;
+    loop {
+        match b.get(i..i + 8) {
+            Some(chunk) if chunk == b"        " => i += 8,
+            _ => match b.get(i) {
+                Some(c) if is_ws(*c) => i += 1,
+                _ => return i,
+            },
         }
-        i += 8;
-    }
-    while b.get(i).copied().is_some_and(is_ws) {
-        i += 1;
-    }
-    i
-}
-
-fn trim_ws(b: &[u8]) -> &[u8] {
-    let start = ws_prefix(b);
-    let end = b.iter().rposition(|c| !is_ws(*c)).map_or(start, |e| e + 1);
-    b.get(start..end).unwrap_or_default()
-}
-
-/// The first `<` in `b`: a plain loop over the first bytes (most text in a message is a short
-/// value, or nothing between `>` and `<`), memchr beyond.
-fn find_lt(b: &[u8]) -> Option<usize> {
-    let head = b.get(..64).unwrap_or(b);
-    match head.iter().position(|c| *c == b'<') {
-        Some(i) => Some(i),
-        None if head.len() < b.len() => {
-            memchr::memchr(b'<', b.get(head.len()..)?).map(|i| i + head.len())
-        }
-        None => None,
     }
 }
 
-/// Unescaped UTF-8 text, as quick-xml's `unescape` gives it; `None` where that would fail.
-fn plain_text(raw: &[u8]) -> Option<Cow<'_, str>> {
-    let s = std::str::from_utf8(raw).ok()?;
-    if !raw.contains(&b'&') {
-        return Some(Cow::Borrowed(s));
+/// Unescaped text, as quick-xml's `unescape` gives it; `None` where that would fail.
+fn unescaped(s: &str, has_amp: bool) -> Option<Cow<'_, str>> {
+    if has_amp {
+        quick_xml::escape::unescape(s).ok()
+    } else {
+        Some(Cow::Borrowed(s))
     }
-    quick_xml::escape::unescape(s).ok()
 }
 
 /// The state of the plain scanner: position, tape, open elements (entry, raw name).
 struct Plain<'a> {
     input: &'a [u8],
+    /// The same input, checked as UTF-8 once: text is cut from it at ASCII delimiters.
+    utf8: &'a str,
     pos: usize,
     tape: Tape<'a>,
     stack: Vec<(usize, &'a [u8])>,
@@ -502,17 +519,35 @@ impl<'a> Plain<'a> {
         Some(())
     }
 
-    fn text(&mut self, end: usize) -> Option<()> {
-        if end == self.pos {
-            return Some(());
+    /// Text from the current position (not whitespace) to the next `<` (or the end, where
+    /// only whitespace may follow the root), trailing whitespace trimmed as quick-xml does.
+    fn text(&mut self) -> Option<()> {
+        let start = self.pos;
+        let mut end = start;
+        let mut has_amp = false;
+        // Most text is a short value: a plain loop, noting `&` on the way; memchr beyond.
+        loop {
+            match self.input.get(end) {
+                None | Some(b'<') => break,
+                Some(b'&') => has_amp = true,
+                Some(_) => {}
+            }
+            end += 1;
+            if end - start == 64 {
+                let rest = self.input.get(end..)?;
+                end = memchr::memchr(b'<', rest).map_or(self.input.len(), |k| end + k);
+                has_amp = has_amp || self.input.get(start..end)?.contains(&b'&');
+                break;
+            }
         }
-        let raw = trim_ws(self.input.get(self.pos..end)?);
         self.pos = end;
-        if raw.is_empty() {
-            return Some(());
+        let mut last = end;
+        while last > start && self.input.get(last - 1).copied().is_some_and(is_ws) {
+            last -= 1;
         }
+        // Text outside the root element is refused by the owned parser: leave it to report.
         let &(idx, _) = self.stack.last()?;
-        let value = plain_text(raw)?;
+        let value = unescaped(self.utf8.get(start..last)?, has_amp)?;
         append(&mut self.tape.entries.get_mut(idx)?.text, value);
         Some(())
     }
@@ -544,7 +579,8 @@ impl<'a> Plain<'a> {
         if memchr::memchr(b'<', raw).is_some() || self.scratch.iter().any(|(k, _)| *k == key) {
             return None;
         }
-        self.scratch.push((key, plain_text(raw)?));
+        let value = unescaped(self.utf8.get(from..from + len)?, raw.contains(&b'&'))?;
+        self.scratch.push((key, value));
         Some(())
     }
 
@@ -651,10 +687,15 @@ pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
         return None;
     }
     let guess = (input.len() / 20 + 8).min(limits.max_elements.saturating_add(1)).min(4096);
+    // Names and text are cut at ASCII delimiters, so slices of valid UTF-8 stay valid. Input
+    // that is not UTF-8 throughout goes to quick-xml, which says where (or ignores it, in a
+    // comment).
+    let utf8 = std::str::from_utf8(input).ok()?;
     let mut p = Plain {
         input,
+        utf8,
         pos: 0,
-        tape: Tape { entries: Vec::with_capacity(guess), attrs: Vec::new(), root_ns: None },
+        tape: Tape { entries: spare_entries(guess), attrs: Vec::new(), root_ns: None },
         stack: Vec::with_capacity(limits.max_depth.min(64)),
         root_done: false,
         scratch: Vec::new(),
@@ -662,14 +703,17 @@ pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
     p.skip_ws();
     p.decl()?;
     loop {
-        let rest = input.get(p.pos..)?;
-        let Some(lt) = find_lt(rest) else {
-            if !trim_ws(rest).is_empty() {
-                return None;
+        // Whitespace between markup makes no event (quick-xml trims it away).
+        p.skip_ws();
+        match p.at(p.pos) {
+            None => break,
+            Some(b'<') => {}
+            Some(_) => {
+                p.text()?;
+                // Text up to the end of the input: unclosed, or after the root.
+                p.at(p.pos)?;
             }
-            break;
-        };
-        p.text(p.pos + lt)?;
+        }
         match p.at(p.pos + 1)? {
             b'/' => p.end_tag()?,
             b'!' => p.comment()?,
@@ -706,6 +750,16 @@ mod tests {
     }
 
     #[test]
+    fn the_entry_buffer_is_reused_in_place() {
+        let mut v = spare_entries(100);
+        let cap = v.capacity();
+        v.push(parse(b"<a/>", &Limits::default()).unwrap().entries[0].clone());
+        let ptr = v.as_ptr() as usize;
+        let w = relabel(v);
+        assert_eq!((w.len(), w.capacity(), w.as_ptr() as usize), (0, cap, ptr));
+    }
+
+    #[test]
     fn refuses_what_the_owned_parser_refuses() {
         let limits = Limits { max_depth: 3, max_elements: 4, ..Limits::default() };
         let cases: [&[u8]; 9] = [
@@ -737,6 +791,9 @@ mod tests {
             b"<x:y:D><x:y:A>1</x:y:A></x:y:D>",
             b"<D><!----><A>1</A></D>",
         ];
+        let long = format!("<D><A>{}&amp;{}</A><B> é ü </B></D>", "x".repeat(70), "y".repeat(90));
+        let long_tape = scan_plain(long.as_bytes(), &limits).unwrap();
+        assert_eq!(Some(long_tape), parse_quick(long.as_bytes(), &limits).ok());
         for doc in plain {
             let fast = scan_plain(doc, &limits);
             assert!(fast.is_some(), "{}", String::from_utf8_lossy(doc));

@@ -4,6 +4,8 @@
 //! size, nesting depth and element count, and refuses DOCTYPE declarations outright, so no
 //! DTD, external entity or entity expansion is ever processed (no XXE, no billion laughs).
 //! Only the five predefined XML entities and character references are understood.
+//! [`Node`] is the read interface the typed decoders use, implemented by this tree and by the
+//! borrowed index of [`crate::tape`] (the fast path).
 //!
 //! The writer produces UTF-8 XML with escaped text; it never fails and allocates once per
 //! message when given a capacity hint.
@@ -466,16 +468,23 @@ impl Writer {
 }
 
 fn escape_into(out: &mut String, text: &str) {
-    for ch in text.chars() {
-        match ch {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
+    // Copy the runs between special characters whole (all five are ASCII, so every index
+    // found is a character boundary).
+    let mut from = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let rep = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            _ => continue,
+        };
+        out.push_str(text.get(from..i).unwrap_or_default());
+        out.push_str(rep);
+        from = i + 1;
     }
+    out.push_str(text.get(from..).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -559,6 +568,9 @@ mod tests {
     fn writer_escapes() {
         let mut w = Writer::new(64);
         w.leaf_with("A", &[("k", "\"q\"")], "<&>");
-        assert!(w.finish().ends_with("<A k=\"&quot;q&quot;\">&lt;&amp;&gt;</A>"));
+        w.leaf("B", "é'x'é").leaf("C", "plain");
+        assert!(w.finish().ends_with(
+            "<A k=\"&quot;q&quot;\">&lt;&amp;&gt;</A><B>é&apos;x&apos;é</B><C>plain</C>"
+        ));
     }
 }

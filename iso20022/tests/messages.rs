@@ -189,3 +189,78 @@ fn pain013_and_pain014_samples_round_trip() {
         "/Document/CdtrPmtActvtnReq/PmtInf[1]/CdtTrfTx[1]/CdtrAgt: mandatory element missing"
     );
 }
+
+#[test]
+fn iban_check_digits_are_checked_on_request_with_a_path_and_reason() {
+    use iso20022::codes::StatusReason;
+    use iso20022::{pacs008, Reject};
+    let l = Limits::default();
+    // An official Fedwire sample: its debtor IBAN has the right pattern but wrong check
+    // digits, so it decodes (XSD facets) and fails the scheme check.
+    let bytes = std::fs::read(schemas().join("samples/pacs.008/fedwire-cct-s5.xml")).unwrap();
+    let msg = pacs008::decode(&bytes, &l).unwrap();
+    let e = pacs008::check_iban_digits(&msg).unwrap_err();
+    assert_eq!(e.path, "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[1]/DbtrAcct/Id/IBAN");
+    assert!(e.to_string().contains("check digits"), "{e}");
+    assert_eq!(e.reject(), Reject::Business(StatusReason::InvalidDebtorAccountNumber));
+    // The creditor side maps to AC03; a valid IBAN passes.
+    let mut msg = msg;
+    let tx = &mut msg.transactions[0];
+    tx.debtor_account.as_mut().unwrap().id =
+        iso20022::AccountId::Iban("DE89370400440532013000".into());
+    tx.creditor_account.as_mut().unwrap().id =
+        iso20022::AccountId::Iban("DE89370400440532013001".into());
+    let e = pacs008::check_iban_digits(&msg).unwrap_err();
+    assert_eq!(e.path, "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[1]/CdtrAcct/Id/IBAN");
+    assert_eq!(e.reject(), Reject::Business(StatusReason::InvalidCreditorAccountNumber));
+    msg.transactions[0].creditor_account.as_mut().unwrap().id =
+        iso20022::AccountId::Iban("GB82WEST12345698765432".into());
+    assert_eq!(pacs008::check_iban_digits(&msg), Ok(()));
+}
+
+#[test]
+fn tax_and_related_remittance_survive_a_round_trip() {
+    use iso20022::pacs008;
+    let l = Limits::default();
+    let read = |name: &str| std::fs::read(schemas().join("samples/pacs.008").join(name)).unwrap();
+
+    let msg = pacs008::decode(&read("fedwire-cct-s4.xml"), &l).unwrap();
+    let tax = msg.transactions[0].structured_remittance[0].tax.as_ref().expect("TaxRmt read");
+    assert_eq!(tax.creditor.as_ref().unwrap().tax_id.as_deref(), Some("123456789"));
+    let rec = &tax.records[0];
+    assert_eq!(rec.kind.as_deref(), Some("09455"));
+    let prd = rec.period.as_ref().unwrap();
+    assert_eq!((prd.year.as_deref(), prd.kind.as_deref()), (Some("2025-12-31"), Some("MM04")));
+    let out = pacs008::encode(&msg);
+    assert!(out.contains("<TaxRmt><Cdtr><TaxId>123456789</TaxId></Cdtr><Rcrd><Tp>09455</Tp>"));
+    assert_xsd_valid(&out, "pacs.008.001.08.xsd");
+    assert_eq!(pacs008::decode(out.as_bytes(), &l).unwrap(), msg);
+
+    let msg = pacs008::decode(&read("fedwire-cct-var2.xml"), &l).unwrap();
+    let rel = &msg.transactions[0].related_remittance;
+    assert_eq!(rel.len(), 1);
+    assert_eq!(rel[0].id.as_deref(), Some("Scenario01Var2RemittanceId001"));
+    assert_eq!(rel[0].locations[0].method, "EMAL");
+    assert_eq!(
+        rel[0].locations[0].electronic_address.as_deref(),
+        Some("CustomerService@CorporationB.com")
+    );
+    let out = pacs008::encode(&msg);
+    assert_xsd_valid(&out, "pacs.008.001.08.xsd");
+    assert_eq!(pacs008::decode(out.as_bytes(), &l).unwrap(), msg);
+
+    // Facets are checked: a bad period code and an 11th related block are refused by path.
+    let bad = String::from_utf8(read("fedwire-cct-s4.xml")).unwrap().replace("MM04", "MM13");
+    let e = pacs008::decode(bad.as_bytes(), &l).unwrap_err();
+    assert_eq!(
+        e.path,
+        "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[1]/RmtInf/Strd[1]/TaxRmt/Rcrd[1]/Prd/Tp"
+    );
+    let var2 = String::from_utf8(read("fedwire-cct-var2.xml")).unwrap();
+    let (head, tail) = var2.split_once("<RltdRmtInf>").unwrap();
+    let block = format!("<RltdRmtInf>{}", tail.split_once("<RmtInf>").map_or(tail, |t| t.0));
+    let block = block.split("</RltdRmtInf>").next().unwrap().to_string() + "</RltdRmtInf>";
+    let eleven = format!("{head}{}{}", block.repeat(10), &var2[head.len()..]);
+    let e = pacs008::decode(eleven.as_bytes(), &l).unwrap_err();
+    assert!(e.path.ends_with("CdtTrfTxInf[1]/RltdRmtInf"), "{e}");
+}

@@ -350,17 +350,36 @@ struct Finalized {
     is_return: bool,
 }
 
-/// Accounts in a dense vector, found by id through a map; transfers refer to them by
-/// index, so the per-transfer path after the first lookup does no hashing.
+/// Account ids below this are found by direct indexing (the switch numbers its
+/// participants from 100 up), larger ones through the map. 4 bytes per id up to the largest
+/// small id created, so at most 256 KiB.
+const DENSE_IDS_MAX: u64 = 1 << 16;
+
+/// Accounts in a dense vector, found by id through a direct table (small ids) or a map;
+/// transfers refer to them by index, so the per-transfer path after the first lookup does
+/// no hashing.
 #[derive(Debug, Clone, Default)]
 struct Accounts {
     index: IdMap<AccountId, u32>,
+    /// `dense[id]` is the index plus one of the account with that small id, 0 if none.
+    dense: Vec<u32>,
     slots: Vec<Slot>,
 }
 
 impl Accounts {
+    #[inline]
+    fn index_of(&self, id: AccountId) -> Option<u32> {
+        if id < DENSE_IDS_MAX {
+            let plus_one = *self.dense.get(id as usize)?;
+            plus_one.checked_sub(1)
+        } else {
+            self.index.get(&id).copied()
+        }
+    }
+
+    #[inline]
     fn find(&self, id: AccountId) -> Option<(u32, &Slot)> {
-        let i = *self.index.get(&id)?;
+        let i = self.index_of(id)?;
         Some((i, self.slots.get(i as usize)?))
     }
 
@@ -369,7 +388,7 @@ impl Accounts {
     }
 
     fn get_mut(&mut self, id: &AccountId) -> Option<&mut Slot> {
-        let i = *self.index.get(id)?;
+        let i = self.index_of(*id)?;
         self.slots.get_mut(i as usize)
     }
 
@@ -388,7 +407,18 @@ impl Accounts {
     /// Add a slot whose id is not present; the caller checked the limit.
     fn insert(&mut self, slot: Slot) {
         let i = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.index.insert(slot.account.id, i);
+        let id = slot.account.id;
+        if id < DENSE_IDS_MAX {
+            let at = id as usize;
+            if self.dense.len() <= at {
+                self.dense.resize(at + 1, 0);
+            }
+            if let Some(d) = self.dense.get_mut(at) {
+                *d = i.saturating_add(1);
+            }
+        } else {
+            self.index.insert(id, i);
+        }
         self.slots.push(slot);
     }
 
@@ -1276,6 +1306,33 @@ mod tests {
         l.post(3, 30).unwrap();
         l.void(4).unwrap();
         assert_eq!(l.post(2, 30), Err(TransferError::ReservedTransferNotFound));
+        l.audit().unwrap();
+    }
+
+    #[test]
+    fn small_and_large_account_ids_are_found_alike() {
+        let mut l = Ledger::default();
+        l.create_account(u64::MAX, AccountFlags::FUNDING).unwrap();
+        l.create_account(DENSE_IDS_MAX, AccountFlags::SETTLEMENT).unwrap();
+        l.create_account(DENSE_IDS_MAX - 1, AccountFlags::SETTLEMENT).unwrap();
+        l.create_account(5, AccountFlags::SETTLEMENT).unwrap();
+        assert_eq!(
+            l.create_account(DENSE_IDS_MAX, AccountFlags::SETTLEMENT),
+            Err(CreateAccountError::Exists)
+        );
+        l.fund(1, u64::MAX, DENSE_IDS_MAX, 100, 1).unwrap();
+        l.transfer(2, DENSE_IDS_MAX, DENSE_IDS_MAX - 1, 60).unwrap();
+        l.transfer(3, DENSE_IDS_MAX - 1, 5, 10).unwrap();
+        assert_eq!(l.transfer(4, 5, 6, 1), Err(TransferError::CreditAccountNotFound));
+        assert_eq!(l.transfer(4, 5, 70_000, 1), Err(TransferError::CreditAccountNotFound));
+        assert_eq!(
+            l.transfer(4, 5, DENSE_IDS_MAX - 2, 1),
+            Err(TransferError::CreditAccountNotFound)
+        );
+        assert_eq!(l.account(DENSE_IDS_MAX - 1).unwrap().balance(), 50);
+        assert_eq!(l.account(5).unwrap().balance(), 10);
+        assert_eq!(l.account(u64::MAX).unwrap().balance(), -100);
+        assert_eq!(l.account(0), None);
         l.audit().unwrap();
     }
 

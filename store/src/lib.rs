@@ -44,7 +44,10 @@
 //! Layout of a journal directory (see `schemas/journal-format.md` for every byte): segment files
 //! `journal-<first seq, 20 digits>.seg`, each a 32-byte header then frames
 //! `len: u32 | crc32c: u32 | seq: u64 | payload[len]` (little-endian, the checksum covering
-//! `len`, `seq` and the payload), and snapshot files `snapshot-<seq, 20 digits>.snap`.
+//! `len`, `seq` and the payload), snapshot files `snapshot-<seq, 20 digits>.snap`, and an
+//! empty `LOCK` file that an open [`FileJournal`] holds with `flock`, so that a second
+//! process (or a second handle) opening the same directory is refused with
+//! [`JournalError::Locked`] instead of interleaving its records.
 //! Sequence numbers start at 1 and increase by one across segments. On open, a torn tail (the
 //! last records of the last segment cut short or failing their checksum with nothing valid
 //! after them) is truncated away; any other damage is refused with [`JournalError::Corrupt`].

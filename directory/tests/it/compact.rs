@@ -4,13 +4,17 @@
 
 use directory::{
     AccountRef, AccountUpdate, ClaimReason, ClaimType, CompactStore, DirectoryConfig,
-    DirectoryEvent, EntryStore, KeyType, Masked, SeededRandom, SharedStore, DAY_MS,
+    DirectoryError, DirectoryEvent, EntryStore, KeyType, Masked, SeededRandom, SharedStore, DAY_MS,
 };
 use proptest::prelude::*;
 
 use super::*;
 
 type Compact = Directory<CompactStore>;
+
+fn workload_entry_at(i: u64) -> Entry {
+    directory::bench::workload_entry(i)
+}
 
 fn compact() -> Compact {
     Directory::compact(DirectoryConfig::default())
@@ -161,6 +165,10 @@ fn a_bulk_load_equals_registering_one_by_one() {
     let mut sixth = entries[0].clone();
     sixth.key = key("sixth@example.com");
     entries.push(sixth);
+    // A field refused by the checks the bulk load makes on several threads.
+    let mut nameless = workload_entry_at(5_000);
+    nameless.owner_name = Masked(String::new());
+    entries.insert(1_500, nameless);
     let mut one = Directory::default();
     let mut events = Vec::new();
     let mut refused = Vec::new();
@@ -184,7 +192,8 @@ fn a_bulk_load_equals_registering_one_by_one() {
             assert_eq!(b.state_digest(), one.state_digest());
         }
     }
-    assert_eq!(refused.len(), 2);
+    assert_eq!(refused.len(), 3);
+    assert!(matches!(refused[0], (1_500, DirectoryError::Invalid { field: "owner_name", .. })));
     assert_eq!(events.len(), 3_000);
 }
 
@@ -265,4 +274,66 @@ proptest! {
             .collect();
         assert_same(&a, &b, &keys, &accounts);
     }
+}
+
+#[test]
+fn the_api_answers_the_same_over_both_stores() {
+    use directory::api::{handle, Context, Request};
+    use directory::AntiScan;
+    let calls: Vec<(&str, &str, String, Option<&str>, String)> = vec![
+        (
+            "POST",
+            "BANKA",
+            "/api/v1/directory/entries".into(),
+            None,
+            serde_json::json!({
+                "key": "+5511987654321", "keyType": "PHONE",
+                "account": {"branch": "0001", "accountNumber": "100", "accountType": "CACC"},
+                "owner": {"type": "NATURAL_PERSON", "taxIdNumber": ANA_CPF, "name": "Ana Souza"},
+                "requestId": "0102030405060708090a0b0c0d0e0f10"
+            })
+            .to_string(),
+        ),
+        (
+            "GET",
+            "BANKB",
+            "/api/v1/directory/entries/+5511987654321".into(),
+            Some(BIA_CPF),
+            "".into(),
+        ),
+        (
+            "GET",
+            "BANKB",
+            "/api/v1/directory/entries/+5511900000000".into(),
+            Some(BIA_CPF),
+            "".into(),
+        ),
+        (
+            "PUT",
+            "BANKA",
+            "/api/v1/directory/entries/+5511987654321".into(),
+            None,
+            serde_json::json!({
+                "account": {"branch": "0002", "accountNumber": "200", "accountType": "SVGS"},
+                "owner": {"name": "Ana M. Souza"}
+            })
+            .to_string(),
+        ),
+        ("DELETE", "BANKA", "/api/v1/directory/entries/+5511987654321".into(), None, "".into()),
+    ];
+    let mut a = Directory::default();
+    let mut b = compact();
+    let (mut scan_a, mut scan_b) = (AntiScan::default(), AntiScan::default());
+    let (mut rng_a, mut rng_b) = (SeededRandom(1), SeededRandom(1));
+    for (i, (method, who, path, payer, body)) in calls.iter().enumerate() {
+        let now = 1_000 + i as u64;
+        let req = || Request { method, path, payer_id: *payer, body: body.as_bytes() };
+        let ctx = Context { participant: who, now_ms: now, rng: &mut rng_a };
+        let ra = handle(&mut a, &mut scan_a, ctx, req());
+        let ctx = Context { participant: who, now_ms: now, rng: &mut rng_b };
+        let rb = handle(&mut b, &mut scan_b, ctx, req());
+        assert_eq!(ra, rb, "{method} {path}");
+        assert!(ra.status < 500, "{method} {path}: {}", ra.body);
+    }
+    assert_eq!(a.state_digest(), b.state_digest());
 }

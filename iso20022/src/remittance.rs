@@ -1,0 +1,408 @@
+//! Remittance details beyond the references: tax remittance (`Strd/TaxRmt`,
+//! `TaxInformation7`) and related remittance information (`RltdRmtInf`,
+//! `RemittanceLocation7`), so that a decoded and re-encoded message still carries them.
+//!
+//! Guarantees: decoding checks every facet of what it reads (text lengths, ISO dates, amounts,
+//! the period and location-method code lists, numbers and rates) and names the element path
+//! in its errors; encoding writes elements in XSD sequence order. Must not: do I/O or keep
+//! anything beyond the typed value.
+
+use crate::common::*;
+use crate::error::{DecodeError, ErrorKind};
+use crate::xml::{Node, Writer};
+
+/// Tax remittance (`TaxInformation7`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TaxRemittance {
+    /// Tax creditor (`Cdtr`, `TaxParty1`: no authorisation).
+    pub creditor: Option<TaxParty>,
+    /// Tax debtor (`Dbtr`).
+    pub debtor: Option<TaxParty>,
+    /// Ultimate tax debtor (`UltmtDbtr`).
+    pub ultimate_debtor: Option<TaxParty>,
+    /// Administration zone (`AdmstnZone`).
+    pub administration_zone: Option<String>,
+    /// Reference number (`RefNb`).
+    pub reference_number: Option<String>,
+    /// Method (`Mtd`).
+    pub method: Option<String>,
+    /// Total taxable base amount (`TtlTaxblBaseAmt`).
+    pub total_taxable_base: Option<Amount>,
+    /// Total tax amount (`TtlTaxAmt`).
+    pub total_tax: Option<Amount>,
+    /// Date (`Dt`, ISO date).
+    pub date: Option<String>,
+    /// Sequence number (`SeqNb`, an integer of at most 18 digits), as written.
+    pub sequence_number: Option<String>,
+    /// Tax records (`Rcrd`).
+    pub records: Vec<TaxRecord>,
+}
+
+/// A tax party (`TaxParty1` / `TaxParty2`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TaxParty {
+    /// Tax identification (`TaxId`).
+    pub tax_id: Option<String>,
+    /// Registration identification (`RegnId`).
+    pub registration_id: Option<String>,
+    /// Tax type (`TaxTp`).
+    pub tax_type: Option<String>,
+    /// Authorisation title (`Authstn/Titl`; debtors only).
+    pub authorisation_title: Option<String>,
+    /// Authorisation name (`Authstn/Nm`; debtors only).
+    pub authorisation_name: Option<String>,
+}
+
+/// One tax record (`TaxRecord2`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TaxRecord {
+    /// Type (`Tp`).
+    pub kind: Option<String>,
+    /// Category (`Ctgy`).
+    pub category: Option<String>,
+    /// Category details (`CtgyDtls`).
+    pub category_details: Option<String>,
+    /// Debtor status (`DbtrSts`).
+    pub debtor_status: Option<String>,
+    /// Certificate id (`CertId`).
+    pub certificate_id: Option<String>,
+    /// Forms code (`FrmsCd`).
+    pub forms_code: Option<String>,
+    /// Period (`Prd`).
+    pub period: Option<TaxPeriod>,
+    /// Tax amount (`TaxAmt`).
+    pub amount: Option<TaxAmount>,
+    /// Additional information (`AddtlInf`).
+    pub additional_info: Option<String>,
+}
+
+/// A tax period (`TaxPeriod2`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TaxPeriod {
+    /// Year (`Yr`, an ISO date).
+    pub year: Option<String>,
+    /// Period code (`Tp`: MM01-MM12, QTR1-QTR4, HLF1, HLF2).
+    pub kind: Option<String>,
+    /// From and to dates (`FrToDt/FrDt`, `FrToDt/ToDt`).
+    pub from_to: Option<(String, String)>,
+}
+
+/// A tax amount (`TaxAmount2`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TaxAmount {
+    /// Rate (`Rate`, a percentage of at most 11 digits, 10 after the point), as written.
+    pub rate: Option<String>,
+    /// Taxable base amount (`TaxblBaseAmt`).
+    pub taxable_base: Option<Amount>,
+    /// Total amount (`TtlAmt`).
+    pub total: Option<Amount>,
+    /// Details (`Dtls`): an optional period and an amount each.
+    pub details: Vec<(Option<TaxPeriod>, Amount)>,
+}
+
+/// Related remittance information (`RemittanceLocation7`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RelatedRemittance {
+    /// Remittance identification (`RmtId`).
+    pub id: Option<String>,
+    /// Where the remittance advice is sent (`RmtLctnDtls`).
+    pub locations: Vec<RemittanceLocation>,
+}
+
+/// One remittance location (`RemittanceLocationData1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RemittanceLocation {
+    /// Method (`Mtd`: FAXI, EDIC, URID, EMAL, POST, SMSM).
+    pub method: String,
+    /// Electronic address (`ElctrncAdr`).
+    pub electronic_address: Option<String>,
+    /// Postal name and address (`PstlAdr/Nm`, `PstlAdr/Adr`).
+    pub postal: Option<(String, PostalAddress)>,
+}
+
+/// Most `RltdRmtInf` per transaction (the XSD's `maxOccurs`).
+pub const RELATED_REMITTANCE_MAX: usize = 10;
+
+fn is_period_code(s: &str) -> bool {
+    matches!(
+        s,
+        "MM01"
+            | "MM02"
+            | "MM03"
+            | "MM04"
+            | "MM05"
+            | "MM06"
+            | "MM07"
+            | "MM08"
+            | "MM09"
+            | "MM10"
+            | "MM11"
+            | "MM12"
+            | "QTR1"
+            | "QTR2"
+            | "QTR3"
+            | "QTR4"
+            | "HLF1"
+            | "HLF2"
+    )
+}
+
+/// `Number`: an integer of at most 18 digits, optionally signed.
+fn is_number(s: &str) -> bool {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    (1..=18).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// `PercentageRate`: a decimal of at most 11 digits, 10 after the point, optionally signed.
+fn is_percentage_rate(s: &str) -> bool {
+    let d = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let digits = d.bytes().filter(u8::is_ascii_digit).count();
+    let fraction = d.split_once('.').map_or(0, |(_, f)| f.len());
+    d.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+        && d.bytes().filter(|c| *c == b'.').count() <= 1
+        && (1..=11).contains(&digits)
+        && fraction <= 10
+}
+
+fn decode_tax_party<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    with_authorisation: bool,
+) -> Result<TaxParty, DecodeError> {
+    let mut p = TaxParty {
+        tax_id: opt_text(el, at, "TaxId", 35)?,
+        registration_id: opt_text(el, at, "RegnId", 35)?,
+        tax_type: opt_text(el, at, "TaxTp", 35)?,
+        ..TaxParty::default()
+    };
+    if with_authorisation {
+        if let Some(a) = el.child("Authstn") {
+            let a_at = at.child("Authstn", None);
+            p.authorisation_title = opt_text(a, &a_at, "Titl", 35)?;
+            p.authorisation_name = opt_text(a, &a_at, "Nm", 140)?;
+        }
+    }
+    Ok(p)
+}
+
+fn opt_tax_party<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+    with_authorisation: bool,
+) -> Result<Option<TaxParty>, DecodeError> {
+    el.child(name)
+        .map(|p| decode_tax_party(p, &at.child(name, None), with_authorisation))
+        .transpose()
+}
+
+fn opt_period<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<TaxPeriod>, DecodeError> {
+    let Some(p) = el.child("Prd") else { return Ok(None) };
+    let at = at.child("Prd", None);
+    let from_to = match p.child("FrToDt") {
+        Some(f) => {
+            let f_at = at.child("FrToDt", None);
+            let from = req_checked(f, &f_at, "FrDt", "ISO date", is_iso_date)?;
+            Some((from, req_checked(f, &f_at, "ToDt", "ISO date", is_iso_date)?))
+        }
+        None => None,
+    };
+    Ok(Some(TaxPeriod {
+        year: opt_date(p, &at, "Yr")?,
+        kind: opt_checked(p, &at, "Tp", "tax period code", is_period_code)?,
+        from_to,
+    }))
+}
+
+fn decode_tax_amount<'d, N: Node<'d>>(el: N, at: &At) -> Result<TaxAmount, DecodeError> {
+    let mut details = Vec::new();
+    for (i, d) in el.children_named("Dtls").enumerate() {
+        let d_at = at.child("Dtls", Some(i + 1));
+        details.push((opt_period(d, &d_at)?, req_amount(d, &d_at, "Amt")?));
+    }
+    Ok(TaxAmount {
+        rate: opt_checked(el, at, "Rate", "percentage rate", is_percentage_rate)?,
+        taxable_base: opt_amount(el, at, "TaxblBaseAmt")?,
+        total: opt_amount(el, at, "TtlAmt")?,
+        details,
+    })
+}
+
+fn decode_record<'d, N: Node<'d>>(el: N, at: &At) -> Result<TaxRecord, DecodeError> {
+    Ok(TaxRecord {
+        kind: opt_text(el, at, "Tp", 35)?,
+        category: opt_text(el, at, "Ctgy", 35)?,
+        category_details: opt_text(el, at, "CtgyDtls", 35)?,
+        debtor_status: opt_text(el, at, "DbtrSts", 35)?,
+        certificate_id: opt_text(el, at, "CertId", 35)?,
+        forms_code: opt_text(el, at, "FrmsCd", 35)?,
+        period: opt_period(el, at)?,
+        amount: el
+            .child("TaxAmt")
+            .map(|a| decode_tax_amount(a, &at.child("TaxAmt", None)))
+            .transpose()?,
+        additional_info: opt_text(el, at, "AddtlInf", 140)?,
+    })
+}
+
+/// Optional `TaxRmt` child (of a `Strd` block).
+pub fn opt_tax<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<TaxRemittance>, DecodeError> {
+    let Some(t) = el.child("TaxRmt") else { return Ok(None) };
+    let at = at.child("TaxRmt", None);
+    let mut records = Vec::new();
+    for (i, r) in t.children_named("Rcrd").enumerate() {
+        records.push(decode_record(r, &at.child("Rcrd", Some(i + 1)))?);
+    }
+    Ok(Some(TaxRemittance {
+        creditor: opt_tax_party(t, &at, "Cdtr", false)?,
+        debtor: opt_tax_party(t, &at, "Dbtr", true)?,
+        ultimate_debtor: opt_tax_party(t, &at, "UltmtDbtr", true)?,
+        administration_zone: opt_text(t, &at, "AdmstnZone", 35)?,
+        reference_number: opt_text(t, &at, "RefNb", 140)?,
+        method: opt_text(t, &at, "Mtd", 35)?,
+        total_taxable_base: opt_amount(t, &at, "TtlTaxblBaseAmt")?,
+        total_tax: opt_amount(t, &at, "TtlTaxAmt")?,
+        date: opt_date(t, &at, "Dt")?,
+        sequence_number: opt_checked(t, &at, "SeqNb", "number", is_number)?,
+        records,
+    }))
+}
+
+fn encode_tax_party(w: &mut Writer, name: &str, p: &TaxParty, with_authorisation: bool) {
+    w.open(name);
+    w.opt_leaf("TaxId", p.tax_id.as_deref()).opt_leaf("RegnId", p.registration_id.as_deref());
+    w.opt_leaf("TaxTp", p.tax_type.as_deref());
+    if with_authorisation && (p.authorisation_title.is_some() || p.authorisation_name.is_some()) {
+        w.open("Authstn").opt_leaf("Titl", p.authorisation_title.as_deref());
+        w.opt_leaf("Nm", p.authorisation_name.as_deref()).close("Authstn");
+    }
+    w.close(name);
+}
+
+fn encode_period(w: &mut Writer, p: &TaxPeriod) {
+    w.open("Prd").opt_leaf("Yr", p.year.as_deref()).opt_leaf("Tp", p.kind.as_deref());
+    if let Some((from, to)) = &p.from_to {
+        w.open("FrToDt").leaf("FrDt", from).leaf("ToDt", to).close("FrToDt");
+    }
+    w.close("Prd");
+}
+
+fn encode_record(w: &mut Writer, r: &TaxRecord) {
+    w.open("Rcrd").opt_leaf("Tp", r.kind.as_deref()).opt_leaf("Ctgy", r.category.as_deref());
+    w.opt_leaf("CtgyDtls", r.category_details.as_deref());
+    w.opt_leaf("DbtrSts", r.debtor_status.as_deref());
+    w.opt_leaf("CertId", r.certificate_id.as_deref());
+    w.opt_leaf("FrmsCd", r.forms_code.as_deref());
+    if let Some(p) = &r.period {
+        encode_period(w, p);
+    }
+    if let Some(a) = &r.amount {
+        w.open("TaxAmt").opt_leaf("Rate", a.rate.as_deref());
+        encode_opt_amount(w, "TaxblBaseAmt", a.taxable_base.as_ref());
+        encode_opt_amount(w, "TtlAmt", a.total.as_ref());
+        for (period, amount) in &a.details {
+            w.open("Dtls");
+            if let Some(p) = period {
+                encode_period(w, p);
+            }
+            encode_amount(w, "Amt", amount);
+            w.close("Dtls");
+        }
+        w.close("TaxAmt");
+    }
+    w.opt_leaf("AddtlInf", r.additional_info.as_deref()).close("Rcrd");
+}
+
+/// Write a `TaxRmt` element in `TaxInformation7` order.
+pub fn encode_tax(w: &mut Writer, t: &TaxRemittance) {
+    w.open("TaxRmt");
+    if let Some(p) = &t.creditor {
+        encode_tax_party(w, "Cdtr", p, false);
+    }
+    if let Some(p) = &t.debtor {
+        encode_tax_party(w, "Dbtr", p, true);
+    }
+    if let Some(p) = &t.ultimate_debtor {
+        encode_tax_party(w, "UltmtDbtr", p, true);
+    }
+    w.opt_leaf("AdmstnZone", t.administration_zone.as_deref());
+    w.opt_leaf("RefNb", t.reference_number.as_deref()).opt_leaf("Mtd", t.method.as_deref());
+    encode_opt_amount(w, "TtlTaxblBaseAmt", t.total_taxable_base.as_ref());
+    encode_opt_amount(w, "TtlTaxAmt", t.total_tax.as_ref());
+    w.opt_leaf("Dt", t.date.as_deref()).opt_leaf("SeqNb", t.sequence_number.as_deref());
+    for r in &t.records {
+        encode_record(w, r);
+    }
+    w.close("TaxRmt");
+}
+
+/// All `RltdRmtInf` children of a transaction, at most [`RELATED_REMITTANCE_MAX`].
+pub fn related<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<RelatedRemittance>, DecodeError> {
+    let mut out = Vec::new();
+    for (i, r) in el.children_named("RltdRmtInf").enumerate() {
+        if i >= RELATED_REMITTANCE_MAX {
+            return Err(at.err_at(
+                "RltdRmtInf",
+                ErrorKind::Invalid(format!(
+                    "more than {RELATED_REMITTANCE_MAX} related remittance blocks"
+                )),
+            ));
+        }
+        let r_at = at.child("RltdRmtInf", Some(i + 1));
+        let mut locations = Vec::new();
+        for (j, l) in r.children_named("RmtLctnDtls").enumerate() {
+            let l_at = r_at.child("RmtLctnDtls", Some(j + 1));
+            let postal = match l.child("PstlAdr") {
+                Some(p) => {
+                    let p_at = l_at.child("PstlAdr", None);
+                    let name = req_text(p, &p_at, "Nm", 140)?;
+                    let adr = req(p, &p_at, "Adr")?;
+                    let adr = decode_address_element(adr, &p_at.child("Adr", None))?;
+                    Some((name, adr))
+                }
+                None => None,
+            };
+            locations.push(RemittanceLocation {
+                method: req_checked(l, &l_at, "Mtd", "remittance location method", |s| {
+                    matches!(s, "FAXI" | "EDIC" | "URID" | "EMAL" | "POST" | "SMSM")
+                })?,
+                electronic_address: opt_text(l, &l_at, "ElctrncAdr", 2048)?,
+                postal,
+            });
+        }
+        out.push(RelatedRemittance { id: opt_text(r, &r_at, "RmtId", 35)?, locations });
+    }
+    Ok(out)
+}
+
+/// Write the `RltdRmtInf` elements of a transaction.
+pub fn encode_related(w: &mut Writer, related: &[RelatedRemittance]) {
+    for r in related {
+        w.open("RltdRmtInf").opt_leaf("RmtId", r.id.as_deref());
+        for l in &r.locations {
+            w.open("RmtLctnDtls").leaf("Mtd", &l.method);
+            w.opt_leaf("ElctrncAdr", l.electronic_address.as_deref());
+            if let Some((name, adr)) = &l.postal {
+                w.open("PstlAdr").leaf("Nm", name);
+                encode_address_named(w, "Adr", adr);
+                w.close("PstlAdr");
+            }
+            w.close("RmtLctnDtls");
+        }
+        w.close("RltdRmtInf");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_and_rate_facets() {
+        assert!(is_number("123456789012345678") && !is_number("1234567890123456789"));
+        assert!(is_number("-5") && !is_number("1.0") && !is_number(""));
+        assert!(is_percentage_rate("12.5") && is_percentage_rate("0.1234567890"));
+        assert!(!is_percentage_rate("0.12345678901") && !is_percentage_rate("1.2.3"));
+        assert!(is_period_code("QTR4") && !is_period_code("MM13"));
+    }
+}
