@@ -362,6 +362,37 @@ impl SwitchApi {
         }
     }
 
+    async fn windows(&self) -> Response {
+        match self.core.query(Query::Windows).await {
+            Ok(QueryAnswer::Windows(v)) => Response::json(200, v.to_string()),
+            Ok(_) => Response::error(500, "INTERNAL", "unexpected answer"),
+            Err(e) => Self::busy(e),
+        }
+    }
+
+    /// `POST /v1/operator/windows/close` or `/v1/operator/windows/{N}/settle`.
+    async fn window_action(&self, path: &str) -> Response {
+        let rest = path.trim_start_matches("/v1/operator/windows/");
+        let step = match rest.split_once('/') {
+            None if rest == "close" => AdminStep::CloseWindow,
+            Some((n, "settle")) => match n.parse() {
+                Ok(window) => AdminStep::SettleWindow { window },
+                Err(_) => return Response::error(400, "BAD_WINDOW", "window must be a number"),
+            },
+            _ => {
+                return Response::error(
+                    404,
+                    "NOT_FOUND",
+                    "use /v1/operator/windows/close or /v1/operator/windows/{N}/settle",
+                )
+            }
+        };
+        match self.core.admin(vec![step]).await {
+            Ok(_) => self.windows().await,
+            Err(e) => Response::error(409, "WINDOW_REFUSED", &e),
+        }
+    }
+
     async fn investigations(&self) -> Response {
         match self.core.query(Query::Investigations).await {
             Ok(QueryAnswer::Investigations(list)) => {
@@ -471,6 +502,10 @@ impl Handler for SwitchApi {
             ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
             ("GET", "/v1/operator/metrics", _) if is_operator => self.render_metrics(),
             ("GET", "/v1/operator/investigations", _) if is_operator => self.investigations().await,
+            ("GET", "/v1/operator/windows", _) if is_operator => self.windows().await,
+            ("POST", path, _) if is_operator && path.starts_with("/v1/operator/windows/") => {
+                self.window_action(path).await
+            }
             ("POST", path, _) if is_operator && path.starts_with("/v1/operator/participants/") => {
                 self.participant_status(path).await
             }

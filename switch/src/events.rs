@@ -273,6 +273,21 @@ pub enum Event {
         /// When.
         at_ms: u64,
     },
+    /// An operator closed the open settlement window (deferred net); the next one opened.
+    WindowClosed {
+        /// The window closed.
+        window: u64,
+        /// When.
+        at_ms: u64,
+    },
+    /// The RTGS settled a closed window: each deferred-net participant's net moved through
+    /// the funding account.
+    WindowSettled {
+        /// The window settled.
+        window: u64,
+        /// When.
+        at_ms: u64,
+    },
 }
 
 /// Serialize an event for the journal.
@@ -388,6 +403,8 @@ mod tests {
             },
             Event::RecallExpired { recall: 1, at_ms: 36 },
             Event::HoldReleased { recall: 1, at_ms: 37 },
+            Event::WindowClosed { window: 1, at_ms: 38 },
+            Event::WindowSettled { window: 1, at_ms: 39 },
         ]
     }
 
