@@ -18,9 +18,8 @@ use adapters::server::{Handler, Request, Response};
 use adapters::wire::{PullResponse, SendResponse};
 use iso20022::admi002::{self, Admi002};
 use iso20022::common::PartyOrAgent;
-use iso20022::envelope;
 use iso20022::head001::AppHdr;
-use iso20022::{DecodeError, Limits, Message, MessageType, Reject};
+use iso20022::{DecodeError, Limits, Message, Reject};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -363,6 +362,37 @@ impl SwitchApi {
         }
     }
 
+    async fn windows(&self) -> Response {
+        match self.core.query(Query::Windows).await {
+            Ok(QueryAnswer::Windows(v)) => Response::json(200, v.to_string()),
+            Ok(_) => Response::error(500, "INTERNAL", "unexpected answer"),
+            Err(e) => Self::busy(e),
+        }
+    }
+
+    /// `POST /v1/operator/windows/close` or `/v1/operator/windows/{N}/settle`.
+    async fn window_action(&self, path: &str) -> Response {
+        let rest = path.trim_start_matches("/v1/operator/windows/");
+        let step = match rest.split_once('/') {
+            None if rest == "close" => AdminStep::CloseWindow,
+            Some((n, "settle")) => match n.parse() {
+                Ok(window) => AdminStep::SettleWindow { window },
+                Err(_) => return Response::error(400, "BAD_WINDOW", "window must be a number"),
+            },
+            _ => {
+                return Response::error(
+                    404,
+                    "NOT_FOUND",
+                    "use /v1/operator/windows/close or /v1/operator/windows/{N}/settle",
+                )
+            }
+        };
+        match self.core.admin(vec![step]).await {
+            Ok(_) => self.windows().await,
+            Err(e) => Response::error(409, "WINDOW_REFUSED", &e),
+        }
+    }
+
     async fn investigations(&self) -> Response {
         match self.core.query(Query::Investigations).await {
             Ok(QueryAnswer::Investigations(list)) => {
@@ -411,16 +441,10 @@ impl EnquiryQuota {
     }
 }
 
-/// Read a bare `Document` or an `AppHdr` + `Document` envelope.
+/// Read a bare `Document` or an `AppHdr` + `Document` envelope, in one pass over the input
+/// (the codec's tape; no tree is built).
 fn read_message(body: &[u8], limits: &Limits) -> Result<(Option<AppHdr>, Message), DecodeError> {
-    let (root, ns) = iso20022::xml::parse(body, limits)?;
-    if ns.as_deref().and_then(MessageType::from_namespace).is_some() {
-        return iso20022::decode_root(&root, ns.as_deref(), limits).map(|m| (None, m));
-    }
-    if envelope::find_parts(&root).is_some() {
-        return envelope::decode_parsed(&root, limits).map(|e| (Some(e.header), e.message));
-    }
-    iso20022::decode_root(&root, ns.as_deref(), limits).map(|m| (None, m))
+    iso20022::decode_message(body, limits)
 }
 
 /// Whether a header's sender is the participant with this BIC.
@@ -478,6 +502,10 @@ impl Handler for SwitchApi {
             ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
             ("GET", "/v1/operator/metrics", _) if is_operator => self.render_metrics(),
             ("GET", "/v1/operator/investigations", _) if is_operator => self.investigations().await,
+            ("GET", "/v1/operator/windows", _) if is_operator => self.windows().await,
+            ("POST", path, _) if is_operator && path.starts_with("/v1/operator/windows/") => {
+                self.window_action(path).await
+            }
             ("POST", path, _) if is_operator && path.starts_with("/v1/operator/participants/") => {
                 self.participant_status(path).await
             }

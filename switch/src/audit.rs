@@ -4,7 +4,10 @@
 //!
 //! - a transfer is reserved once and finished (posted or voided) at most once, never posted
 //!   after it was voided or voided after it was posted;
-//! - a prefunded account never has reserved plus posted debits above its credits;
+//! - a prefunded account never has reserved plus posted debits above its credits, and a
+//!   deferred-net account never goes below minus its net debit cap;
+//! - a settlement window is closed once and settled once, moving each net participant by
+//!   the net of the payments posted in it;
 //! - a return only follows a posted transfer, comes from its creditor and never takes the
 //!   returns of a transfer above its amount; a fraud hold only earmarks money held;
 //! - the balances add up to what was funded (no money created or destroyed);
@@ -36,11 +39,35 @@ pub struct Audit {
     posted: std::collections::HashSet<u64>,
     returned: HashMap<u64, u128>,
     holds: HashMap<u64, (u32, u64)>,
+    caps: HashMap<u32, u64>,
+    window_net: HashMap<u32, i128>,
+    closed: HashMap<u64, HashMap<u32, i128>>,
     /// Invariant violations found, in order.
     pub violations: Vec<String>,
 }
 
 impl Audit {
+    /// An auditor for a scheme where these participants settle deferred net, with these
+    /// net debit caps (the others are gross, prefunded).
+    pub fn with_net_caps(caps: HashMap<u32, u64>) -> Audit {
+        Audit { caps, ..Audit::default() }
+    }
+
+    /// What `p` can still be debited: balance minus reservations, plus its cap if net.
+    fn headroom(&self, p: u32) -> i128 {
+        self.balance(p) - self.reserved.get(&p).copied().unwrap_or(0)
+            + self.caps.get(&p).map_or(0, |c| i128::from(*c))
+    }
+
+    /// A posted payment between participants counts in the open window (deferred net).
+    fn count_in_window(&mut self, debtor: u32, creditor: u32, amount: u64) {
+        for (p, sign) in [(debtor, -1i128), (creditor, 1)] {
+            if self.caps.contains_key(&p) {
+                *self.window_net.entry(p).or_default() += sign * i128::from(amount);
+            }
+        }
+    }
+
     /// Take the next journal event.
     pub fn record(&mut self, e: &Event) {
         self.records += 1;
@@ -55,8 +82,7 @@ impl Audit {
                     self.violations.push(format!("transfer {id} reserved twice"));
                     return;
                 }
-                let available =
-                    self.balance(*debtor) - self.reserved.get(debtor).copied().unwrap_or(0);
+                let available = self.headroom(*debtor);
                 if available < i128::from(*amount_minor) {
                     self.violations.push(format!(
                         "transfer {id} reserved {amount_minor} with only {available} available"
@@ -83,8 +109,7 @@ impl Audit {
                     self.violations.push(format!("hold {recall} on unknown transfer {transfer}"));
                     return;
                 };
-                let available =
-                    self.balance(t.creditor) - self.reserved.get(&t.creditor).copied().unwrap_or(0);
+                let available = self.headroom(t.creditor);
                 if available < i128::from(*hold_minor) {
                     self.violations.push(format!(
                         "hold {recall} of {hold_minor} with only {available} available"
@@ -93,6 +118,20 @@ impl Audit {
                 *self.reserved.entry(t.creditor).or_default() += i128::from(*hold_minor);
                 self.holds.insert(*recall, (t.creditor, *hold_minor));
             }
+            Event::WindowClosed { window, .. } => {
+                let nets = std::mem::take(&mut self.window_net);
+                if self.closed.insert(*window, nets).is_some() {
+                    self.violations.push(format!("window {window} closed twice"));
+                }
+            }
+            Event::WindowSettled { window, .. } => match self.closed.remove(window) {
+                Some(nets) => {
+                    for (p, net) in nets {
+                        *self.balances.entry(p).or_default() -= net;
+                    }
+                }
+                None => self.violations.push(format!("window {window} settled but not closed")),
+            },
             Event::HoldReleased { recall, .. } => match self.holds.remove(recall) {
                 Some((p, amount)) => *self.reserved.entry(p).or_default() -= i128::from(amount),
                 None => self.violations.push(format!("hold {recall} released but never placed")),
@@ -115,14 +154,14 @@ impl Audit {
         if *returned > u128::from(t.amount) {
             self.violations.push(format!("returns of transfer {original} exceed its amount"));
         }
-        let available =
-            self.balance(t.creditor) - self.reserved.get(&t.creditor).copied().unwrap_or(0);
+        let available = self.headroom(t.creditor);
         if available < i128::from(amount) {
             self.violations
                 .push(format!("return {return_id} of {amount} with only {available} available"));
         }
         *self.balances.entry(t.creditor).or_default() -= i128::from(amount);
         *self.balances.entry(t.debtor).or_default() += i128::from(amount);
+        self.count_in_window(t.creditor, t.debtor, amount);
     }
 
     fn balance(&self, p: u32) -> i128 {
@@ -142,6 +181,7 @@ impl Audit {
         let t = *t;
         *self.reserved.entry(t.debtor).or_default() -= i128::from(t.amount);
         if post {
+            self.count_in_window(t.debtor, t.creditor, t.amount);
             self.posted.insert(id);
             *self.balances.entry(t.debtor).or_default() -= i128::from(t.amount);
             *self.balances.entry(t.creditor).or_default() += i128::from(t.amount);

@@ -66,6 +66,23 @@ pub struct Scheme {
     /// Offset of the scheme's local time from UTC, minutes (Brasília: -180).
     #[serde(default)]
     pub utc_offset_minutes: i32,
+    /// Settlement model: `gross` (prefunded, each payment settles in central-bank money at
+    /// once: Pix, TIPS, FedNow) or `deferred_net` (positions move against each participant's
+    /// net debit cap and settle by window: UPI, Mojaloop).
+    #[serde(default)]
+    pub settlement: SettlementKind,
+}
+
+/// How a scheme settles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettlementKind {
+    /// Prefunded, gross: a payment needs the money in the account (AM04 otherwise).
+    #[default]
+    Gross,
+    /// Deferred net: a payment needs headroom under the net debit cap (AM23 otherwise);
+    /// operators close and settle windows.
+    DeferredNet,
 }
 
 fn night_start() -> u8 {
@@ -87,6 +104,7 @@ impl Default for Scheme {
             night_start_hour: night_start(),
             night_end_hour: night_end(),
             utc_offset_minutes: -180,
+            settlement: SettlementKind::Gross,
         }
     }
 }
@@ -224,6 +242,10 @@ pub struct ParticipantConfig {
     /// above it); absent: only the scheme limit applies.
     #[serde(default)]
     pub transaction_amount_max_minor: Option<u64>,
+    /// Deferred net only (and required there): how far its position may go below zero
+    /// between settlements, minor units.
+    #[serde(default)]
+    pub net_debit_cap_minor: Option<u64>,
 }
 
 /// A participant's standing in the scheme.
@@ -274,6 +296,7 @@ impl Config {
             dev_customers: 100,
             status: ParticipantStatus::Active,
             transaction_amount_max_minor: None,
+            net_debit_cap_minor: None,
         };
         Config {
             listen: default_listen(),
@@ -330,6 +353,14 @@ impl Config {
             }
             if p.bic == OPERATOR || !seen.insert(p.bic.clone()) {
                 return bad(&format!("participant {:?} is duplicated or reserved", p.bic));
+            }
+            let net = self.scheme.settlement == SettlementKind::DeferredNet;
+            if net != p.net_debit_cap_minor.is_some() {
+                return bad(&format!(
+                    "participant {:?}: net_debit_cap_minor is required with settlement = \
+                     \"deferred_net\" and not allowed with \"gross\"",
+                    p.bic
+                ));
             }
         }
         Ok(())

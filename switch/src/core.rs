@@ -39,6 +39,9 @@ pub struct Participant {
     pub suspended: bool,
     /// Largest amount it may send in one transaction (AM14 above it).
     pub amount_max_minor: Option<u64>,
+    /// Deferred net settlement: its net debit cap (AM23 beyond it); `None`: gross,
+    /// prefunded (AM04 beyond its balance).
+    pub net_debit_cap_minor: Option<u64>,
 }
 
 impl Participant {
@@ -203,6 +206,11 @@ pub struct Position {
     pub reserved_minor: u64,
     /// Funded in total.
     pub funded_minor: u64,
+    /// What it can still be debited: available balance, plus its net debit cap when it
+    /// settles deferred net.
+    pub headroom_minor: i128,
+    /// Its net debit cap (deferred net), or `None` (gross, prefunded).
+    pub net_debit_cap_minor: Option<u64>,
 }
 
 /// The switch's state.
@@ -230,6 +238,7 @@ pub struct Core {
     pub(crate) scan: directory::AntiScan,
     pub(crate) rng: directory::SeededRandom,
     pub(crate) exc: crate::exceptions::ExceptionState,
+    pub(crate) windows: std::collections::BTreeMap<u64, (ledger::WindowReport, Option<u64>)>,
 }
 
 /// The answer of the directory API.
@@ -243,6 +252,8 @@ pub struct DirectoryAnswer {
     pub body: String,
 }
 
+/// Settlement window reports kept for operators (the most recent).
+const WINDOWS_KEPT: usize = 1_000;
 /// Finished transfers between two ledger compactions.
 const COMPACT_EVERY: u64 = 4_096;
 /// Finalized transfers stay in the ledger this long (the core keeps its own idempotency
@@ -270,9 +281,13 @@ impl Core {
         let mut by_member = HashMap::new();
         for (i, p) in participants.iter().enumerate() {
             let i = u32::try_from(i).map_err(|_| "too many participants".to_string())?;
-            ledger
-                .create_account(Participant::ledger_account(i), AccountFlags::SETTLEMENT)
-                .map_err(|e| e.to_string())?;
+            match p.net_debit_cap_minor {
+                Some(cap) => ledger.create_net_account(Participant::ledger_account(i), cap),
+                None => {
+                    ledger.create_account(Participant::ledger_account(i), AccountFlags::SETTLEMENT)
+                }
+            }
+            .map_err(|e| e.to_string())?;
             by_bic.insert(p.bic.clone(), i);
             if let Some(m) = &p.member_id {
                 by_member.insert(m.clone(), i);
@@ -302,7 +317,14 @@ impl Core {
             scan: directory::AntiScan::new(directory::AntiScanConfig::default()),
             rng: directory::SeededRandom(0x5eed_2026),
             exc: crate::exceptions::ExceptionState::default(),
+            windows: std::collections::BTreeMap::new(),
         })
+    }
+
+    /// What participant `p` can still be debited: its available balance (gross), or that
+    /// plus its net debit cap (deferred net).
+    pub fn headroom(&self, p: u32) -> i128 {
+        self.ledger.position(Participant::ledger_account(p)).and_then(|p| p.headroom).unwrap_or(0)
     }
 
     /// Participant index of a BIC.
@@ -352,6 +374,8 @@ impl Core {
                     balance_minor: a.map_or(0, |a| a.balance()),
                     reserved_minor: a.map_or(0, |a| a.debits_reserved),
                     funded_minor: self.funded.get(i).copied().unwrap_or(0),
+                    headroom_minor: self.headroom(i as u32),
+                    net_debit_cap_minor: p.net_debit_cap_minor,
                 }
             })
             .collect()
@@ -523,10 +547,11 @@ impl Core {
             // The ledger is at its explicit limit of remembered transfers: refuse cleanly.
             return Some(reject(StatusReason::SettlementSystemNotAvailable));
         }
-        let available =
-            self.ledger.account(Participant::ledger_account(from)).map_or(0, |a| a.available());
-        if available < i128::from(amount_minor) {
-            return Some(reject(StatusReason::InsufficientFunds));
+        if self.headroom(from) < i128::from(amount_minor) {
+            return Some(reject(match me.net_debit_cap_minor {
+                Some(_) => StatusReason::AmountExceedsSettlementLimit,
+                None => StatusReason::InsufficientFunds,
+            }));
         }
         let deadline_ms = now_ms.saturating_add(self.rules.creditor_timeout_ms);
         let forward_xml = self.forward(id, from, creditor, tx, account, now_ms);
@@ -761,6 +786,40 @@ impl Core {
         Ok(Some(e))
     }
 
+    /// Close the open settlement window (the next one opens in the same step). Returns the
+    /// applied event; its report is in [`Core::windows`].
+    pub fn process_close_window(&mut self, now_ms: u64) -> Result<Event, String> {
+        let e = Event::WindowClosed { window: self.ledger.current_window(), at_ms: now_ms };
+        self.try_apply(&e)?;
+        Ok(e)
+    }
+
+    /// Record that the RTGS settled closed window `window`. `None` if it was settled already.
+    pub fn process_settle_window(
+        &mut self,
+        window: u64,
+        now_ms: u64,
+    ) -> Result<Option<Event>, String> {
+        if self.windows.get(&window).is_some_and(|w| w.1.is_some()) {
+            return Ok(None);
+        }
+        let e = Event::WindowSettled { window, at_ms: now_ms };
+        self.try_apply(&e)?;
+        Ok(Some(e))
+    }
+
+    /// The open window and the most recent closed ones: (window, report, settled at).
+    pub fn windows(&self) -> (u64, Vec<(u64, ledger::WindowReport, Option<u64>)>) {
+        let closed = self.windows.iter().map(|(w, (r, s))| (*w, r.clone(), *s)).collect();
+        (self.ledger.current_window(), closed)
+    }
+
+    /// The BIC of a ledger account, for reports.
+    pub fn bic_of_account(&self, account: u64) -> Option<&str> {
+        let i = usize::try_from(account.checked_sub(100)?).ok()?;
+        self.participants.get(i).map(|p| p.bic.as_str())
+    }
+
     /// Suspend or re-activate a participant. Returns the applied event if the status changed.
     pub fn process_status(
         &mut self,
@@ -893,6 +952,24 @@ impl Core {
             | Event::RecallAnswered { .. }
             | Event::RecallExpired { .. }
             | Event::HoldReleased { .. } => self.apply_exception(event)?,
+            Event::WindowClosed { window, at_ms } => {
+                let report = self
+                    .ledger
+                    .close_window_numbered(*window, *at_ms)
+                    .map_err(|e| e.to_string())?;
+                self.windows.insert(*window, (report, None));
+                while self.windows.len() > WINDOWS_KEPT {
+                    self.windows.pop_first();
+                }
+            }
+            Event::WindowSettled { window, at_ms } => {
+                self.ledger
+                    .settle_window(*window, FUNDING_ACCOUNT, *at_ms)
+                    .map_err(|e| e.to_string())?;
+                if let Some(w) = self.windows.get_mut(window) {
+                    w.1 = Some(*at_ms);
+                }
+            }
             Event::Rejected { id, at_ms, debtor, amount_minor, ids, fingerprint, reason } => {
                 let reason = StatusReason::from_code(reason).ok_or("unknown reason code")?;
                 self.next_id = self.next_id.max(id + 1);

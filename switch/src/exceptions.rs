@@ -574,11 +574,8 @@ impl Core {
         let debtor = t.debtor;
         let recall = t.recall.and_then(|r| self.exc.recalls.get(&r));
         let hold_release = recall.filter(|r| r.hold_active).map(|r| (r.id, r.hold_minor));
-        let available = self
-            .ledger
-            .account(Participant::ledger_account(from))
-            .map_or(0, |a| a.available())
-            .saturating_add(i128::from(hold_release.map_or(0, |(_, h)| h)));
+        let available =
+            self.headroom(from).saturating_add(i128::from(hold_release.map_or(0, |(_, h)| h)));
         if available < i128::from(amount) {
             let why = format!("available balance {available} is below the return of {amount}");
             return refuse(self, (StatusReason::InsufficientFunds, why));
@@ -789,10 +786,7 @@ impl Core {
         let recall = self.exc.next_recall + 1;
         let (hold_minor, hold_until_ms) = match (reason, &self.rules.exceptions.fraud_hold) {
             (Some(CancellationReason::FraudulentOrigin), Some(rule)) if self.marked(t, rule) => {
-                let available = self
-                    .ledger
-                    .account(Participant::ledger_account(creditor))
-                    .map_or(0, |a| a.available());
+                let available = self.headroom(creditor);
                 let open = t.amount_minor.saturating_sub(t.returned_minor);
                 let hold = u64::try_from(available.clamp(0, i128::from(open))).unwrap_or(0);
                 (hold, now_ms.saturating_add(rule.hold_ms))

@@ -44,6 +44,7 @@ pub fn core_from_config(cfg: &Config) -> anyhow::Result<Core> {
             member_id: p.member_id.clone(),
             suspended: p.status == ParticipantStatus::Suspended,
             amount_max_minor: p.transaction_amount_max_minor,
+            net_debit_cap_minor: p.net_debit_cap_minor,
         })
         .collect();
     Core::new(rules, participants).map_err(anyhow::Error::msg)

@@ -48,6 +48,8 @@ pub enum Query {
     Positions,
     /// Cases for operators: late acceptances, expired recalls, failed returns.
     Investigations,
+    /// Settlement windows: the open one and the recent closed ones.
+    Windows,
 }
 
 /// Answer to a query.
@@ -64,6 +66,8 @@ pub enum QueryAnswer {
     },
     /// The investigations, oldest first, with the recalls they concern.
     Investigations(Vec<crate::exceptions::Investigation>),
+    /// Settlement windows as JSON (open window, closed windows with nets and instructions).
+    Windows(serde_json::Value),
 }
 
 /// A command for the core thread.
@@ -132,6 +136,13 @@ pub enum AdminStep {
         participant: u32,
         /// Suspended after the step.
         suspended: bool,
+    },
+    /// Close the open settlement window.
+    CloseWindow,
+    /// Record that the RTGS settled a closed window (no-op if recorded already).
+    SettleWindow {
+        /// The window.
+        window: u64,
     },
     /// Register an alias (no-op if registered identically).
     Alias {
@@ -379,6 +390,9 @@ fn run_core<J: Journal>(
                 Reply::Setup(tx, a) => {
                     let _ = tx.send(a);
                 }
+                Reply::Query(tx, Query::Windows) => {
+                    let _ = tx.send(QueryAnswer::Windows(windows_json(&core)));
+                }
                 Reply::Query(tx, Query::Investigations) => {
                     let _ = tx.send(QueryAnswer::Investigations(core.investigations().to_vec()));
                 }
@@ -392,6 +406,32 @@ fn run_core<J: Journal>(
             }
         }
     }
+}
+
+/// Settlement windows for operators, participants named by BIC.
+fn windows_json(core: &Core) -> serde_json::Value {
+    let (open, closed) = core.windows();
+    let bic = |a: u64| core.bic_of_account(a).unwrap_or("?").to_string();
+    let list: Vec<serde_json::Value> = closed
+        .iter()
+        .rev()
+        .map(|(w, r, settled)| {
+            serde_json::json!({
+                "window": w,
+                "closed_at": crate::time::iso_datetime(r.closed_at_ms),
+                "settled_at": settled.map(crate::time::iso_datetime),
+                "positions": r.positions.iter().map(|p| serde_json::json!({
+                    "bic": bic(p.account), "net_minor": p.net.to_string()
+                })).collect::<Vec<_>>(),
+                "instructions": r.instructions.iter().map(|i| serde_json::json!({
+                    "bic": bic(i.account),
+                    "direction": format!("{:?}", i.direction).to_lowercase(),
+                    "amount_minor": i.amount,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({ "open_window": open, "windows": list })
 }
 
 fn handle(
@@ -430,6 +470,8 @@ fn handle(
                     AdminStep::Status { participant, suspended } => {
                         core.process_status(participant, suspended, now)
                     }
+                    AdminStep::CloseWindow => core.process_close_window(now).map(Some),
+                    AdminStep::SettleWindow { window } => core.process_settle_window(window, now),
                     AdminStep::Alias { key, participant, branch, account, owner } => {
                         directory::Key::parse(&key).map_err(|e| format!("{key}: {e}")).and_then(
                             |k| core.process_alias(&k, participant, &branch, &account, &owner),

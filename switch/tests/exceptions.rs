@@ -51,6 +51,25 @@ async fn wait_msg(bank: &SimBank, msg_type: &str, needles: &[&str]) -> Delivered
     }
 }
 
+/// Every message of the exception flows the banks were delivered passes its XSD.
+fn validate_all(banks: &[Arc<SimBank>]) -> usize {
+    let mut n = 0;
+    for b in banks {
+        for m in b.delivered_log() {
+            let exception = matches!(
+                m.msg_type.as_str(),
+                "pacs.004.001.09" | "camt.056.001.08" | "camt.029.001.09"
+            ) || m.xml.contains("<MsgId>IPSE")
+                || m.xml.contains("<MsgId>IPSD");
+            if exception {
+                assert_xsd_valid(&m.xml);
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
 /// How many delivered messages of `msg_type` contain every needle.
 fn count_msgs(bank: &SimBank, msg_type: &str, needles: &[&str]) -> usize {
     bank.delivered_log()
@@ -218,6 +237,7 @@ async fn enquiries_and_returns_full_partial_duplicate_and_refused() {
     assert!(v["enquiries"].as_u64().unwrap() >= 5);
 
     // Everything survives a restart: positions, counters, and the duplicate check.
+    assert!(validate_all(&banks) > 5, "exception messages were delivered");
     let _ = stop.send(true);
     drop(banks);
     drop(op);
@@ -269,6 +289,9 @@ async fn recalls_accepted_refused_and_expired() {
     let (s, body) = post(b, iso20022::camt029::encode(&ans)).await;
     assert_eq!(s, 202, "{body}");
     wait_msg(a, "camt.029.001.09", &["CNCL", "E2E-RCL-1"]).await;
+    // The same answer again is applied once.
+    let (s, _) = post(b, iso20022::camt029::encode(&ans)).await;
+    assert_eq!(s, 202);
     let ret = x::return_payment(
         &b.bic,
         "RET-RCL-1",
@@ -280,6 +303,7 @@ async fn recalls_accepted_refused_and_expired() {
     );
     post(b, iso20022::pacs004::encode(&ret)).await;
     wait_msg(a, "pacs.004.001.09", &["E2E-RCL-1", "FOCR"]).await;
+    assert_eq!(count_msgs(a, "camt.029.001.09", &["CNCL", "E2E-RCL-1"]), 1, "one acceptance");
 
     // Recall 2: refused by the creditor with a reason, forwarded to the debtor.
     let rc2 = x::recall(&a.bic, "RCL-2", &o2, CancellationReason::TechnicalProblem, "", NOW);
@@ -389,6 +413,7 @@ async fn recalls_accepted_refused_and_expired() {
     let (ok, list) = ctl(&["investigations"]);
     assert!(ok);
     assert!(list.contains("RecallUnanswered"), "{list}");
+    assert!(validate_all(&banks) > 5, "exception messages were delivered");
     let _ = stop.send(true);
 }
 
@@ -560,6 +585,7 @@ async fn races_in_flight_crossing_and_the_fraud_hold() {
     assert!(conserved);
     assert_eq!(reserved(&v), 0, "the hold is released");
     assert_eq!(after, before);
+    assert!(validate_all(&banks) > 5, "exception messages were delivered");
     let _ = stop.send(true);
 }
 

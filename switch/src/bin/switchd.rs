@@ -6,6 +6,11 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// mimalloc: the switch allocates a string or two per message field on many threads; glibc's
+/// allocator was a third of the CPU profile (BENCHMARKS.md, switch section).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(name = "switchd", about = "Real-time instant-payment switch")]
 struct Cli {
