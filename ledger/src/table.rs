@@ -39,8 +39,10 @@ pub(crate) struct TransferTable {
     slab: Vec<Entry>,
     /// Slots freed by `remove`, reused oldest first.
     free: VecDeque<u32>,
-    /// Bits of an index word holding the slot; the rest hold the tag.
+    /// Bits of an index word holding the slot (at most 32); the rest hold the tag.
     slot_bits: u32,
+    /// `(1 << slot_bits) - 1`.
+    mask: u32,
 }
 
 impl Default for TransferTable {
@@ -61,31 +63,27 @@ impl TransferTable {
     pub(crate) fn with_slots_max(slots_max: usize) -> TransferTable {
         let highest = slots_max.clamp(2, u32::MAX as usize) - 1;
         let slot_bits = usize::BITS - highest.leading_zeros();
+        let mask = ((1u64 << slot_bits) - 1) as u32;
         TransferTable {
             index: HashTable::new(),
             slab: Vec::new(),
             free: VecDeque::new(),
             slot_bits,
+            mask,
         }
     }
 
+    #[inline]
     fn slot_mask(&self) -> u32 {
-        if self.slot_bits >= 32 {
-            u32::MAX
-        } else {
-            (1u32 << self.slot_bits) - 1
-        }
+        self.mask
     }
 
-    /// The index word of `slot` for an id hashing to `hash`.
+    /// The index word of `slot` for an id hashing to `hash`: the tag is hash bits 32 and up
+    /// (apart from the bits the table indexes with and from the 7 top bits it keeps in its
+    /// control bytes), shifted above the slot; with 32 slot bits there is no tag.
     #[inline]
     fn word(&self, hash: u64, slot: u32) -> u32 {
-        let tag = (hash >> 32) as u32;
-        if self.slot_bits >= 32 {
-            slot
-        } else {
-            (tag << self.slot_bits) | slot
-        }
+        (((hash >> 32) << self.slot_bits) as u32) | slot
     }
 
     /// Number of records.
