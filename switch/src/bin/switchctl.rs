@@ -68,6 +68,17 @@ enum Cmd {
         #[command(flatten)]
         conn: Conn,
     },
+    /// Settlement windows (deferred net; operator certificate): list them, close the open
+    /// one, or record that the RTGS settled window N.
+    Windows {
+        #[command(flatten)]
+        conn: Conn,
+        /// `list` (default), `close`, or `settle`.
+        #[arg(value_parser = ["list", "close", "settle"], default_value = "list")]
+        action: String,
+        /// The window to settle.
+        window: Option<u64>,
+    },
     /// Suspend or re-activate a participant (operator certificate).
     Participant {
         #[command(flatten)]
@@ -326,6 +337,21 @@ async fn online(cmd: Cmd) -> anyhow::Result<()> {
                 println!("--- seq {} {}\n{}", m.seq, m.msg_type, m.xml);
             }
             println!("next: {}", p.next);
+        }
+        Cmd::Windows { conn, action, window } => {
+            let c = client(&conn, switch::config::OPERATOR).await?;
+            let (method, path) = match (action.as_str(), window) {
+                ("close", _) => (http::Method::POST, "/v1/operator/windows/close".to_string()),
+                ("settle", Some(w)) => {
+                    (http::Method::POST, format!("/v1/operator/windows/{w}/settle"))
+                }
+                ("settle", None) => anyhow::bail!("settle needs the window number"),
+                _ => (http::Method::GET, "/v1/operator/windows".to_string()),
+            };
+            let r = c.request(method, &path, "application/json", bytes::Bytes::new()).await?;
+            let v: serde_json::Value = serde_json::from_slice(&r.body)?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            anyhow::ensure!(r.status == 200, "the switch answered {}", r.status);
         }
         Cmd::Positions { conn } => {
             let c = client(&conn, switch::config::OPERATOR).await?;
