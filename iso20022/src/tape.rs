@@ -1,14 +1,17 @@
-//! The fast reader: one pass of quick-xml events into a flat, borrowed index of the document.
+//! The fast reader: one pass over the input into a flat, borrowed index of the document.
 //!
-//! Performance-critical path: every pacs.008 and pacs.002 the switch receives goes through
-//! here. [`parse`] reads the same events with the same reader settings as [`xml::parse`] and
-//! enforces the same rules and limits (DOCTYPE refused, size, depth, element count, a single
-//! root, the declaration first), failing with exactly the same [`DecodeError`]. Instead of an
-//! owned tree with a `String` per name and text, it fills one `Vec` of entries whose names and
-//! text borrow the input (an owned copy only when text had to be unescaped or came in several
-//! pieces). The typed decoders read it through [`Node`], the same trait they read the owned
-//! tree with, so both give the same values and errors; `tests/differential.rs` and the
-//! `differential` fuzz target check that.
+//! Performance-critical path: every message the switch decodes goes through here. [`parse`]
+//! accepts exactly what [`xml::parse`] accepts and fails with exactly the same [`DecodeError`]
+//! (DOCTYPE refused, size, depth and element-count limits, a single root, the declaration
+//! first). Instead of an owned tree with a `String` per name and text, it fills one `Vec` of
+//! entries whose names and text borrow the input (an owned copy only when text had to be
+//! unescaped or came in several pieces); the vector is kept per thread for the next message
+//! (at most [`SPARE_ENTRIES_MAX`] entries). Two readers fill it: [`scan_plain`], specialised for
+//! the plain shape ISO 20022 producers write and faster than a bare quick-xml scan, and
+//! [`parse_quick`], quick-xml events with the owned parser's settings, for everything else and
+//! for every error. The typed decoders read the tape through [`Node`], the same trait they
+//! read the owned tree with, so both give the same values and errors; `tests/differential.rs`
+//! and the `differential` fuzz target check that, and that both readers give the same tape.
 //!
 //! Must not: resolve entities, perform I/O, or grow beyond the limits.
 //!
@@ -43,7 +46,7 @@ pub struct Tape<'a> {
 }
 
 /// Most entries a thread keeps for the next parse (about 450 KB); a bigger tape is freed.
-const SPARE_ENTRIES_MAX: usize = 4096;
+pub const SPARE_ENTRIES_MAX: usize = 4096;
 
 thread_local! {
     /// The entry buffer of the last tape this thread dropped, empty, kept for the next parse:
@@ -133,6 +136,17 @@ impl<'d> Node<'d> for TapeNode<'d> {
     type Children = TapeChildren<'d>;
     fn is(self, name: &str) -> bool {
         self.entry().is_some_and(|e| same(&e.name, name.as_bytes()))
+    }
+    fn child(self, name: &str) -> Option<Self> {
+        // The sibling chain walked over the entries directly (one bounds check per step).
+        let mut next = self.entry()?.first_child;
+        while let Some(e) = self.tape.entries.get(next) {
+            if same(&e.name, name.as_bytes()) {
+                return Some(TapeNode { tape: self.tape, idx: next });
+            }
+            next = e.next_sibling;
+        }
+        None
     }
     fn name(self) -> Cow<'d, str> {
         match self.entry() {
