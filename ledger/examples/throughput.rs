@@ -3,7 +3,9 @@
 //! `/proc/thread-self/schedstat` on Linux, so other processes' load does not count).
 //!
 //! Usage: `cargo run --release -p ledger --example throughput [pairs] [workload]` (workload
-//! one of gross, net, writer, batch; all by default). Prints one line per
+//! one of gross, net, delayed, writer; all by default). `delayed` posts each reservation
+//! 16,384 reservations after it was made, as a switch does once the creditor bank answers,
+//! so the post finds its record cold; `delayed_batch` does the same through `post_batch`. Prints one line per
 //! workload: `ledger_throughput: workload=W pairs=N wall_pairs_per_s=X cpu_pairs_per_s=Y`.
 //! Must not be used as a test: it asserts nothing about speed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -70,6 +72,42 @@ fn direct(net: bool, pairs: u64) {
     report(if net { "net" } else { "gross" }, pairs, wall, cpu);
 }
 
+/// Reserve pair `n`, post pair `n - LAG`: the post's record is long out of the cache.
+/// With `batch`, posts go through `post_batch` 64 at a time.
+fn delayed(pairs: u64, batch: bool) {
+    const LAG: u64 = 16_384;
+    const POSTS: u64 = 64;
+    let mut l = ledger(false);
+    let (mut posts, mut results) = (Vec::new(), Vec::new());
+    let (c0, t0) = (thread_cpu_ns(), Instant::now());
+    for n in 0..pairs + LAG {
+        if n < pairs {
+            let (id, d, c, amount, now) = pair(n);
+            l.reserve(id, d, c, amount, now + 10).unwrap();
+        }
+        if let Some(m) = n.checked_sub(LAG) {
+            let (id, _, _, _, now) = pair(m);
+            if batch {
+                posts.push((id, now));
+                if posts.len() as u64 == POSTS || m + 1 == pairs {
+                    l.post_batch(&posts, &mut results);
+                    assert!(results.iter().all(Result::is_ok));
+                    posts.clear();
+                    results.clear();
+                }
+            } else {
+                l.post(id, now).unwrap();
+            }
+            if m % CHUNK == CHUNK - 1 {
+                l.compact(now.saturating_sub(KEEP));
+            }
+        }
+    }
+    let (cpu, wall) = (thread_cpu_ns() - c0, t0.elapsed().as_secs_f64());
+    l.audit().unwrap();
+    report(if batch { "delayed_batch" } else { "delayed" }, pairs, wall, cpu);
+}
+
 fn through_writer(pairs: u64, batch_pairs: u64) {
     let config = WriterConfig { queue_batches_max: 64, ..WriterConfig::default() };
     let w = LedgerWriter::spawn(ledger(false), config).unwrap();
@@ -115,6 +153,10 @@ fn main() {
     }
     if run("net") {
         direct(true, pairs);
+    }
+    if run("delayed") {
+        delayed(pairs, false);
+        delayed(pairs, true);
     }
     if run("writer") {
         for batch_pairs in [64, 512, 2_048] {

@@ -78,6 +78,9 @@ pub type TransferId = u128;
 pub const TRANSFERS_MAX_DEFAULT: usize = 1 << 24;
 /// Accounts one ledger holds at most (participants are hundreds to thousands).
 pub const ACCOUNTS_MAX: usize = 1 << 20;
+/// Posts looked up together by [`Ledger::post_batch`] before they are applied: enough
+/// cache misses in flight to hide most of their latency, few enough lines to stay in L1.
+const POST_GROUP: usize = 32;
 /// Default for [`LedgerLimits::windows_unsettled_max`].
 pub const WINDOWS_UNSETTLED_MAX_DEFAULT: usize = 64;
 
@@ -926,6 +929,30 @@ impl Ledger {
         }
     }
 
+    /// Post several reservations, each `(id, now_ms)` exactly as [`Ledger::post`] would one
+    /// after the other, appending each result to `results` in order. Faster when the
+    /// reservations are old (a switch posts once the creditor bank has answered, thousands
+    /// of transfers later, when their records have left the cache): the records of a group
+    /// are looked up first, so their cache misses overlap instead of coming one at a time.
+    pub fn post_batch(
+        &mut self,
+        posts: &[(TransferId, u64)],
+        results: &mut Vec<Result<(), TransferError>>,
+    ) {
+        results.reserve(posts.len());
+        for group in posts.chunks(POST_GROUP) {
+            // Read-only: each lookup reads the record's line; nothing depends on the next.
+            let mut found = 0u32;
+            for &(id, _) in group {
+                found ^= self.transfers.find(id, hash_id(id)).unwrap_or(0);
+            }
+            std::hint::black_box(found);
+            for &(id, now_ms) in group {
+                results.push(self.post(id, now_ms));
+            }
+        }
+    }
+
     /// Post a reservation: the money moves. Refused once the reservation has expired.
     /// Posting again answers `ReservedTransferAlreadyPosted` and changes nothing.
     pub fn post(&mut self, id: TransferId, now_ms: u64) -> Result<(), TransferError> {
@@ -1307,6 +1334,32 @@ mod tests {
         l.void(4).unwrap();
         assert_eq!(l.post(2, 30), Err(TransferError::ReservedTransferNotFound));
         l.audit().unwrap();
+    }
+
+    #[test]
+    fn post_batch_answers_exactly_like_posts_one_by_one() {
+        let (mut one, mut batch) = (ledger(), ledger());
+        for l in [&mut one, &mut batch] {
+            for id in 2..80u128 {
+                l.reserve(id, 10, 20, 10, 100 + id as u64).unwrap();
+            }
+        }
+        // Valid posts, a repeat, an unknown id, an expired one, a liquidity transfer's id.
+        let mut posts: Vec<(TransferId, u64)> = (2..80u128).map(|id| (id, 50)).collect();
+        posts.extend([(5, 50), (999, 50), (1, 50)]);
+        posts.insert(10, (70, 171));
+        let singly: Vec<_> = posts.iter().map(|&(id, now)| one.post(id, now)).collect();
+        let mut results = vec![Ok(())]; // appended to, never cleared
+        batch.post_batch(&posts, &mut results);
+        assert_eq!(results.len(), posts.len() + 1);
+        assert_eq!(results[1..], singly[..]);
+        assert_eq!(results[11], Err(TransferError::ReservedTransferExpired));
+        assert_eq!(results.last(), Some(&Err(TransferError::ReservedTransferNotFound)));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        one.encode_snapshot(&mut a);
+        batch.encode_snapshot(&mut b);
+        assert_eq!(a, b);
+        batch.audit().unwrap();
     }
 
     #[test]
