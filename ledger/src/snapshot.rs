@@ -9,6 +9,13 @@
 //! answers a clear [`SnapshotError`], never a panic, on damaged or foreign bytes.
 //! Must not: do I/O (the journal stores the bytes) or change the ledger it encodes.
 //!
+//! Use (the switch): on the thread that owns the ledger, at a batch boundary right after the
+//! batch's journal records are appended, encode the ledger (inside the switch's own snapshot
+//! of its core state) and hand it to the journal as of its last record
+//! (`FileJournal::write_snapshot(last_seq, ..)` or `GroupHandle::write_snapshot`); at start,
+//! open the journal with `FileJournal::open_with` and rebuild from `Replay::Snapshot` with
+//! [`Ledger::decode_snapshot`] before applying the `Replay::Record`s that follow.
+//!
 //! Format, version 1, little-endian: magic `IPSWLEDG`, version u32, limits, clock, window,
 //! running totals, accounts in creation order, reserved transfers sorted by id, finalized
 //! transfers in finalization order (with the time each was finalized and, for returns, the
