@@ -1,6 +1,7 @@
 //! Runs the directory benchmark ([`directory::bench::run`]) and prints its line, with the
 //! extra figures on a second line. Usage: `cargo run --release -p directory --example bench
-//! -- [ENTRIES [PASSES]]` (default 1,000,000 and 5). Allocates about 150 bytes per entry plus one batch.
+//! -- [ENTRIES [PASSES]]` (default 1,000,000 and 5). Allocates about 150 bytes per entry plus
+//! one batch of entries. Guarantees nothing beyond printing; must not write files.
 
 fn main() {
     let entries = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
