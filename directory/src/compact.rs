@@ -23,7 +23,7 @@
 //! every limit is explicit: at most `u32::MAX - 1` records and accounts (a store that reached
 //! it refuses nothing but stops indexing, so the directory's own `max_entries` must stay below
 //! it). Arena bytes of removed or replaced entries are not reused (counted in
-//! [`CompactStore::garbage_bytes`]); rebuilding the store from its entries reclaims them.
+//! [`CompactStore::garbage_bytes`]); [`CompactStore::rebuilt`] reclaims them.
 //! Must not: check rules (the directory does), allocate on a lookup, or hold personal data in
 //! its `Debug` output.
 
@@ -394,6 +394,15 @@ impl CompactStore {
     /// Arena bytes no longer referenced (removed or replaced entries).
     pub fn garbage_bytes(&self) -> usize {
         self.garbage
+    }
+
+    /// The same entries in a fresh store (same seed), without the garbage: what
+    /// [`crate::Directory::reclaim_garbage`] swaps in. Reads every entry once.
+    pub fn rebuilt(&self) -> CompactStore {
+        let mut fresh = CompactStore::with_seed(self.hasher.0);
+        fresh.reserve(self.len());
+        self.for_each(&mut |e| fresh.insert(Arc::new(e.clone())));
+        fresh
     }
 
     /// Bytes the store uses: its tables whole, and the records, accounts and arena up to

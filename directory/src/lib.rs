@@ -467,6 +467,13 @@ impl Directory<CompactStore> {
     pub fn compact(config: DirectoryConfig) -> Self {
         Directory::with_store(config, Arc::new(BrazilIds))
     }
+
+    /// Rebuild the store without the texts of removed or replaced entries (see
+    /// [`CompactStore::garbage_bytes`]); every answer stays the same. It reads every entry and
+    /// holds both stores meanwhile, so callers run it when the garbage is worth it.
+    pub fn reclaim_garbage(&mut self) {
+        self.entries = self.entries.rebuilt();
+    }
 }
 
 impl<S: EntryStore> Directory<S> {

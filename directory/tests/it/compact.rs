@@ -218,6 +218,13 @@ fn many_removals_and_reinsertions_keep_the_index_exact() {
     }
     assert_same(&a, &b, &keys, &[]);
     assert_eq!(b.store().len(), 5_000 - 1_667 + 834);
+    let garbage = b.store().garbage_bytes();
+    assert!(garbage > 0);
+    let used = b.store().allocated_bytes();
+    b.reclaim_garbage();
+    assert_eq!(b.store().garbage_bytes(), 0);
+    assert!(b.store().allocated_bytes() < used, "{} < {used}", b.store().allocated_bytes());
+    assert_same(&a, &b, &keys, &[]);
 }
 
 proptest! {
