@@ -11,7 +11,7 @@
 //! Hot path: every transfer passes here. No I/O, no clock, no logging, no locks.
 
 use crate::events::{Event, Ids};
-use directory::{Directory, Entry, Key, Masked};
+use directory::{CompactStore, Directory, DirectoryConfig, Entry, EntryView, Key, Masked};
 use iso20022::codes::{StatusReason, TxStatus};
 use iso20022::pacs002::{Pacs002, TxStatusReport};
 use iso20022::pacs008::{CreditTransfer, GroupHeader, Pacs008};
@@ -221,7 +221,7 @@ pub struct Core {
     pub(crate) by_bic: HashMap<String, u32>,
     pub(crate) by_member: HashMap<String, u32>,
     pub(crate) ledger: Ledger,
-    pub(crate) directory: Directory,
+    pub(crate) directory: Directory<CompactStore>,
     pub(crate) transfers: HashMap<u64, Transfer>,
     pub(crate) by_key: HashMap<String, u64>,
     pub(crate) deadlines: BTreeSet<(u64, u64)>,
@@ -300,7 +300,7 @@ impl Core {
             by_bic,
             by_member,
             ledger,
-            directory: Directory::default(),
+            directory: Directory::compact(DirectoryConfig::default()),
             transfers: HashMap::new(),
             by_key: HashMap::new(),
             deadlines: BTreeSet::new(),
@@ -399,8 +399,8 @@ impl Core {
     }
 
     /// Whether an alias is registered.
-    pub fn alias(&self, key: &Key) -> Option<&Entry> {
-        self.directory.resolve(key)
+    pub fn alias(&self, key: &Key) -> Option<EntryView<'_>> {
+        self.directory.resolve_view(key)
     }
 
     /// Messages produced by applied events since the last drain.
@@ -579,14 +579,15 @@ impl Core {
         let acct = tx.creditor_account.as_ref();
         if let Some(proxy) = acct.and_then(|a| a.proxy.as_ref()) {
             let key = Key::parse(&proxy.id).map_err(|_| StatusReason::AccountProxyInvalid)?;
-            let entry = self.directory.resolve(&key).ok_or(StatusReason::AccountProxyInvalid)?;
+            let entry =
+                self.directory.resolve_view(&key).ok_or(StatusReason::AccountProxyInvalid)?;
             let creditor =
-                *self.by_bic.get(&entry.participant).ok_or(StatusReason::IncorrectAgent)?;
+                *self.by_bic.get(entry.participant).ok_or(StatusReason::IncorrectAgent)?;
             // Forward-compatible with fields the codec adds to `Account`.
             #[allow(clippy::needless_update)]
             let account = Account {
-                id: AccountId::Other(entry.account.expose().clone()),
-                kind: Some(entry.account_type.clone()),
+                id: AccountId::Other(entry.account.expose().to_string()),
+                kind: Some(entry.account_type.to_string()),
                 proxy: Some(proxy.clone()),
                 ..Account::default()
             };
@@ -769,8 +770,8 @@ impl Core {
         owner: &str,
     ) -> Result<Option<Event>, String> {
         let bic = &self.participants.get(participant as usize).ok_or("unknown participant")?.bic;
-        if let Some(e) = self.directory.resolve(key) {
-            if &e.participant == bic && e.account.expose() == account {
+        if let Some(e) = self.directory.resolve_view(key) {
+            if e.participant == bic && *e.account.expose() == account {
                 return Ok(None);
             }
             return Err("key already registered to another account".into());

@@ -816,11 +816,11 @@ impl Core {
             .creditor_key
             .as_deref()
             .and_then(|k| directory::Key::parse(k).ok())
-            .and_then(|k| self.directory.resolve(&k))
+            .and_then(|k| self.directory.resolve_entry(&k))
         else {
             return false;
         };
-        let m = self.directory.fraud_marks(entry);
+        let m = self.directory.fraud_marks(&entry);
         let reported = m.key.reported.max(m.owner.reported).max(m.account.reported);
         let confirmed = m.key.confirmed.max(m.owner.confirmed).max(m.account.confirmed);
         (rule.min_reports > 0 && reported >= rule.min_reports)
