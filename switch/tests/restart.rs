@@ -118,8 +118,17 @@ async fn sigkill_and_restart_keeps_balances_and_acknowledged_outcomes() {
     // Phase 2: SIGKILL under load. What was acknowledged before the kill must hold after.
     let batch2 = payments(&banks, &cfg, 300, 11, "R2-");
     let bank_handles = banks.clone();
+    let settled_before = positions(&op).await.2["settled"].as_u64().unwrap();
     let load = tokio::spawn(async move { send_all(&bank_handles, &batch2).await });
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Kill once the switch has settled some of this batch (however slow the machine is),
+    // with the rest still in flight.
+    let t0 = std::time::Instant::now();
+    while positions(&op).await.2["settled"].as_u64().unwrap() < settled_before + 20 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no payment of the batch settled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Give the banks a moment to pull those outcomes.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     child.kill().unwrap();
     child.wait().unwrap();
     let _ = stop.send(true);
