@@ -554,6 +554,14 @@ impl Core {
             }));
         }
         let deadline_ms = now_ms.saturating_add(self.rules.creditor_timeout_ms);
+        if let Some(key) = &creditor_key {
+            // DICT's anti-scan rule: a payment sent after a lookup gives a token back to the
+            // payer (`Dbtr/Id/.../Othr/Id`, the PI-PayerId of the lookup) and to its bank.
+            let payer = tx.debtor.id.as_ref().and_then(|i| i.others.first());
+            if let (Some(payer), Ok(k)) = (payer, Key::parse(key)) {
+                self.scan.payment_sent(&me.bic, &payer.id, k.key_type(), now_ms);
+            }
+        }
         let forward_xml = self.forward(id, from, creditor, tx, account, now_ms);
         Some(Event::ReservedRouted {
             id,

@@ -95,3 +95,38 @@ async fn keys_registered_through_the_api_route_payments_and_survive_restart() {
     assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted);
     let _ = stop.send(true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_after_a_lookup_gives_the_payer_a_token_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg).await.unwrap();
+    let (banks, stop) = connect(&cfg, node.addr, &node.pki.dir).await;
+    let a = banks[0].client();
+    let key = alias(1, 0, 0);
+    assert!(key.starts_with('+'), "the first development key is a phone: {key}");
+    let lookup = |k: String| async move {
+        let path = format!("/api/v1/directory/entries/{}", k.replace('+', "%2B"));
+        call(a, http::Method::GET, &path, Some(PAYER), serde_json::Value::Null).await.0
+    };
+    // A natural person's bucket holds 100: four misses (20 each) and a hit leave 19.
+    for i in 0..4 {
+        assert_eq!(lookup(format!("+55219876543{i:02}")).await, 404);
+    }
+    assert_eq!(lookup(key.clone()).await, 200);
+    // The payer pays the key it looked up: one token back, so one more miss fits.
+    let mut msg = banks[0].pacs008_by_alias("E2E-REFUND", "000001", &key, 100, NOW);
+    msg.transactions[0].debtor.id = Some(iso20022::common::PartyId {
+        private: true,
+        others: vec![iso20022::common::GenericId { id: PAYER.into(), ..Default::default() }],
+        ..Default::default()
+    });
+    let out = banks[0]
+        .send_and_wait("E2E-REFUND", iso20022::pacs008::encode(&msg), Duration::from_secs(15))
+        .await
+        .unwrap();
+    assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted);
+    assert_eq!(lookup("+5521987654399".into()).await, 404, "the refund paid for this miss");
+    assert_eq!(lookup(key.clone()).await, 429, "and now the bucket is empty");
+    let _ = stop.send(true);
+}
