@@ -842,23 +842,92 @@ pub fn decode_address_element<'d, N: Node<'d>>(
             at.err_at("AdrLine", ErrorKind::Invalid(format!("{} lines, at most 7", lines.len())))
         );
     }
+    let [dept, sub, street, b_nb, b_nm, flr, pbx, room, pcd, town, t_loc, dstrct, subdv, ctry] =
+        first_children(a, &ADDRESS_FIELDS);
     Ok(PostalAddress {
-        department: opt_text(a, at, "Dept", 70)?,
-        sub_department: opt_text(a, at, "SubDept", 70)?,
-        street: opt_text(a, at, "StrtNm", 70)?,
-        building_number: opt_text(a, at, "BldgNb", 16)?,
-        building_name: opt_text(a, at, "BldgNm", 35)?,
-        floor: opt_text(a, at, "Flr", 70)?,
-        post_box: opt_text(a, at, "PstBx", 16)?,
-        room: opt_text(a, at, "Room", 70)?,
-        post_code: opt_text(a, at, "PstCd", 16)?,
-        town: opt_text(a, at, "TwnNm", 35)?,
-        town_location: opt_text(a, at, "TwnLctnNm", 35)?,
-        district: opt_text(a, at, "DstrctNm", 35)?,
-        country_sub_division: opt_text(a, at, "CtrySubDvsn", 35)?,
-        country: opt_checked(a, at, "Ctry", "country code", is_country)?,
+        department: text_of(dept, at, "Dept", 70)?,
+        sub_department: text_of(sub, at, "SubDept", 70)?,
+        street: text_of(street, at, "StrtNm", 70)?,
+        building_number: text_of(b_nb, at, "BldgNb", 16)?,
+        building_name: text_of(b_nm, at, "BldgNm", 35)?,
+        floor: text_of(flr, at, "Flr", 70)?,
+        post_box: text_of(pbx, at, "PstBx", 16)?,
+        room: text_of(room, at, "Room", 70)?,
+        post_code: text_of(pcd, at, "PstCd", 16)?,
+        town: text_of(town, at, "TwnNm", 35)?,
+        town_location: text_of(t_loc, at, "TwnLctnNm", 35)?,
+        district: text_of(dstrct, at, "DstrctNm", 35)?,
+        country_sub_division: text_of(subdv, at, "CtrySubDvsn", 35)?,
+        country: checked_of(ctry, at, "Ctry", "country code", is_country)?,
         lines,
     })
+}
+
+/// The single-valued children of a `PostalAddress24`, in the order they are decoded.
+const ADDRESS_FIELDS: [&str; 14] = [
+    "Dept",
+    "SubDept",
+    "StrtNm",
+    "BldgNb",
+    "BldgNm",
+    "Flr",
+    "PstBx",
+    "Room",
+    "PstCd",
+    "TwnNm",
+    "TwnLctnNm",
+    "DstrctNm",
+    "CtrySubDvsn",
+    "Ctry",
+];
+
+/// The first child of `el` with each of `names`: the same as `names.map(|n| el.child(n))`,
+/// in one pass over the children (a lookup per name would walk them once per name).
+pub fn first_children<'d, N: Node<'d>, const K: usize>(el: N, names: &[&str; K]) -> [Option<N>; K] {
+    let mut out = [None; K];
+    for c in el.children() {
+        let name = c.name_bytes();
+        for (slot, want) in out.iter_mut().zip(names) {
+            if name == want.as_bytes() {
+                if slot.is_none() {
+                    *slot = Some(c);
+                }
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// [`opt_text`] for a child already found (`child` is `el.child(name)`).
+pub fn text_of<'d, N: Node<'d>>(
+    child: Option<N>,
+    at: &At,
+    name: &str,
+    max: usize,
+) -> Result<Option<String>, DecodeError> {
+    match child {
+        Some(c) => check_text_at(c.text(), at, name, max).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// [`opt_checked`] for a child already found (`child` is `el.child(name)`).
+pub fn checked_of<'d, N: Node<'d>>(
+    child: Option<N>,
+    at: &At,
+    name: &str,
+    what: &str,
+    ok: fn(&str) -> bool,
+) -> Result<Option<String>, DecodeError> {
+    match child {
+        Some(c) if ok(c.text()) => Ok(Some(c.text().to_string())),
+        Some(c) => {
+            Err(at
+                .err_at(name, ErrorKind::Invalid(format!("{:?} is not a valid {what}", c.text()))))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Write a `PstlAdr` element in `PostalAddress24` order.

@@ -220,10 +220,46 @@ fn is_base_one_rate(s: &str) -> bool {
         && fraction <= 10
 }
 
+/// The single-valued children of a `CreditTransferTransaction39` the decoder reads, found in
+/// one pass ([`first_children`]); the order here is only the order of the array.
+const TX_FIELDS: [&str; 22] = [
+    "PmtId",
+    "IntrBkSttlmAmt",
+    "IntrmyAgt1",
+    "IntrmyAgt2",
+    "IntrmyAgt3",
+    "Purp",
+    "IntrBkSttlmDt",
+    "AccptncDtTm",
+    "ChrgBr",
+    "InstgAgt",
+    "InstdAgt",
+    "Dbtr",
+    "DbtrAcct",
+    "DbtrAgt",
+    "CdtrAgt",
+    "Cdtr",
+    "CdtrAcct",
+    "InstdAmt",
+    "XchgRate",
+    "UltmtDbtr",
+    "InitgPty",
+    "UltmtCdtr",
+];
+
 fn decode_tx<'d, N: Node<'d>>(el: N, at: &At, t: &mut CreditTransfer) -> Result<(), DecodeError> {
-    let pmt = req(el, at, "PmtId")?;
+    let [pmt, amt, i1, i2, i3, purp, sttlm_dt, accptnc, chrg_br, instg, instd, dbtr, dbtr_acct, dbtr_agt, cdtr_agt, cdtr, cdtr_acct, instd_amt, xchg, ultmt_dbtr, initg, ultmt_cdtr] =
+        first_children(el, &TX_FIELDS);
+    let need = |c: Option<N>, name: &str| c.ok_or_else(|| at.err_at(name, ErrorKind::Missing));
+    let agent =
+        |c: Option<N>, name: &str| c.map(|a| decode_agent(a, &at.child(name, None))).transpose();
+    let party =
+        |c: Option<N>, name: &str| c.map(|p| decode_party(p, &at.child(name, None))).transpose();
+    let account =
+        |c: Option<N>, name: &str| c.map(|a| decode_account(a, &at.child(name, None))).transpose();
+    let pmt = need(pmt, "PmtId")?;
     let p_at = at.child("PmtId", None);
-    let amount_el = req(el, at, "IntrBkSttlmAmt")?;
+    let amount_el = need(amt, "IntrBkSttlmAmt")?;
     let amount = decode_amount(amount_el, &at.child("IntrBkSttlmAmt", None))?;
     let Remittance { unstructured: remittance, creditor_refs: structured_remittance } =
         opt_remittance(el, at)?.unwrap_or_default();
@@ -233,13 +269,13 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At, t: &mut CreditTransfer) -> Result<
         charges.push((req_amount(c, &c_at, "Amt")?, req_agent(c, &c_at, "Agt")?));
     }
     let mut intermediary_agents = Vec::new();
-    for name in ["IntrmyAgt1", "IntrmyAgt2", "IntrmyAgt3"] {
-        match opt_agent(el, at, name)? {
+    for (c, name) in [(i1, "IntrmyAgt1"), (i2, "IntrmyAgt2"), (i3, "IntrmyAgt3")] {
+        match agent(c, name)? {
             Some(a) => intermediary_agents.push(a),
             None => break,
         }
     }
-    let (purpose, purpose_proprietary) = match el.child("Purp") {
+    let (purpose, purpose_proprietary) = match purp {
         Some(p) => code_or_proprietary(p, &at.child("Purp", None), 4)?,
         None => (None, None),
     };
@@ -250,32 +286,32 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At, t: &mut CreditTransfer) -> Result<
     t.tx_id = opt_text(pmt, &p_at, "TxId", 35)?;
     t.uetr = opt_checked(pmt, &p_at, "UETR", "UUIDv4", is_uuid_v4)?;
     t.amount = amount;
-    t.settlement_date = opt_checked(el, at, "IntrBkSttlmDt", "ISO date", is_iso_date)?;
-    t.acceptance = opt_checked(el, at, "AccptncDtTm", "ISO date-time", is_iso_datetime)?;
-    t.charge_bearer = req_checked(el, at, "ChrgBr", "charge bearer", |s| {
+    t.settlement_date = checked_of(sttlm_dt, at, "IntrBkSttlmDt", "ISO date", is_iso_date)?;
+    t.acceptance = checked_of(accptnc, at, "AccptncDtTm", "ISO date-time", is_iso_datetime)?;
+    t.charge_bearer = checked_of(chrg_br, at, "ChrgBr", "charge bearer", |s| {
         matches!(s, "DEBT" | "CRED" | "SHAR" | "SLEV")
-    })?;
-    t.instructing_agent = opt_agent(el, at, "InstgAgt")?;
-    t.instructed_agent = opt_agent(el, at, "InstdAgt")?;
-    t.debtor = decode_party(req(el, at, "Dbtr")?, &at.child("Dbtr", None))?;
-    t.debtor_account =
-        el.child("DbtrAcct").map(|a| decode_account(a, &at.child("DbtrAcct", None))).transpose()?;
-    t.debtor_agent = decode_agent(req(el, at, "DbtrAgt")?, &at.child("DbtrAgt", None))?;
-    t.creditor_agent = decode_agent(req(el, at, "CdtrAgt")?, &at.child("CdtrAgt", None))?;
-    t.creditor = decode_party(req(el, at, "Cdtr")?, &at.child("Cdtr", None))?;
-    t.creditor_account =
-        el.child("CdtrAcct").map(|a| decode_account(a, &at.child("CdtrAcct", None))).transpose()?;
+    })?
+    .ok_or_else(|| at.err_at("ChrgBr", ErrorKind::Missing))?;
+    t.instructing_agent = agent(instg, "InstgAgt")?;
+    t.instructed_agent = agent(instd, "InstdAgt")?;
+    t.debtor = decode_party(need(dbtr, "Dbtr")?, &at.child("Dbtr", None))?;
+    t.debtor_account = account(dbtr_acct, "DbtrAcct")?;
+    t.debtor_agent = decode_agent(need(dbtr_agt, "DbtrAgt")?, &at.child("DbtrAgt", None))?;
+    t.creditor_agent = decode_agent(need(cdtr_agt, "CdtrAgt")?, &at.child("CdtrAgt", None))?;
+    t.creditor = decode_party(need(cdtr, "Cdtr")?, &at.child("Cdtr", None))?;
+    t.creditor_account = account(cdtr_acct, "CdtrAcct")?;
     t.purpose = purpose;
     t.purpose_proprietary = purpose_proprietary;
     t.remittance = remittance;
     t.payment_type = opt_payment_type(el, at)?;
-    t.instructed_amount = opt_amount(el, at, "InstdAmt")?;
-    t.exchange_rate = opt_checked(el, at, "XchgRate", "rate (BaseOneRate)", is_base_one_rate)?;
+    t.instructed_amount =
+        instd_amt.map(|a| decode_amount(a, &at.child("InstdAmt", None))).transpose()?;
+    t.exchange_rate = checked_of(xchg, at, "XchgRate", "rate (BaseOneRate)", is_base_one_rate)?;
     t.charges = charges;
     t.intermediary_agents = intermediary_agents;
-    t.ultimate_debtor = opt_party(el, at, "UltmtDbtr")?;
-    t.initiating_party = opt_party(el, at, "InitgPty")?;
-    t.ultimate_creditor = opt_party(el, at, "UltmtCdtr")?;
+    t.ultimate_debtor = party(ultmt_dbtr, "UltmtDbtr")?;
+    t.initiating_party = party(initg, "InitgPty")?;
+    t.ultimate_creditor = party(ultmt_cdtr, "UltmtCdtr")?;
     t.structured_remittance = structured_remittance;
     t.related_remittance = related(el, at)?;
     Ok(())

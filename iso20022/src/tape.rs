@@ -148,6 +148,9 @@ impl<'d> Node<'d> for TapeNode<'d> {
         }
         None
     }
+    fn name_bytes(self) -> &'d [u8] {
+        self.entry().map_or(&[], |e| &e.name)
+    }
     fn name(self) -> Cow<'d, str> {
         match self.entry() {
             Some(e) => String::from_utf8_lossy(&e.name),

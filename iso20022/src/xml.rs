@@ -80,6 +80,8 @@ pub trait Node<'d>: Copy {
     fn is(self, name: &str) -> bool;
     /// Local name (invalid UTF-8 replaced).
     fn name(self) -> Cow<'d, str>;
+    /// Local name as the bytes compared by [`Node::is`].
+    fn name_bytes(self) -> &'d [u8];
     /// Concatenated, unescaped text directly inside the element.
     fn text(self) -> &'d str;
     /// Attribute value by local name.
@@ -120,6 +122,9 @@ impl<'d> Node<'d> for &'d Element {
     }
     fn name(self) -> Cow<'d, str> {
         Cow::Borrowed(&self.name)
+    }
+    fn name_bytes(self) -> &'d [u8] {
+        self.name.as_bytes()
     }
     fn text(self) -> &'d str {
         &self.text
