@@ -1,6 +1,7 @@
 //! Differential test of the fast decoders against the owned-tree ones: on the whole sample
-//! corpus, the invalid corpus and thousands of deterministic mutations of them, under the
-//! default and tight limits, the fast path must give exactly the same typed value or exactly
+//! corpus, the invalid corpus, thousands of deterministic byte-level mutations of them (under
+//! the default and tight limits) and element-level edits that keep the XML well-formed (to
+//! reach the content checks), the fast path must give exactly the same typed value or exactly
 //! the same error (path and reason) as the reference path.
 //!
 //! Checked at three levels: the plain scanner's tape equals quick-xml's whenever the scanner
@@ -195,4 +196,53 @@ fn mutations_decode_the_same_both_ways() {
     }
     // The mutations must reach the plain scanner's accepting path, not only its refusals.
     assert!(plain * 10 > total, "plain scanner read only {plain} of {total} mutations");
+}
+
+/// Element-level edits that keep the XML well-formed, so the typed decoders' content checks
+/// (facets, code lists, mandatory elements, choices) are reached: each leaf's text replaced by
+/// bad values, each leaf removed, each leaf preceded by a bad duplicate.
+fn element_mutations(doc: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(open_rel) = doc.get(i..).and_then(|r| r.find('<')) {
+        let open = i + open_rel;
+        i = open + 1;
+        let Some(gt) = doc[open..].find('>').map(|g| open + g) else { break };
+        let tag = &doc[open + 1..gt];
+        if tag.starts_with(['/', '?', '!']) || tag.ends_with('/') {
+            continue;
+        }
+        let name = tag.split_whitespace().next().unwrap_or_default();
+        let Some(lt) = doc[gt..].find('<').map(|l| gt + l) else { break };
+        let close = format!("</{name}>");
+        if !doc[lt..].starts_with(&close) {
+            continue; // not a leaf
+        }
+        let end = lt + close.len();
+        for bad in ["", "X", "2023-13-45", "-1", "1.1234567", "ABCDEFGHIJKL", &"y".repeat(150)] {
+            out.push(format!("{}{bad}{}", &doc[..gt + 1], &doc[lt..]));
+        }
+        out.push(format!("{}{}", &doc[..open], &doc[end..]));
+        out.push(format!("{}{}bad!{}{}", &doc[..open], &doc[open..=gt], &close, &doc[open..]));
+    }
+    out
+}
+
+#[test]
+fn element_mutations_decode_the_same_both_ways() {
+    let mut business = 0;
+    for kind in ["pacs.008", "pacs.002", "pacs.004", "camt.056"] {
+        for f in common::files(kind) {
+            let doc = std::fs::read_to_string(&f).unwrap();
+            for (k, m) in element_mutations(&doc).iter().enumerate() {
+                let what = format!("{} element mutation {k}", f.display());
+                agree(m.as_bytes(), &Limits::default(), &what);
+                if let Err(e) = iso20022::decode(m.as_bytes(), &Limits::default()) {
+                    business += usize::from(matches!(e.reject(), iso20022::Reject::Business(_)));
+                }
+            }
+        }
+    }
+    // The point of these edits: content errors, not parse errors.
+    assert!(business > 1000, "only {business} business rejects");
 }
