@@ -462,7 +462,7 @@ struct Plain<'a> {
     pos: usize,
     tape: Tape<'a>,
     /// Open elements: (entry, raw name, its last child so far).
-    stack: Vec<(usize, &'a [u8], usize)>,
+    stack: OpenStack<'a>,
     root_done: bool,
     /// The attributes of the start tag being read (raw key, value), reused.
     scratch: Vec<(&'a [u8], Cow<'a, str>)>,
@@ -672,8 +672,43 @@ impl<'a> Plain<'a> {
         if empty {
             self.root_done = self.stack.is_empty();
         } else {
-            self.stack.push((idx, raw, NONE));
+            self.stack.push((idx, raw, NONE))?;
         }
+        Some(())
+    }
+}
+
+/// Deepest nesting the plain scanner reads itself (deeper documents go to quick-xml).
+const PLAIN_DEPTH_MAX: usize = 32;
+
+/// The plain scanner's open elements, in a fixed array: no allocation per message.
+struct OpenStack<'a> {
+    open: [(usize, &'a [u8], usize); PLAIN_DEPTH_MAX],
+    len: usize,
+}
+
+impl<'a> OpenStack<'a> {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    fn last(&self) -> Option<&(usize, &'a [u8], usize)> {
+        self.open.get(self.len.checked_sub(1)?)
+    }
+    fn last_mut(&mut self) -> Option<&mut (usize, &'a [u8], usize)> {
+        self.open.get_mut(self.len.checked_sub(1)?)
+    }
+    fn pop(&mut self) -> Option<(usize, &'a [u8], usize)> {
+        let top = *self.last()?;
+        self.len -= 1;
+        Some(top)
+    }
+    /// `None` when full: the caller gives the document to quick-xml.
+    fn push(&mut self, open: (usize, &'a [u8], usize)) -> Option<()> {
+        *self.open.get_mut(self.len)? = open;
+        self.len += 1;
         Some(())
     }
 }
@@ -711,7 +746,7 @@ pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
         utf8,
         pos: 0,
         tape: Tape { entries: spare_entries(guess), attrs: Vec::new(), root_ns: None },
-        stack: Vec::with_capacity(limits.max_depth.min(64)),
+        stack: OpenStack { open: [(0, &[], 0); PLAIN_DEPTH_MAX], len: 0 },
         root_done: false,
         scratch: Vec::new(),
     };
@@ -793,6 +828,16 @@ mod tests {
             let owned = xml::parse(doc, &limits).unwrap_err();
             assert_eq!(fast, owned, "{}", String::from_utf8_lossy(doc));
         }
+    }
+
+    #[test]
+    fn deeper_than_the_plain_stack_goes_through_quick_xml() {
+        let limits = Limits { max_depth: 64, ..Limits::default() };
+        let deep = "<a>".repeat(PLAIN_DEPTH_MAX + 1) + &"</a>".repeat(PLAIN_DEPTH_MAX + 1);
+        assert!(scan_plain(deep.as_bytes(), &limits).is_none());
+        assert_eq!(parse(deep.as_bytes(), &limits).unwrap().len(), PLAIN_DEPTH_MAX + 1);
+        let ok = "<a>".repeat(PLAIN_DEPTH_MAX) + &"</a>".repeat(PLAIN_DEPTH_MAX);
+        assert_eq!(scan_plain(ok.as_bytes(), &limits), parse_quick(ok.as_bytes(), &limits).ok());
     }
 
     #[test]
