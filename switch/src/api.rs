@@ -15,7 +15,7 @@ use crate::runtime::{
     AdminStep, Command, CoreHandle, Delivery, Inbound, Query, QueryAnswer, SubmitError,
 };
 use adapters::server::{Handler, Request, Response};
-use adapters::wire::{PullResponse, SendResponse};
+use adapters::wire::SendResponse;
 use iso20022::admi002::{self, Admi002};
 use iso20022::common::PartyOrAgent;
 use iso20022::head001::AppHdr;
@@ -267,13 +267,19 @@ impl SwitchApi {
             // acknowledgement is simply repeated by the next pull.
             let _ = self.core.submit(Command::Ack { participant: from, up_to: after });
         }
-        let messages =
-            self.delivery.pull(from, after, max as usize, Duration::from_millis(wait_ms)).await;
+        let messages = self
+            .delivery
+            .pull_shared(from, after, max as usize, Duration::from_millis(wait_ms))
+            .await;
         let next = messages.last().map_or(after, |m| m.seq);
-        Response::json(
-            200,
-            serde_json::to_string(&PullResponse { messages, next }).unwrap_or_default(),
-        )
+        // The same JSON as `adapters::wire::PullResponse`, written from the shared messages.
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            messages: Vec<&'a crate::runtime::Queued>,
+            next: u64,
+        }
+        let out = Out { messages: messages.iter().map(|m| m.as_ref()).collect(), next };
+        Response::json(200, serde_json::to_string(&out).unwrap_or_default())
     }
 
     /// The participant-facing directory API (`schemas/directory-openapi.yaml`).
@@ -495,10 +501,12 @@ impl Handler for SwitchApi {
             (method, path, Some(from)) if path.starts_with(directory::api::PATH_PREFIX) => {
                 self.directory(from, method, &req).await
             }
+            // Boxed: the per-request future stays small, so spawning and polling it moves
+            // little memory (memmove was the top symbol of the profile).
             ("POST", "/v1/messages", Some(from)) => {
-                self.post_message(from, &req.participant, &req.body).await
+                Box::pin(self.post_message(from, &req.participant, &req.body)).await
             }
-            ("GET", "/v1/messages", Some(from)) => self.pull(from, &req.query).await,
+            ("GET", "/v1/messages", Some(from)) => Box::pin(self.pull(from, &req.query)).await,
             ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
             ("GET", "/v1/operator/metrics", _) if is_operator => self.render_metrics(),
             ("GET", "/v1/operator/investigations", _) if is_operator => self.investigations().await,

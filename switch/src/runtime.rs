@@ -168,10 +168,22 @@ pub enum SubmitError {
     Stopped,
 }
 
+/// A message waiting in a participant's stream. Shared, so a pull takes it without copying
+/// the XML (a bank may pull the same message again until it acknowledges it).
+#[derive(Debug, serde::Serialize)]
+pub struct Queued {
+    /// Sequence number in the participant's stream.
+    pub seq: u64,
+    /// ISO message name id.
+    pub msg_type: &'static str,
+    /// The message.
+    pub xml: String,
+}
+
 /// The per-participant message streams banks pull from.
 #[derive(Debug)]
 pub struct Delivery {
-    queues: Vec<Mutex<VecDeque<Delivered>>>,
+    queues: Vec<Mutex<VecDeque<Arc<Queued>>>>,
     notify: Vec<Notify>,
 }
 
@@ -191,11 +203,7 @@ impl Delivery {
             let i = o.participant as usize;
             if let Some(q) = self.queues.get(i) {
                 if let Ok(mut q) = q.lock() {
-                    q.push_back(Delivered {
-                        seq: o.seq,
-                        msg_type: o.msg_type.to_string(),
-                        xml: o.xml,
-                    });
+                    q.push_back(Arc::new(Queued { seq: o.seq, msg_type: o.msg_type, xml: o.xml }));
                 }
                 if let Some(t) = touched.get_mut(i) {
                     *t = true;
@@ -224,6 +232,21 @@ impl Delivery {
         max: usize,
         wait: Duration,
     ) -> Vec<Delivered> {
+        self.pull_shared(participant, after, max, wait)
+            .await
+            .iter()
+            .map(|m| Delivered { seq: m.seq, msg_type: m.msg_type.to_string(), xml: m.xml.clone() })
+            .collect()
+    }
+
+    /// [`Delivery::pull`] without copying the messages.
+    pub async fn pull_shared(
+        &self,
+        participant: u32,
+        after: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Vec<Arc<Queued>> {
         let i = participant as usize;
         let (Some(queue), Some(notify)) = (self.queues.get(i), self.notify.get(i)) else {
             return Vec::new();
@@ -233,7 +256,7 @@ impl Delivery {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let batch: Vec<Delivered> = match queue.lock() {
+            let batch: Vec<Arc<Queued>> = match queue.lock() {
                 Ok(mut q) => {
                     while q.front().is_some_and(|m| m.seq <= after) {
                         q.pop_front();
