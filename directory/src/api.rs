@@ -549,6 +549,14 @@ fn route<S: EntryStore>(
             let (id, applied) = dir.open_claim(t, entry, now)?;
             claim_answer(dir, id, 201, applied)
         }
+        ("GET", ["notices"]) => {
+            let notices: Vec<serde_json::Value> = dir
+                .pending_notices(me, NOTICES_MAX)
+                .into_iter()
+                .map(|n| notice_json(&n.kind))
+                .collect();
+            ok(200, &serde_json::json!({ "notices": notices }), Applied::default())
+        }
         ("GET", ["claims"]) => {
             let claims: Vec<ClaimJson> =
                 dir.open_claims_of(me).into_iter().map(claim_json).collect();
@@ -657,6 +665,26 @@ fn route<S: EntryStore>(
         }
         _ => Err(fail(404, "NotFound", "no such resource or method")),
     }
+}
+
+/// Notices returned by one `GET /notices`, oldest first.
+const NOTICES_MAX: usize = 100;
+
+/// One pending notice as JSON: what waits on the caller, and the claim or report it is.
+fn notice_json(kind: &crate::NoticeKind) -> serde_json::Value {
+    use crate::NoticeKind as K;
+    let (t, field, id) = match *kind {
+        K::ClaimOpened(id) => ("CLAIM_OPENED", "claimId", id),
+        K::ClaimAcknowledged(id) => ("CLAIM_ACKNOWLEDGED", "claimId", id),
+        K::ClaimConfirmed(id) => ("CLAIM_CONFIRMED", "claimId", id),
+        K::ClaimCancelled(id) => ("CLAIM_CANCELLED", "claimId", id),
+        K::ClaimCompleted(id) => ("CLAIM_COMPLETED", "claimId", id),
+        K::ReportFiled(id) => ("REPORT_FILED", "reportId", id),
+        K::ReportAcknowledged(id) => ("REPORT_ACKNOWLEDGED", "reportId", id),
+        K::ReportClosed(id) => ("REPORT_CLOSED", "reportId", id),
+        K::ReportCancelled(id) => ("REPORT_CANCELLED", "reportId", id),
+    };
+    serde_json::json!({ "type": t, field: id })
 }
 
 fn ok<T: Serialize>(status: u16, body: &T, applied: Applied) -> Answer {

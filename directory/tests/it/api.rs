@@ -174,6 +174,12 @@ fn claims_and_reports_through_the_api() {
     let id = v["id"].as_u64().unwrap();
     let (_, list) = s.call("BANKA", "GET", "/claims", None, Value::Null);
     assert_eq!(list["claims"][0]["status"], "OPEN");
+    // The donor finds the claim in its notices; the claimer has nothing waiting on it.
+    let (r, n) = s.call("BANKA", "GET", "/notices", None, Value::Null);
+    assert_eq!(r.status, 200);
+    assert_eq!(n["notices"], json!([{"type": "CLAIM_OPENED", "claimId": id}]));
+    let (_, n) = s.call("BANKB", "GET", "/notices", None, Value::Null);
+    assert_eq!(n["notices"], json!([]));
     let (r, v) = s.call("BANKC", "GET", &format!("/claims/{id}"), None, Value::Null);
     assert_eq!((r.status, v["code"].as_str()), (403, Some("Forbidden")));
     let (r, v) = s.call("BANKA", "DELETE", "/entries/ana@example.com", None, Value::Null);
