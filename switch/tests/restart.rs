@@ -150,3 +150,111 @@ async fn sigkill_and_restart_keeps_balances_and_acknowledged_outcomes() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The switch's clearing reference of a settled payment, from the debtor's ACSC.
+async fn clearing_ref(bank: &SimBank, e2e: &str) -> String {
+    let t0 = std::time::Instant::now();
+    loop {
+        let found = bank.delivered_log().into_iter().find(|m| {
+            m.msg_type == "pacs.002.001.10" && m.xml.contains(e2e) && m.xml.contains("ACSC")
+        });
+        if let Some(m) = found {
+            return m.xml.split("<ClrSysRef>").nth(1).unwrap().split('<').next().unwrap().into();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "no ACSC for {e2e}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returns_and_recalls_sent_across_a_sigkill_apply_once() {
+    use adapters::exceptions::{self as x, Original};
+    use iso20022::codes::{CancellationReason, ReturnReason};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let cfg = Config::dev(&data);
+    let pki = data.join("pki");
+    let mut child = spawn_switch(&data, port);
+    wait_ready(addr).await;
+    let (banks, stop) = connect(&cfg, addr, &pki).await;
+    let brl = iso20022::Currency::parse("BRL").unwrap();
+    // 40 payments from A to B; B returns the first 30 in part, A recalls the last 10.
+    let mut refs = Vec::new();
+    for k in 0..40u32 {
+        let e2e = format!("XK{k:04}");
+        let to = alias(1, k % 10, 0);
+        let out = banks[0].pay(&e2e, "000001", &to, 1_000, NOW, Duration::from_secs(15)).await;
+        assert_eq!(out.unwrap().status, TxStatus::AcceptedSettlementCompleted);
+        refs.push((e2e.clone(), clearing_ref(&banks[0], &e2e).await));
+    }
+    let messages: Vec<(usize, String)> = refs
+        .iter()
+        .enumerate()
+        .map(|(k, (e2e, r))| {
+            let o = Original::by_clearing_ref(r, e2e);
+            if k < 30 {
+                let m = x::return_payment(
+                    &banks[1].bic,
+                    &format!("RK{k}"),
+                    &o,
+                    400,
+                    brl,
+                    ReturnReason::RefundRequestByEndCustomer,
+                    NOW,
+                );
+                (1, iso20022::pacs004::encode(&m))
+            } else {
+                let m = x::recall(
+                    &banks[0].bic,
+                    &format!("CK{k}"),
+                    &o,
+                    CancellationReason::DuplicatePayment,
+                    "",
+                    NOW,
+                );
+                (0, iso20022::camt056::encode(&m))
+            }
+        })
+        .collect();
+    let op = operator(addr, &pki).await;
+    let send = |banks: Vec<Arc<SimBank>>, msgs: Vec<(usize, String)>| {
+        tokio::spawn(async move {
+            for (b, xml) in msgs {
+                let _ = banks[b].client().send(xml).await;
+            }
+        })
+    };
+    let first = send(banks.clone(), messages.clone());
+    let t0 = std::time::Instant::now();
+    while positions(&op).await.2["returns"].as_u64().unwrap() < 5 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no return applied");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = first.await;
+    let _ = stop.send(true);
+
+    // After the restart every message is sent again: each applies exactly once.
+    let mut child = spawn_switch(&data, port);
+    wait_ready(addr).await;
+    let (banks, stop) = connect(&cfg, addr, &pki).await;
+    send(banks.clone(), messages).await.unwrap();
+    let op = operator(addr, &pki).await;
+    let (_, conserved, v) = positions(&op).await;
+    assert!(conserved);
+    assert_eq!(v["returns"].as_u64(), Some(30), "{v}");
+    assert_eq!(v["recalls"].as_u64(), Some(10), "{v}");
+    let out = Command::new(env!("CARGO_BIN_EXE_switchctl"))
+        .args(["ledger", "audit", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("conserved=true"), "{text}");
+    let _ = stop.send(true);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
