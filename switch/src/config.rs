@@ -51,6 +51,11 @@ pub struct Scheme {
     pub currency: String,
     /// Time the creditor bank has to answer a forwarded pacs.008.
     pub creditor_timeout_ms: u64,
+    /// Time within which the debtor bank must have its final answer. The switch answers at
+    /// the creditor's deadline at the latest (plus one timer tick of 50 ms and a journal
+    /// sync), so this must leave a second above `creditor_timeout_ms`.
+    #[serde(default = "debtor_deadline")]
+    pub debtor_deadline_ms: u64,
     /// Largest amount of one transaction, minor units (AM13 above it).
     pub transaction_amount_max_minor: u64,
     /// Night limit for payments by natural persons (debtor without an organisation id),
@@ -85,6 +90,10 @@ pub enum SettlementKind {
     DeferredNet,
 }
 
+fn debtor_deadline() -> u64 {
+    10_000
+}
+
 fn night_start() -> u8 {
     20
 }
@@ -99,6 +108,7 @@ impl Default for Scheme {
             name: "IPS".into(),
             currency: "BRL".into(),
             creditor_timeout_ms: 7_000,
+            debtor_deadline_ms: debtor_deadline(),
             transaction_amount_max_minor: 100_000_000,
             night_amount_max_minor: None,
             night_start_hour: night_start(),
@@ -340,6 +350,12 @@ impl Config {
         if self.scheme.creditor_timeout_ms == 0 {
             return bad("scheme.creditor_timeout_ms must be positive");
         }
+        if self.scheme.creditor_timeout_ms.saturating_add(1_000) > self.scheme.debtor_deadline_ms {
+            return bad(
+                "scheme.creditor_timeout_ms must be at least 1000 ms below debtor_deadline_ms \
+                 (the debtor is answered at the creditor's deadline)",
+            );
+        }
         if self.limits.ingress_max == 0 || self.limits.batch_max == 0 || self.limits.pull_max == 0 {
             return bad("limits.ingress_max, batch_max and pull_max must be positive");
         }
@@ -377,6 +393,17 @@ mod tests {
         let cfg = Config::load(&path).unwrap();
         let dev = Config::dev(Path::new("./data"));
         assert_eq!(toml::to_string(&cfg).unwrap(), toml::to_string(&dev).unwrap());
+    }
+
+    #[test]
+    fn the_creditor_timeout_leaves_room_for_the_debtor_deadline() {
+        let mut cfg = Config::dev(Path::new("/tmp/x"));
+        assert!(cfg.check().is_ok());
+        cfg.scheme.creditor_timeout_ms = 9_500;
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("debtor_deadline_ms"), "{e}");
+        cfg.scheme.debtor_deadline_ms = 10_500;
+        assert!(cfg.check().is_ok());
     }
 
     #[test]

@@ -422,6 +422,7 @@ async fn races_in_flight_crossing_and_the_fraud_hold() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());
     cfg.scheme.creditor_timeout_ms = 60_000;
+    cfg.scheme.debtor_deadline_ms = 61_000;
     let node = Node::start(&cfg).await.unwrap();
     let pki = node.pki.dir.clone();
     let banks = banks(&cfg, node.addr, &pki).await;
