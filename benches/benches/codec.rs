@@ -85,11 +85,7 @@ fn report(name: &str, bytes: &[u8], decoders: &[(&str, &dyn Fn())]) {
         floor / events as f64
     );
     for ((label, f), ns) in decoders.iter().zip(best) {
-        println!(
-            "  {label}: {ns:.0} ns, ratio {:.2}, allocations {}",
-            ns / floor,
-            allocs(|| f())
-        );
+        println!("  {label}: {ns:.0} ns, ratio {:.2}, allocations {}", ns / floor, allocs(|| f()));
     }
 }
 
