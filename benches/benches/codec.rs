@@ -74,8 +74,8 @@ fn report(name: &str, bytes: &[u8], decoders: &[(&str, &dyn Fn())]) {
     let mut best = vec![f64::MAX; decoders.len()];
     for _ in 0..7 {
         floor = floor.min(per_op_ns(n, &scan));
-        for (i, (_, f)) in decoders.iter().enumerate() {
-            best[i] = best[i].min(per_op_ns(n, f));
+        for ((_, f), b) in decoders.iter().zip(best.iter_mut()) {
+            *b = b.min(per_op_ns(n, f));
         }
     }
     let events = iso20022::xml::scan(bytes).unwrap();
@@ -85,7 +85,7 @@ fn report(name: &str, bytes: &[u8], decoders: &[(&str, &dyn Fn())]) {
         floor / events as f64
     );
     for ((label, f), ns) in decoders.iter().zip(best) {
-        println!("  {label}: {ns:.0} ns, ratio {:.2}, allocations {}", ns / floor, allocs(|| f()));
+        println!("  {label}: {ns:.0} ns, ratio {:.2}, allocations {}", ns / floor, allocs(f));
     }
 }
 
