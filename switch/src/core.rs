@@ -511,6 +511,18 @@ impl Core {
         if me.suspended {
             return Some(reject(StatusReason::AgentSuspended));
         }
+        // An IBAN whose ISO 13616 check digits are wrong names no account, in any scheme.
+        let bad_iban = |a: Option<&Account>| {
+            a.is_some_and(|a| {
+                matches!(&a.id, AccountId::Iban(i) if !iso20022::common::iban_check_digits_ok(i))
+            })
+        };
+        if bad_iban(tx.debtor_account.as_ref()) {
+            return Some(reject(StatusReason::InvalidDebtorAccountNumber));
+        }
+        if bad_iban(tx.creditor_account.as_ref()) {
+            return Some(reject(StatusReason::InvalidCreditorAccountNumber));
+        }
         if tx.amount.currency != self.rules.currency {
             return Some(reject(StatusReason::InvalidAmount));
         }

@@ -362,3 +362,34 @@ async fn limits_suspension_and_revoked_certificates() {
     assert!(node.stats.revoked_refused.load(std::sync::atomic::Ordering::Relaxed) >= 1);
     let _ = stop.send(true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iban_with_wrong_check_digits_is_refused_with_the_side_it_is_on() {
+    use iso20022::{Account, AccountId};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg).await.unwrap();
+    let (banks, stop) = connect(&cfg, node.addr, &node.pki.dir).await;
+    let iban = |s: &str| Account { id: AccountId::Iban(s.into()), ..Account::default() };
+    // DE89 3704 0044 0532 0130 00 is a valid IBAN; ...01 breaks its check digits.
+    for (e2e, debtor, creditor, reason) in [
+        ("E2E-IBAN-C", None, "DE89370400440532013001", StatusReason::InvalidCreditorAccountNumber),
+        (
+            "E2E-IBAN-D",
+            Some("DE89370400440532013001"),
+            "DE89370400440532013000",
+            StatusReason::InvalidDebtorAccountNumber,
+        ),
+    ] {
+        let mut msg = banks[0].pacs008_by_alias(e2e, "000001", &alias(1, 0, 0), 100, NOW);
+        let tx = &mut msg.transactions[0];
+        tx.creditor_account = Some(iban(creditor));
+        tx.creditor_agent = iso20022::Agent { bic: Some("BKBBBRSP".into()), ..Default::default() };
+        if let Some(d) = debtor {
+            tx.debtor_account = Some(iban(d));
+        }
+        let out = banks[0].send_and_wait(e2e, pacs008::encode(&msg), WAIT).await.unwrap();
+        assert_eq!(out, rjct(reason), "{e2e}");
+    }
+    let _ = stop.send(true);
+}
