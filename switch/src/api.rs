@@ -132,7 +132,8 @@ impl SwitchApi {
 
     async fn post_message(&self, from: u32, bic: &str, body: &[u8]) -> Response {
         let started = std::time::Instant::now();
-        let r = self.take_message(from, bic, body).await;
+        let mut kind = "unreadable";
+        let r = self.take_message(from, bic, body, &mut kind).await;
         let result = match r.status {
             202 => "taken",
             400 => "technical_reject",
@@ -140,16 +141,23 @@ impl SwitchApi {
             503 => "busy",
             _ => "refused",
         };
-        metrics::counter!("switch_messages_total", "result" => result).increment(1);
+        metrics::counter!("switch_messages_total", "type" => kind, "result" => result).increment(1);
         metrics::histogram!("switch_request_seconds").record(started.elapsed().as_secs_f64());
         r
     }
 
-    async fn take_message(&self, from: u32, bic: &str, body: &[u8]) -> Response {
+    async fn take_message(
+        &self,
+        from: u32,
+        bic: &str,
+        body: &[u8],
+        kind: &mut &'static str,
+    ) -> Response {
         let (header, msg) = match read_message(body, &self.limits) {
             Ok(m) => m,
             Err(e) => return technical_reject(body, &e),
         };
+        *kind = msg.message_type().name();
         if let Some(h) = &header {
             if !sender_is(&h.from, bic) {
                 let e = DecodeError::new(

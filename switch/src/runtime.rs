@@ -391,6 +391,13 @@ fn run_core<J: Journal>(
             metrics::histogram!("switch_journal_batch_events").record(events.len() as f64);
             for e in events.drain(..) {
                 crate::telemetry::record_event(&e);
+                if let Event::Accepted { id, at_ms } | Event::Declined { id, at_ms, .. } = &e {
+                    // The creditor hop: forwarded pacs.008 to the creditor's answer.
+                    if let Some(t) = core.transfer(*id) {
+                        let s = at_ms.saturating_sub(t.created_ms) as f64 / 1000.0;
+                        metrics::histogram!("switch_creditor_answer_seconds").record(s);
+                    }
+                }
                 let bytes = events::encode(&e)?;
                 journal.append(&bytes).map_err(|e| e.to_string())?;
             }

@@ -79,9 +79,17 @@ async fn alerts_and_dashboard_use_metrics_the_switch_exports() {
         "switch_ingress_depth",
         "switch_outbox_depth",
         "switch_messages_total",
+        "switch_creditor_answer_seconds",
     ] {
         assert!(used.contains(m), "{m} is not on the dashboard or in an alert");
         assert!(scraped.contains(m), "{m} missing from a live scrape: {scraped:?}");
     }
+    let text = String::from_utf8_lossy(&r.body);
+    assert!(
+        text.lines().any(|l| l.starts_with("switch_messages_total")
+            && l.contains("type=\"pacs.008.001.08\"")
+            && l.contains("result=\"taken\"")),
+        "messages are counted by type and result:\n{text}"
+    );
     let _ = stop.send(true);
 }
