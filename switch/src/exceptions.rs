@@ -947,9 +947,27 @@ impl Core {
                 Some(CancellationStatus::RejectedCancellationRequest) => Some(false),
                 _ => group_accept,
             };
+            let pending = matches!(tx.status, Some(CancellationStatus::PendingCancellationRequest))
+                || matches!(
+                    msg.status,
+                    InvestigationStatus::Confirmation(
+                        InvestigationConfirmation::PendingCancellationRequest
+                            | InvestigationConfirmation::Pending
+                    )
+                );
             let Some(accepted) = accept else {
-                // Pending answers change nothing; the recall stays open until its expiry.
-                continue;
+                if pending {
+                    // Pending answers change nothing; the recall stays open until its expiry.
+                    continue;
+                }
+                return (
+                    Vec::new(),
+                    Self::refused(
+                        "UNSUPPORTED_RESOLUTION",
+                        "answer a recall with Conf CNCL or RJCR (or TxCxlSts ACCR/RJCR); \
+                         PDCR/PDNG are taken and change nothing",
+                    ),
+                );
             };
             let Some(t) = self.find_for(from, &tx.original) else {
                 return (

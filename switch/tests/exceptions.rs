@@ -362,6 +362,23 @@ async fn recalls_accepted_refused_and_expired() {
     )
     .await;
     wait_msg(b, "camt.056.001.08", &[&r3]).await;
+    // A pending answer is taken and changes nothing; an answer that is neither is refused.
+    let mut pending = x::answer_recall(&b.bic, "ANS-P", &o3, None, NOW);
+    pending.status = iso20022::camt029::InvestigationStatus::Confirmation(
+        iso20022::codes::InvestigationConfirmation::PendingCancellationRequest,
+    );
+    pending.cancellation_details[0].transactions[0].status =
+        Some(iso20022::codes::CancellationStatus::PendingCancellationRequest);
+    let (s, body) = post(b, iso20022::camt029::encode(&pending)).await;
+    assert_eq!(s, 202, "{body}");
+    let mut odd = x::answer_recall(&b.bic, "ANS-M", &o3, None, NOW);
+    odd.status = iso20022::camt029::InvestigationStatus::Confirmation(
+        iso20022::codes::InvestigationConfirmation::ModifiedAsPerRequest,
+    );
+    odd.cancellation_details[0].transactions[0].status = None;
+    let (s, body) = post(b, iso20022::camt029::encode(&odd)).await;
+    assert_eq!(s, 422, "{body}");
+    assert!(body.contains("UNSUPPORTED_RESOLUTION"), "{body}");
     wait_msg(a, "camt.029.001.09", &["RJCR", "NOAS", "E2E-RCL-3"]).await;
     wait_msg(b, "camt.029.001.09", &["RJCR", "NOAS", &r3]).await;
     let inv = investigations(&op).await;
