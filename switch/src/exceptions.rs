@@ -357,6 +357,17 @@ impl Core {
         msg: &Pacs028,
         now_ms: u64,
     ) -> (Vec<Event>, Answer) {
+        if msg.transactions.is_empty() {
+            return (
+                Vec::new(),
+                Self::refused(
+                    "NO_TRANSACTION",
+                    "name each transaction you ask about in TxInf (OrgnlEndToEndId with \
+                     OrgnlUETR, or ClrSysRef IPSF<id>); a status request for a whole message \
+                     is not supported",
+                ),
+            );
+        }
         let mut events = Vec::with_capacity(msg.transactions.len());
         for tx in &msg.transactions {
             // pacs.028 names the switch's reference `ClrSysRef`; the lookup reads it as the
@@ -454,6 +465,9 @@ impl Core {
         msg: &Pacs004,
         now_ms: u64,
     ) -> (Vec<Event>, Answer) {
+        if msg.transactions.is_empty() {
+            return (Vec::new(), Self::refused("NO_TRANSACTION", "a pacs.004 needs TxInf"));
+        }
         let mut events = Vec::new();
         for tx in &msg.transactions {
             for e in self.decide_return(from, msg, tx, now_ms) {
@@ -696,6 +710,16 @@ impl Core {
         msg: &Camt056,
         now_ms: u64,
     ) -> (Vec<Event>, Answer) {
+        if msg.underlying.iter().all(|u| u.transactions.is_empty()) {
+            return (
+                Vec::new(),
+                Self::refused(
+                    "NO_TRANSACTION",
+                    "name each transaction to recall in Undrlyg/TxInf; recalling a whole \
+                     message is not supported",
+                ),
+            );
+        }
         let mut events = Vec::new();
         let mut n = 0u32;
         for (i, tx) in msg.underlying.iter().flat_map(|u| u.transactions.iter()).enumerate() {

@@ -644,6 +644,12 @@ async fn enquiries_have_their_own_quota() {
         .await
         .unwrap();
     assert_eq!(r.status, 429);
+    // An enquiry that names no transaction is refused, not ignored.
+    let mut empty = x::status_enquiry(&banks[1].bic, "Q-EMPTY", &o, NOW);
+    empty.transactions.clear();
+    let (s, body) = post(&banks[1], iso20022::pacs028::encode(&empty)).await;
+    assert_eq!(s, 422, "{body}");
+    assert!(body.contains("NO_TRANSACTION"), "{body}");
     assert!(r.retry_after.is_some(), "429 carries Retry-After");
     // Payments go on while enquiries are throttled.
     let out = a.pay("E2E-Q-PAY", "000001", &alias(1, 0, 0), 100, NOW, WAIT).await.unwrap();
