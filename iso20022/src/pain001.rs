@@ -13,6 +13,7 @@
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
 use crate::reference::*;
+use crate::remittance::{encode_related, related, RelatedRemittance};
 use crate::xml::{self, Element, Limits, Node, Writer};
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -133,6 +134,8 @@ pub struct CreditTransferInstruction {
     pub purpose: Option<CodeChoice>,
     /// Remittance information.
     pub remittance: Option<Remittance>,
+    /// Related remittance information (`RltdRmtInf`, at most 10; read in the .09 shape).
+    pub related_remittance: Vec<RelatedRemittance>,
 }
 
 impl Pain001 {
@@ -224,6 +227,7 @@ pub(crate) fn decode_tx<'d, N: Node<'d>>(
         creditor_account: opt_account(el, at, "CdtrAcct")?,
         ultimate_creditor: opt_party(el, at, "UltmtCdtr")?,
         purpose: opt_choice(el, at, "Purp", 4)?,
+        related_remittance: related(el, at)?,
         remittance: opt_remittance(el, at)?,
     })
 }
@@ -493,6 +497,7 @@ pub(crate) fn encode_tx_as(
         encode_party(w, "UltmtCdtr", u);
     }
     encode_opt_choice(w, "Purp", tx.purpose.as_ref());
+    encode_related(w, &tx.related_remittance);
     if let Some(r) = &tx.remittance {
         encode_remittance(w, r);
     }

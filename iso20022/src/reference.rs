@@ -7,7 +7,11 @@
 
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
-use crate::remittance::{encode_tax, opt_tax, TaxRemittance};
+use crate::remittance::{
+    additional_remittance, encode_document, encode_document_amounts, encode_garnishment,
+    encode_tax, further_documents, opt_document_amounts, opt_garnishment, opt_tax, DocumentAmounts,
+    Garnishment, ReferredDocument, TaxRemittance,
+};
 use crate::xml::{Node, Writer};
 
 /// An ISO choice between an external code (`Cd`) and a proprietary text (`Prtry`).
@@ -137,8 +141,11 @@ pub struct Remittance {
     pub creditor_refs: Vec<CreditorRef>,
 }
 
-/// One structured remittance block (`Strd`): the first referred document, the creditor
-/// reference (`CreditorReferenceInformation2`) and the tax remittance (`TaxRmt`).
+/// One structured remittance block (`Strd`, `StructuredRemittanceInformation16`): the first
+/// referred document in flat fields and the others in `further_documents`, the referred
+/// document amounts, the creditor reference (`CreditorReferenceInformation2`), invoicer and
+/// invoicee, tax and garnishment remittance, and the additional lines. Not carried: the
+/// document lines (`RfrdDocInf/LineDtls`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CreditorRef {
     /// Referred document type (`RfrdDocInf/Tp/CdOrPrtry`, e.g. code CINV).
@@ -155,6 +162,20 @@ pub struct CreditorRef {
     pub reference: Option<String>,
     /// Tax remittance (`TaxRmt`).
     pub tax: Option<TaxRemittance>,
+    /// Issuer of the first referred document's type (`RfrdDocInf/Tp/Issr`).
+    pub document_issuer: Option<String>,
+    /// The referred documents after the first (`RfrdDocInf[2..]`).
+    pub further_documents: Vec<ReferredDocument>,
+    /// Referred document amounts (`RfrdDocAmt`).
+    pub document_amounts: Option<DocumentAmounts>,
+    /// Invoicer (`Invcr`).
+    pub invoicer: Option<Party>,
+    /// Invoicee (`Invcee`).
+    pub invoicee: Option<Party>,
+    /// Garnishment remittance (`GrnshmtRmt`).
+    pub garnishment: Option<Garnishment>,
+    /// Additional remittance lines (`AddtlRmtInf`, at most 3 of 140 characters).
+    pub additional_info: Vec<String>,
 }
 
 /// Optional `RmtInf` child.
@@ -174,6 +195,7 @@ pub fn opt_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<Remittan
                 let t_at = d_at.child("Tp", None);
                 let cp = req(tp, &t_at, "CdOrPrtry")?;
                 cref.document_kind = Some(decode_choice(cp, &t_at.child("CdOrPrtry", None), 4)?);
+                cref.document_issuer = opt_text(tp, &t_at, "Issr", 35)?;
             }
             cref.document_number = opt_text(d, &d_at, "Nb", 35)?;
             cref.document_date = opt_date(d, &d_at, "RltdDt")?;
@@ -188,7 +210,13 @@ pub fn opt_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<Remittan
             }
             cref.reference = opt_text(c, &c_at, "Ref", 35)?;
         }
+        cref.further_documents = further_documents(s, &s_at)?;
+        cref.document_amounts = opt_document_amounts(s, &s_at)?;
+        cref.invoicer = opt_party(s, &s_at, "Invcr")?;
+        cref.invoicee = opt_party(s, &s_at, "Invcee")?;
         cref.tax = opt_tax(s, &s_at)?;
+        cref.garnishment = opt_garnishment(s, &s_at)?;
+        cref.additional_info = additional_remittance(s, &s_at)?;
         out.creditor_refs.push(cref);
     }
     Ok(Some(out))
@@ -206,32 +234,58 @@ pub fn encode_remittance_parts(w: &mut Writer, unstructured: &[String], refs: &[
         w.leaf("Ustrd", u);
     }
     for c in refs {
-        w.open("Strd");
-        if c.document_kind.is_some() || c.document_number.is_some() || c.document_date.is_some() {
-            w.open("RfrdDocInf");
-            if let Some(k) = &c.document_kind {
-                w.open("Tp");
-                encode_choice(w, "CdOrPrtry", k);
-                w.close("Tp");
-            }
-            w.opt_leaf("Nb", c.document_number.as_deref());
-            w.opt_leaf("RltdDt", c.document_date.as_deref()).close("RfrdDocInf");
-        }
-        if c.kind.is_some() || c.issuer.is_some() || c.reference.is_some() {
-            w.open("CdtrRefInf");
-            if let Some(k) = &c.kind {
-                w.open("Tp");
-                encode_choice(w, "CdOrPrtry", k);
-                w.opt_leaf("Issr", c.issuer.as_deref()).close("Tp");
-            }
-            w.opt_leaf("Ref", c.reference.as_deref()).close("CdtrRefInf");
-        }
-        if let Some(t) = &c.tax {
-            encode_tax(w, t);
-        }
-        w.close("Strd");
+        encode_structured(w, c);
     }
     w.close("RmtInf");
+}
+
+/// Write one `Strd` element in `StructuredRemittanceInformation16` order.
+fn encode_structured(w: &mut Writer, c: &CreditorRef) {
+    w.open("Strd");
+    let first = c.document_kind.is_some()
+        || c.document_number.is_some()
+        || c.document_date.is_some()
+        || !c.further_documents.is_empty();
+    if first {
+        let d = ReferredDocument {
+            kind: c.document_kind.clone(),
+            issuer: c.document_issuer.clone(),
+            number: c.document_number.clone(),
+            date: c.document_date.clone(),
+        };
+        encode_document(w, &d);
+    }
+    for d in &c.further_documents {
+        encode_document(w, d);
+    }
+    if let Some(a) = &c.document_amounts {
+        encode_document_amounts(w, a);
+    }
+    if c.kind.is_some() || c.issuer.is_some() || c.reference.is_some() {
+        w.open("CdtrRefInf");
+        if let Some(k) = &c.kind {
+            w.open("Tp");
+            encode_choice(w, "CdOrPrtry", k);
+            w.opt_leaf("Issr", c.issuer.as_deref()).close("Tp");
+        }
+        w.opt_leaf("Ref", c.reference.as_deref()).close("CdtrRefInf");
+    }
+    if let Some(p) = &c.invoicer {
+        encode_party(w, "Invcr", p);
+    }
+    if let Some(p) = &c.invoicee {
+        encode_party(w, "Invcee", p);
+    }
+    if let Some(t) = &c.tax {
+        encode_tax(w, t);
+    }
+    if let Some(g) = &c.garnishment {
+        encode_garnishment(w, g);
+    }
+    for l in &c.additional_info {
+        w.leaf("AddtlRmtInf", l);
+    }
+    w.close("Strd");
 }
 
 /// Key fields of the original transaction (`OriginalTransactionReference28/32`).

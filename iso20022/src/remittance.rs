@@ -9,6 +9,7 @@
 
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
+use crate::reference::{decode_choice, encode_choice, encode_opt_choice, opt_choice, CodeChoice};
 use crate::xml::{Node, Writer};
 
 /// Tax remittance (`TaxInformation7`).
@@ -147,10 +148,19 @@ fn is_period_code(s: &str) -> bool {
     )
 }
 
-/// `Number`: an integer of at most 18 digits, optionally signed.
+/// `Number` (`xs:decimal`, `fractionDigits` 0, `totalDigits` 18): any decimal literal whose
+/// value is an integer of at most 18 significant digits, so "12", "+12.0", "0012." and ".0"
+/// are numbers, "12.5" and 19 significant digits are not. XML whitespace around it is allowed
+/// (the XSD collapses it).
 fn is_number(s: &str) -> bool {
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    (1..=18).contains(&digits.len()) && digits.bytes().all(|c| c.is_ascii_digit())
+    let s = s.trim_matches([' ', '\t', '\n', '\r']);
+    let d = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (int, frac) = d.split_once('.').unwrap_or((d, ""));
+    let significant = int.trim_start_matches('0').len();
+    !(int.is_empty() && frac.is_empty())
+        && int.bytes().all(|c| c.is_ascii_digit())
+        && frac.bytes().all(|c| c == b'0')
+        && significant <= 18
 }
 
 /// `PercentageRate`: a decimal of at most 11 digits, 10 after the point, optionally signed.
@@ -393,6 +403,292 @@ pub fn encode_related(w: &mut Writer, related: &[RelatedRemittance]) {
     }
 }
 
+/// Most repetitions read of any unbounded list inside one structured remittance block
+/// (`RfrdDocInf`, `DscntApldAmt`, `TaxAmt`, `AdjstmntAmtAndRsn`): the XSD sets no bound, the
+/// codec does.
+pub const STRUCTURED_LIST_MAX: usize = 50;
+
+/// Most `AddtlRmtInf` lines per structured block (the XSD's `maxOccurs`).
+pub const ADDITIONAL_REMITTANCE_MAX: usize = 3;
+
+/// A referred document (`ReferredDocumentInformation7`, without `LineDtls`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ReferredDocument {
+    /// Document type (`Tp/CdOrPrtry`, e.g. code CINV).
+    pub kind: Option<CodeChoice>,
+    /// Issuer of the document type (`Tp/Issr`).
+    pub issuer: Option<String>,
+    /// Document number (`Nb`).
+    pub number: Option<String>,
+    /// Document date (`RltdDt`, ISO date).
+    pub date: Option<String>,
+}
+
+/// An amount with an optional type (`DiscountAmountAndType1`, `TaxAmountAndType1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TypedAmount {
+    /// Type (`Tp`: external code of at most 4 characters, or proprietary text).
+    pub kind: Option<CodeChoice>,
+    /// Amount (`Amt`).
+    pub amount: Amount,
+}
+
+/// An adjustment of the document amount (`DocumentAdjustment1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Adjustment {
+    /// Amount (`Amt`).
+    pub amount: Amount,
+    /// Credit or debit (`CdtDbtInd`: CRDT, DBIT).
+    pub credit_debit: Option<String>,
+    /// Reason (`Rsn`, at most 4 characters).
+    pub reason: Option<String>,
+    /// Additional information (`AddtlInf`).
+    pub additional_info: Option<String>,
+}
+
+/// Referred document amounts (`RfrdDocAmt`, `RemittanceAmount2`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct DocumentAmounts {
+    /// Due payable amount (`DuePyblAmt`).
+    pub due_payable: Option<Amount>,
+    /// Discounts applied (`DscntApldAmt`).
+    pub discounts: Vec<TypedAmount>,
+    /// Credit note amount (`CdtNoteAmt`).
+    pub credit_note: Option<Amount>,
+    /// Tax amounts (`TaxAmt`).
+    pub taxes: Vec<TypedAmount>,
+    /// Adjustments and their reasons (`AdjstmntAmtAndRsn`).
+    pub adjustments: Vec<Adjustment>,
+    /// Remitted amount (`RmtdAmt`).
+    pub remitted: Option<Amount>,
+}
+
+/// Garnishment remittance (`GrnshmtRmt`, `Garnishment3`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Garnishment {
+    /// Type (`Tp/CdOrPrtry`: external code of at most 4 characters, or proprietary text).
+    pub kind: CodeChoice,
+    /// Issuer of the type (`Tp/Issr`).
+    pub issuer: Option<String>,
+    /// Garnishee (`Grnshee`).
+    pub garnishee: Option<Party>,
+    /// Garnishment administrator (`GrnshmtAdmstr`).
+    pub administrator: Option<Party>,
+    /// Reference number (`RefNb`).
+    pub reference_number: Option<String>,
+    /// Date (`Dt`, ISO date).
+    pub date: Option<String>,
+    /// Remitted amount (`RmtdAmt`).
+    pub remitted: Option<Amount>,
+    /// Family medical insurance indicator (`FmlyMdclInsrncInd`).
+    pub family_medical_insurance: Option<bool>,
+    /// Employee termination indicator (`MplyeeTermntnInd`).
+    pub employee_termination: Option<bool>,
+}
+
+/// All `name` children of `el`, refusing more than `max` with the element path.
+fn capped<'d, N: Node<'d>>(el: N, at: &At, name: &str, max: usize) -> Result<Vec<N>, DecodeError> {
+    let mut out = Vec::new();
+    for c in el.children_named(name) {
+        if out.len() >= max {
+            return Err(at.err_at(
+                name,
+                ErrorKind::Invalid(format!("more than {max} {name} elements in one block")),
+            ));
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// Decode a `CdOrPrtry` type holder (`Tp`) with its optional `Issr`.
+fn decode_typed<'d, N: Node<'d>>(
+    tp: N,
+    at: &At,
+) -> Result<(CodeChoice, Option<String>), DecodeError> {
+    let cp = req(tp, at, "CdOrPrtry")?;
+    let kind = decode_choice(cp, &at.child("CdOrPrtry", None), 4)?;
+    Ok((kind, opt_text(tp, at, "Issr", 35)?))
+}
+
+/// Decode one `RfrdDocInf` element.
+pub fn decode_document<'d, N: Node<'d>>(el: N, at: &At) -> Result<ReferredDocument, DecodeError> {
+    let (kind, issuer) = match el.child("Tp") {
+        Some(tp) => {
+            let (k, i) = decode_typed(tp, &at.child("Tp", None))?;
+            (Some(k), i)
+        }
+        None => (None, None),
+    };
+    Ok(ReferredDocument {
+        kind,
+        issuer,
+        number: opt_text(el, at, "Nb", 35)?,
+        date: opt_date(el, at, "RltdDt")?,
+    })
+}
+
+/// Write one `RfrdDocInf` element.
+pub fn encode_document(w: &mut Writer, d: &ReferredDocument) {
+    w.open("RfrdDocInf");
+    if let Some(k) = &d.kind {
+        w.open("Tp");
+        encode_choice(w, "CdOrPrtry", k);
+        w.opt_leaf("Issr", d.issuer.as_deref()).close("Tp");
+    }
+    w.opt_leaf("Nb", d.number.as_deref()).opt_leaf("RltdDt", d.date.as_deref());
+    w.close("RfrdDocInf");
+}
+
+fn typed_amounts<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    name: &str,
+) -> Result<Vec<TypedAmount>, DecodeError> {
+    let mut out = Vec::new();
+    for (i, t) in capped(el, at, name, STRUCTURED_LIST_MAX)?.into_iter().enumerate() {
+        let t_at = at.child(name, Some(i + 1));
+        out.push(TypedAmount {
+            kind: opt_choice(t, &t_at, "Tp", 4)?,
+            amount: req_amount(t, &t_at, "Amt")?,
+        });
+    }
+    Ok(out)
+}
+
+/// Optional `RfrdDocAmt` child.
+pub fn opt_document_amounts<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+) -> Result<Option<DocumentAmounts>, DecodeError> {
+    let Some(a) = el.child("RfrdDocAmt") else { return Ok(None) };
+    let at = at.child("RfrdDocAmt", None);
+    let mut adjustments = Vec::new();
+    let adj = capped(a, &at, "AdjstmntAmtAndRsn", STRUCTURED_LIST_MAX)?;
+    for (i, j) in adj.into_iter().enumerate() {
+        let j_at = at.child("AdjstmntAmtAndRsn", Some(i + 1));
+        adjustments.push(Adjustment {
+            amount: req_amount(j, &j_at, "Amt")?,
+            credit_debit: opt_checked(j, &j_at, "CdtDbtInd", "credit/debit code", |s| {
+                matches!(s, "CRDT" | "DBIT")
+            })?,
+            reason: opt_text(j, &j_at, "Rsn", 4)?,
+            additional_info: opt_text(j, &j_at, "AddtlInf", 140)?,
+        });
+    }
+    Ok(Some(DocumentAmounts {
+        due_payable: opt_amount(a, &at, "DuePyblAmt")?,
+        discounts: typed_amounts(a, &at, "DscntApldAmt")?,
+        credit_note: opt_amount(a, &at, "CdtNoteAmt")?,
+        taxes: typed_amounts(a, &at, "TaxAmt")?,
+        adjustments,
+        remitted: opt_amount(a, &at, "RmtdAmt")?,
+    }))
+}
+
+fn encode_typed_amount(w: &mut Writer, name: &str, t: &TypedAmount) {
+    w.open(name);
+    encode_opt_choice(w, "Tp", t.kind.as_ref());
+    encode_amount(w, "Amt", &t.amount);
+    w.close(name);
+}
+
+/// Write a `RfrdDocAmt` element in `RemittanceAmount2` order.
+pub fn encode_document_amounts(w: &mut Writer, a: &DocumentAmounts) {
+    w.open("RfrdDocAmt");
+    encode_opt_amount(w, "DuePyblAmt", a.due_payable.as_ref());
+    for d in &a.discounts {
+        encode_typed_amount(w, "DscntApldAmt", d);
+    }
+    encode_opt_amount(w, "CdtNoteAmt", a.credit_note.as_ref());
+    for t in &a.taxes {
+        encode_typed_amount(w, "TaxAmt", t);
+    }
+    for j in &a.adjustments {
+        w.open("AdjstmntAmtAndRsn");
+        encode_amount(w, "Amt", &j.amount);
+        w.opt_leaf("CdtDbtInd", j.credit_debit.as_deref()).opt_leaf("Rsn", j.reason.as_deref());
+        w.opt_leaf("AddtlInf", j.additional_info.as_deref()).close("AdjstmntAmtAndRsn");
+    }
+    encode_opt_amount(w, "RmtdAmt", a.remitted.as_ref());
+    w.close("RfrdDocAmt");
+}
+
+/// `TrueFalseIndicator` (`xs:boolean`): true, false, 1 or 0.
+fn opt_indicator<'d, N: Node<'d>>(el: N, at: &At, name: &str) -> Result<Option<bool>, DecodeError> {
+    match el.child(name).map(|c| c.text().trim_matches([' ', '\t', '\n', '\r'])) {
+        None => Ok(None),
+        Some("true" | "1") => Ok(Some(true)),
+        Some("false" | "0") => Ok(Some(false)),
+        Some(other) => Err(at.err_at(
+            name,
+            ErrorKind::Invalid(format!("{other:?} is not a boolean (true, false, 1, 0)")),
+        )),
+    }
+}
+
+/// Optional `GrnshmtRmt` child.
+pub fn opt_garnishment<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+) -> Result<Option<Garnishment>, DecodeError> {
+    let Some(g) = el.child("GrnshmtRmt") else { return Ok(None) };
+    let at = at.child("GrnshmtRmt", None);
+    let (kind, issuer) = decode_typed(req(g, &at, "Tp")?, &at.child("Tp", None))?;
+    Ok(Some(Garnishment {
+        kind,
+        issuer,
+        garnishee: opt_party(g, &at, "Grnshee")?,
+        administrator: opt_party(g, &at, "GrnshmtAdmstr")?,
+        reference_number: opt_text(g, &at, "RefNb", 140)?,
+        date: opt_date(g, &at, "Dt")?,
+        remitted: opt_amount(g, &at, "RmtdAmt")?,
+        family_medical_insurance: opt_indicator(g, &at, "FmlyMdclInsrncInd")?,
+        employee_termination: opt_indicator(g, &at, "MplyeeTermntnInd")?,
+    }))
+}
+
+/// Write a `GrnshmtRmt` element in `Garnishment3` order.
+pub fn encode_garnishment(w: &mut Writer, g: &Garnishment) {
+    w.open("GrnshmtRmt").open("Tp");
+    encode_choice(w, "CdOrPrtry", &g.kind);
+    w.opt_leaf("Issr", g.issuer.as_deref()).close("Tp");
+    if let Some(p) = &g.garnishee {
+        encode_party(w, "Grnshee", p);
+    }
+    if let Some(p) = &g.administrator {
+        encode_party(w, "GrnshmtAdmstr", p);
+    }
+    w.opt_leaf("RefNb", g.reference_number.as_deref()).opt_leaf("Dt", g.date.as_deref());
+    encode_opt_amount(w, "RmtdAmt", g.remitted.as_ref());
+    let text = |b: Option<bool>| b.map(|b| if b { "true" } else { "false" });
+    w.opt_leaf("FmlyMdclInsrncInd", text(g.family_medical_insurance));
+    w.opt_leaf("MplyeeTermntnInd", text(g.employee_termination)).close("GrnshmtRmt");
+}
+
+/// The `RfrdDocInf` elements after the first, at most [`STRUCTURED_LIST_MAX`] in all.
+pub fn further_documents<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+) -> Result<Vec<ReferredDocument>, DecodeError> {
+    let docs = capped(el, at, "RfrdDocInf", STRUCTURED_LIST_MAX)?;
+    let mut out = Vec::new();
+    for (i, d) in docs.into_iter().enumerate().skip(1) {
+        out.push(decode_document(d, &at.child("RfrdDocInf", Some(i + 1)))?);
+    }
+    Ok(out)
+}
+
+/// The `AddtlRmtInf` lines of a structured block, at most [`ADDITIONAL_REMITTANCE_MAX`].
+pub fn additional_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<String>, DecodeError> {
+    let lines = capped(el, at, "AddtlRmtInf", ADDITIONAL_REMITTANCE_MAX)?;
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, l) in lines.into_iter().enumerate() {
+        out.push(check_text(l.text(), &at.child("AddtlRmtInf", Some(i + 1)), 140)?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,7 +696,15 @@ mod tests {
     #[test]
     fn number_and_rate_facets() {
         assert!(is_number("123456789012345678") && !is_number("1234567890123456789"));
-        assert!(is_number("-5") && !is_number("1.0") && !is_number(""));
+        assert!(is_number("-5") && !is_number("1.5") && !is_number(""));
+        // Decimal forms whose value is an integer are numbers, as xmllint agrees.
+        for ok in ["12.0", "12.", "+12.00", ".0", "-0012.000", " 12 ", "0000000000000000000001"] {
+            assert!(is_number(ok), "{ok}");
+        }
+        assert!(is_number("123456789012345678.0"));
+        for bad in [".", "+", "-.", "1.0.0", "12.01", "1e3", "1 2", "0x1"] {
+            assert!(!is_number(bad), "{bad}");
+        }
         assert!(is_percentage_rate("12.5") && is_percentage_rate("0.1234567890"));
         assert!(!is_percentage_rate("0.12345678901") && !is_percentage_rate("1.2.3"));
         assert!(is_period_code("QTR4") && !is_period_code("MM13"));

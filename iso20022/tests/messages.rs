@@ -264,3 +264,141 @@ fn tax_and_related_remittance_survive_a_round_trip() {
     let e = pacs008::decode(eleven.as_bytes(), &l).unwrap_err();
     assert!(e.path.ends_with("CdtTrfTxInf[1]/RltdRmtInf"), "{e}");
 }
+
+#[test]
+fn every_part_of_structured_remittance_survives_a_round_trip() {
+    use iso20022::{pacs008, pain001};
+    let l = Limits::default();
+    let xml = with_rich_remittance("pacs.008/fedwire-cct-s4.xml", RICH_RELATED);
+    let msg = pacs008::decode(xml.as_bytes(), &l).unwrap();
+    let tx = &msg.transactions[0];
+    assert_eq!(tx.remittance, ["Invoices 1-3"]);
+    assert_eq!(tx.related_remittance[0].locations.len(), 2);
+    let [s, second] = &tx.structured_remittance[..] else { panic!("two Strd blocks") };
+    assert_eq!(second.reference.as_deref(), Some("SECOND-BLOCK"));
+    assert_eq!(
+        (s.document_number.as_deref(), s.document_issuer.as_deref()),
+        (Some("INV-1"), Some("Seller Inc"))
+    );
+    let more: Vec<_> = s.further_documents.iter().map(|d| d.number.as_deref()).collect();
+    assert_eq!(more, [Some("INV-2"), Some("INV-3")]);
+    assert_eq!(s.further_documents[1].date.as_deref(), Some("2026-11-03"));
+    let a = s.document_amounts.as_ref().unwrap();
+    assert_eq!(a.due_payable.as_ref().unwrap().minor, 12_000);
+    assert_eq!(a.discounts.iter().map(|d| d.amount.minor).collect::<Vec<_>>(), [550, 100]);
+    assert_eq!(a.taxes[0].amount.minor, 725);
+    assert_eq!(a.adjustments[0].credit_debit.as_deref(), Some("DBIT"));
+    assert_eq!(a.adjustments[0].reason.as_deref(), Some("DMGD"));
+    assert_eq!(
+        (a.credit_note.as_ref().unwrap().minor, a.remitted.as_ref().unwrap().minor),
+        (1000, 10_800)
+    );
+    assert_eq!(s.invoicer.as_ref().unwrap().name.as_deref(), Some("Seller Inc"));
+    assert_eq!(s.invoicer.as_ref().unwrap().country.as_deref(), Some("US"));
+    assert_eq!(s.invoicee.as_ref().unwrap().name.as_deref(), Some("Buyer LLC"));
+    assert_eq!(s.tax.as_ref().unwrap().sequence_number.as_deref(), Some("12.0"));
+    let g = s.garnishment.as_ref().unwrap();
+    assert_eq!(g.kind.as_str(), "GNCS");
+    assert_eq!(g.administrator.as_ref().unwrap().name.as_deref(), Some("Child Support Agency"));
+    assert_eq!(g.remitted.as_ref().unwrap().minor, 25_000);
+    assert_eq!((g.family_medical_insurance, g.employee_termination), (Some(true), Some(false)));
+    assert_eq!(s.additional_info, ["First line", "Second line", "Third line"]);
+
+    let out = pacs008::encode(&msg);
+    assert_xsd_valid(&out, "pacs.008.001.08.xsd");
+    assert_eq!(pacs008::decode(out.as_bytes(), &l).unwrap(), msg);
+    assert_eq!(iso20022::decode(out.as_bytes(), &l), iso20022::decode_dom(out.as_bytes(), &l));
+
+    // pain.001.001.09 carries the same blocks and its related remittance.
+    let xml = with_rich_remittance("pain.001/v09-de-sct-inst.xml", RICH_RELATED);
+    let p = pain001::decode(xml.as_bytes(), &l).unwrap();
+    let tx = &p.payments[0].transactions[0];
+    assert_eq!(tx.related_remittance[0].id.as_deref(), Some("ADVICE-1"));
+    let r = tx.remittance.as_ref().unwrap();
+    assert_eq!(&r.creditor_refs[..], &msg.transactions[0].structured_remittance[..]);
+    let out = pain001::encode(&p);
+    assert_xsd_valid(&out, "pain.001.001.09.xsd");
+    assert_eq!(pain001::decode(out.as_bytes(), &l).unwrap(), p);
+}
+
+#[test]
+fn structured_remittance_facets_are_refused_by_path() {
+    use iso20022::pacs008;
+    let l = Limits::default();
+    let xml = with_rich_remittance("pacs.008/fedwire-cct-s4.xml", "");
+    let strd = "/Document/FIToFICstmrCdtTrf/CdtTrfTxInf[1]/RmtInf/Strd[1]";
+    let cases = [
+        (
+            "<AddtlRmtInf>Third line</AddtlRmtInf>",
+            "<AddtlRmtInf>3</AddtlRmtInf><AddtlRmtInf>4</AddtlRmtInf>",
+            "/AddtlRmtInf",
+            "more than 3",
+        ),
+        (
+            "<CdtDbtInd>DBIT</CdtDbtInd>",
+            "<CdtDbtInd>DEBT</CdtDbtInd>",
+            "/RfrdDocAmt/AdjstmntAmtAndRsn[1]/CdtDbtInd",
+            "credit/debit",
+        ),
+        (
+            "<Rsn>DMGD</Rsn>",
+            "<Rsn>DAMAGED</Rsn>",
+            "/RfrdDocAmt/AdjstmntAmtAndRsn[1]/Rsn",
+            "at most 4",
+        ),
+        (
+            "<Amt Ccy=\"USD\">5.5</Amt>",
+            "<Amt Ccy=\"USD\">5.123456</Amt>",
+            "/RfrdDocAmt/DscntApldAmt[1]/Amt",
+            "fraction digits",
+        ),
+        ("<Amt Ccy=\"USD\">1</Amt>", "<Amt>1</Amt>", "/RfrdDocAmt/DscntApldAmt[2]/Amt", "ccy"),
+        ("<Nb>INV-3</Nb>", "<Nb></Nb>", "/RfrdDocInf[3]/Nb", "empty"),
+        ("<RltdDt>2026-11-03</RltdDt>", "<RltdDt>2026-13-03</RltdDt>", "/RfrdDocInf[3]/RltdDt", ""),
+        (
+            "<MplyeeTermntnInd>false</MplyeeTermntnInd>",
+            "<MplyeeTermntnInd>no</MplyeeTermntnInd>",
+            "/GrnshmtRmt/MplyeeTermntnInd",
+            "boolean",
+        ),
+        (
+            "<Tp><CdOrPrtry><Cd>GNCS</Cd></CdOrPrtry><Issr>State court</Issr></Tp>",
+            "",
+            "/GrnshmtRmt/Tp",
+            "missing",
+        ),
+        (
+            "<Invcee><Nm>Buyer LLC</Nm></Invcee>",
+            "<Invcee><CtryOfRes>USA</CtryOfRes></Invcee>",
+            "/Invcee/CtryOfRes",
+            "",
+        ),
+        ("<SeqNb>12.0</SeqNb>", "<SeqNb>12.5</SeqNb>", "/TaxRmt/SeqNb", "number"),
+        (
+            "<RmtdAmt Ccy=\"USD\">250.00</RmtdAmt>",
+            "<RmtdAmt Ccy=\"USD\">250.001</RmtdAmt>",
+            "/GrnshmtRmt/RmtdAmt",
+            "",
+        ),
+    ];
+    for (from, to, path, reason) in cases {
+        assert!(xml.contains(from), "{from}");
+        let bad = xml.replacen(from, to, 1);
+        let e = pacs008::decode(bad.as_bytes(), &l).unwrap_err();
+        assert_eq!(e.path, format!("{strd}{path}"), "{to}: {e}");
+        assert!(e.to_string().to_lowercase().contains(reason), "{to}: {e}");
+        assert_eq!(pacs008::decode_dom(bad.as_bytes(), &l).unwrap_err(), e, "{to}");
+    }
+    // An unbounded list has an explicit cap.
+    let doc = "<RfrdDocInf><Nb>X</Nb></RfrdDocInf>";
+    let many = xml.replacen("<RfrdDocAmt>", &format!("{}<RfrdDocAmt>", doc.repeat(48)), 1);
+    let e = pacs008::decode(many.as_bytes(), &l).unwrap_err();
+    assert_eq!(e.path, format!("{strd}/RfrdDocInf"), "{e}");
+    let fifty = xml.replacen("<RfrdDocAmt>", &format!("{}<RfrdDocAmt>", doc.repeat(47)), 1);
+    assert_eq!(
+        pacs008::decode(fifty.as_bytes(), &l).unwrap().transactions[0].structured_remittance[0]
+            .further_documents
+            .len(),
+        49
+    );
+}

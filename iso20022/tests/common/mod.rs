@@ -34,3 +34,50 @@ pub fn assert_xsd_valid(xml: &str, xsd: &str) {
         .expect("xmllint must be installed (apt-get install libxml2-utils)");
     assert!(out.status.success(), "{xsd}: {}\n{xml}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A `RmtInf` block that uses every part of `StructuredRemittanceInformation16` the codec
+/// carries: three referred documents, document amounts, creditor reference, invoicer and
+/// invoicee, tax (with a decimal-form `SeqNb`), garnishment and three additional lines.
+pub const RICH_REMITTANCE: &str = r#"<RmtInf><Ustrd>Invoices 1-3</Ustrd><Strd>
+<RfrdDocInf><Tp><CdOrPrtry><Cd>CINV</Cd></CdOrPrtry><Issr>Seller Inc</Issr></Tp><Nb>INV-1</Nb>
+<RltdDt>2026-11-01</RltdDt></RfrdDocInf>
+<RfrdDocInf><Tp><CdOrPrtry><Prtry>PROFORMA</Prtry></CdOrPrtry></Tp><Nb>INV-2</Nb></RfrdDocInf>
+<RfrdDocInf><Nb>INV-3</Nb><RltdDt>2026-11-03</RltdDt></RfrdDocInf>
+<RfrdDocAmt><DuePyblAmt Ccy="USD">120.00</DuePyblAmt>
+<DscntApldAmt><Tp><Cd>EARL</Cd></Tp><Amt Ccy="USD">5.5</Amt></DscntApldAmt>
+<DscntApldAmt><Amt Ccy="USD">1</Amt></DscntApldAmt>
+<CdtNoteAmt Ccy="USD">10.00</CdtNoteAmt>
+<TaxAmt><Tp><Prtry>STATE</Prtry></Tp><Amt Ccy="USD">7.25</Amt></TaxAmt>
+<AdjstmntAmtAndRsn><Amt Ccy="USD">2.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Rsn>DMGD</Rsn>
+<AddtlInf>Damaged goods</AddtlInf></AdjstmntAmtAndRsn>
+<AdjstmntAmtAndRsn><Amt Ccy="USD">0.75</Amt></AdjstmntAmtAndRsn>
+<RmtdAmt Ccy="USD">108.00</RmtdAmt></RfrdDocAmt>
+<CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry><Issr>ISO</Issr></Tp>
+<Ref>RF18539007547034</Ref></CdtrRefInf>
+<Invcr><Nm>Seller Inc</Nm><PstlAdr><TwnNm>Springfield</TwnNm><Ctry>US</Ctry></PstlAdr>
+<CtryOfRes>US</CtryOfRes></Invcr>
+<Invcee><Nm>Buyer LLC</Nm></Invcee>
+<TaxRmt><Cdtr><TaxId>123456789</TaxId></Cdtr><Dt>2026-11-05</Dt><SeqNb>12.0</SeqNb></TaxRmt>
+<GrnshmtRmt><Tp><CdOrPrtry><Cd>GNCS</Cd></CdOrPrtry><Issr>State court</Issr></Tp>
+<Grnshee><Nm>Jane Doe</Nm></Grnshee><GrnshmtAdmstr><Nm>Child Support Agency</Nm>
+</GrnshmtAdmstr><RefNb>CASE-2026-77</RefNb><Dt>2026-10-30</Dt>
+<RmtdAmt Ccy="USD">250.00</RmtdAmt><FmlyMdclInsrncInd>1</FmlyMdclInsrncInd>
+<MplyeeTermntnInd>false</MplyeeTermntnInd></GrnshmtRmt>
+<AddtlRmtInf>First line</AddtlRmtInf><AddtlRmtInf>Second line</AddtlRmtInf>
+<AddtlRmtInf>Third line</AddtlRmtInf>
+</Strd><Strd><CdtrRefInf><Ref>SECOND-BLOCK</Ref></CdtrRefInf></Strd></RmtInf>"#;
+
+/// A `RltdRmtInf` block with an e-mail and a postal location.
+pub const RICH_RELATED: &str = r#"<RltdRmtInf><RmtId>ADVICE-1</RmtId><RmtLctnDtls>
+<Mtd>EMAL</Mtd><ElctrncAdr>ar@seller.example</ElctrncAdr></RmtLctnDtls><RmtLctnDtls>
+<Mtd>POST</Mtd><PstlAdr><Nm>Seller Inc</Nm><Adr><TwnNm>Springfield</TwnNm><Ctry>US</Ctry>
+</Adr></PstlAdr></RmtLctnDtls></RltdRmtInf>"#;
+
+/// `sample` (a sample file name under `samples/`) with its first `RmtInf` block replaced by
+/// `related` (may be empty) followed by [`RICH_REMITTANCE`].
+pub fn with_rich_remittance(sample: &str, related: &str) -> String {
+    let xml = std::fs::read_to_string(schemas().join("samples").join(sample)).unwrap();
+    let (head, rest) = xml.split_once("<RmtInf>").unwrap();
+    let (_, tail) = rest.split_once("</RmtInf>").unwrap();
+    format!("{head}{related}{RICH_REMITTANCE}{tail}")
+}
