@@ -1033,7 +1033,7 @@ impl Core {
                 self.counters.late_answers += 1;
                 self.late.push((*id, status.clone()));
                 let creditor = self.transfers.get(id).and_then(|t| t.creditor);
-                self.exc.investigations.push(crate::exceptions::Investigation {
+                self.exc.investigate(crate::exceptions::Investigation {
                     kind: crate::exceptions::InvestigationKind::LateAcceptance,
                     transfer: *id,
                     recall: None,

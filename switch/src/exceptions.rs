@@ -224,7 +224,19 @@ pub struct ExceptionState {
     next_recall: u64,
     recall_deadlines: BTreeSet<(u64, u64)>,
     hold_deadlines: BTreeSet<(u64, u64)>,
-    pub(crate) investigations: Vec<Investigation>,
+    pub(crate) investigations: std::collections::VecDeque<Investigation>,
+}
+
+/// Investigations kept in memory for the operator API; older ones drop out (oldest first).
+pub const INVESTIGATIONS_KEPT: usize = 100_000;
+
+impl ExceptionState {
+    pub(crate) fn investigate(&mut self, case: Investigation) {
+        if self.investigations.len() >= INVESTIGATIONS_KEPT {
+            self.investigations.pop_front();
+        }
+        self.investigations.push_back(case);
+    }
 }
 
 fn fnv(parts: &[&[u8]]) -> u64 {
@@ -260,9 +272,10 @@ type Refusal<C> = (C, String);
 impl Core {
     // ----- read side -----
 
-    /// Cases for operators, oldest first.
-    pub fn investigations(&self) -> &[Investigation] {
-        &self.exc.investigations
+    /// Cases for operators, oldest first (the most recent [`INVESTIGATIONS_KEPT`]; every
+    /// case stays in the journal, where `switchctl investigations` finds it).
+    pub fn investigations(&self) -> Vec<Investigation> {
+        self.exc.investigations.iter().cloned().collect()
     }
 
     /// A recall by id.
@@ -1122,7 +1135,7 @@ impl Core {
                 match kind {
                     NoticeKind::EnquiryAnswer => self.counters.enquiries += 1,
                     NoticeKind::ReturnRefused => {
-                        self.exc.investigations.push(Investigation {
+                        self.exc.investigate(Investigation {
                             kind: InvestigationKind::ReturnFailed,
                             transfer: *transfer,
                             recall: self.transfers.get(transfer).and_then(|t| t.recall),
@@ -1286,7 +1299,7 @@ impl Core {
                 t.recall = None;
                 let t = t.clone();
                 let creditor = t.creditor.unwrap_or(t.debtor);
-                self.exc.investigations.push(Investigation {
+                self.exc.investigate(Investigation {
                     kind,
                     transfer: t.id,
                     recall: Some(r.id),

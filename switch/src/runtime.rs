@@ -424,7 +424,7 @@ fn run_core<J: Journal>(
                     let _ = tx.send(QueryAnswer::Windows(windows_json(&core)));
                 }
                 Reply::Query(tx, Query::Investigations) => {
-                    let _ = tx.send(QueryAnswer::Investigations(core.investigations().to_vec()));
+                    let _ = tx.send(QueryAnswer::Investigations(core.investigations()));
                 }
                 Reply::Query(tx, Query::Positions) => {
                     let _ = tx.send(QueryAnswer::Positions {

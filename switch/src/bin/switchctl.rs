@@ -511,7 +511,7 @@ fn investigations(data: PathBuf, config: Option<PathBuf>, xml: bool) -> anyhow::
     let cfg = load_config(&data, config)?;
     let mut core = switch::node::core_from_config(&cfg)?;
     replay(&data, |e| core.apply(e))?;
-    let cases = core.investigations().to_vec();
+    let cases = core.investigations();
     println!("investigations: {}", cases.len());
     let ids = cases.iter().map(|c| c.transfer).filter(|t| *t != 0).collect();
     let mut again = switch::node::core_from_config(&cfg)?;
