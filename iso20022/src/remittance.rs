@@ -373,16 +373,52 @@ pub fn related<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<RelatedRemittance>
                 None => None,
             };
             locations.push(RemittanceLocation {
-                method: req_checked(l, &l_at, "Mtd", "remittance location method", |s| {
-                    matches!(s, "FAXI" | "EDIC" | "URID" | "EMAL" | "POST" | "SMSM")
-                })?,
+                method: req_checked(
+                    l,
+                    &l_at,
+                    "Mtd",
+                    "remittance location method",
+                    is_location_method,
+                )?,
                 electronic_address: opt_text(l, &l_at, "ElctrncAdr", 2048)?,
                 postal,
             });
         }
-        out.push(RelatedRemittance { id: opt_text(r, &r_at, "RmtId", 35)?, locations });
+        let id = opt_text(r, &r_at, "RmtId", 35)?;
+        // pain.001.001.03 (`RemittanceLocation2`) gives at most one location, in flat fields.
+        if let Some(l) = location_v03(r, &r_at)? {
+            locations.push(l);
+        }
+        out.push(RelatedRemittance { id, locations });
     }
     Ok(out)
+}
+
+fn is_location_method(s: &str) -> bool {
+    matches!(s, "FAXI" | "EDIC" | "URID" | "EMAL" | "POST" | "SMSM")
+}
+
+/// The location of a pain.001.001.03 `RltdRmtInf` (`RmtLctnMtd`, `RmtLctnElctrncAdr`,
+/// `RmtLctnPstlAdr`), read only when it names its method.
+fn location_v03<'d, N: Node<'d>>(r: N, at: &At) -> Result<Option<RemittanceLocation>, DecodeError> {
+    let what = "remittance location method";
+    let Some(method) = opt_checked(r, at, "RmtLctnMtd", what, is_location_method)? else {
+        return Ok(None);
+    };
+    let postal = match r.child("RmtLctnPstlAdr") {
+        Some(p) => {
+            let p_at = at.child("RmtLctnPstlAdr", None);
+            let name = req_text(p, &p_at, "Nm", 140)?;
+            let adr = decode_address_element(req(p, &p_at, "Adr")?, &p_at.child("Adr", None))?;
+            Some((name, adr))
+        }
+        None => None,
+    };
+    Ok(Some(RemittanceLocation {
+        method,
+        electronic_address: opt_text(r, at, "RmtLctnElctrncAdr", 2048)?,
+        postal,
+    }))
 }
 
 /// Write the `RltdRmtInf` elements of a transaction.
@@ -548,6 +584,11 @@ fn typed_amounts<'d, N: Node<'d>>(
     let mut out = Vec::new();
     for (i, t) in capped(el, at, name, STRUCTURED_LIST_MAX)?.into_iter().enumerate() {
         let t_at = at.child(name, Some(i + 1));
+        // pain.001.001.03 (`RemittanceAmount1`) has a bare amount here, without type.
+        if t.attr("Ccy").is_some() {
+            out.push(TypedAmount { kind: None, amount: decode_amount(t, &t_at)? });
+            continue;
+        }
         out.push(TypedAmount {
             kind: opt_choice(t, &t_at, "Tp", 4)?,
             amount: req_amount(t, &t_at, "Amt")?,

@@ -402,3 +402,35 @@ fn structured_remittance_facets_are_refused_by_path() {
         49
     );
 }
+
+#[test]
+fn pain001_v03_remittance_amounts_and_related_location_are_carried_into_v09() {
+    use iso20022::pain001;
+    let l = Limits::default();
+    // pain.001.001.03 shapes: bare discount and tax amounts, a flat related location.
+    let related = r#"<RltdRmtInf><RmtId>ADV-3</RmtId><RmtLctnMtd>POST</RmtLctnMtd>
+<RmtLctnPstlAdr><Nm>Seller</Nm><Adr><TwnNm>Vilnius</TwnNm><Ctry>LT</Ctry></Adr>
+</RmtLctnPstlAdr></RltdRmtInf>"#;
+    let rmt = r#"<RmtInf><Strd><RfrdDocInf><Nb>F-1</Nb></RfrdDocInf><RfrdDocAmt>
+<DuePyblAmt Ccy="EUR">10.00</DuePyblAmt><DscntApldAmt Ccy="EUR">1.00</DscntApldAmt>
+<TaxAmt Ccy="EUR">2.10</TaxAmt><RmtdAmt Ccy="EUR">9.00</RmtdAmt></RfrdDocAmt>
+<Invcr><Nm>Seller</Nm></Invcr><AddtlRmtInf>v03 line</AddtlRmtInf></Strd></RmtInf>"#;
+    let xml = std::fs::read_to_string(schemas().join("samples/pain.001/v03-lt-sepa.xml")).unwrap();
+    let (head, rest) = xml.split_once("<RmtInf>").unwrap();
+    let tail = rest.split_once("</RmtInf>").unwrap().1;
+    let xml = format!("{head}{related}{rmt}{tail}");
+    assert_xsd_valid(&xml, "pain.001.001.03.xsd");
+    let p = pain001::decode(xml.as_bytes(), &l).unwrap();
+    assert_eq!(p.version, pain001::Version::V03);
+    let tx = &p.payments[0].transactions[0];
+    let loc = &tx.related_remittance[0].locations[0];
+    assert_eq!((loc.method.as_str(), loc.postal.as_ref().unwrap().0.as_str()), ("POST", "Seller"));
+    let s = &tx.remittance.as_ref().unwrap().creditor_refs[0];
+    let a = s.document_amounts.as_ref().unwrap();
+    assert_eq!((a.discounts[0].amount.minor, a.taxes[0].amount.minor), (100, 210));
+    assert_eq!(s.additional_info, ["v03 line"]);
+    let out = pain001::encode(&p);
+    assert_xsd_valid(&out, "pain.001.001.09.xsd");
+    let again = pain001::decode(out.as_bytes(), &l).unwrap();
+    assert_eq!(again.payments, p.payments);
+}
