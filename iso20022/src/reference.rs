@@ -8,9 +8,9 @@
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
 use crate::remittance::{
-    additional_remittance, encode_document, encode_document_amounts, encode_garnishment,
-    encode_tax, further_documents, opt_document_amounts, opt_garnishment, opt_tax, DocumentAmounts,
-    Garnishment, ReferredDocument, TaxRemittance,
+    additional_remittance, document_lines, encode_document, encode_document_amounts,
+    encode_garnishment, encode_tax, further_documents, opt_document_amounts, opt_garnishment,
+    opt_tax, DocumentAmounts, DocumentLine, Garnishment, ReferredDocument, TaxRemittance,
 };
 use crate::xml::{Node, Writer};
 
@@ -144,8 +144,7 @@ pub struct Remittance {
 /// One structured remittance block (`Strd`, `StructuredRemittanceInformation16`): the first
 /// referred document in flat fields and the others in `further_documents`, the referred
 /// document amounts, the creditor reference (`CreditorReferenceInformation2`), invoicer and
-/// invoicee, tax and garnishment remittance, and the additional lines. Not carried: the
-/// document lines (`RfrdDocInf/LineDtls`).
+/// invoicee, tax and garnishment remittance, and the additional lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CreditorRef {
     /// Referred document type (`RfrdDocInf/Tp/CdOrPrtry`, e.g. code CINV).
@@ -164,6 +163,8 @@ pub struct CreditorRef {
     pub tax: Option<TaxRemittance>,
     /// Issuer of the first referred document's type (`RfrdDocInf/Tp/Issr`).
     pub document_issuer: Option<String>,
+    /// Lines of the first referred document (`RfrdDocInf/LineDtls`).
+    pub document_lines: Vec<DocumentLine>,
     /// The referred documents after the first (`RfrdDocInf[2..]`).
     pub further_documents: Vec<ReferredDocument>,
     /// Referred document amounts (`RfrdDocAmt`).
@@ -190,7 +191,9 @@ pub fn opt_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<Remittan
         let s_at = at.child("Strd", Some(i + 1));
         let mut cref = CreditorRef::default();
         if let Some(d) = s.child("RfrdDocInf") {
-            let d_at = s_at.child("RfrdDocInf", None);
+            // Indexed when the block refers to more than one document, so paths are exact.
+            let many = s.children_named("RfrdDocInf").nth(1).is_some();
+            let d_at = s_at.child("RfrdDocInf", many.then_some(1));
             if let Some(tp) = d.child("Tp") {
                 let t_at = d_at.child("Tp", None);
                 let cp = req(tp, &t_at, "CdOrPrtry")?;
@@ -199,6 +202,7 @@ pub fn opt_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<Remittan
             }
             cref.document_number = opt_text(d, &d_at, "Nb", 35)?;
             cref.document_date = opt_date(d, &d_at, "RltdDt")?;
+            cref.document_lines = document_lines(d, &d_at)?;
         }
         if let Some(c) = s.child("CdtrRefInf") {
             let c_at = s_at.child("CdtrRefInf", None);
@@ -245,6 +249,7 @@ fn encode_structured(w: &mut Writer, c: &CreditorRef) {
     let first = c.document_kind.is_some()
         || c.document_number.is_some()
         || c.document_date.is_some()
+        || !c.document_lines.is_empty()
         || !c.further_documents.is_empty();
     if first {
         let d = ReferredDocument {
@@ -252,6 +257,7 @@ fn encode_structured(w: &mut Writer, c: &CreditorRef) {
             issuer: c.document_issuer.clone(),
             number: c.document_number.clone(),
             date: c.document_date.clone(),
+            lines: c.document_lines.clone(),
         };
         encode_document(w, &d);
     }

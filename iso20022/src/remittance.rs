@@ -447,7 +447,7 @@ pub const STRUCTURED_LIST_MAX: usize = 50;
 /// Most `AddtlRmtInf` lines per structured block (the XSD's `maxOccurs`).
 pub const ADDITIONAL_REMITTANCE_MAX: usize = 3;
 
-/// A referred document (`ReferredDocumentInformation7`, without `LineDtls`).
+/// A referred document (`ReferredDocumentInformation7`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ReferredDocument {
     /// Document type (`Tp/CdOrPrtry`, e.g. code CINV).
@@ -457,6 +457,32 @@ pub struct ReferredDocument {
     /// Document number (`Nb`).
     pub number: Option<String>,
     /// Document date (`RltdDt`, ISO date).
+    pub date: Option<String>,
+    /// Document lines (`LineDtls`, at most [`STRUCTURED_LIST_MAX`]).
+    pub lines: Vec<DocumentLine>,
+}
+
+/// One document line (`DocumentLineInformation1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct DocumentLine {
+    /// Line identifications (`Id`, at least one, at most [`STRUCTURED_LIST_MAX`]).
+    pub ids: Vec<DocumentLineId>,
+    /// Description (`Desc`, at most 2048 characters).
+    pub description: Option<String>,
+    /// Line amounts (`Amt`, `RemittanceAmount3`: the same parts as [`DocumentAmounts`]).
+    pub amounts: Option<DocumentAmounts>,
+}
+
+/// A document line identification (`DocumentLineIdentification1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct DocumentLineId {
+    /// Line type (`Tp/CdOrPrtry`).
+    pub kind: Option<CodeChoice>,
+    /// Issuer of the line type (`Tp/Issr`).
+    pub issuer: Option<String>,
+    /// Line number (`Nb`).
+    pub number: Option<String>,
+    /// Line date (`RltdDt`, ISO date).
     pub date: Option<String>,
 }
 
@@ -547,8 +573,8 @@ fn decode_typed<'d, N: Node<'d>>(
     Ok((kind, opt_text(tp, at, "Issr", 35)?))
 }
 
-/// Decode one `RfrdDocInf` element.
-pub fn decode_document<'d, N: Node<'d>>(el: N, at: &At) -> Result<ReferredDocument, DecodeError> {
+/// The `Tp`, `Nb` and `RltdDt` children shared by documents and document lines.
+fn decode_identity<'d, N: Node<'d>>(el: N, at: &At) -> Result<DocumentLineId, DecodeError> {
     let (kind, issuer) = match el.child("Tp") {
         Some(tp) => {
             let (k, i) = decode_typed(tp, &at.child("Tp", None))?;
@@ -556,7 +582,7 @@ pub fn decode_document<'d, N: Node<'d>>(el: N, at: &At) -> Result<ReferredDocume
         }
         None => (None, None),
     };
-    Ok(ReferredDocument {
+    Ok(DocumentLineId {
         kind,
         issuer,
         number: opt_text(el, at, "Nb", 35)?,
@@ -564,15 +590,79 @@ pub fn decode_document<'d, N: Node<'d>>(el: N, at: &At) -> Result<ReferredDocume
     })
 }
 
+fn encode_identity(w: &mut Writer, id: &DocumentLineId) {
+    if let Some(k) = &id.kind {
+        w.open("Tp");
+        encode_choice(w, "CdOrPrtry", k);
+        w.opt_leaf("Issr", id.issuer.as_deref()).close("Tp");
+    }
+    w.opt_leaf("Nb", id.number.as_deref()).opt_leaf("RltdDt", id.date.as_deref());
+}
+
+/// The `LineDtls` children of a referred document.
+pub fn document_lines<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<DocumentLine>, DecodeError> {
+    let mut out = Vec::new();
+    for (i, l) in capped(el, at, "LineDtls", STRUCTURED_LIST_MAX)?.into_iter().enumerate() {
+        let l_at = at.child("LineDtls", Some(i + 1));
+        let mut ids = Vec::new();
+        for (j, id) in capped(l, &l_at, "Id", STRUCTURED_LIST_MAX)?.into_iter().enumerate() {
+            ids.push(decode_identity(id, &l_at.child("Id", Some(j + 1)))?);
+        }
+        if ids.is_empty() {
+            return Err(l_at.err_at("Id", ErrorKind::Missing));
+        }
+        out.push(DocumentLine {
+            ids,
+            description: opt_text(l, &l_at, "Desc", 2048)?,
+            amounts: l
+                .child("Amt")
+                .map(|a| decode_amounts(a, &l_at.child("Amt", None)))
+                .transpose()?,
+        });
+    }
+    Ok(out)
+}
+
+/// Write the `LineDtls` elements of a referred document.
+pub fn encode_document_lines(w: &mut Writer, lines: &[DocumentLine]) {
+    for l in lines {
+        w.open("LineDtls");
+        for id in &l.ids {
+            w.open("Id");
+            encode_identity(w, id);
+            w.close("Id");
+        }
+        w.opt_leaf("Desc", l.description.as_deref());
+        if let Some(a) = &l.amounts {
+            encode_amounts_named(w, "Amt", a);
+        }
+        w.close("LineDtls");
+    }
+}
+
+/// Decode one `RfrdDocInf` element.
+pub fn decode_document<'d, N: Node<'d>>(el: N, at: &At) -> Result<ReferredDocument, DecodeError> {
+    let id = decode_identity(el, at)?;
+    Ok(ReferredDocument {
+        kind: id.kind,
+        issuer: id.issuer,
+        number: id.number,
+        date: id.date,
+        lines: document_lines(el, at)?,
+    })
+}
+
 /// Write one `RfrdDocInf` element.
 pub fn encode_document(w: &mut Writer, d: &ReferredDocument) {
     w.open("RfrdDocInf");
-    if let Some(k) = &d.kind {
-        w.open("Tp");
-        encode_choice(w, "CdOrPrtry", k);
-        w.opt_leaf("Issr", d.issuer.as_deref()).close("Tp");
-    }
-    w.opt_leaf("Nb", d.number.as_deref()).opt_leaf("RltdDt", d.date.as_deref());
+    let id = DocumentLineId {
+        kind: d.kind.clone(),
+        issuer: d.issuer.clone(),
+        number: d.number.clone(),
+        date: d.date.clone(),
+    };
+    encode_identity(w, &id);
+    encode_document_lines(w, &d.lines);
     w.close("RfrdDocInf");
 }
 
@@ -602,10 +692,13 @@ pub fn opt_document_amounts<'d, N: Node<'d>>(
     el: N,
     at: &At,
 ) -> Result<Option<DocumentAmounts>, DecodeError> {
-    let Some(a) = el.child("RfrdDocAmt") else { return Ok(None) };
-    let at = at.child("RfrdDocAmt", None);
+    el.child("RfrdDocAmt").map(|a| decode_amounts(a, &at.child("RfrdDocAmt", None))).transpose()
+}
+
+/// Decode a `RemittanceAmount2` / `RemittanceAmount3` element.
+fn decode_amounts<'d, N: Node<'d>>(a: N, at: &At) -> Result<DocumentAmounts, DecodeError> {
     let mut adjustments = Vec::new();
-    let adj = capped(a, &at, "AdjstmntAmtAndRsn", STRUCTURED_LIST_MAX)?;
+    let adj = capped(a, at, "AdjstmntAmtAndRsn", STRUCTURED_LIST_MAX)?;
     for (i, j) in adj.into_iter().enumerate() {
         let j_at = at.child("AdjstmntAmtAndRsn", Some(i + 1));
         adjustments.push(Adjustment {
@@ -617,14 +710,14 @@ pub fn opt_document_amounts<'d, N: Node<'d>>(
             additional_info: opt_text(j, &j_at, "AddtlInf", 140)?,
         });
     }
-    Ok(Some(DocumentAmounts {
-        due_payable: opt_amount(a, &at, "DuePyblAmt")?,
-        discounts: typed_amounts(a, &at, "DscntApldAmt")?,
-        credit_note: opt_amount(a, &at, "CdtNoteAmt")?,
-        taxes: typed_amounts(a, &at, "TaxAmt")?,
+    Ok(DocumentAmounts {
+        due_payable: opt_amount(a, at, "DuePyblAmt")?,
+        discounts: typed_amounts(a, at, "DscntApldAmt")?,
+        credit_note: opt_amount(a, at, "CdtNoteAmt")?,
+        taxes: typed_amounts(a, at, "TaxAmt")?,
         adjustments,
-        remitted: opt_amount(a, &at, "RmtdAmt")?,
-    }))
+        remitted: opt_amount(a, at, "RmtdAmt")?,
+    })
 }
 
 fn encode_typed_amount(w: &mut Writer, name: &str, t: &TypedAmount) {
@@ -636,7 +729,12 @@ fn encode_typed_amount(w: &mut Writer, name: &str, t: &TypedAmount) {
 
 /// Write a `RfrdDocAmt` element in `RemittanceAmount2` order.
 pub fn encode_document_amounts(w: &mut Writer, a: &DocumentAmounts) {
-    w.open("RfrdDocAmt");
+    encode_amounts_named(w, "RfrdDocAmt", a);
+}
+
+/// Write a `RemittanceAmount2` / `RemittanceAmount3` element named `name`.
+fn encode_amounts_named(w: &mut Writer, name: &str, a: &DocumentAmounts) {
+    w.open(name);
     encode_opt_amount(w, "DuePyblAmt", a.due_payable.as_ref());
     for d in &a.discounts {
         encode_typed_amount(w, "DscntApldAmt", d);
@@ -652,7 +750,7 @@ pub fn encode_document_amounts(w: &mut Writer, a: &DocumentAmounts) {
         w.opt_leaf("AddtlInf", j.additional_info.as_deref()).close("AdjstmntAmtAndRsn");
     }
     encode_opt_amount(w, "RmtdAmt", a.remitted.as_ref());
-    w.close("RfrdDocAmt");
+    w.close(name);
 }
 
 /// `TrueFalseIndicator` (`xs:boolean`): true, false, 1 or 0.

@@ -283,6 +283,15 @@ fn every_part_of_structured_remittance_survives_a_round_trip() {
     let more: Vec<_> = s.further_documents.iter().map(|d| d.number.as_deref()).collect();
     assert_eq!(more, [Some("INV-2"), Some("INV-3")]);
     assert_eq!(s.further_documents[1].date.as_deref(), Some("2026-11-03"));
+    assert_eq!(s.further_documents[1].lines[0].ids[0].number.as_deref(), Some("L3"));
+    assert_eq!(s.further_documents[1].lines[0].description.as_deref(), Some("Service"));
+    let [l1, l2] = &s.document_lines[..] else { panic!("two lines in the first document") };
+    assert_eq!(l1.ids.len(), 2);
+    assert_eq!(l1.ids[0].kind.as_ref().map(|k| k.as_str()), Some("ADPI"));
+    assert_eq!(l1.ids[1].date.as_deref(), Some("2026-11-01"));
+    let la = l1.amounts.as_ref().unwrap();
+    assert_eq!((la.discounts[0].amount.minor, la.remitted.as_ref().unwrap().minor), (50, 5950));
+    assert_eq!((l2.ids[0].number.as_deref(), l2.amounts.as_ref()), (Some("L2"), None));
     let a = s.document_amounts.as_ref().unwrap();
     assert_eq!(a.due_payable.as_ref().unwrap().minor, 12_000);
     assert_eq!(a.discounts.iter().map(|d| d.amount.minor).collect::<Vec<_>>(), [550, 100]);
@@ -354,6 +363,19 @@ fn structured_remittance_facets_are_refused_by_path() {
         ),
         ("<Amt Ccy=\"USD\">1</Amt>", "<Amt>1</Amt>", "/RfrdDocAmt/DscntApldAmt[2]/Amt", "ccy"),
         ("<Nb>INV-3</Nb>", "<Nb></Nb>", "/RfrdDocInf[3]/Nb", "empty"),
+        ("<Id><Nb>L2</Nb></Id>", "<Desc>x</Desc>", "/RfrdDocInf[1]/LineDtls[2]/Id", "missing"),
+        (
+            "<Nb>L3</Nb>",
+            "<Nb>L3</Nb><RltdDt>3</RltdDt>",
+            "/RfrdDocInf[3]/LineDtls[1]/Id[1]/RltdDt",
+            "",
+        ),
+        (
+            "<Amt Ccy=\"USD\">0.50</Amt>",
+            "<Amt Ccy=\"USD\">0.505</Amt>",
+            "/RfrdDocInf[1]/LineDtls[1]/Amt/DscntApldAmt[1]/Amt",
+            "usd",
+        ),
         ("<RltdDt>2026-11-03</RltdDt>", "<RltdDt>2026-13-03</RltdDt>", "/RfrdDocInf[3]/RltdDt", ""),
         (
             "<MplyeeTermntnInd>false</MplyeeTermntnInd>",

@@ -36,13 +36,19 @@ pub fn assert_xsd_valid(xml: &str, xsd: &str) {
 }
 
 /// A `RmtInf` block that uses every part of `StructuredRemittanceInformation16` the codec
-/// carries: three referred documents, document amounts, creditor reference, invoicer and
-/// invoicee, tax (with a decimal-form `SeqNb`), garnishment and three additional lines.
+/// carries: three referred documents with document lines, document amounts, creditor
+/// reference, invoicer and invoicee, tax (with a decimal-form `SeqNb`), garnishment and three
+/// additional lines.
 pub const RICH_REMITTANCE: &str = r#"<RmtInf><Ustrd>Invoices 1-3</Ustrd><Strd>
 <RfrdDocInf><Tp><CdOrPrtry><Cd>CINV</Cd></CdOrPrtry><Issr>Seller Inc</Issr></Tp><Nb>INV-1</Nb>
-<RltdDt>2026-11-01</RltdDt></RfrdDocInf>
+<RltdDt>2026-11-01</RltdDt><LineDtls><Id><Tp><CdOrPrtry><Cd>ADPI</Cd></CdOrPrtry></Tp><Nb>L1</Nb>
+</Id><Id><Nb>L1b</Nb><RltdDt>2026-11-01</RltdDt></Id><Desc>Widgets</Desc><Amt>
+<DuePyblAmt Ccy="USD">60.00</DuePyblAmt><DscntApldAmt><Amt Ccy="USD">0.50</Amt></DscntApldAmt>
+<RmtdAmt Ccy="USD">59.50</RmtdAmt></Amt></LineDtls><LineDtls><Id><Nb>L2</Nb></Id></LineDtls>
+</RfrdDocInf>
 <RfrdDocInf><Tp><CdOrPrtry><Prtry>PROFORMA</Prtry></CdOrPrtry></Tp><Nb>INV-2</Nb></RfrdDocInf>
-<RfrdDocInf><Nb>INV-3</Nb><RltdDt>2026-11-03</RltdDt></RfrdDocInf>
+<RfrdDocInf><Nb>INV-3</Nb><RltdDt>2026-11-03</RltdDt><LineDtls><Id><Nb>L3</Nb></Id>
+<Desc>Service</Desc></LineDtls></RfrdDocInf>
 <RfrdDocAmt><DuePyblAmt Ccy="USD">120.00</DuePyblAmt>
 <DscntApldAmt><Tp><Cd>EARL</Cd></Tp><Amt Ccy="USD">5.5</Amt></DscntApldAmt>
 <DscntApldAmt><Amt Ccy="USD">1</Amt></DscntApldAmt>
