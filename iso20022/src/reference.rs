@@ -8,9 +8,10 @@
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
 use crate::remittance::{
-    additional_remittance, document_lines, encode_document, encode_document_amounts,
-    encode_garnishment, encode_tax, further_documents, opt_document_amounts, opt_garnishment,
-    opt_tax, DocumentAmounts, DocumentLine, Garnishment, ReferredDocument, TaxRemittance,
+    additional_remittance, check_code, document_lines, encode_document, encode_document_amounts,
+    encode_garnishment, encode_tax, further_documents, is_creditor_reference_type,
+    is_document_type, opt_document_amounts, opt_garnishment, opt_tax, DocumentAmounts,
+    DocumentLine, Garnishment, ReferredDocument, TaxRemittance,
 };
 use crate::xml::{Node, Writer};
 
@@ -197,7 +198,10 @@ pub fn opt_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<Remittan
             if let Some(tp) = d.child("Tp") {
                 let t_at = d_at.child("Tp", None);
                 let cp = req(tp, &t_at, "CdOrPrtry")?;
-                cref.document_kind = Some(decode_choice(cp, &t_at.child("CdOrPrtry", None), 4)?);
+                let cp_at = t_at.child("CdOrPrtry", None);
+                let kind = decode_choice(cp, &cp_at, 4)?;
+                check_code(&kind, &cp_at, "document type", is_document_type)?;
+                cref.document_kind = Some(kind);
                 cref.document_issuer = opt_text(tp, &t_at, "Issr", 35)?;
             }
             cref.document_number = opt_text(d, &d_at, "Nb", 35)?;
@@ -209,7 +213,10 @@ pub fn opt_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<Remittan
             if let Some(tp) = c.child("Tp") {
                 let t_at = c_at.child("Tp", None);
                 let cp = req(tp, &t_at, "CdOrPrtry")?;
-                cref.kind = Some(decode_choice(cp, &t_at.child("CdOrPrtry", None), 4)?);
+                let cp_at = t_at.child("CdOrPrtry", None);
+                let kind = decode_choice(cp, &cp_at, 4)?;
+                check_code(&kind, &cp_at, "creditor reference type", is_creditor_reference_type)?;
+                cref.kind = Some(kind);
                 cref.issuer = opt_text(tp, &t_at, "Issr", 35)?;
             }
             cref.reference = opt_text(c, &c_at, "Ref", 35)?;

@@ -564,20 +564,76 @@ fn capped<'d, N: Node<'d>>(el: N, at: &At, name: &str, max: usize) -> Result<Vec
 }
 
 /// Decode a `CdOrPrtry` type holder (`Tp`) with its optional `Issr`.
+/// A code list to check a `Cd` against: its name (for the error) and its check.
+type CodeList<'a> = Option<(&'a str, fn(&str) -> bool)>;
+
+/// `codes`, when given, names the code list `Cd` must belong to and its check.
 fn decode_typed<'d, N: Node<'d>>(
     tp: N,
     at: &At,
+    codes: CodeList<'_>,
 ) -> Result<(CodeChoice, Option<String>), DecodeError> {
     let cp = req(tp, at, "CdOrPrtry")?;
-    let kind = decode_choice(cp, &at.child("CdOrPrtry", None), 4)?;
+    let cp_at = at.child("CdOrPrtry", None);
+    let kind = decode_choice(cp, &cp_at, 4)?;
+    if let Some((what, ok)) = codes {
+        check_code(&kind, &cp_at, what, ok)?;
+    }
     Ok((kind, opt_text(tp, at, "Issr", 35)?))
 }
 
+/// Refuse a `Cd` choice outside its code list, naming the `Cd` element under `at`.
+pub fn check_code(
+    kind: &CodeChoice,
+    at: &At,
+    what: &str,
+    ok: fn(&str) -> bool,
+) -> Result<(), DecodeError> {
+    match kind {
+        CodeChoice::Code(c) if !ok(c) => {
+            Err(at.err_at("Cd", ErrorKind::Invalid(format!("{c:?} is not a valid {what}"))))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `DocumentType6Code`: the type of a referred document.
+pub fn is_document_type(s: &str) -> bool {
+    matches!(
+        s,
+        "MSIN"
+            | "CNFA"
+            | "DNFA"
+            | "CINV"
+            | "CREN"
+            | "DEBN"
+            | "HIRI"
+            | "SBIN"
+            | "CMCN"
+            | "SOAC"
+            | "DISP"
+            | "BOLD"
+            | "VCHR"
+            | "AROI"
+            | "TSUT"
+            | "PUOR"
+    )
+}
+
+/// `DocumentType3Code`: the type of a creditor reference.
+pub fn is_creditor_reference_type(s: &str) -> bool {
+    matches!(s, "RADM" | "RPIN" | "FXDR" | "DISP" | "PUOR" | "SCOR")
+}
+
 /// The `Tp`, `Nb` and `RltdDt` children shared by documents and document lines.
-fn decode_identity<'d, N: Node<'d>>(el: N, at: &At) -> Result<DocumentLineId, DecodeError> {
+fn decode_identity<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    codes: CodeList<'_>,
+) -> Result<DocumentLineId, DecodeError> {
     let (kind, issuer) = match el.child("Tp") {
         Some(tp) => {
-            let (k, i) = decode_typed(tp, &at.child("Tp", None))?;
+            let (k, i) = decode_typed(tp, &at.child("Tp", None), codes)?;
             (Some(k), i)
         }
         None => (None, None),
@@ -606,7 +662,7 @@ pub fn document_lines<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<DocumentLin
         let l_at = at.child("LineDtls", Some(i + 1));
         let mut ids = Vec::new();
         for (j, id) in capped(l, &l_at, "Id", STRUCTURED_LIST_MAX)?.into_iter().enumerate() {
-            ids.push(decode_identity(id, &l_at.child("Id", Some(j + 1)))?);
+            ids.push(decode_identity(id, &l_at.child("Id", Some(j + 1)), None)?);
         }
         if ids.is_empty() {
             return Err(l_at.err_at("Id", ErrorKind::Missing));
@@ -642,7 +698,7 @@ pub fn encode_document_lines(w: &mut Writer, lines: &[DocumentLine]) {
 
 /// Decode one `RfrdDocInf` element.
 pub fn decode_document<'d, N: Node<'d>>(el: N, at: &At) -> Result<ReferredDocument, DecodeError> {
-    let id = decode_identity(el, at)?;
+    let id = decode_identity(el, at, Some(("document type", is_document_type)))?;
     Ok(ReferredDocument {
         kind: id.kind,
         issuer: id.issuer,
@@ -773,7 +829,7 @@ pub fn opt_garnishment<'d, N: Node<'d>>(
 ) -> Result<Option<Garnishment>, DecodeError> {
     let Some(g) = el.child("GrnshmtRmt") else { return Ok(None) };
     let at = at.child("GrnshmtRmt", None);
-    let (kind, issuer) = decode_typed(req(g, &at, "Tp")?, &at.child("Tp", None))?;
+    let (kind, issuer) = decode_typed(req(g, &at, "Tp")?, &at.child("Tp", None), None)?;
     Ok(Some(Garnishment {
         kind,
         issuer,

@@ -363,6 +363,14 @@ fn structured_remittance_facets_are_refused_by_path() {
         ),
         ("<Amt Ccy=\"USD\">1</Amt>", "<Amt>1</Amt>", "/RfrdDocAmt/DscntApldAmt[2]/Amt", "ccy"),
         ("<Nb>INV-3</Nb>", "<Nb></Nb>", "/RfrdDocInf[3]/Nb", "empty"),
+        ("<Cd>CINV</Cd>", "<Cd>XINV</Cd>", "/RfrdDocInf[1]/Tp/CdOrPrtry/Cd", "document type"),
+        ("<Cd>SCOR</Cd>", "<Cd>CINV</Cd>", "/CdtrRefInf/Tp/CdOrPrtry/Cd", "creditor reference"),
+        (
+            "<Nb>INV-3</Nb>",
+            "<Tp><CdOrPrtry><Cd>NOPE</Cd></CdOrPrtry></Tp><Nb>INV-3</Nb>",
+            "/RfrdDocInf[3]/Tp/CdOrPrtry/Cd",
+            "document type",
+        ),
         ("<Id><Nb>L2</Nb></Id>", "<Desc>x</Desc>", "/RfrdDocInf[1]/LineDtls[2]/Id", "missing"),
         (
             "<Nb>L3</Nb>",
