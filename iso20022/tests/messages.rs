@@ -464,3 +464,24 @@ fn pain001_v03_remittance_amounts_and_related_location_are_carried_into_v09() {
     let again = pain001::decode(out.as_bytes(), &l).unwrap();
     assert_eq!(again.payments, p.payments);
 }
+
+#[test]
+fn pacs004_original_remittance_carries_every_structured_part() {
+    let l = Limits::default();
+    let xml = std::fs::read_to_string(schemas().join("samples/pacs.004/fedwire-return-s1.xml"));
+    let xml = xml.unwrap().replacen("</PmtTpInf>", &format!("</PmtTpInf>{RICH_REMITTANCE}"), 1);
+    assert_xsd_valid(&xml, "pacs.004.001.10.xsd");
+    let m = pacs004::decode(xml.as_bytes(), &l).unwrap();
+    let r = m.transactions[0].original_ref.as_ref().unwrap().remittance.as_ref().unwrap();
+    let s = &r.creditor_refs[0];
+    assert_eq!((s.further_documents.len(), s.document_lines.len()), (2, 2));
+    assert!(s.garnishment.is_some() && s.invoicer.is_some() && s.document_amounts.is_some());
+    for version in [pacs004::Version::V10, pacs004::Version::V09] {
+        let out = pacs004::encode_as(&m, version);
+        let xsd =
+            if version == pacs004::Version::V10 { "pacs.004.001.10" } else { "pacs.004.001.09" };
+        assert_xsd_valid(&out, &format!("{xsd}.xsd"));
+        let back = pacs004::decode(out.as_bytes(), &l).unwrap();
+        assert_eq!(back.transactions[0].original_ref, m.transactions[0].original_ref);
+    }
+}
