@@ -261,7 +261,7 @@ const COMPACT_EVERY: u64 = 4_096;
 const LEDGER_KEEP_MS: u64 = 60_000;
 
 /// FNV-1a, stable across builds and versions, for content fingerprints.
-fn fnv(parts: &[&[u8]]) -> u64 {
+pub(crate) fn fnv(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
         for b in p.iter().chain(&[0xff]) {
@@ -325,6 +325,11 @@ impl Core {
     /// plus its net debit cap (deferred net).
     pub fn headroom(&self, p: u32) -> i128 {
         self.ledger.position(Participant::ledger_account(p)).and_then(|p| p.headroom).unwrap_or(0)
+    }
+
+    /// The scheme's settlement currency.
+    pub fn currency(&self) -> Currency {
+        self.rules.currency
     }
 
     /// Participant index of a BIC.
@@ -570,8 +575,8 @@ impl Core {
             // DICT's anti-scan rule: a payment sent after a lookup gives a token back to the
             // payer (`Dbtr/Id/.../Othr/Id`, the PI-PayerId of the lookup) and to its bank.
             let payer = tx.debtor.id.as_ref().and_then(|i| i.others.first());
-            if let (Some(payer), Ok(k)) = (payer, Key::parse(key)) {
-                self.scan.payment_sent(&me.bic, &payer.id, k.key_type(), now_ms);
+            if let Some(payer) = payer {
+                self.scan.payment_sent(&me.bic, &payer.id, key.key_type(), now_ms);
             }
         }
         let forward_xml = self.forward(id, from, creditor, tx, account, now_ms);
@@ -585,7 +590,7 @@ impl Core {
             ids,
             fingerprint,
             forward_xml,
-            creditor_key: creditor_key.unwrap_or_default(),
+            creditor_key: creditor_key.map(|k| k.as_str().to_string()).unwrap_or_default(),
         })
     }
 
@@ -595,7 +600,7 @@ impl Core {
     fn route(
         &self,
         tx: &CreditTransfer,
-    ) -> Result<(u32, Option<Account>, Option<String>), StatusReason> {
+    ) -> Result<(u32, Option<Account>, Option<Key>), StatusReason> {
         let acct = tx.creditor_account.as_ref();
         if let Some(proxy) = acct.and_then(|a| a.proxy.as_ref()) {
             let key = Key::parse(&proxy.id).map_err(|_| StatusReason::AccountProxyInvalid)?;
@@ -611,7 +616,7 @@ impl Core {
                 proxy: Some(proxy.clone()),
                 ..Account::default()
             };
-            return Ok((creditor, Some(account), Some(key.as_str().to_string())));
+            return Ok((creditor, Some(account), Some(key)));
         }
         let agent = &tx.creditor_agent;
         let creditor = agent

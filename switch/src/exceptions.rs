@@ -18,7 +18,7 @@
 //!
 //! Must not: do I/O, read the clock, or log. Low volume: clarity before speed here.
 
-use crate::core::{Answer, Core, Participant, State, Transfer, FORWARD_PREFIX};
+use crate::core::{fnv, Answer, Core, Participant, State, Transfer, FORWARD_PREFIX};
 use crate::events::{Event, Ids};
 use iso20022::camt029::{
     Camt029, CancellationDetails, CancellationStatusReason, CancellationTxStatus,
@@ -237,17 +237,6 @@ impl ExceptionState {
         }
         self.investigations.push_back(case);
     }
-}
-
-fn fnv(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.iter().chain(&[0xff]) {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
 }
 
 fn ids_text(o: &OriginalIds) -> String {

@@ -53,8 +53,9 @@ pub struct Tracer {
     steps: BTreeMap<u64, Vec<Step>>,
 }
 
-fn amount(minor: u64) -> String {
-    format!("{}.{:02}", minor / 100, minor % 100)
+/// An amount in the scheme's currency, with its own number of decimals.
+fn amount(core: &Core, minor: u64) -> String {
+    iso20022::Amount { minor, currency: core.currency() }.to_decimal_string()
 }
 
 impl Tracer {
@@ -120,9 +121,9 @@ impl Tracer {
                     t.ids.uetr.as_deref().unwrap_or("-"),
                     bic(t.debtor),
                     t.creditor.map_or_else(|| "-".to_string(), bic),
-                    amount(t.amount_minor),
+                    amount(core, t.amount_minor),
                     t.state,
-                    amount(t.returned_minor),
+                    amount(core, t.returned_minor),
                 ));
             }
             for step in steps {
@@ -200,7 +201,7 @@ fn describe(e: &Event, core: &Core, bic: &dyn Fn(u32) -> String) -> Vec<Step> {
                 "ledger",
                 format!(
                     "reserve {} {} -> {} until {}",
-                    amount(*amount_minor),
+                    amount(core, *amount_minor),
                     bic(*debtor),
                     bic(*creditor),
                     crate::time::iso_datetime(*deadline_ms)
@@ -257,9 +258,13 @@ fn describe(e: &Event, core: &Core, bic: &dyn Fn(u32) -> String) -> Vec<Step> {
                 step("in", format!("pacs.004 from {c} MsgId={msg_id} RtrId={rtr_id} {reason}")),
                 step(
                     "ledger",
-                    format!("return {return_id}: {} {c} -> {}", amount(*amount_minor), bic(d)),
+                    format!(
+                        "return {return_id}: {} {c} -> {}",
+                        amount(core, *amount_minor),
+                        bic(d)
+                    ),
                 ),
-                step("state", format!("Returned {}", amount(*amount_minor))),
+                step("state", format!("Returned {}", amount(core, *amount_minor))),
             ]
         }
         Event::RecallOpened { recall, transfer, assignment_id, reason, hold_minor, .. } => {
@@ -270,7 +275,7 @@ fn describe(e: &Event, core: &Core, bic: &dyn Fn(u32) -> String) -> Vec<Step> {
             ];
             if *hold_minor > 0 {
                 let c = c.map_or_else(String::new, bic);
-                v.push(step("ledger", format!("fraud hold {} on {c}", amount(*hold_minor))));
+                v.push(step("ledger", format!("fraud hold {} on {c}", amount(core, *hold_minor))));
             }
             v
         }

@@ -94,8 +94,7 @@ async fn pay(banks: &[Arc<SimBank>], e2e: &str, to: u32, amount: u64) -> String 
     let out = banks[0].pay(e2e, "000001", &alias(1, to, 0), amount, NOW, WAIT).await.unwrap();
     assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted, "{e2e}: {out:?}");
     let m = wait_msg(&banks[0], "pacs.002.001.10", &[e2e, "ACSC"]).await;
-    let r = m.xml.split("<ClrSysRef>").nth(1).unwrap().split('<').next().unwrap();
-    r.to_string()
+    clearing_ref_in(&m.xml)
 }
 
 fn balance(list: &[(String, i64)], bic: &str) -> i64 {
@@ -476,7 +475,7 @@ async fn races_in_flight_crossing_and_the_fraud_hold() {
     wait_msg(a, "camt.029.001.09", &["RJCR", "ARPL", "in flight"]).await;
     b.spawn_inbox(rx.clone());
     let settled = wait_msg(a, "pacs.002.001.10", &["E2E-FLY", "ACSC", "IPSF"]).await;
-    let r = settled.xml.split("<ClrSysRef>").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let r = clearing_ref_in(&settled.xml);
     let o = Original::by_clearing_ref(&r, "E2E-FLY");
 
     // A return crossing a recall: B returns while A's recall is open; the return settles
@@ -542,7 +541,7 @@ async fn races_in_flight_crossing_and_the_fraud_hold() {
     let out = a.pay("E2E-FRAUD", "000001", &key, 5_000, NOW, WAIT).await.unwrap();
     assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted);
     let m = wait_msg(a, "pacs.002.001.10", &["E2E-FRAUD", "ACSC"]).await;
-    let rf = m.xml.split("<ClrSysRef>").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let rf = clearing_ref_in(&m.xml);
     let of = Original::by_clearing_ref(&rf, "E2E-FRAUD");
     let reserved = |v: &serde_json::Value| {
         v["positions"].as_array().unwrap().iter().find(|p| p["bic"] == "BKBBBRSP").unwrap()
@@ -611,7 +610,7 @@ async fn pay_from_a(a: &SimBank, e2e: &str, key: &str, amount: u64) -> String {
     let out = a.pay(e2e, "000001", key, amount, NOW, WAIT).await.unwrap();
     assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted);
     let m = wait_msg(a, "pacs.002.001.10", &[e2e, "ACSC"]).await;
-    m.xml.split("<ClrSysRef>").nth(1).unwrap().split('<').next().unwrap().to_string()
+    clearing_ref_in(&m.xml)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

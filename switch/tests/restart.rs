@@ -159,7 +159,7 @@ async fn clearing_ref(bank: &SimBank, e2e: &str) -> String {
             m.msg_type == "pacs.002.001.10" && m.xml.contains(e2e) && m.xml.contains("ACSC")
         });
         if let Some(m) = found {
-            return m.xml.split("<ClrSysRef>").nth(1).unwrap().split('<').next().unwrap().into();
+            return clearing_ref_in(&m.xml);
         }
         assert!(t0.elapsed() < Duration::from_secs(15), "no ACSC for {e2e}");
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -132,3 +132,8 @@ pub async fn connect(
     }
     (banks, stop)
 }
+
+/// The switch's clearing reference (`IPSF<id>`) carried by a pacs.002.
+pub fn clearing_ref_in(xml: &str) -> String {
+    xml.split("<ClrSysRef>").nth(1).unwrap().split('<').next().unwrap().to_string()
+}
