@@ -5,7 +5,7 @@
 //! `after`; passing a higher `after` acknowledges everything up to it. A bank that crashes
 //! pulls again from its last processed sequence and gets every unacknowledged message again.
 
-use crate::wire::{PullResponse, SendResponse};
+use crate::wire::{self, Frame, PullResponse, SendResponse};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::SendRequest;
@@ -47,6 +47,18 @@ pub enum ClientError {
     /// The switch's JSON could not be read.
     #[error("response JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A framed pull body did not follow the format.
+    #[error("{0}")]
+    Frames(#[from] wire::FrameError),
+}
+
+/// Answer to a framed pull: the messages as the raw bytes the switch sent.
+#[derive(Debug, Clone, Default)]
+pub struct FramedPull {
+    /// Messages in sequence order.
+    pub messages: Vec<Frame>,
+    /// The cursor to pass as `after` next time.
+    pub next: u64,
 }
 
 /// A raw HTTP answer.
@@ -56,6 +68,10 @@ pub struct RawResponse {
     pub status: u16,
     /// `Retry-After` header, seconds, when present.
     pub retry_after: Option<String>,
+    /// Content type of the body.
+    pub content_type: Option<String>,
+    /// The cursor header of a framed pull, when present.
+    pub pull_next: Option<u64>,
     /// Body.
     pub body: Bytes,
 }
@@ -124,8 +140,11 @@ impl BankClient {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
+        let content_type = header(http::header::CONTENT_TYPE.as_str()).map(str::to_string);
+        let pull_next = header(wire::PULL_NEXT_HEADER).and_then(|v| v.parse().ok());
         let body = resp.into_body().collect().await?.to_bytes();
-        Ok(RawResponse { status, retry_after, body })
+        Ok(RawResponse { status, retry_after, content_type, pull_next, body })
     }
 
     /// Send an ISO 20022 message. `Ok` carries the switch's receipt once the message was
@@ -159,5 +178,44 @@ impl BankClient {
             });
         }
         Ok(serde_json::from_slice(&r.body)?)
+    }
+
+    /// Pull like [`BankClient::pull`], asking for `multipart/mixed` (as Pix's SPI delivers):
+    /// the messages arrive as their raw bytes, with no JSON escaping on either side. A switch
+    /// that answers in JSON instead (it does when a message holds the frame boundary) is read
+    /// just the same.
+    pub async fn pull_framed(
+        &self,
+        after: u64,
+        max: u32,
+        wait_ms: u64,
+    ) -> Result<FramedPull, ClientError> {
+        let path = format!("/v1/messages?after={after}&max={max}&wait_ms={wait_ms}");
+        let accept = [("accept", "multipart/mixed, application/json")];
+        let r = self
+            .request_with(http::Method::GET, &path, "application/json", &accept, Bytes::new())
+            .await?;
+        let framed = r.content_type.as_deref().is_some_and(|c| c.starts_with("multipart/mixed"));
+        match r.status {
+            204 => Ok(FramedPull { messages: Vec::new(), next: r.pull_next.unwrap_or(after) }),
+            200 if framed => {
+                let messages = wire::decode_frames(&r.body)?;
+                let next = r.pull_next.or(messages.last().map(|m| m.seq)).unwrap_or(after);
+                Ok(FramedPull { messages, next })
+            }
+            200 => {
+                let p: PullResponse = serde_json::from_slice(&r.body)?;
+                let messages = p
+                    .messages
+                    .into_iter()
+                    .map(|d| Frame { seq: d.seq, msg_type: d.msg_type, xml: d.xml.into() })
+                    .collect();
+                Ok(FramedPull { messages, next: p.next })
+            }
+            status => Err(ClientError::Status {
+                status,
+                body: String::from_utf8_lossy(&r.body).into_owned(),
+            }),
+        }
     }
 }

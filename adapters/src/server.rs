@@ -36,6 +36,8 @@ pub struct Request {
     pub query: String,
     /// The `PI-PayerId` header (directory lookups on behalf of an end user), if sent.
     pub payer_id: Option<String>,
+    /// Whether the client accepts `multipart/mixed` (framed pulls, [`crate::wire`]).
+    pub accepts_frames: bool,
     /// Body.
     pub body: Bytes,
 }
@@ -212,6 +214,12 @@ async fn answer<H: Handler>(
                     .get("pi-payerid")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string),
+                accepts_frames: parts
+                    .headers
+                    .get_all(http::header::ACCEPT)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .any(|v| v.contains("multipart/mixed")),
                 body: collected.to_bytes(),
             };
             handler.handle(request).await

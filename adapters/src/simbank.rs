@@ -7,6 +7,7 @@
 //! real TLS: nothing in it is mocked.
 
 use crate::client::{BankClient, ClientError};
+use crate::wire::Delivered;
 use iso20022::codes::{StatusReason, TxStatus};
 use iso20022::pacs002::{self, Pacs002, TxStatusReport};
 use iso20022::pacs008::{self, CreditTransfer, GroupHeader, Pacs008};
@@ -52,6 +53,8 @@ pub struct SimStats {
     pub credited: AtomicU64,
     /// Status reports that matched no pending payment (re-sent outcomes, late ones).
     pub unmatched_reports: AtomicU64,
+    /// Delivered messages that were not UTF-8 (never sent by a correct switch).
+    pub unreadable: AtomicU64,
 }
 
 /// A simulated bank.
@@ -221,19 +224,26 @@ impl SimBank {
             loop {
                 let after = bank.cursor();
                 let pulled = tokio::select! {
-                    p = bank.client.pull(after, 100, 500) => p,
+                    p = bank.client.pull_framed(after, 100, 500) => p,
                     _ = stop.changed() => return,
                 };
                 let Ok(pulled) = pulled else {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
-                for m in &pulled.messages {
-                    bank.process(&m.msg_type, &m.xml);
+                let mut delivered = Vec::with_capacity(pulled.messages.len());
+                for m in pulled.messages {
+                    // The switch only sends UTF-8 XML; anything else is counted, not read.
+                    let Ok(xml) = String::from_utf8(m.xml.to_vec()) else {
+                        bank.stats.unreadable.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    bank.process(&m.msg_type, &xml);
+                    delivered.push(Delivered { seq: m.seq, msg_type: m.msg_type, xml });
                 }
                 if let Ok(mut log) = bank.log.lock() {
                     let room = LOG_MAX.saturating_sub(log.len());
-                    log.extend(pulled.messages.into_iter().take(room));
+                    log.extend(delivered.into_iter().take(room));
                 }
                 bank.cursor.fetch_max(pulled.next, Ordering::AcqRel);
             }

@@ -38,6 +38,9 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BACKOFF: (Duration, Duration) = (Duration::from_millis(20), Duration::from_secs(1));
 /// Messages asked for by one pull, and its long-poll wait.
 pub const PULL: (u32, u64) = (100, 200);
+/// Forwarded transfers answered by one pacs.002 at most (the switch's default
+/// `transactions_per_message_max`).
+pub const ANSWER_BATCH: usize = 10;
 /// Remembered failed or timed-out payments per bank, for late answers.
 pub const LATE_MAX: usize = 1_000_000;
 
@@ -69,6 +72,9 @@ pub struct Bank {
     cursor: AtomicU64,
     shared: Arc<Shared>,
     full_decode: bool,
+    answer_batch: usize,
+    answers_sent: AtomicU64,
+    created: String,
 }
 
 /// Why a connection could not be had.
@@ -105,6 +111,13 @@ impl Bank {
             cursor: AtomicU64::new(0),
             shared,
             full_decode: false,
+            answer_batch: ANSWER_BATCH,
+            answers_sent: AtomicU64::new(0),
+            created: switch::time::iso_datetime(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+            ),
         }
     }
 
@@ -165,6 +178,12 @@ impl Bank {
         }
     }
 
+    /// Answer at most `n` (at least 1) forwarded transfers per pacs.002.
+    pub fn with_answer_batch(mut self, n: usize) -> Bank {
+        self.answer_batch = n.max(1);
+        self
+    }
+
     /// Payments waiting for their final status.
     pub fn waiting_count(&self) -> usize {
         self.waiting.lock().map(|w| w.len()).unwrap_or(0)
@@ -172,8 +191,17 @@ impl Bank {
 
     /// Send one prepared payment scheduled at `due`; its answer arrives through the inbox.
     pub async fn send(&self, e2e: String, xml: String, due: Instant, expect_reject: bool) {
+        self.send_batch(vec![(e2e, due, expect_reject)], xml).await;
+    }
+
+    /// Send one pacs.008 carrying the payments `items` (EndToEndId, scheduled time, whether it
+    /// must be rejected); their answers arrive through the inbox. A failed send counts every
+    /// payment in it as an error.
+    pub async fn send_batch(&self, items: Vec<(String, Instant, bool)>, xml: String) {
         if let Ok(mut w) = self.waiting.lock() {
-            w.insert(e2e.clone(), Waiting { due, expect_reject });
+            for (e2e, due, expect_reject) in &items {
+                w.insert(e2e.clone(), Waiting { due: *due, expect_reject: *expect_reject });
+            }
         }
         let failed = match self.client().await {
             Err(_) => true,
@@ -184,7 +212,7 @@ impl Bank {
                         if breaks_connection(&e) {
                             self.drop_connection(generation);
                         } else {
-                            self.shared.refused.fetch_add(1, Ordering::Relaxed);
+                            self.shared.refused.fetch_add(items.len() as u64, Ordering::Relaxed);
                         }
                         true
                     }
@@ -193,7 +221,9 @@ impl Bank {
             }
         };
         if failed {
-            self.give_up(&e2e, &self.shared.send_errors);
+            for (e2e, _, _) in &items {
+                self.give_up(e2e, &self.shared.send_errors);
+            }
         }
     }
 
@@ -248,7 +278,7 @@ impl Bank {
                 let after = bank.cursor.load(Ordering::Acquire);
                 let pull = tokio::time::timeout(
                     Duration::from_millis(PULL.1 + 5_000),
-                    client.pull(after, PULL.0, PULL.1),
+                    client.pull_framed(after, PULL.0, PULL.1),
                 );
                 let pulled = tokio::select! {
                     p = pull => p,
@@ -268,24 +298,32 @@ impl Bank {
                         continue;
                     }
                 };
+                let mut answers = Vec::new();
                 for m in &pulled.messages {
-                    bank.process(&m.msg_type, &m.xml);
+                    match std::str::from_utf8(&m.xml) {
+                        Ok(xml) => bank.process(&m.msg_type, xml, &mut answers),
+                        Err(_) => {
+                            bank.shared.undecodable.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
                 }
+                bank.answer_all(answers);
                 bank.cursor.fetch_max(pulled.next, Ordering::AcqRel);
             }
         })
     }
 
-    fn process(self: &Arc<Self>, msg_type: &str, xml: &str) {
+    /// Read one delivered message; transfers forwarded to this bank are added to `answers`.
+    fn process(self: &Arc<Self>, msg_type: &str, xml: &str, answers: &mut Vec<TxStatusReport>) {
         let limits = Limits::default();
         match msg_type {
             "pacs.008.001.08" => {
                 if let Some(ids) = scan::transfer(xml).filter(|_| !self.full_decode) {
-                    self.answer(ids);
+                    answers.extend(acceptances(&ids));
                     return;
                 }
                 match pacs008::decode(xml.as_bytes(), &limits) {
-                    Ok(m) => self.answer(scan::TransferIds::of(&m)),
+                    Ok(m) => answers.extend(acceptances(&scan::TransferIds::of(&m))),
                     Err(_) => {
                         self.shared.undecodable.fetch_add(1, Ordering::Relaxed);
                     }
@@ -340,25 +378,22 @@ impl Bank {
         }
     }
 
-    /// Accept a transfer forwarded to this bank (every development account exists).
-    fn answer(self: &Arc<Self>, m: scan::TransferIds<'_>) {
-        let transactions = m
-            .transactions
-            .iter()
-            .map(|tx| TxStatusReport {
-                original_instr_id: tx.instr_id.map(str::to_string),
-                original_end_to_end_id: Some(tx.end_to_end_id.to_string()),
-                original_tx_id: tx.tx_id.map(str::to_string),
-                original_uetr: tx.uetr.map(str::to_string),
-                status: TxStatus::AcceptedSettlementInProcess,
-                ..TxStatusReport::default()
-            })
-            .collect();
+    /// Send the acceptances of one pull, at most `batch` per pacs.002.
+    fn answer_all(self: &Arc<Self>, answers: Vec<TxStatusReport>) {
+        let mut answers = answers.into_iter().peekable();
+        while answers.peek().is_some() {
+            let chunk: Vec<TxStatusReport> = answers.by_ref().take(self.answer_batch).collect();
+            self.answer(chunk);
+        }
+    }
+
+    /// Send one pacs.002 with `transactions`, each naming its transfer by the switch's
+    /// reference (`ClrSysRef`), so one answer may cover transfers of several messages.
+    fn answer(self: &Arc<Self>, transactions: Vec<TxStatusReport>) {
+        let n = self.answers_sent.fetch_add(1, Ordering::Relaxed);
         let report = Pacs002 {
-            msg_id: format!("R{}", m.msg_id.get(..34).unwrap_or(m.msg_id)),
-            created: m.created.to_string(),
-            original_msg_id: Some(m.msg_id.to_string()),
-            original_msg_name: Some("pacs.008.001.08".into()),
+            msg_id: format!("R{}{n:010}", self.bic),
+            created: self.created.clone(),
             transactions,
             ..Pacs002::default()
         };
@@ -378,4 +413,18 @@ impl Bank {
             bank.shared.answers_lost.fetch_add(1, Ordering::Relaxed);
         });
     }
+}
+
+/// ACSP for every transaction of a forwarded pacs.008, referenced by the switch's MsgId as
+/// `ClrSysRef` (the switch forwards one transaction per message).
+fn acceptances<'a>(m: &'a scan::TransferIds<'a>) -> impl Iterator<Item = TxStatusReport> + 'a {
+    m.transactions.iter().map(|tx| TxStatusReport {
+        original_instr_id: tx.instr_id.map(str::to_string),
+        original_end_to_end_id: Some(tx.end_to_end_id.to_string()),
+        original_tx_id: tx.tx_id.map(str::to_string),
+        original_uetr: tx.uetr.map(str::to_string),
+        clearing_ref: Some(m.msg_id.to_string()),
+        status: TxStatus::AcceptedSettlementInProcess,
+        ..TxStatusReport::default()
+    })
 }

@@ -126,6 +126,18 @@ struct Cli {
     /// Steps of --find-max at most.
     #[arg(long, default_value_t = 14)]
     steps_max: u32,
+    /// Payments a debtor bank puts in one pacs.008 at most (Pix allows 1 to 10 per message;
+    /// 1 sends every payment alone). Creditor banks answer up to as many transfers per
+    /// pacs.002 (`--answer-batch`).
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Milliseconds a payment waits at most for others to join its pacs.008 (counted in its
+    /// latency).
+    #[arg(long, default_value_t = 2)]
+    batch_window_ms: u64,
+    /// Forwarded transfers a creditor bank answers in one pacs.002 at most (those of one pull).
+    #[arg(long, default_value_t = 10)]
+    answer_batch: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -209,7 +221,9 @@ fn banks(
         };
         let tls = adapters::tls::client_config(&pki.join("ca.pem"), &files)
             .with_context(|| format!("TLS identity of {} in {}", p.bic, pki.display()))?;
-        let bank = Bank::new(&p.bic, t.addr, tls, shared.clone()).with_full_decode(cli.full_decode);
+        let bank = Bank::new(&p.bic, t.addr, tls, shared.clone())
+            .with_full_decode(cli.full_decode)
+            .with_answer_batch(cli.answer_batch);
         out.push(Arc::new(bank));
         specs.push(BankSpec { bic: p.bic.clone(), index: i as u32, customers: p.dev_customers });
     }
@@ -266,7 +280,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let inboxes: Vec<_> = bank_list.iter().map(|b| b.spawn_inbox(stop_rx.clone())).collect();
     let wait = Duration::from_secs(cli.wait_s);
     let keeper = run::spawn_housekeeping(bank_list.clone(), shared.clone(), wait, stop_rx);
-    let limits = StepLimits { inflight_max: cli.inflight_max, wait };
+    if cli.batch == 0 || cli.batch > 10 || cli.answer_batch == 0 || cli.answer_batch > 10 {
+        bail!("--batch and --answer-batch must be within 1 to 10 (the switch's limit per message)");
+    }
+    let limits = StepLimits {
+        inflight_max: cli.inflight_max,
+        wait,
+        batch_max: cli.batch,
+        batch_window: Duration::from_millis(cli.batch_window_ms),
+    };
     let result = if cli.find_max {
         find_max(&cli, &t, &bank_list, &specs, &shared, limits).await
     } else {

@@ -26,6 +26,38 @@ pub struct StepLimits {
     pub inflight_max: u64,
     /// Longest wait for a final status, from the scheduled time.
     pub wait: Duration,
+    /// Payments of one bank sent in one pacs.008 at most (1: one message per payment).
+    pub batch_max: usize,
+    /// Longest a payment waits for others to join its message (counted in its latency).
+    pub batch_window: Duration,
+}
+
+/// Payments of one bank waiting to be sent together.
+#[derive(Default)]
+struct Pending {
+    items: Vec<(String, Instant, bool)>,
+    xml: Vec<String>,
+    flush_at: Option<Instant>,
+}
+
+impl Pending {
+    fn flush(&mut self, bank: &Arc<Bank>, shared: &Shared) {
+        if self.items.is_empty() {
+            return;
+        }
+        let items = std::mem::take(&mut self.items);
+        let xml = std::mem::take(&mut self.xml);
+        self.flush_at = None;
+        let refs: Vec<&str> = xml.iter().map(String::as_str).collect();
+        let Some(message) = crate::workload::batch_xml(&refs) else {
+            // Prepared by this program: cannot happen, but never drop payments silently.
+            shared.send_errors.fetch_add(items.len() as u64, Ordering::Relaxed);
+            shared.inflight.fetch_sub(items.len() as u64, Ordering::Relaxed);
+            return;
+        };
+        let bank = bank.clone();
+        tokio::spawn(async move { bank.send_batch(items, message).await });
+    }
 }
 
 /// Expire overdue payments and flush the acknowledgement log until `stop`.
@@ -65,8 +97,24 @@ pub async fn step(
     let offered = plans.len() as u64;
     let t0 = Instant::now() + Duration::from_millis(20);
     shared.start_step(t0);
+    let batch_max = limits.batch_max.max(1);
+    let mut pending: Vec<Pending> = banks.iter().map(|_| Pending::default()).collect();
     for p in plans {
         let due = t0 + Duration::from_nanos(p.due_ns);
+        // Send the batches whose window closes before this payment is due.
+        loop {
+            let next = pending
+                .iter()
+                .enumerate()
+                .filter_map(|(i, b)| b.flush_at.map(|t| (t, i)))
+                .min()
+                .filter(|(t, _)| *t < due);
+            let Some((at, i)) = next else { break };
+            tokio::time::sleep_until(at).await;
+            if let (Some(b), Some(bank)) = (pending.get_mut(i), banks.get(i)) {
+                b.flush(bank, shared);
+            }
+        }
         if due > Instant::now() {
             tokio::time::sleep_until(due).await;
         }
@@ -74,12 +122,20 @@ pub async fn step(
             shared.shed.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let Some(bank) = banks.get(p.debtor).cloned() else {
+        let (Some(bank), Some(b)) = (banks.get(p.debtor), pending.get_mut(p.debtor)) else {
             shared.send_errors.fetch_add(1, Ordering::Relaxed);
             continue;
         };
         shared.inflight.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move { bank.send(p.e2e, p.xml, due, p.expect_reject).await });
+        b.items.push((p.e2e, due, p.expect_reject));
+        b.xml.push(p.xml);
+        b.flush_at.get_or_insert(due + limits.batch_window);
+        if b.items.len() >= batch_max {
+            b.flush(bank, shared);
+        }
+    }
+    for (b, bank) in pending.iter_mut().zip(banks) {
+        b.flush(bank, shared);
     }
     let deadline = Instant::now() + limits.wait + Duration::from_secs(1);
     while shared.inflight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {

@@ -203,6 +203,36 @@ pub fn pacs008_xml(
     pacs008::encode(&msg)
 }
 
+/// One pacs.008 carrying the transactions of `messages` (single-transaction pacs.008 of one
+/// debtor bank, as [`pacs008_xml`] writes them), under the group header of the first: the
+/// bank's side of batching, done by copying prepared bytes, not by encoding. `None` when a
+/// message is not of that shape.
+pub fn batch_xml(messages: &[&str]) -> Option<String> {
+    const OPEN: &str = "<CdtTrfTxInf>";
+    const CLOSE: &str = "</CdtTrfTxInf>";
+    const ONE: &str = "<NbOfTxs>1</NbOfTxs>";
+    let first = messages.first()?;
+    if messages.len() == 1 {
+        return Some((*first).to_string());
+    }
+    let tx_start = first.find(OPEN)?;
+    let head = first.get(..tx_start)?;
+    let at = head.find(ONE)?;
+    let tail = first.get(first.rfind(CLOSE)? + CLOSE.len()..)?;
+    let size: usize = messages.iter().map(|m| m.len()).sum();
+    let mut out = String::with_capacity(size);
+    out.push_str(head.get(..at)?);
+    out.push_str(&format!("<NbOfTxs>{}</NbOfTxs>", messages.len()));
+    out.push_str(head.get(at + ONE.len()..)?);
+    for m in messages {
+        let start = m.find(OPEN)?;
+        let end = m.rfind(CLOSE)? + CLOSE.len();
+        out.push_str(m.get(start..end)?);
+    }
+    out.push_str(tail);
+    Some(out)
+}
+
 /// Check a spec before planning.
 fn check(spec: &Spec) -> Result<u64, String> {
     if spec.banks.len() < 2 {
@@ -405,5 +435,33 @@ mod tests {
         assert!(e.contains("--prepared-mb-max"), "{e}");
         let e = plan(&Spec { rate_tps: 1e9, duration_s: 1e3, ..spec(2) }).unwrap_err();
         assert!(e.contains("limit"), "{e}");
+    }
+
+    #[test]
+    fn a_batch_carries_every_transaction_under_one_header() {
+        let eur = Currency::parse("EUR").unwrap();
+        let t = "2026-11-24T01:00:00Z";
+        let xs: Vec<String> = (0..3)
+            .map(|i| {
+                pacs008_xml(
+                    "BKAABRSP",
+                    "000001",
+                    &format!("E2E{i}"),
+                    "x@y.example",
+                    100 + i,
+                    eur,
+                    t,
+                )
+            })
+            .collect();
+        let refs: Vec<&str> = xs.iter().map(String::as_str).collect();
+        let batch = batch_xml(&refs).unwrap();
+        let m = pacs008::decode(batch.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(m.header.msg_id, "ME2E0");
+        let ids: Vec<(&str, u64)> =
+            m.transactions.iter().map(|t| (t.end_to_end_id.as_str(), t.amount.minor)).collect();
+        assert_eq!(ids, [("E2E0", 100), ("E2E1", 101), ("E2E2", 102)]);
+        assert_eq!(batch_xml(&refs[..1]).unwrap(), xs[0]);
+        assert_eq!(batch_xml(&["<Document/>", "<Document/>"]), None);
     }
 }

@@ -15,7 +15,7 @@ use crate::runtime::{
     AdminStep, Command, CoreHandle, Delivery, Inbound, Query, QueryAnswer, SubmitError,
 };
 use adapters::server::{Handler, Request, Response};
-use adapters::wire::SendResponse;
+use adapters::wire::{SendResponse, FRAMES_CONTENT_TYPE, PULL_NEXT_HEADER};
 use iso20022::admi002::{self, Admi002};
 use iso20022::common::PartyOrAgent;
 use iso20022::head001::AppHdr;
@@ -248,7 +248,7 @@ impl SwitchApi {
         }
     }
 
-    async fn pull(&self, from: u32, query: &str) -> Response {
+    async fn pull(&self, from: u32, query: &str, framed: bool) -> Response {
         let mut after = 0u64;
         let mut max = self.pull_max;
         let mut wait_ms = 0u64;
@@ -280,6 +280,25 @@ impl SwitchApi {
             .pull_shared(from, after, max as usize, Duration::from_millis(wait_ms))
             .await;
         let next = messages.last().map_or(after, |m| m.seq);
+        if framed {
+            let next_header = (PULL_NEXT_HEADER.to_string(), next.to_string());
+            if messages.is_empty() {
+                let mut r = Response::json(204, String::new());
+                r.headers.push(next_header);
+                return r;
+            }
+            let size: usize = messages.iter().map(|m| m.xml.len()).sum();
+            let parts = messages.iter().map(|m| (m.seq, m.msg_type, m.xml.as_bytes()));
+            if let Some(body) = adapters::wire::encode_frames(parts, size + 128 * messages.len()) {
+                return Response {
+                    status: 200,
+                    content_type: FRAMES_CONTENT_TYPE,
+                    headers: vec![next_header],
+                    body: body.into(),
+                };
+            }
+            // A message holds the frame delimiter: this pull goes out as JSON instead.
+        }
         // The same JSON as `adapters::wire::PullResponse`, written from the shared messages.
         #[derive(serde::Serialize)]
         struct Out<'a> {
@@ -514,7 +533,9 @@ impl Handler for SwitchApi {
             ("POST", "/v1/messages", Some(from)) => {
                 Box::pin(self.post_message(from, &req.participant, &req.body)).await
             }
-            ("GET", "/v1/messages", Some(from)) => Box::pin(self.pull(from, &req.query)).await,
+            ("GET", "/v1/messages", Some(from)) => {
+                Box::pin(self.pull(from, &req.query, req.accepts_frames)).await
+            }
             ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
             ("GET", "/v1/operator/metrics", _) if is_operator => self.render_metrics(),
             ("GET", "/v1/operator/investigations", _) if is_operator => self.investigations().await,

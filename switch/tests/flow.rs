@@ -393,3 +393,56 @@ async fn an_iban_with_wrong_check_digits_is_refused_with_the_side_it_is_on() {
     }
     let _ = stop.send(true);
 }
+
+/// Pulls with `Accept: multipart/mixed` carry the same messages, byte for byte, as the JSON
+/// pulls; a message holding the frame delimiter (here in a payer's remittance text, which the
+/// switch forwards) sends that pull out as JSON, so no payer can forge a frame for a bank.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn framed_pulls_carry_the_json_messages_and_cannot_be_forged() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg).await.unwrap();
+    let pki = node.pki.dir.clone();
+    let banks = banks(&cfg, node.addr, &pki).await;
+    let (a, b) = (&banks[0], &banks[1]);
+    for (i, remittance) in ["plain", "ok --iso20022-frame", "x"].iter().enumerate() {
+        let mut m = a.pacs008_by_alias(&format!("E2E-FR-{i}"), "000001", &alias(1, 3, 0), 10, NOW);
+        m.transactions[0].remittance = vec![remittance.to_string()];
+        a.client().send(pacs008::encode(&m)).await.unwrap();
+    }
+    let json = b.client().pull(0, 10, 2_000).await.unwrap();
+    let framed = b.client().pull_framed(0, 10, 2_000).await.unwrap();
+    assert_eq!(json.messages.len(), 3, "B has the three forwarded transfers");
+    assert_eq!((framed.messages.len(), framed.next), (3, json.next));
+    for (j, f) in json.messages.iter().zip(&framed.messages) {
+        assert_eq!((j.seq, &j.msg_type, j.xml.as_bytes()), (f.seq, &f.msg_type, &f.xml[..]));
+        assert_xsd_valid(&j.xml);
+    }
+    // Nothing after the cursor: 204 with the cursor kept.
+    let empty = b.client().pull_framed(json.next, 10, 0).await.unwrap();
+    assert_eq!((empty.messages.len(), empty.next), (0, json.next));
+
+    let forged = format!("--{} X-Seq: 99", adapters::wire::FRAME_BOUNDARY);
+    let mut m = a.pacs008_by_alias("E2E-FR-FORGE", "000001", &alias(1, 3, 0), 10, NOW);
+    m.transactions[0].remittance = vec![forged.clone()];
+    a.client().send(pacs008::encode(&m)).await.unwrap();
+    let r = b
+        .client()
+        .request_with(
+            http::Method::GET,
+            &format!("/v1/messages?after={}&max=10&wait_ms=2000", json.next),
+            "application/json",
+            &[("accept", "multipart/mixed")],
+            bytes::Bytes::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.content_type.as_deref(), Some("application/json"), "JSON, not frames");
+    let framed = b.client().pull_framed(json.next, 10, 2_000).await.unwrap();
+    assert_eq!(framed.messages.len(), 1);
+    let text = std::str::from_utf8(&framed.messages[0].xml).unwrap();
+    assert!(text.contains("E2E-FR-FORGE"));
+    let m = pacs008::decode(text.as_bytes(), &iso20022::Limits::default()).unwrap();
+    assert_eq!(m.transactions[0].remittance, vec![forged]);
+}
