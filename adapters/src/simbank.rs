@@ -57,6 +57,17 @@ pub struct SimStats {
     pub unreadable: AtomicU64,
 }
 
+/// Transfers a simulated bank answers in one pacs.002 at most (the switch's default limit of
+/// transactions per message).
+pub const ANSWERS_PER_MESSAGE: usize = 10;
+
+/// The answers to the transfers of one pull, and the switch's `CreDtTm` to date them with.
+#[derive(Debug, Default)]
+struct Answers {
+    reports: Vec<TxStatusReport>,
+    created: String,
+}
+
 /// A simulated bank.
 #[derive(Debug)]
 pub struct SimBank {
@@ -69,6 +80,7 @@ pub struct SimBank {
     held: Mutex<HashMap<String, (String, u64)>>,
     cursor: AtomicU64,
     msg_seq: AtomicU64,
+    answer_seq: AtomicU64,
     log: Mutex<Vec<crate::wire::Delivered>>,
     /// Counters.
     pub stats: SimStats,
@@ -91,6 +103,7 @@ impl SimBank {
             held: Mutex::new(HashMap::new()),
             cursor: AtomicU64::new(0),
             msg_seq: AtomicU64::new(0),
+            answer_seq: AtomicU64::new(0),
             log: Mutex::new(Vec::new()),
             stats: SimStats::default(),
         })
@@ -232,15 +245,17 @@ impl SimBank {
                     continue;
                 };
                 let mut delivered = Vec::with_capacity(pulled.messages.len());
+                let mut answers = Answers::default();
                 for m in pulled.messages {
                     // The switch only sends UTF-8 XML; anything else is counted, not read.
                     let Ok(xml) = String::from_utf8(m.xml.to_vec()) else {
                         bank.stats.unreadable.fetch_add(1, Ordering::Relaxed);
                         continue;
                     };
-                    bank.process(&m.msg_type, &xml);
+                    bank.process(&m.msg_type, &xml, &mut answers);
                     delivered.push(Delivered { seq: m.seq, msg_type: m.msg_type, xml });
                 }
+                bank.answer_all(answers);
                 if let Ok(mut log) = bank.log.lock() {
                     let room = LOG_MAX.saturating_sub(log.len());
                     log.extend(delivered.into_iter().take(room));
@@ -250,12 +265,12 @@ impl SimBank {
         })
     }
 
-    fn process(self: &Arc<Self>, msg_type: &str, xml: &str) {
+    fn process(self: &Arc<Self>, msg_type: &str, xml: &str, answers: &mut Answers) {
         let limits = Limits::default();
         match msg_type {
             "pacs.008.001.08" => {
                 if let Ok(m) = pacs008::decode(xml.as_bytes(), &limits) {
-                    self.answer_transfer(m);
+                    self.answer_transfer(m, answers);
                 }
             }
             "pacs.002.001.10" => {
@@ -301,7 +316,10 @@ impl SimBank {
         }
     }
 
-    fn answer_transfer(self: &Arc<Self>, m: Pacs008) {
+    /// Decide on every transaction of a forwarded pacs.008; the reports go to `answers`,
+    /// each naming its transfer by the switch's reference (`ClrSysRef`, the forwarded MsgId).
+    fn answer_transfer(self: &Arc<Self>, m: Pacs008, answers: &mut Answers) {
+        answers.created.clone_from(&m.header.created);
         for tx in m.transactions {
             self.stats.received.fetch_add(1, Ordering::Relaxed);
             let account =
@@ -316,25 +334,38 @@ impl SimBank {
                 self.stats.rejected_unknown_account.fetch_add(1, Ordering::Relaxed);
                 (TxStatus::Rejected, Some(StatusReason::InvalidCreditorAccountNumber))
             };
+            answers.reports.push(TxStatusReport {
+                original_instr_id: tx.instr_id,
+                original_end_to_end_id: Some(tx.end_to_end_id),
+                original_tx_id: tx.tx_id,
+                original_uetr: tx.uetr,
+                status,
+                reason,
+                clearing_ref: Some(m.header.msg_id.clone()),
+                ..TxStatusReport::default()
+            });
+        }
+    }
+
+    /// Send the answers of one pull, [`ANSWERS_PER_MESSAGE`] per pacs.002 at most.
+    fn answer_all(self: &Arc<Self>, answers: Answers) {
+        let created = answers.created;
+        let mut answers = answers.reports.into_iter().peekable();
+        while answers.peek().is_some() {
+            let transactions: Vec<TxStatusReport> =
+                answers.by_ref().take(ANSWERS_PER_MESSAGE).collect();
+            // Its own counter: the MsgIds of this bank's payments must not depend on how many
+            // answers it sent.
+            let n = self.answer_seq.fetch_add(1, Ordering::Relaxed);
             let report = Pacs002 {
-                msg_id: format!("R{}", m.header.msg_id),
-                created: m.header.created.clone(),
-                original_msg_id: Some(m.header.msg_id.clone()),
-                original_msg_name: Some("pacs.008.001.08".into()),
-                transactions: vec![TxStatusReport {
-                    original_instr_id: tx.instr_id.clone(),
-                    original_end_to_end_id: Some(tx.end_to_end_id.clone()),
-                    original_tx_id: tx.tx_id.clone(),
-                    original_uetr: tx.uetr.clone(),
-                    status,
-                    reason,
-                    ..TxStatusReport::default()
-                }],
+                msg_id: format!("R{}{n:012}", self.bic),
+                created: created.clone(),
+                transactions,
                 ..Pacs002::default()
             };
             let bank = self.clone();
             tokio::spawn(async move {
-                let xml = pacs002::encode(&report);
+                let xml = bytes::Bytes::from(pacs002::encode(&report));
                 for attempt in 0..5u64 {
                     match bank.client.send(xml.clone()).await {
                         Ok(_) => return,
