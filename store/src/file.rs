@@ -11,6 +11,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::segment::{self, SEGMENT_HEADER_BYTES};
@@ -43,6 +44,12 @@ pub struct JournalOptions {
     /// After a power loss, pages of an unsynced batch may reach the disk out of order, which
     /// looks like damage in the middle. Default false; never set it by default in a config.
     pub repair_truncate_tail: bool,
+    /// Hand each batch's write and its `fdatasync` to the kernel through io_uring, linked, in
+    /// one submission. Needs the crate's `uring` feature (refused with
+    /// [`JournalError::InvalidOptions`] without it) and a kernel that allows io_uring.
+    /// Default: true when built with the feature, false otherwise. On the development
+    /// machine it measured no faster than `write` + `fdatasync` (BENCHMARKS.md, store).
+    pub io_uring: bool,
 }
 
 impl Default for JournalOptions {
@@ -53,6 +60,7 @@ impl Default for JournalOptions {
             snapshot_bytes_max: 1 << 30,
             snapshots_keep: 2,
             repair_truncate_tail: false,
+            io_uring: cfg!(feature = "uring"),
         }
     }
 }
@@ -76,6 +84,9 @@ impl JournalOptions {
         }
         if self.snapshot_bytes_max > 1 << 40 {
             return bad(format!("snapshot_bytes_max {} over 2^40", self.snapshot_bytes_max));
+        }
+        if self.io_uring && !cfg!(feature = "uring") {
+            return bad("io_uring needs the store crate built with its `uring` feature".into());
         }
         Ok(())
     }
@@ -372,6 +383,9 @@ pub struct FileJournal {
     segments: Vec<Segment>,
     snapshots: Vec<u64>,
     recovery: Recovery,
+    /// Batches written and synced through io_uring (`JournalOptions::io_uring`).
+    #[cfg(feature = "uring")]
+    ring: Option<crate::uring::SyncRing>,
     /// The directory's `LOCK` file, exclusively locked while this journal lives (the kernel
     /// releases the lock when the file is closed, also when the process dies).
     _lock: File,
@@ -455,6 +469,8 @@ impl FileJournal {
             }
         };
         file.seek(SeekFrom::Start(file_len))?;
+        #[cfg(feature = "uring")]
+        let ring = if opts.io_uring { Some(crate::uring::SyncRing::new()?) } else { None };
         let mut journal = FileJournal {
             dir: dir.to_path_buf(),
             path,
@@ -468,6 +484,8 @@ impl FileJournal {
             segments,
             snapshots: rec.snapshots,
             recovery: rec.report,
+            #[cfg(feature = "uring")]
+            ring,
             _lock: lock,
         };
         journal.compact()?;
@@ -578,18 +596,33 @@ impl FileJournal {
         e
     }
 
+    /// Hand the buffered frames to the kernel at their place in the active segment.
     fn write_out(&mut self) -> Result<(), JournalError> {
         if !self.buf.is_empty() {
-            self.file.write_all(&self.buf)?;
+            let offset = self.file_len - self.buf.len() as u64;
+            self.file.write_all_at(&self.buf, offset)?;
             self.buf.clear();
         }
         Ok(())
     }
 
+    /// Write the buffered frames and make the active segment's data durable: `write` +
+    /// `fdatasync`, or one linked io_uring submission with `JournalOptions::io_uring`.
+    fn write_and_sync(&mut self) -> Result<(), JournalError> {
+        #[cfg(feature = "uring")]
+        if let Some(ring) = self.ring.as_mut() {
+            let offset = self.file_len - self.buf.len() as u64;
+            ring.write_and_sync(&self.file, &mut self.buf, offset)?;
+            self.buf.clear();
+            return Ok(());
+        }
+        self.write_out()?;
+        Ok(self.file.sync_data()?)
+    }
+
     /// Make the active segment durable, then start the next one.
     fn roll(&mut self) -> Result<(), JournalError> {
-        self.write_out()?;
-        self.file.sync_data()?;
+        self.write_and_sync()?;
         self.synced_seq = self.seq;
         let first_seq = self.seq + 1;
         let (path, file) = create_segment(&self.dir, first_seq)?;
@@ -632,7 +665,7 @@ impl Journal for FileJournal {
         if self.synced_seq == self.seq && self.buf.is_empty() {
             return Ok(()); // nothing appended since the last sync: no fdatasync needed
         }
-        let r = self.write_out().and_then(|()| Ok(self.file.sync_data()?));
+        let r = self.write_and_sync();
         r.map_err(|e| self.poison(e))?;
         self.synced_seq = self.seq;
         Ok(())

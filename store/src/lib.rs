@@ -66,6 +66,8 @@ mod file;
 pub mod group;
 pub mod segment;
 mod snapshot;
+#[cfg(feature = "uring")]
+mod uring;
 
 pub use file::{
     FileJournal, JournalOptions, Recovery, Replay, LOCK_FILE_NAME, SEGMENT_FILE_MAX_BYTES,
@@ -356,6 +358,55 @@ mod tests {
         j.sync().unwrap();
         drop(j);
         assert_eq!(replay(&dir).unwrap(), vec![b"one".to_vec()]);
+    }
+
+    #[test]
+    fn io_uring_follows_the_feature_and_is_refused_by_name_without_it() {
+        assert_eq!(JournalOptions::default().io_uring, cfg!(feature = "uring"));
+        let dir = tempfile::tempdir().unwrap();
+        let opts = JournalOptions { io_uring: true, ..JournalOptions::default() };
+        let opened = FileJournal::open_with(dir.path(), opts, |_| Ok(()));
+        if cfg!(feature = "uring") {
+            opened.unwrap();
+        } else {
+            match opened {
+                Err(JournalError::InvalidOptions(m)) => assert!(m.contains("`uring` feature")),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// Both write paths leave the same bytes on disk, segment rolls included.
+    #[cfg(feature = "uring")]
+    #[test]
+    fn io_uring_and_plain_writes_leave_identical_files() {
+        let write = |io_uring: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = JournalOptions {
+                segment_bytes_max: 20_000,
+                write_buffer_bytes: 3_000,
+                io_uring,
+                ..JournalOptions::default()
+            };
+            let (mut j, _) = FileJournal::open_with(dir.path(), opts, |_| Ok(())).unwrap();
+            for i in 0..700u64 {
+                j.append(&i.to_le_bytes().repeat(1 + (i % 40) as usize)).unwrap();
+                if i % 97 == 0 {
+                    j.sync().unwrap();
+                }
+            }
+            j.sync().unwrap();
+            let files: Vec<(std::ffi::OsString, Vec<u8>)> = j
+                .segment_paths()
+                .iter()
+                .map(|p| (p.file_name().unwrap().to_owned(), std::fs::read(p).unwrap()))
+                .collect();
+            (dir, files)
+        };
+        let (_a, with_uring) = write(true);
+        let (_b, plain) = write(false);
+        assert!(plain.len() > 3, "several segments: {}", plain.len());
+        assert_eq!(with_uring, plain);
     }
 
     #[test]
