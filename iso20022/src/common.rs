@@ -590,6 +590,9 @@ pub struct Party {
     pub address: Option<PostalAddress>,
     /// Organisation or private identification (`Id`).
     pub id: Option<PartyId>,
+    /// Contact details (`CtctDtls`; personal data: redacted in `Debug`). Boxed: most parties
+    /// have none, and a party sits in every transaction several times.
+    pub contact: Option<Box<Contact>>,
 }
 
 impl fmt::Debug for Party {
@@ -599,8 +602,150 @@ impl fmt::Debug for Party {
             .field("country", &self.country)
             .field("address", &self.address.as_ref().map(|_| "<redacted>"))
             .field("id", &self.id)
+            .field("contact", &self.contact.as_ref().map(|_| "<redacted>"))
             .finish()
     }
+}
+
+/// Contact details of a party (`Contact4`; read from `ContactDetails2` in pain.001.001.03).
+/// Every value is personal data: `Debug` shows only which fields are set.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Contact {
+    /// Name prefix (`NmPrfx`, NamePrefix2Code: DOCT, MADM, MISS, MIST, MIKS).
+    pub name_prefix: Option<String>,
+    /// Name (`Nm`, up to 140 characters).
+    pub name: Option<String>,
+    /// Phone number (`PhneNb`, `+<country code>-<number>`).
+    pub phone: Option<String>,
+    /// Mobile number (`MobNb`, same pattern).
+    pub mobile: Option<String>,
+    /// Fax number (`FaxNb`, same pattern).
+    pub fax: Option<String>,
+    /// E-mail address (`EmailAdr`, up to 2048 characters).
+    pub email: Option<String>,
+    /// E-mail purpose (`EmailPurp`, up to 35 characters).
+    pub email_purpose: Option<String>,
+    /// Job title (`JobTitl`, up to 35 characters).
+    pub job_title: Option<String>,
+    /// Responsibility (`Rspnsblty`, up to 35 characters).
+    pub responsibility: Option<String>,
+    /// Department (`Dept`, up to 70 characters).
+    pub department: Option<String>,
+    /// Other channels (`Othr`), at most [`MAX_OTHER_CONTACTS`].
+    pub others: Vec<OtherContact>,
+    /// Preferred contact method (`PrefrdMtd`: LETT, MAIL, PHON, FAXX, CELL).
+    pub preferred_method: Option<String>,
+}
+
+/// One other contact channel (`OtherContact1`).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct OtherContact {
+    /// Channel type (`ChanlTp`, up to 4 characters). pain.001.001.03's bare `Othr` text is
+    /// carried with channel [`OTHER_CONTACT_V03`].
+    pub channel: String,
+    /// Identifier on that channel (`Id`, up to 128 characters).
+    pub id: Option<String>,
+}
+
+/// Most `CtctDtls/Othr` channels accepted per party (the XSD leaves it unbounded).
+pub const MAX_OTHER_CONTACTS: usize = 16;
+
+/// Channel type given to pain.001.001.03's `Othr` (a bare Max35Text, no channel).
+pub const OTHER_CONTACT_V03: &str = "OTHR";
+
+impl fmt::Debug for Contact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Contact")
+            .field("name_prefix", &self.name_prefix)
+            .field("name", &set(&self.name))
+            .field("phone", &set(&self.phone))
+            .field("mobile", &set(&self.mobile))
+            .field("fax", &set(&self.fax))
+            .field("email", &set(&self.email))
+            .field("others", &self.others.len())
+            .field("preferred_method", &self.preferred_method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for OtherContact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtherContact").field("channel", &self.channel).finish_non_exhaustive()
+    }
+}
+
+/// `PhoneNumber`: `\+[0-9]{1,3}-[0-9()+\-]{1,30}`.
+pub fn is_phone_number(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('+') else { return false };
+    let Some((cc, nb)) = rest.split_once('-') else { return false };
+    (1..=3).contains(&cc.len())
+        && cc.bytes().all(|b| b.is_ascii_digit())
+        && (1..=30).contains(&nb.len())
+        && nb.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'(' | b')' | b'+' | b'-'))
+}
+
+/// Decode `CtctDtls` (Contact4, or ContactDetails2 whose `Othr` is bare text).
+pub fn decode_contact<'d, N: Node<'d>>(el: N, at: &At) -> Result<Contact, DecodeError> {
+    let phone = |name| opt_checked(el, at, name, "phone number (+NNN-NNNN)", is_phone_number);
+    let mut others = Vec::new();
+    for (i, o) in el.children_named("Othr").enumerate() {
+        let o_at = at.child("Othr", Some(i + 1));
+        if i >= MAX_OTHER_CONTACTS {
+            return Err(o_at.err(ErrorKind::TooLarge(format!(
+                "more than {MAX_OTHER_CONTACTS} other contact channels"
+            ))));
+        }
+        others.push(if o.children().next().is_none() {
+            let id = check_text(o.text(), &o_at, 35)?;
+            OtherContact { channel: OTHER_CONTACT_V03.to_string(), id: Some(id) }
+        } else {
+            OtherContact {
+                channel: req_text(o, &o_at, "ChanlTp", 4)?,
+                id: opt_text(o, &o_at, "Id", 128)?,
+            }
+        });
+    }
+    Ok(Contact {
+        name_prefix: opt_checked(el, at, "NmPrfx", "name prefix (NamePrefix2Code)", |s| {
+            matches!(s, "DOCT" | "MADM" | "MISS" | "MIST" | "MIKS")
+        })?,
+        name: opt_text(el, at, "Nm", 140)?,
+        phone: phone("PhneNb")?,
+        mobile: phone("MobNb")?,
+        fax: phone("FaxNb")?,
+        email: opt_text(el, at, "EmailAdr", 2048)?,
+        email_purpose: opt_text(el, at, "EmailPurp", 35)?,
+        job_title: opt_text(el, at, "JobTitl", 35)?,
+        responsibility: opt_text(el, at, "Rspnsblty", 35)?,
+        department: opt_text(el, at, "Dept", 70)?,
+        others,
+        preferred_method: opt_checked(
+            el,
+            at,
+            "PrefrdMtd",
+            "preferred contact method (PreferredContactMethod1Code)",
+            |s| matches!(s, "LETT" | "MAIL" | "PHON" | "FAXX" | "CELL"),
+        )?,
+    })
+}
+
+/// Write `CtctDtls` as Contact4.
+pub fn encode_contact(w: &mut Writer, c: &Contact) {
+    w.open("CtctDtls");
+    w.opt_leaf("NmPrfx", c.name_prefix.as_deref()).opt_leaf("Nm", c.name.as_deref());
+    w.opt_leaf("PhneNb", c.phone.as_deref()).opt_leaf("MobNb", c.mobile.as_deref());
+    w.opt_leaf("FaxNb", c.fax.as_deref()).opt_leaf("EmailAdr", c.email.as_deref());
+    w.opt_leaf("EmailPurp", c.email_purpose.as_deref());
+    w.opt_leaf("JobTitl", c.job_title.as_deref());
+    w.opt_leaf("Rspnsblty", c.responsibility.as_deref());
+    w.opt_leaf("Dept", c.department.as_deref());
+    for o in &c.others {
+        w.open("Othr").leaf("ChanlTp", &o.channel).opt_leaf("Id", o.id.as_deref());
+        w.close("Othr");
+    }
+    w.opt_leaf("PrefrdMtd", c.preferred_method.as_deref());
+    w.close("CtctDtls");
 }
 
 /// Decode a party element.
@@ -611,6 +756,10 @@ pub fn decode_party<'d, N: Node<'d>>(el: N, at: &At) -> Result<Party, DecodeErro
         address: opt_address(el, at)?,
         id: match el.child("Id") {
             Some(id) => Some(decode_party_id(id, &at.child("Id", None))?),
+            None => None,
+        },
+        contact: match el.child("CtctDtls") {
+            Some(c) => Some(Box::new(decode_contact(c, &at.child("CtctDtls", None))?)),
             None => None,
         },
     })
@@ -627,6 +776,9 @@ pub fn encode_party(w: &mut Writer, name: &str, p: &Party) {
         encode_party_id(w, id);
     }
     w.opt_leaf("CtryOfRes", p.country.as_deref());
+    if let Some(c) = &p.contact {
+        encode_contact(w, c);
+    }
     w.close(name);
 }
 
