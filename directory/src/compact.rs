@@ -523,14 +523,14 @@ impl CompactStore {
     }
 
     /// The account's number, creating it (with no keys) when new.
-    fn account_for(&mut self, e: &Entry) -> u32 {
-        let parts = crate::store::account_parts(e);
+    fn account_for(&mut self, e: &EntryView<'_>) -> u32 {
+        let parts = [e.participant, e.branch, e.account.0, e.account_type];
         if let Some(n) = self.account_number(parts) {
             return n;
         }
-        let participant = self.participant_id(&e.participant);
+        let participant = self.participant_id(e.participant);
         let code = ACCOUNT_TYPES.iter().position(|t| *t == e.account_type);
-        let (b, a) = (e.branch.as_str(), e.account.0.as_str());
+        let (b, a) = (e.branch, e.account.0);
         let text = self.arena.len() as u64;
         let (kind, branch_len, account_len) = match code {
             Some(c) if b.len() <= 255 && a.len() <= 255 => {
@@ -539,7 +539,7 @@ impl CompactStore {
                 (c as u8, b.len() as u8, a.len() as u8)
             }
             _ => {
-                for s in [e.account_type.as_str(), b, a] {
+                for s in [e.account_type, b, a] {
                     put_str(&mut self.arena, s);
                 }
                 (ACCOUNT_LONG, 0, 0)
@@ -722,6 +722,10 @@ impl EntryStore for CompactStore {
 
     fn insert(&mut self, entry: Arc<Entry>) {
         let e = entry.as_ref();
+        self.insert_view(&e.key, &EntryView::of(e));
+    }
+
+    fn insert_view(&mut self, key: &Key, e: &EntryView<'_>) {
         if self.index.len >= RECORDS_MAX {
             return;
         }
@@ -736,26 +740,26 @@ impl EntryStore for CompactStore {
         };
         // The key text (of a text key) and the entry's texts side by side: a hit on an e-mail
         // reads them together.
-        let probe = probe_of(&e.key);
+        let probe = probe_of(key);
         let code = match probe {
             Probe::Code(c) => c,
             Probe::Text(tag, _) => {
                 let at = self.arena.len() as u128;
-                put_str(&mut self.arena, e.key.as_str());
+                put_str(&mut self.arena, key.as_str());
                 tagged(tag, at)
             }
         };
         let kind = ACCOUNT_TYPES.iter().position(|t| *t == e.account_type);
         let kind = kind.map_or(ACCOUNT_LONG, |k| k as u8);
         let owner = self.arena.len() as u64;
-        for s in [&e.owner_tax_id.0, &e.owner_name.0, &e.trade_name.0] {
+        for s in [e.owner_tax_id.0, e.owner_name.0, e.trade_name.0] {
             put_str(&mut self.arena, s);
         }
         if kind == ACCOUNT_LONG {
-            put_str(&mut self.arena, &e.account_type);
+            put_str(&mut self.arena, e.account_type);
         }
-        put_str(&mut self.arena, &e.branch);
-        put_str(&mut self.arena, &e.account.0);
+        put_str(&mut self.arena, e.branch);
+        put_str(&mut self.arena, e.account.0);
         let rec = Record {
             key: code,
             created_at_ms: e.created_at_ms,
@@ -782,6 +786,22 @@ impl EntryStore for CompactStore {
         };
         let hash = self.hash_probe(probe);
         self.index.insert(hash, n);
+    }
+
+    fn for_each_in_key_order(&self, f: &mut dyn FnMut(&Key, &EntryView<'_>)) {
+        let mut all: Vec<(Key, u32)> = Vec::with_capacity(self.len());
+        for s in self.index.slots.iter().filter(|s| **s != 0) {
+            let n = (*s as u32).wrapping_sub(1);
+            if let Some(k) = self.key_of(n) {
+                all.push((k, n));
+            }
+        }
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, n) in &all {
+            if let Some(v) = self.view_of(*n) {
+                f(k, &v);
+            }
+        }
     }
 
     fn remove(&mut self, key: &Key) -> Option<Arc<Entry>> {

@@ -287,15 +287,19 @@ impl Writer {
         self.str(&a.account_type);
     }
     pub(crate) fn entry(&mut self, e: &Entry) {
-        self.key(&e.key);
-        self.str(&e.participant);
-        self.str(&e.branch);
-        self.str(&e.account.0);
-        self.str(&e.account_type);
-        self.str(&e.owner_name.0);
+        self.entry_view(&e.key, &crate::EntryView::of(e));
+    }
+    /// The same bytes as [`Writer::entry`], from a key and a view.
+    pub(crate) fn entry_view(&mut self, key: &Key, e: &crate::EntryView<'_>) {
+        self.key(key);
+        self.str(e.participant);
+        self.str(e.branch);
+        self.str(e.account.0);
+        self.str(e.account_type);
+        self.str(e.owner_name.0);
         self.tag(&OWNER_TYPES, e.owner_type);
-        self.str(&e.owner_tax_id.0);
-        self.str(&e.trade_name.0);
+        self.str(e.owner_tax_id.0);
+        self.str(e.trade_name.0);
         self.u64(e.created_at_ms);
         self.u64(e.owned_since_ms);
         self.0.extend_from_slice(&e.request_id);
@@ -373,6 +377,33 @@ impl<'a> Reader<'a> {
         }
         let bytes = self.take(n)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::Utf8)
+    }
+    /// A string borrowed from the bytes (no allocation), with the limits of [`Reader::str`].
+    pub(crate) fn str_ref(&mut self) -> Result<&'a str, DecodeError> {
+        let b: [u8; 4] = self.take(4)?.try_into().map_err(|_| DecodeError::Truncated)?;
+        let n = usize::try_from(u32::from_le_bytes(b)).map_err(|_| DecodeError::TooLong)?;
+        if n > FIELD_LEN_MAX {
+            return Err(DecodeError::TooLong);
+        }
+        std::str::from_utf8(self.take(n)?).map_err(|_| DecodeError::Utf8)
+    }
+    /// What [`Writer::entry`] wrote, as a key and a view borrowing the bytes.
+    pub(crate) fn entry_view(&mut self) -> Result<(Key, crate::EntryView<'a>), DecodeError> {
+        let key = self.key()?;
+        let view = crate::EntryView {
+            participant: self.str_ref()?,
+            branch: self.str_ref()?,
+            account: Masked(self.str_ref()?),
+            account_type: self.str_ref()?,
+            owner_name: Masked(self.str_ref()?),
+            owner_type: self.tag(&OWNER_TYPES, "owner type")?,
+            owner_tax_id: Masked(self.str_ref()?),
+            trade_name: Masked(self.str_ref()?),
+            created_at_ms: self.u64()?,
+            owned_since_ms: self.u64()?,
+            request_id: self.take(16)?.try_into().map_err(|_| DecodeError::Truncated)?,
+        };
+        Ok((key, view))
     }
     pub(crate) fn masked(&mut self) -> Result<Masked<String>, DecodeError> {
         self.str().map(Masked)

@@ -252,19 +252,21 @@ impl<S: EntryStore> Directory<S> {
     /// same state always gives the same bytes. It reads every entry and sorts them by key, so
     /// the caller takes it off the hot path, and journals its position alongside.
     pub fn encode_snapshot(&self, out: &mut Vec<u8>) {
-        let mut entries: Vec<crate::Entry> = Vec::with_capacity(self.entries.len());
-        self.entries.for_each(&mut |e| entries.push(e.clone()));
-        entries.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        out.reserve(entries.len().saturating_mul(160));
+        out.reserve(self.entries.len().saturating_mul(192));
         write_framed(out, SnapshotKind::Directory, |w| {
             w.u64(self.sync.seq);
             w.u64(self.claims.next_id);
             w.u64(self.reports.next_id);
-            put_len(w, entries.len());
-            for e in &entries {
-                w.entry(e);
+            let count_at = w.0.len();
+            w.u64(0);
+            let mut n = 0u64;
+            self.entries.for_each_in_key_order(&mut |k, v| {
+                w.entry_view(k, v);
+                n += 1;
+            });
+            if let Some(slot) = w.0.get_mut(count_at..count_at + 8) {
+                slot.copy_from_slice(&n.to_le_bytes());
             }
-            drop(entries);
             write_claims(w, &self.claims);
             write_reports(w, &self.reports);
             write_sync(w, &self.sync);
@@ -287,12 +289,12 @@ impl<S: EntryStore> Directory<S> {
         d.entries.reserve(n);
         let mut last: Option<Key> = None;
         for _ in 0..n {
-            let e = r.entry()?;
-            if last.as_ref().is_some_and(|l| *l >= e.key) {
+            let (key, view) = r.entry_view()?;
+            if last.as_ref().is_some_and(|l| *l >= key) {
                 return Err(SnapshotError::Inconsistent("entries not in strict key order"));
             }
-            last = Some(e.key.clone());
-            d.entries.insert(Arc::new(e));
+            d.entries.insert_view(&key, &view);
+            last = Some(key);
         }
         d.claims = read_claims(&mut r)?;
         d.claims.next_id = next_claim;
