@@ -50,6 +50,13 @@ pub struct JournalOptions {
     /// Default: true when built with the feature, false otherwise. On the development
     /// machine it measured no faster than `write` + `fdatasync` (BENCHMARKS.md, store).
     pub io_uring: bool,
+    /// Where segments go once the oldest kept snapshot covers them: moved into this
+    /// directory (durably: see `archive.rs`) instead of deleted, so auditors keep the whole
+    /// history ([`FileJournal::replay_history_read_only`]) while restart still begins at the
+    /// snapshot. Created at open if missing; must not be the journal directory. Best on the
+    /// same file system (a rename); elsewhere each segment is copied on the thread that wrote
+    /// the snapshot. Default None: covered segments are deleted.
+    pub archive_dir: Option<PathBuf>,
 }
 
 impl Default for JournalOptions {
@@ -61,6 +68,7 @@ impl Default for JournalOptions {
             snapshots_keep: 2,
             repair_truncate_tail: false,
             io_uring: cfg!(feature = "uring"),
+            archive_dir: None,
         }
     }
 }
@@ -127,9 +135,9 @@ pub struct Recovery {
 }
 
 #[derive(Debug, Clone)]
-struct Segment {
-    first_seq: u64,
-    path: PathBuf,
+pub(crate) struct Segment {
+    pub(crate) first_seq: u64,
+    pub(crate) path: PathBuf,
 }
 
 fn segment_name(first_seq: u64) -> String {
@@ -147,7 +155,7 @@ fn parse_seq(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
 /// What a journal directory holds: segments and snapshot seqs ascending, stray temp files.
 type Listing = (Vec<Segment>, Vec<u64>, Vec<PathBuf>);
 
-fn list_dir(dir: &Path) -> Result<Listing, JournalError> {
+pub(crate) fn list_dir(dir: &Path) -> Result<Listing, JournalError> {
     let (mut segments, mut snapshots, mut temps) = (Vec::new(), Vec::new(), Vec::new());
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -210,7 +218,7 @@ struct Recovered {
     report: Recovery,
 }
 
-type ReplayFn<'f> = dyn FnMut(Replay<'_>) -> Result<(), String> + 'f;
+pub(crate) type ReplayFn<'f> = dyn FnMut(Replay<'_>) -> Result<(), String> + 'f;
 
 /// Deliver the newest valid snapshot; returns the valid snapshots' seqs and the one delivered.
 fn recover_snapshot(
@@ -242,17 +250,17 @@ fn recover_snapshot(
 }
 
 /// What recovery of every segment shares.
-struct RecoverCtx<'a> {
-    dir: &'a Path,
-    opts: &'a JournalOptions,
+pub(crate) struct RecoverCtx<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) opts: &'a JournalOptions,
     /// Records up to here are covered by the snapshot: checked, not delivered.
-    covered: u64,
+    pub(crate) covered: u64,
     /// False for a read-only replay: nothing on disk changes.
-    mutate: bool,
+    pub(crate) mutate: bool,
 }
 
 /// What recovering one segment found.
-enum SegmentEnd {
+pub(crate) enum SegmentEnd {
     /// The last segment's creation was torn before its header was durable (file removed).
     TornCreation,
     /// Records up to `last_seq`; the file's valid length.
@@ -260,7 +268,7 @@ enum SegmentEnd {
 }
 
 /// Check and replay one segment; `expected_first` is where the previous segment ended + 1.
-fn recover_segment(
+pub(crate) fn recover_segment(
     ctx: &RecoverCtx<'_>,
     seg: &Segment,
     is_last: bool,
@@ -417,6 +425,17 @@ fn lock_dir(dir: &Path) -> Result<File, JournalError> {
     Err(JournalError::Locked { dir: dir.display().to_string() })
 }
 
+/// Create `dir` and its parents if missing, its entry durable in its parent.
+fn create_dir_durably(dir: &Path) -> Result<(), JournalError> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?; // the new directory's entry is durable too
+        }
+    }
+    Ok(())
+}
+
 impl FileJournal {
     /// Open (or create) the journal in `dir` with default options, replaying every record to
     /// `on_record` in order. Returns the journal, positioned for appending, and the last
@@ -446,10 +465,14 @@ impl FileJournal {
         mut on_replay: impl FnMut(Replay<'_>) -> Result<(), String>,
     ) -> Result<(FileJournal, u64), JournalError> {
         opts.validate()?;
-        if !dir.exists() {
-            std::fs::create_dir_all(dir)?;
-            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                sync_dir(parent)?; // the new directory's entry is durable too
+        create_dir_durably(dir)?;
+        if let Some(archive) = &opts.archive_dir {
+            create_dir_durably(archive)?;
+            if std::fs::canonicalize(archive)? == std::fs::canonicalize(dir)? {
+                return Err(JournalError::InvalidOptions(format!(
+                    "archive_dir {} is the journal directory itself; name another directory",
+                    archive.display()
+                )));
             }
         }
         let lock = lock_dir(dir)?;
@@ -505,9 +528,24 @@ impl FileJournal {
         Ok(recover(dir, opts, &mut on_replay, false)?.report)
     }
 
+    /// Replay every record of the journal in `dir` from the oldest one kept, ignoring
+    /// snapshots: first the segments in `opts.archive_dir` (if set), then those in `dir`, in
+    /// sequence order, each record once (for audit tools: the history a snapshot replaced).
+    /// Changes nothing on disk and takes no lock, like [`FileJournal::replay_read_only`].
+    /// A gap between segments is refused with [`JournalError::Corrupt`]; where the history
+    /// starts is in [`History::first_seq`](crate::History) (1 if it is complete).
+    pub fn replay_history_read_only(
+        dir: &Path,
+        opts: &JournalOptions,
+        mut on_record: impl FnMut(u64, &[u8]) -> Result<(), String>,
+    ) -> Result<crate::History, JournalError> {
+        opts.validate()?;
+        crate::archive::replay_history(dir, opts, &mut on_record)
+    }
+
     /// Write a snapshot of the caller's state as of record `seq` (syncing the journal first),
     /// atomically, then delete snapshots beyond `snapshots_keep` and segments the oldest kept
-    /// snapshot covers. `seq` must lie between the newest snapshot and the last appended
+    /// snapshot covers (moved to `JournalOptions::archive_dir` instead, when it is set). `seq` must lie between the newest snapshot and the last appended
     /// record. A failure here does not poison the journal: the snapshot is an optimisation.
     pub fn write_snapshot(&mut self, seq: u64, data: &[u8]) -> Result<(), JournalError> {
         if self.poisoned {
@@ -535,7 +573,8 @@ impl FileJournal {
         self.compact()
     }
 
-    /// Delete snapshots beyond the number kept, then segments the oldest kept one covers.
+    /// Delete snapshots beyond the number kept, then segments the oldest kept one covers
+    /// (or move them to the archive directory).
     fn compact(&mut self) -> Result<(), JournalError> {
         let mut changed = false;
         while self.snapshots.len() > self.opts.snapshots_keep {
@@ -546,7 +585,10 @@ impl FileJournal {
         if let Some(&oldest) = self.snapshots.first() {
             while self.segments.get(1).is_some_and(|next| next.first_seq <= oldest + 1) {
                 let gone = self.segments.remove(0);
-                std::fs::remove_file(&gone.path)?;
+                match &self.opts.archive_dir {
+                    Some(archive) => crate::archive::archive_segment(&gone.path, archive)?,
+                    None => std::fs::remove_file(&gone.path)?,
+                }
                 changed = true;
             }
         }

@@ -53,6 +53,9 @@
 //! after them) is truncated away; any other damage is refused with [`JournalError::Corrupt`].
 //! A failed write or sync poisons the journal: every later call returns
 //! [`JournalError::Poisoned`] and the process must restart and recover from disk.
+//! Segments that the oldest kept snapshot covers are deleted, or, with
+//! [`JournalOptions::archive_dir`], moved durably into an archive directory that
+//! [`FileJournal::replay_history_read_only`] reads back, before the live segments, for audits.
 //!
 //! [`FileJournal`] is the plain single-threaded journal (the caller batches and calls `sync`);
 //! [`group::GroupCommitter`] runs one on its own thread for many producers, syncing as soon as
@@ -62,6 +65,7 @@
 
 use std::io;
 
+mod archive;
 mod file;
 pub mod group;
 pub mod segment;
@@ -69,6 +73,7 @@ mod snapshot;
 #[cfg(feature = "uring")]
 mod uring;
 
+pub use archive::History;
 pub use file::{
     FileJournal, JournalOptions, Recovery, Replay, LOCK_FILE_NAME, SEGMENT_FILE_MAX_BYTES,
 };
