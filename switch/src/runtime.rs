@@ -322,10 +322,13 @@ pub fn recover(core: &mut Core, event_bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// After replay: hand every participant the messages it has not acknowledged.
+/// After replay (from the start, or from a snapshot and its tail): hand every participant
+/// the messages it has not acknowledged. The core keeps them (a snapshot carries them), so
+/// messages drained during replay are dropped here and the kept ones published.
 pub fn publish_unacked(core: &mut Core, delivery: &Delivery) {
-    let out: Vec<Outbound> =
-        core.drain_outbound().into_iter().filter(|o| o.seq > core.acked(o.participant)).collect();
+    drop(core.drain_outbound());
+    let n = core.participants().len() as u32;
+    let out: Vec<Outbound> = (0..n).flat_map(|p| core.unacked(p).cloned()).collect();
     delivery.publish(out);
 }
 
