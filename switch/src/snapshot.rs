@@ -2,7 +2,7 @@
 //! the journal records written after it (`store::FileJournal::write_snapshot`).
 //!
 //! What is in it: the ledger (its own snapshot, `ledger::Ledger::encode_snapshot`), the alias
-//! directory, every transfer and idempotency record, funding, every participant's stream
+//! directory and its anti-scanning buckets (their own snapshots), every transfer and idempotency record, funding, every participant's stream
 //! position (next and acknowledged sequence) with the messages it has not acknowledged,
 //! counters, late answers, settlement window reports, the exception flows (returns, recalls,
 //! holds, their idempotency records, timers and investigations), the compaction counter and
@@ -10,7 +10,6 @@
 //! What is not: the rules and the participants' identities come from the configuration; the
 //! snapshot records each participant's BIC, member id and net debit cap and refuses to load
 //! against a configuration whose participants differ ([`SnapshotError::ParticipantsDiffer`]).
-//! The anti-scanning buckets are soft state (they start full after a restart).
 //!
 //! Guarantees: a core restored from `encode_snapshot` answers every later input exactly as the
 //! core it came from (same events, same messages with the same sequence numbers), and
@@ -24,7 +23,7 @@
 //!
 //! Format, version 1, little-endian: magic `IPSWCORE`, version u32, body length u64, checksum
 //! u64 of the body, then the body: participants, scalars, per-participant vectors, counters,
-//! ledger, directory, transfers (by id), idempotency keys (sorted), unacknowledged messages,
+//! ledger, directory, anti-scanning buckets, transfers (by id), idempotency keys (sorted), unacknowledged messages,
 //! late answers, windows, exception state.
 
 use crate::core::{Core, Counters, Outbound, State, Transfer};
@@ -244,7 +243,8 @@ struct Decoded {
     stream_acked: Vec<u64>,
     counters: Counters,
     ledger: ledger::Ledger,
-    directory: Option<directory::Directory<directory::CompactStore>>,
+    directory: directory::Directory<directory::CompactStore>,
+    scan: directory::AntiScan,
     transfers: HashMap<u64, Transfer>,
     by_key: HashMap<String, u64>,
     deadlines: BTreeSet<(u64, u64)>,
@@ -292,9 +292,8 @@ impl Core {
         self.stream_acked = d.stream_acked;
         self.counters = d.counters;
         self.ledger = d.ledger;
-        if let Some(dir) = d.directory {
-            self.directory = dir;
-        }
+        self.directory = d.directory;
+        self.scan = d.scan;
         self.transfers = d.transfers;
         self.by_key = d.by_key;
         self.deadlines = d.deadlines;
@@ -368,15 +367,14 @@ impl Core {
         Ok(())
     }
 
-    /// The directory part: until the directory can snapshot itself, only an empty directory
-    /// is written (flag 0); a core with aliases refuses to snapshot.
+    /// The directory part: the directory's and the anti-scanning buckets' own snapshots.
     fn encode_directory(&self, w: &mut Writer) -> Result<(), SnapshotError> {
-        if !self.directory.is_empty() {
-            return Err(SnapshotError::Directory(
-                "the alias directory cannot be snapshotted by this build".into(),
-            ));
-        }
-        w.u8(0);
+        let mut part = Vec::new();
+        self.directory.encode_snapshot(&mut part);
+        w.bytes(&part);
+        part.clear();
+        self.scan.encode_snapshot(&mut part);
+        w.bytes(&part);
         Ok(())
     }
 
@@ -466,10 +464,14 @@ impl Core {
             holds,
         };
         let ledger = ledger::Ledger::decode_snapshot(r.bytes("ledger")?)?;
-        let directory = match r.u8("directory flag")? {
-            0 => None,
-            v => return Err(SnapshotError::Directory(format!("unknown directory part kind {v}"))),
-        };
+        let config = self.directory.config().clone();
+        let directory = directory::Directory::decode_snapshot(r.bytes("directory")?, config)
+            .map_err(|e| SnapshotError::Directory(e.to_string()))?;
+        let scan = directory::AntiScan::decode_snapshot(
+            r.bytes("anti-scanning buckets")?,
+            self.scan.config().clone(),
+        )
+        .map_err(|e| SnapshotError::Directory(format!("anti-scanning buckets: {e}")))?;
         let count = r.count(8, "transfers")?;
         let mut transfers = HashMap::with_capacity(count);
         let mut deadlines = BTreeSet::new();
@@ -525,6 +527,7 @@ impl Core {
             counters,
             ledger,
             directory,
+            scan,
             transfers,
             by_key,
             deadlines,

@@ -65,6 +65,7 @@ enum Op {
     Status(u32, bool),
     CloseWindow,
     Fund(u32, u64),
+    Directory(u32, &'static str, String),
 }
 
 /// Everything a core answers to one input: events, answer, messages out.
@@ -101,6 +102,11 @@ fn run(core: &mut Core, op: &Op, now: u64) -> Output {
         Op::Status(p, s) => (core.process_status(*p, *s, now).unwrap().into_iter().collect(), None),
         Op::CloseWindow => (vec![core.process_close_window(now).unwrap()], None),
         Op::Fund(p, a) => (vec![core.process_funding(*p, *a, now).unwrap()], None),
+        Op::Directory(p, method, path) => {
+            let (e, a) = core.process_directory(*p, method, path, Some("12345678909"), b"", now);
+            let text = format!("{} {:?} {}", a.status, a.headers, a.body);
+            (e, Some(Answer::Refused { code: "DIRECTORY", message: text }))
+        }
     };
     let out = core
         .drain_outbound()
@@ -110,7 +116,25 @@ fn run(core: &mut Core, op: &Op, now: u64) -> Output {
     (events, answer, out)
 }
 
+fn alias(p: u32, i: u64) -> String {
+    format!("c{i}@bank{p}.example.com")
+}
+
 fn pacs008(from: u32, to: u32, n: u64, amount: u64, now: u64) -> Pacs008 {
+    let mut m = pacs008_agent(from, to, n, amount, now);
+    if n % 3 == 0 {
+        let tx = &mut m.transactions[0];
+        tx.creditor_agent = Agent { other_id: Some("NOTPROVIDED".into()), ..Agent::default() };
+        tx.creditor_account = Some(Account {
+            id: AccountId::Other("NOTPROVIDED".into()),
+            proxy: Some(iso20022::Proxy { id: alias(to, n % 12), ..Default::default() }),
+            ..Account::default()
+        });
+    }
+    m
+}
+
+fn pacs008_agent(from: u32, to: u32, n: u64, amount: u64, now: u64) -> Pacs008 {
     Pacs008 {
         header: GroupHeader {
             msg_id: format!("M{from}-{n}"),
@@ -299,6 +323,16 @@ impl Workload {
                 Op::Ack(p, core.acked(p) + self.rng.below(20))
             }
             95 => Op::Status(2, self.rng.below(2) == 0),
+            98 if self.rng.below(2) == 0 => {
+                let p = self.rng.below(3) as u32;
+                let key = alias(p, self.rng.below(12));
+                Op::Directory(p, "DELETE", format!("/api/v1/directory/entries/{key}"))
+            }
+            99 | 98 => {
+                let p = self.rng.below(3) as u32;
+                let key = alias((p + 1) % 3, self.rng.below(12));
+                Op::Directory(p, "GET", format!("/api/v1/directory/entries/{key}"))
+            }
             96 => Op::CloseWindow,
             97 => {
                 // Far ahead: recalls and holds expire.
@@ -314,6 +348,10 @@ fn funded_core() -> Core {
     let mut core = fresh();
     for p in 0..3 {
         core.process_funding(p, 50_000_000, T0).unwrap();
+        for i in 0..10 {
+            let key = directory::Key::parse(&alias(p, i)).unwrap();
+            core.process_alias(&key, p, "0001", &format!("{p}{i:05}"), "Ana Souza").unwrap();
+        }
     }
     core.drain_outbound();
     core
@@ -377,6 +415,11 @@ fn a_restored_core_answers_exactly_as_the_original() {
         assert!(kinds(|e| matches!(e, Event::Resent { .. })) > 2, "seed {seed}");
         assert!(kinds(|e| matches!(e, Event::DuplicateRefused { .. })) > 2, "seed {seed}");
         assert!(kinds(|e| matches!(e, Event::Acked { .. })) > 20, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::Directory { .. })) > 2, "seed {seed}");
+        let by_alias = events.iter().filter(
+            |e| matches!(e, Event::ReservedRouted { creditor_key, .. } if !creditor_key.is_empty()),
+        );
+        assert!(by_alias.count() > 20, "seed {seed}");
     }
 }
 
