@@ -525,20 +525,39 @@ impl Agent {
 
 /// Decode an agent element.
 pub fn decode_agent<'d, N: Node<'d>>(el: N, at: &At) -> Result<Agent, DecodeError> {
+    let mut agent = Agent::default();
+    decode_agent_into(el, at, &mut agent)?;
+    Ok(agent)
+}
+
+/// The children of `FinInstnId` the decoder reads, found in one pass.
+const AGENT_FIELDS: [&str; 7] = ["BICFI", "BIC", "LEI", "Nm", "PstlAdr", "ClrSysMmbId", "Othr"];
+
+/// [`decode_agent`] into `agent` (hot path: an agent is about 500 bytes, not worth moving
+/// through a `Result`). Same checks in the same order; on error `agent` is left part-filled.
+pub fn decode_agent_into<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    agent: &mut Agent,
+) -> Result<(), DecodeError> {
     let fi_at = at.child("FinInstnId", None);
     let fi = req(el, at, "FinInstnId")?;
-    let mut agent = Agent {
-        // `BIC` is the 2009 messages' name (pain.001.001.03) for what later ones call `BICFI`.
-        bic: match opt_checked(fi, &fi_at, "BICFI", "BIC", is_bic)? {
-            Some(b) => Some(b),
-            None => opt_checked(fi, &fi_at, "BIC", "BIC", is_bic)?,
-        },
-        lei: opt_checked(fi, &fi_at, "LEI", "LEI", is_lei)?,
-        name: opt_text(fi, &fi_at, "Nm", 140)?,
-        address: opt_address(fi, &fi_at)?,
-        ..Agent::default()
+    let [bicfi, bic, lei, nm, adr, mmb, othr] = first_children(fi, &AGENT_FIELDS);
+    // `BIC` is the 2009 messages' name (pain.001.001.03) for what later ones call `BICFI`.
+    agent.bic = match checked_of(bicfi, &fi_at, "BICFI", "BIC", is_bic)? {
+        Some(b) => Some(b),
+        None => checked_of(bic, &fi_at, "BIC", "BIC", is_bic)?,
     };
-    if let Some(m) = fi.child("ClrSysMmbId") {
+    agent.lei = checked_of(lei, &fi_at, "LEI", "LEI", is_lei)?;
+    agent.name = text_of(nm, &fi_at, "Nm", 140)?;
+    agent.address = None;
+    if let Some(a) = adr {
+        let slot = agent.address.insert(PostalAddress::default());
+        decode_address_into(a, &fi_at.child("PstlAdr", None), slot)?;
+    }
+    agent.member_id = None;
+    agent.clearing_system = None;
+    if let Some(m) = mmb {
         let m_at = fi_at.child("ClrSysMmbId", None);
         agent.member_id = Some(req_text(m, &m_at, "MmbId", 35)?);
         if let Some(sys) = m.child("ClrSysId") {
@@ -552,10 +571,25 @@ pub fn decode_agent<'d, N: Node<'d>>(el: N, at: &At) -> Result<Agent, DecodeErro
             };
         }
     }
-    if let Some(o) = fi.child("Othr") {
-        agent.other_id = Some(req_text(o, &fi_at.child("Othr", None), "Id", 35)?);
+    agent.other_id = match othr {
+        Some(o) => Some(req_text(o, &fi_at.child("Othr", None), "Id", 35)?),
+        None => None,
+    };
+    Ok(())
+}
+
+/// Decode the optional agent `c` (child `name` of the element at `at`) into `slot`.
+pub fn opt_agent_into<'d, N: Node<'d>>(
+    c: Option<N>,
+    at: &At,
+    name: &str,
+    slot: &mut Option<Agent>,
+) -> Result<(), DecodeError> {
+    *slot = None;
+    match c {
+        Some(a) => decode_agent_into(a, &at.child(name, None), slot.insert(Agent::default())),
+        None => Ok(()),
     }
-    Ok(agent)
 }
 
 /// Write an agent element.
@@ -750,19 +784,52 @@ pub fn encode_contact(w: &mut Writer, c: &Contact) {
 
 /// Decode a party element.
 pub fn decode_party<'d, N: Node<'d>>(el: N, at: &At) -> Result<Party, DecodeError> {
-    Ok(Party {
-        name: opt_text(el, at, "Nm", 140)?,
-        country: opt_checked(el, at, "CtryOfRes", "country code", is_country)?,
-        address: opt_address(el, at)?,
-        id: match el.child("Id") {
-            Some(id) => Some(decode_party_id(id, &at.child("Id", None))?),
-            None => None,
-        },
-        contact: match el.child("CtctDtls") {
-            Some(c) => Some(Box::new(decode_contact(c, &at.child("CtctDtls", None))?)),
-            None => None,
-        },
-    })
+    let mut p = Party::default();
+    decode_party_into(el, at, &mut p)?;
+    Ok(p)
+}
+
+/// The children of a party the decoder reads, found in one pass.
+const PARTY_FIELDS: [&str; 5] = ["Nm", "CtryOfRes", "PstlAdr", "Id", "CtctDtls"];
+
+/// [`decode_party`] into `p` (hot path: a party is about 500 bytes, not worth moving through
+/// a `Result`). Same checks in the same order; on error `p` is left part-filled.
+pub fn decode_party_into<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    p: &mut Party,
+) -> Result<(), DecodeError> {
+    let [nm, ctry, adr, id, ctct] = first_children(el, &PARTY_FIELDS);
+    p.name = text_of(nm, at, "Nm", 140)?;
+    p.country = checked_of(ctry, at, "CtryOfRes", "country code", is_country)?;
+    p.address = None;
+    if let Some(a) = adr {
+        let slot = p.address.insert(PostalAddress::default());
+        decode_address_into(a, &at.child("PstlAdr", None), slot)?;
+    }
+    p.id = match id {
+        Some(id) => Some(decode_party_id(id, &at.child("Id", None))?),
+        None => None,
+    };
+    p.contact = match ctct {
+        Some(c) => Some(Box::new(decode_contact(c, &at.child("CtctDtls", None))?)),
+        None => None,
+    };
+    Ok(())
+}
+
+/// Decode the optional party `c` (child `name` of the element at `at`) into `slot`.
+pub fn opt_party_into<'d, N: Node<'d>>(
+    c: Option<N>,
+    at: &At,
+    name: &str,
+    slot: &mut Option<Party>,
+) -> Result<(), DecodeError> {
+    *slot = None;
+    match c {
+        Some(p) => decode_party_into(p, &at.child(name, None), slot.insert(Party::default())),
+        None => Ok(()),
+    }
 }
 
 /// Write a party element.
@@ -984,6 +1051,18 @@ pub fn decode_address_element<'d, N: Node<'d>>(
     a: N,
     at: &At,
 ) -> Result<PostalAddress, DecodeError> {
+    let mut out = PostalAddress::default();
+    decode_address_into(a, at, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_address_element`] into `out` (hot path: no move of the 360-byte value through a
+/// `Result`). `out` is overwritten field by field; on error it is left part-filled.
+pub fn decode_address_into<'d, N: Node<'d>>(
+    a: N,
+    at: &At,
+    out: &mut PostalAddress,
+) -> Result<(), DecodeError> {
     let lines = a
         .children_named("AdrLine")
         .enumerate()
@@ -996,23 +1075,22 @@ pub fn decode_address_element<'d, N: Node<'d>>(
     }
     let [dept, sub, street, b_nb, b_nm, flr, pbx, room, pcd, town, t_loc, dstrct, subdv, ctry] =
         first_children(a, &ADDRESS_FIELDS);
-    Ok(PostalAddress {
-        department: text_of(dept, at, "Dept", 70)?,
-        sub_department: text_of(sub, at, "SubDept", 70)?,
-        street: text_of(street, at, "StrtNm", 70)?,
-        building_number: text_of(b_nb, at, "BldgNb", 16)?,
-        building_name: text_of(b_nm, at, "BldgNm", 35)?,
-        floor: text_of(flr, at, "Flr", 70)?,
-        post_box: text_of(pbx, at, "PstBx", 16)?,
-        room: text_of(room, at, "Room", 70)?,
-        post_code: text_of(pcd, at, "PstCd", 16)?,
-        town: text_of(town, at, "TwnNm", 35)?,
-        town_location: text_of(t_loc, at, "TwnLctnNm", 35)?,
-        district: text_of(dstrct, at, "DstrctNm", 35)?,
-        country_sub_division: text_of(subdv, at, "CtrySubDvsn", 35)?,
-        country: checked_of(ctry, at, "Ctry", "country code", is_country)?,
-        lines,
-    })
+    out.department = text_of(dept, at, "Dept", 70)?;
+    out.sub_department = text_of(sub, at, "SubDept", 70)?;
+    out.street = text_of(street, at, "StrtNm", 70)?;
+    out.building_number = text_of(b_nb, at, "BldgNb", 16)?;
+    out.building_name = text_of(b_nm, at, "BldgNm", 35)?;
+    out.floor = text_of(flr, at, "Flr", 70)?;
+    out.post_box = text_of(pbx, at, "PstBx", 16)?;
+    out.room = text_of(room, at, "Room", 70)?;
+    out.post_code = text_of(pcd, at, "PstCd", 16)?;
+    out.town = text_of(town, at, "TwnNm", 35)?;
+    out.town_location = text_of(t_loc, at, "TwnLctnNm", 35)?;
+    out.district = text_of(dstrct, at, "DstrctNm", 35)?;
+    out.country_sub_division = text_of(subdv, at, "CtrySubDvsn", 35)?;
+    out.country = checked_of(ctry, at, "Ctry", "country code", is_country)?;
+    out.lines = lines;
+    Ok(())
 }
 
 /// The single-valued children of a `PostalAddress24`, in the order they are decoded.
