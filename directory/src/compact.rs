@@ -34,6 +34,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use crate::fasthash::SeededState;
+use crate::hugemem::HugeVec;
 use crate::store::{AccountParts, EntryStore, EntryView};
 use crate::{Entry, Key, KeyType, Masked, OwnerType, ACCOUNT_TYPES};
 
@@ -176,7 +177,7 @@ fn code_text(code: u128) -> Option<(KeyType, String)> {
 /// An open-addressing table of `(hash top 32 bits, number + 1)` slots; 0 is empty.
 #[derive(Debug, Clone, Default)]
 struct Table {
-    slots: Vec<u64>,
+    slots: HugeVec<u64>,
     bits: u32,
     len: usize,
 }
@@ -236,9 +237,9 @@ impl Table {
     }
 
     fn rebuild(&mut self, bits: u32) {
-        let old = std::mem::replace(&mut self.slots, vec![0u64; 1usize << bits]);
+        let old = std::mem::replace(&mut self.slots, HugeVec::zeroed(1usize << bits));
         self.bits = bits;
-        for s in old.into_iter().filter(|s| *s != 0) {
+        for s in old.iter().copied().filter(|s| *s != 0) {
             self.place(s);
         }
     }
@@ -293,8 +294,8 @@ impl Table {
 }
 
 /// One entry: 64 bytes, one cache line.
-#[derive(Debug, Clone, Copy, Default)]
-#[repr(align(64))]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(64))]
 struct Record {
     key: u128,
     created_at_ms: u64,
@@ -333,7 +334,7 @@ struct AccountRec {
 pub struct CompactStore {
     hasher: SeededState,
     index: Table,
-    records: Vec<Record>,
+    records: HugeVec<Record>,
     free_records: Vec<u32>,
     arena: String,
     garbage: usize,
@@ -621,7 +622,7 @@ impl EntryStore for CompactStore {
         CompactStore {
             hasher: SeededState(seed),
             index: Table::default(),
-            records: Vec::new(),
+            records: HugeVec::new(),
             free_records: Vec::new(),
             arena: String::new(),
             garbage: 0,
@@ -666,7 +667,7 @@ impl EntryStore for CompactStore {
         const LANES: usize = 32;
         out.clear();
         out.reserve(keys.len());
-        let slots = self.index.slots.as_slice();
+        let slots: &[u64] = &self.index.slots;
         let arena = self.arena.as_bytes();
         for chunk in keys.chunks(LANES) {
             // Compute first, then read in short loops of independent loads: each loop's reads

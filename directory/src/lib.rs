@@ -51,6 +51,7 @@ pub mod compact;
 pub mod events;
 mod fasthash;
 pub mod fraud;
+pub mod hugemem;
 pub mod keys;
 pub mod snapshot;
 pub mod store;
