@@ -156,6 +156,58 @@ pub enum JournalError {
 }
 
 /// An append-only, durable journal.
+///
+/// The contract every implementation keeps (the embedded [`FileJournal`] and, later, a
+/// ScyllaDB backend): sequence numbers start at 1 and go up by one with no gap; `append` does
+/// no I/O that can be acknowledged; `sync` returns `Ok` only once every record appended
+/// before it would survive the loss of the process and of the machine it runs on; after a
+/// failed or timed-out `sync` the journal is poisoned (every later call answers
+/// [`JournalError::Poisoned`]) because the outcome is unknown; a journal has one writer.
+/// Opening and replay are not in the trait: each implementation has its own constructor that
+/// delivers at most one [`Replay::Snapshot`] and then every later [`Replay::Record`] in
+/// order, like [`FileJournal::open_with`], and hands back a journal positioned after them.
+///
+/// # What a ScyllaDB (or Cassandra) implementation must guarantee
+///
+/// The trait needs nothing that such a store cannot give, provided the backend does this
+/// (written down here before any code, as there is no cluster to test against yet):
+///
+/// - **Order per partition.** Records live in rows keyed by
+///   `((journal_id, bucket), seq)` with `bucket = seq / records_per_bucket` (partitions of
+///   bounded size, a limit in the options) and `seq` the clustering key, ascending, so that a
+///   replay reads bucket after bucket in sequence order. Each row carries the record's
+///   CRC-32C as in the file format, checked at replay.
+/// - **One writer, fenced.** Opening takes ownership with a lightweight transaction on a
+///   `journal_owner` row (`UPDATE ... SET epoch = :new IF epoch = :seen`, `SERIAL`
+///   consistency); a second writer gets the equivalent of [`JournalError::Locked`]. The new
+///   owner then stamps its epoch, by LWT, into a static column of the bucket that will hold
+///   its next record, and into each new bucket before its first row. Every batch `sync`
+///   writes is a conditional batch on one bucket partition (`IF writer_epoch = :mine`), so a
+///   writer that lost ownership (a stalled process, a split brain) cannot append after its
+///   successor: its `sync` fails and poisons it. A batch that spans two buckets is two such
+///   writes, first bucket first.
+/// - **Durable means acknowledged by a quorum.** `sync` returns `Ok` only after the writes
+///   are acknowledged at `QUORUM` (`LOCAL_QUORUM` in one data centre) with the Paxos commit
+///   done; a timeout is a failed sync (the write may or may not have landed), never a retry
+///   that could acknowledge twice. Recovery reads at `QUORUM` / `SERIAL` so that every
+///   acknowledged record is seen.
+/// - **Idempotent replay.** A record is written once under its sequence number (`IF NOT
+///   EXISTS` semantics through the fenced batch); recovery after a poisoned sync reads what
+///   landed and continues from the last contiguous record: a missing tail (a batch not
+///   acknowledged) is a torn tail, a gap followed by records is corruption
+///   ([`JournalError::Corrupt`]), exactly as for segment files. Replaying the same journal
+///   twice delivers the same records; callers apply them idempotently.
+/// - **Snapshots** are rows of bounded chunks (a limit like
+///   [`JournalOptions::snapshot_bytes_max`], chunks well under the cell sizes Scylla
+///   advises) written with their CRC before the row that names the newest snapshot; records
+///   covered by the oldest kept snapshot are deleted (or kept, as with
+///   [`JournalOptions::archive_dir`]) only after that row is written.
+/// - **Errors** of the driver map to [`JournalError::Io`] (with `io::Error::other` and the
+///   driver's message) until the backend needs a variant of its own; [`JournalError`] is
+///   `#[non_exhaustive]`, so one can be added.
+///
+/// The blocking, `&mut self` shape fits: the backend runs on the group committer's writer
+/// thread ([`group::GroupCommitter`]) and can block on its driver's future inside `sync`.
 pub trait Journal: Send {
     /// Add a record to the current batch; returns its sequence number. Not durable until
     /// [`Journal::sync`] returns.
