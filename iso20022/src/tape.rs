@@ -454,6 +454,49 @@ fn unescaped(s: &str, has_amp: bool) -> Option<Cow<'_, str>> {
     }
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `x` equal to `c`, flagged in their high bit. The lowest flag is exact; a flag
+/// above a true match may be spurious (the borrow runs upwards), so only the lowest is read.
+#[inline]
+fn eq_mask(x: u64, c: u8) -> u64 {
+    let y = x ^ LO.wrapping_mul(u64::from(c));
+    y.wrapping_sub(LO) & !y & HI
+}
+
+/// Where text ends: the index of the first `<` in `b` (its length if none), and whether an
+/// `&` comes before it. Eight bytes at a time (text values are short: a call to `memchr`
+/// costs more than it saves), then byte by byte for the tail.
+fn text_end(b: &[u8]) -> (usize, bool) {
+    let mut i = 0;
+    let mut amp = false;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let lt = eq_mask(x, b'<');
+        let am = eq_mask(x, b'&');
+        if lt != 0 {
+            // Little-endian: the lowest flagged byte is the first `<`; an `&` before it is
+            // a flag in the bytes below (never spurious: those lie below any true match).
+            let k = lt.trailing_zeros() / 8;
+            let below = (1u64 << (k * 8)).wrapping_sub(1);
+            return (i + k as usize, amp || am & below != 0);
+        }
+        amp |= am != 0;
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'<' {
+            break;
+        }
+        amp |= c == b'&';
+        i += 1;
+    }
+    (i, amp)
+}
+
 /// The state of the plain scanner: position, tape, open elements (entry, raw name).
 struct Plain<'a> {
     input: &'a [u8],
@@ -540,23 +583,8 @@ impl<'a> Plain<'a> {
     /// only whitespace may follow the root), trailing whitespace trimmed as quick-xml does.
     fn text(&mut self) -> Option<()> {
         let start = self.pos;
-        let mut end = start;
-        let mut has_amp = false;
-        // Most text is a short value: a plain loop, noting `&` on the way; memchr beyond.
-        loop {
-            match self.input.get(end) {
-                None | Some(b'<') => break,
-                Some(b'&') => has_amp = true,
-                Some(_) => {}
-            }
-            end += 1;
-            if end - start == 64 {
-                let rest = self.input.get(end..)?;
-                end = memchr::memchr(b'<', rest).map_or(self.input.len(), |k| end + k);
-                has_amp = has_amp || self.input.get(start..end)?.contains(&b'&');
-                break;
-            }
-        }
+        let (len, has_amp) = text_end(self.input.get(start..)?);
+        let end = start + len;
         self.pos = end;
         let mut last = end;
         while last > start && self.input.get(last - 1).copied().is_some_and(is_ws) {
@@ -780,6 +808,40 @@ pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
 mod tests {
     use super::*;
     use crate::xml;
+
+    #[test]
+    fn text_end_finds_the_first_lt_and_an_amp_before_it() {
+        let naive = |b: &[u8]| {
+            let end = b.iter().position(|&c| c == b'<').unwrap_or(b.len());
+            (end, b[..end].contains(&b'&'))
+        };
+        let cases: [&[u8]; 12] = [
+            b"",
+            b"<",
+            b"abc",
+            b"abcdefgh<",
+            b"abcdefg&<",
+            b"&bcdefghijklmnop<q&",
+            b"abcdefghijklmno<&",
+            b"a<&&&&&&&&&&&&&&",
+            b"\x01<\x01&",
+            b"=;<&",
+            b"0123456789abcdef0123&<",
+            b"\xff\xfe\x7f\x80<&",
+        ];
+        for c in cases {
+            assert_eq!(text_end(c), naive(c), "{c:?}");
+        }
+        // Every position of `<` and `&` in a 20-byte run.
+        for lt in 0..20 {
+            for amp in 0..20 {
+                let mut b = vec![b'x'; 20];
+                b[amp] = b'&';
+                b[lt] = b'<';
+                assert_eq!(text_end(&b), naive(&b), "lt {lt} amp {amp}");
+            }
+        }
+    }
 
     #[test]
     fn reads_like_the_owned_tree() {
