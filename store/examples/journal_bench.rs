@@ -9,7 +9,9 @@
 //! journal_bench -- [records] [dir] ab [rounds]` runs the plain journal (caller syncing every
 //! 1,000 records) and the one-producer group committer with `write` + `fdatasync`, then with
 //! io_uring, alternating which goes first in each round (the machine is shared), and prints
-//! one line per run and the medians.
+//! one line per run and the medians; then two journals, one per path, taking turns batch by
+//! batch, and two group committers taking turns every 20,000 records (the fairest A/B on a
+//! shared disk), one line each.
 //! Must not: be used as a test; figures vary with the disk and with other load on the machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 

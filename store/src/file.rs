@@ -48,7 +48,8 @@ pub struct JournalOptions {
     /// one submission. Needs the crate's `uring` feature (refused with
     /// [`JournalError::InvalidOptions`] without it) and a kernel that allows io_uring.
     /// Default: true when built with the feature, false otherwise. On the development
-    /// machine it measured no faster than `write` + `fdatasync` (BENCHMARKS.md, store).
+    /// machine it measured 0 to 25% slower than `write` + `fdatasync` (BENCHMARKS.md, store),
+    /// which is why the feature is off by default.
     pub io_uring: bool,
     /// Where segments go once the oldest kept snapshot covers them: moved into this
     /// directory (durably: see `archive.rs`) instead of deleted, so auditors keep the whole

@@ -12,8 +12,10 @@
 //! Must not: be used by more than one thread at a time (it takes `&mut self`), or keep any
 //! request in flight across calls in the normal case.
 //!
-//! Measured (BENCHMARKS.md, section store): no faster than `write` + `fdatasync` on this
-//! machine, where the device flush is the whole cost; so the feature stays off by default.
+//! Measured (BENCHMARKS.md, section store, batch by batch alternation on the development
+//! machine): 0 to 25% slower than `write` + `fdatasync`, the device flush being the whole
+//! cost and io_uring running the fdatasync on a kernel worker thread (one more wake-up on a
+//! busy 2-core machine); so the feature stays off by default.
 #![allow(unsafe_code)] // pushing submission entries is `unsafe` in the io-uring crate
 
 use std::fs::File;
