@@ -469,6 +469,12 @@ impl FileJournal {
         create_dir_durably(dir)?;
         if let Some(archive) = &opts.archive_dir {
             create_dir_durably(archive)?;
+            if !archive.is_dir() {
+                return Err(JournalError::InvalidOptions(format!(
+                    "archive_dir {} is not a directory",
+                    archive.display()
+                )));
+            }
             if std::fs::canonicalize(archive)? == std::fs::canonicalize(dir)? {
                 return Err(JournalError::InvalidOptions(format!(
                     "archive_dir {} is the journal directory itself; name another directory",
@@ -585,11 +591,13 @@ impl FileJournal {
         }
         if let Some(&oldest) = self.snapshots.first() {
             while self.segments.get(1).is_some_and(|next| next.first_seq <= oldest + 1) {
-                let gone = self.segments.remove(0);
+                // Forgotten only once gone from the directory: a failure is retried later.
+                let Some(gone) = self.segments.first() else { break };
                 match &self.opts.archive_dir {
                     Some(archive) => crate::archive::archive_segment(&gone.path, archive)?,
                     None => std::fs::remove_file(&gone.path)?,
                 }
+                self.segments.remove(0);
                 changed = true;
             }
         }

@@ -169,6 +169,12 @@ fn the_journal_directory_is_refused_as_its_own_archive() {
         Err(JournalError::InvalidOptions(m)) => assert!(m.contains("archive_dir"), "{m}"),
         other => panic!("{other:?}"),
     }
+    let file = root.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    match FileJournal::open_with(&dir, options(&file), |_| Ok(())) {
+        Err(JournalError::InvalidOptions(m)) => assert!(m.contains("not a directory"), "{m}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -186,4 +192,54 @@ fn history_replay_of_a_live_journal_stops_at_its_torn_tail() {
     let (h, got) = history(&dir, &opts).unwrap();
     assert_records(&got, 1, 30, LEN);
     assert_eq!((h.last_seq, h.truncated_bytes), (30, LEN as u64 + 16 - 5));
+}
+
+#[test]
+fn snapshots_through_the_group_committer_archive_on_its_writer_thread() {
+    use store::group::{GroupCommitter, GroupOptions};
+    let root = tempfile::tempdir().unwrap();
+    let (dir, archive) = (root.path().join("journal"), root.path().join("archive"));
+    let opts = options(&archive);
+    let (j, _) = FileJournal::open_with(&dir, opts.clone(), |_| Ok(())).unwrap();
+    let g = GroupCommitter::start(j, GroupOptions::default()).unwrap();
+    for seq in 1..=100 {
+        assert_eq!(g.append_durable(payload(seq, LEN)), Ok(seq));
+    }
+    g.write_snapshot(60, b"state at 60".to_vec()).unwrap();
+    drop(g.shutdown().unwrap());
+    assert_eq!(segment_files(&archive).len(), 4);
+    let (h, got) = history(&dir, &opts).unwrap();
+    assert_records(&got, 1, 100, LEN);
+    assert_eq!((h.archived_segments, h.live_segments), (4, 4));
+    let (_j, got) = reopen(&dir, &opts).unwrap();
+    assert_eq!(got.snapshot, Some((60, b"state at 60".to_vec())));
+    assert_records(&got.records, 61, 100, LEN);
+}
+
+#[test]
+fn an_archive_that_cannot_take_segments_fails_the_snapshot_not_the_journal() {
+    let root = tempfile::tempdir().unwrap();
+    let (dir, archive) = (root.path().join("journal"), root.path().join("archive"));
+    let opts = options(&archive);
+    let mut j = write_records(&dir, &opts, 100, LEN);
+    // The archive directory is replaced by a plain file: every move into it fails.
+    std::fs::remove_dir(&archive).unwrap();
+    std::fs::write(&archive, b"not a directory").unwrap();
+    match j.write_snapshot(60, b"state at 60") {
+        Err(JournalError::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR)),
+        other => panic!("expected ENOTDIR, got {other:?}"),
+    }
+    assert!(!j.is_poisoned());
+    assert_eq!(j.segment_paths().len(), 8, "no segment forgotten");
+    assert_eq!(j.append(&payload(101, LEN)).unwrap(), 101);
+    j.sync().unwrap();
+    drop(j);
+    assert_eq!(segment_files(&dir).len(), 8, "no segment lost");
+    // Once the operator mends the archive, the next open moves the covered segments.
+    std::fs::remove_file(&archive).unwrap();
+    let (_j, got) = reopen(&dir, &opts).unwrap();
+    assert_eq!(got.snapshot, Some((60, b"state at 60".to_vec())));
+    assert_records(&got.records, 61, 101, LEN);
+    assert_eq!(segment_files(&archive).len(), 4);
+    assert_records(&history(&dir, &opts).unwrap().1, 1, 101, LEN);
 }
