@@ -12,11 +12,16 @@
 //! one line per run and the medians; then two journals, one per path, taking turns batch by
 //! batch, and two group committers taking turns every 20,000 records (the fairest A/B on a
 //! shared disk), one line each.
+//!
+//! Cost of compaction: `journal_bench -- [records] [dir] compact [archive_dir]` writes the
+//! records in 4 MiB segments, then times the snapshot that covers all but the last segment,
+//! with the covered segments deleted, archived in `dir`, and archived in `archive_dir` (for
+//! example on another file system: then they are copied), one line.
 //! Must not: be used as a test; figures vary with the disk and with other load on the machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use store::group::{Ack, GroupCommitter, GroupOptions};
@@ -282,16 +287,55 @@ fn ab(root: &Path, records: u64, record: &[u8], rounds: u32) {
     );
 }
 
+/// Time of `write_snapshot` covering all but the last segment, in ms, and segments moved.
+fn compaction_ms(dir: &Path, records: u64, record: &[u8], archive: Option<PathBuf>) -> (f64, u64) {
+    let opts = JournalOptions {
+        segment_bytes_max: 4 << 20,
+        snapshots_keep: 1,
+        archive_dir: archive,
+        ..JournalOptions::default()
+    };
+    let (mut j, _) = FileJournal::open_with(dir, opts, |_| Ok(())).unwrap();
+    for _ in 0..records {
+        j.append(record).unwrap();
+    }
+    j.sync().unwrap();
+    let before = j.segment_paths().len() as u64;
+    let start = Instant::now();
+    j.write_snapshot(records, b"state").unwrap();
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    (ms, before - j.segment_paths().len() as u64)
+}
+
+fn compact(root: &Path, records: u64, record: &[u8], other_fs: Option<PathBuf>) {
+    let (del, n) = compaction_ms(&root.join("c-delete"), records, record, None);
+    let same = Some(root.join("c-archive"));
+    let (ren, _) = compaction_ms(&root.join("c-rename"), records, record, same);
+    let other = other_fs.map(|o| compaction_ms(&root.join("c-copy"), records, record, Some(o)));
+    let copy = other.map_or_else(|| "-".to_string(), |(ms, _)| format!("{ms:.1}"));
+    println!(
+        "journal_compact: segments={n} of 4MiB delete_ms={del:.1} archive_rename_ms={ren:.1} \
+         archive_copy_ms={copy}"
+    );
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let records: u64 = args.next().map_or(2_000_000, |a| a.parse().expect("records: a number"));
     let temp = tempfile::tempdir().unwrap();
     let root = args.next().map_or_else(|| temp.path().to_path_buf(), Into::into);
     let record = vec![0xA5u8; RECORD_BYTES];
-    if args.next().as_deref() == Some("ab") {
-        let rounds = args.next().map_or(5, |a| a.parse().expect("rounds: a number"));
-        ab(&root, records, &record, rounds);
-        return;
+    match args.next().as_deref() {
+        Some("ab") => {
+            let rounds = args.next().map_or(5, |a| a.parse().expect("rounds: a number"));
+            ab(&root, records, &record, rounds);
+            return;
+        }
+        Some("compact") => {
+            compact(&root, records, &record, args.next().map(PathBuf::from));
+            return;
+        }
+        _ => {}
     }
     let bare = bare_log(&root.join("bare"), records, &record);
     let plain = plain_journal(&root.join("plain"), records, &record);
