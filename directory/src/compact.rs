@@ -15,13 +15,14 @@
 //!   the slot, the record and one or two lines of texts, and never the account);
 //! - accounts interned once (24 bytes each: participant, key count, arena offset and lengths of
 //!   branch and account number) found through a second table; participants interned;
-//! - the arena is one array of bytes, each text a length (one `char`, UTF-8) then the text; an
-//!   entry's texts are checked as UTF-8 once, together, when lent as `&str`. Texts are at most
-//!   55,295 bytes (longer ones are cut at a character boundary; the directory's own limits are
-//!   far lower);
-//! - the index slots, the records and the arena live in memory advised for transparent huge
-//!   pages once they pass 2 MiB ([`crate::hugemem`]): a hit reads three lines at random in
-//!   gigabytes, and with 4 KiB pages each read would also miss the TLB and walk page tables.
+//! - the arena is one `String`, each text a length (one `char`) then the text, so texts are
+//!   lent as `&str` without a UTF-8 check. Texts are at most 55,295 bytes (longer ones are cut
+//!   at a character boundary; the directory's own limits are far lower);
+//! - the index slots and the records live in memory advised for transparent huge pages once
+//!   they pass 2 MiB ([`crate::hugemem`]): a hit reads lines at random in gigabytes, and with
+//!   4 KiB pages each read would also miss the TLB and walk page tables. (The arena stays a
+//!   `String`: as bytes in such memory, the UTF-8 check of an entry's texts cost more than
+//!   the page walks it saved, in alternating runs at 20 M keys.)
 //!
 //! Guarantees: gives exactly the answers [`crate::SharedStore`] gives (tests compare both);
 //! every limit is explicit: at most `u32::MAX - 1` records and accounts (a store that reached
@@ -340,7 +341,7 @@ pub struct CompactStore {
     index: Table,
     records: HugeVec<Record>,
     free_records: Vec<u32>,
-    arena: HugeVec<u8>,
+    arena: String,
     garbage: usize,
     accounts: Vec<AccountRec>,
     account_index: Table,
@@ -372,46 +373,13 @@ const TEXT_LINE: usize = 64;
 pub const TEXT_LEN_MAX: usize = 0xd7ff;
 
 /// Append a text: its length as one `char`, then the text (cut at `TEXT_LEN_MAX` bytes).
-fn put_str(arena: &mut HugeVec<u8>, s: &str) {
+fn put_str(arena: &mut String, s: &str) {
     let mut end = s.len().min(TEXT_LEN_MAX);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    let mut len = [0u8; 4];
-    let len = char::from_u32(end as u32).unwrap_or('\0').encode_utf8(&mut len);
-    arena.extend_from_slice(len.as_bytes());
-    arena.extend_from_slice(s.get(..end).unwrap_or_default().as_bytes());
-}
-
-/// The length of the text written by [`put_str`] at `at`, and where its bytes start.
-#[inline]
-fn text_at(arena: &[u8], at: usize) -> (usize, usize) {
-    let byte = |i: usize| usize::from(arena.get(at + i).copied().unwrap_or(0));
-    match byte(0) {
-        b if b < 0x80 => (b, at + 1),
-        b if b < 0xe0 => (((b & 0x1f) << 6) | (byte(1) & 0x3f), at + 2),
-        b => (((b & 0x0f) << 12) | ((byte(1) & 0x3f) << 6) | (byte(2) & 0x3f), at + 3),
-    }
-}
-
-/// The bytes of the text written by [`put_str`] at `*at`, advancing past it.
-#[inline]
-fn get_bytes<'a>(arena: &'a [u8], at: &mut usize) -> &'a [u8] {
-    let (len, start) = text_at(arena, *at);
-    *at = start + len;
-    arena.get(start..start + len).unwrap_or_default()
-}
-
-/// The `count` texts written one after another from `at`, as one `&str` (checked as UTF-8
-/// once, for all of them) to read with [`get_str`] from 0.
-#[inline]
-fn texts(arena: &[u8], at: usize, count: usize) -> &str {
-    let mut end = at;
-    for _ in 0..count {
-        let (len, start) = text_at(arena, end);
-        end = start + len;
-    }
-    std::str::from_utf8(arena.get(at..end).unwrap_or_default()).unwrap_or_default()
+    arena.push(char::from_u32(end as u32).unwrap_or('\0'));
+    arena.push_str(s.get(..end).unwrap_or_default());
 }
 
 /// Read a text written by [`put_str`] at `*at`, advancing past it.
@@ -484,7 +452,7 @@ impl CompactStore {
                     return false;
                 }
                 let mut at = (r.key as u64) as usize;
-                get_bytes(&self.arena, &mut at) == b
+                get_str(&self.arena, &mut at).as_bytes() == b
             }
         }
     }
@@ -509,20 +477,19 @@ impl CompactStore {
     /// Type, branch and number of an account.
     #[inline]
     fn account_text<'s>(&'s self, a: &AccountRec) -> (&'s str, &'s str, &'s str) {
-        let at = a.text as usize;
+        let mut at = a.text as usize;
         if a.kind == ACCOUNT_LONG {
-            let block = texts(&self.arena, at, 3);
-            let mut at = 0;
-            let t = get_str(block, &mut at);
-            let b = get_str(block, &mut at);
-            let n = get_str(block, &mut at);
+            let t = get_str(&self.arena, &mut at);
+            let b = get_str(&self.arena, &mut at);
+            let n = get_str(&self.arena, &mut at);
             return (t, b, n);
         }
         let t = ACCOUNT_TYPES.get(usize::from(a.kind)).copied().unwrap_or_default();
         let (bl, al) = (usize::from(a.branch_len), usize::from(a.account_len));
-        let both = self.arena.get(at..at + bl + al).unwrap_or_default();
-        let both = std::str::from_utf8(both).unwrap_or_default();
-        (t, both.get(..bl).unwrap_or_default(), both.get(bl..).unwrap_or_default())
+        let b = self.arena.get(at..at + bl).unwrap_or_default();
+        at += bl;
+        let n = self.arena.get(at..at + al).unwrap_or_default();
+        (t, b, n)
     }
 
     fn participant_name(&self, id: u32) -> &str {
@@ -573,8 +540,8 @@ impl CompactStore {
         let text = self.arena.len() as u64;
         let (kind, branch_len, account_len) = match code {
             Some(c) if b.len() <= 255 && a.len() <= 255 => {
-                self.arena.extend_from_slice(b.as_bytes());
-                self.arena.extend_from_slice(a.as_bytes());
+                self.arena.push_str(b);
+                self.arena.push_str(a);
                 (c as u8, b.len() as u8, a.len() as u8)
             }
             _ => {
@@ -607,18 +574,16 @@ impl CompactStore {
     #[inline]
     fn view_of(&self, n: u32) -> Option<EntryView<'_>> {
         let r = self.records.get(n as usize)?;
-        let known_type = ACCOUNT_TYPES.get(usize::from(r.kind));
-        let block = texts(&self.arena, r.owner as usize, 5 + usize::from(known_type.is_none()));
-        let mut at = 0;
-        let owner_tax_id = get_str(block, &mut at);
-        let owner_name = get_str(block, &mut at);
-        let trade_name = get_str(block, &mut at);
-        let account_type = match known_type {
+        let mut at = r.owner as usize;
+        let owner_tax_id = get_str(&self.arena, &mut at);
+        let owner_name = get_str(&self.arena, &mut at);
+        let trade_name = get_str(&self.arena, &mut at);
+        let account_type = match ACCOUNT_TYPES.get(usize::from(r.kind)) {
             Some(t) => t,
-            None => get_str(block, &mut at),
+            None => get_str(&self.arena, &mut at),
         };
-        let branch = get_str(block, &mut at);
-        let account = get_str(block, &mut at);
+        let branch = get_str(&self.arena, &mut at);
+        let account = get_str(&self.arena, &mut at);
         let participant = if r.participant == u16::MAX {
             self.accounts.get(r.account as usize).map_or(u32::MAX, |a| a.participant)
         } else {
@@ -646,8 +611,7 @@ impl CompactStore {
         if tag >= TAG_TEXT {
             let kind = KeyType::from_u8(tag - TAG_TEXT)?;
             let mut at = (r.key as u64) as usize;
-            let text = std::str::from_utf8(get_bytes(&self.arena, &mut at)).ok()?;
-            return Key::from_trusted(kind, text);
+            return Key::from_trusted(kind, get_str(&self.arena, &mut at));
         }
         let (kind, text) = code_text(r.key)?;
         Key::from_trusted(kind, &text)
@@ -665,7 +629,7 @@ impl EntryStore for CompactStore {
             index: Table::default(),
             records: HugeVec::new(),
             free_records: Vec::new(),
-            arena: HugeVec::new(),
+            arena: String::new(),
             garbage: 0,
             accounts: Vec::new(),
             account_index: Table::default(),
@@ -709,7 +673,7 @@ impl EntryStore for CompactStore {
         out.clear();
         out.reserve(keys.len());
         let slots: &[u64] = &self.index.slots;
-        let arena: &[u8] = &self.arena;
+        let arena = self.arena.as_bytes();
         for chunk in keys.chunks(LANES) {
             // Compute first, then read in short loops of independent loads: each loop's reads
             // are all in flight together instead of waiting one after another.
@@ -935,8 +899,8 @@ mod tests {
     fn long_and_non_ascii_texts_come_back_whole() {
         let mut store = CompactStore::with_seed(7);
         let name = "Ção Ñandú Ølstad ".repeat(9);
-        let mut e =
-            Entry::new(Key::parse("zé@example.com").unwrap_or_default(), "P", "b", "1", &name);
+        let key = Key::parse("zé@example.com").unwrap_or_default();
+        let mut e = Entry::new(key, "P", "b", "1", &name);
         e.account_type = "X".repeat(300);
         e.branch = "9".repeat(260);
         e.trade_name = Masked("é".repeat(5_000));

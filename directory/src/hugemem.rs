@@ -125,21 +125,6 @@ impl<T: Pod> HugeVec<T> {
         }
     }
 
-    /// Append values.
-    pub(crate) fn extend_from_slice(&mut self, src: &[T]) {
-        self.reserve(src.len());
-        match &mut self.buf {
-            Buf::Heap(h) => h.extend_from_slice(src),
-            Buf::Map(m, len) => {
-                let values: &mut [T] = bytemuck::try_cast_slice_mut(&mut m[..]).unwrap_or_default();
-                if let Some(dst) = values.get_mut(*len..*len + src.len()) {
-                    dst.copy_from_slice(src);
-                    *len += src.len();
-                }
-            }
-        }
-    }
-
     fn as_values(&self) -> &[T] {
         match &self.buf {
             Buf::Heap(h) => h,
@@ -238,15 +223,6 @@ mod tests {
         h[7] = 1;
         let c = h.clone();
         assert_eq!((c[7], c.len()), (1, v.len()));
-        let mut bytes: HugeVec<u8> = HugeVec::new();
-        let mut plain: Vec<u8> = Vec::new();
-        for i in 0..HUGE_MIN_BYTES / 50 {
-            let chunk = [i as u8; 97];
-            bytes.extend_from_slice(&chunk);
-            plain.extend_from_slice(&chunk);
-        }
-        assert!(bytes.is_mapped());
-        assert_eq!(&bytes[..], &plain[..]);
         let z: HugeVec<u64> = HugeVec::zeroed(HUGE_MIN_BYTES);
         assert!(z.iter().all(|x| *x == 0) && z.len() == HUGE_MIN_BYTES);
         let small: HugeVec<u64> = HugeVec::zeroed(16);
