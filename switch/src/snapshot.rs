@@ -6,7 +6,8 @@
 //! position (next and acknowledged sequence) with the messages it has not acknowledged,
 //! counters, late answers, settlement window reports, the exception flows (returns, recalls,
 //! holds, their idempotency records, timers and investigations), the compaction counter and
-//! the random source. Timers of transfers in flight are rebuilt from the transfers.
+//! the random source. Timers of transfers in flight and the idempotency index are rebuilt
+//! from the transfers. Strings are a u32 length then UTF-8; counts are u64.
 //! What is not: the rules and the participants' identities come from the configuration; the
 //! snapshot records each participant's BIC, member id and net debit cap and refuses to load
 //! against a configuration whose participants differ ([`SnapshotError::ParticipantsDiffer`]).
@@ -23,7 +24,7 @@
 //!
 //! Format, version 1, little-endian: magic `IPSWCORE`, version u32, body length u64, checksum
 //! u64 of the body, then the body: participants, scalars, per-participant vectors, counters,
-//! ledger, directory, anti-scanning buckets, transfers (by id), idempotency keys (sorted), unacknowledged messages,
+//! ledger, directory, anti-scanning buckets, transfers (by id), unacknowledged messages,
 //! late answers, windows, exception state.
 
 use crate::core::{Core, Counters, Outbound, State, Transfer};
@@ -114,7 +115,8 @@ fn checksum(bytes: &[u8]) -> u64 {
     h ^ (h >> 31)
 }
 
-struct Writer(Vec<u8>);
+/// Output bytes, and whether a string was too long for its 32-bit length.
+struct Writer(Vec<u8>, bool);
 
 impl Writer {
     fn u8(&mut self, v: u8) {
@@ -136,8 +138,18 @@ impl Writer {
         self.len(b.len());
         self.0.extend_from_slice(b);
     }
+    /// A string: u32 length, UTF-8 (strings come from bounded messages; one over 4 GiB
+    /// marks the snapshot as not writable).
     fn str(&mut self, s: &str) {
-        self.bytes(s.as_bytes());
+        match u32::try_from(s.len()) {
+            Ok(n) => self.u32(n),
+            Err(_) => {
+                self.1 = true;
+                self.u32(0);
+                return;
+            }
+        }
+        self.0.extend_from_slice(s.as_bytes());
     }
     fn opt_str(&mut self, s: Option<&str>) {
         match s {
@@ -217,7 +229,8 @@ impl<'a> Reader<'a> {
         self.take(n, what)
     }
     fn string(&mut self, what: &'static str) -> Result<String, SnapshotError> {
-        let b = self.bytes(what)?;
+        let n = self.u32(what)? as usize;
+        let b = self.take(n, what)?;
         match std::str::from_utf8(b) {
             Ok(s) => Ok(s.to_string()),
             Err(_) => invalid(format!("{what}: not UTF-8")),
@@ -259,9 +272,12 @@ impl Core {
     /// at a batch boundary: messages not yet drained are not part of it (those not yet
     /// acknowledged are, through the unacknowledged streams).
     pub fn encode_snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
-        let mut w = Writer(Vec::with_capacity(CORE_SNAPSHOT_HEADER_BYTES + 256 * 1024));
+        let mut w = Writer(Vec::with_capacity(CORE_SNAPSHOT_HEADER_BYTES + 256 * 1024), false);
         w.0.extend_from_slice(&[0u8; CORE_SNAPSHOT_HEADER_BYTES]);
         self.encode_body(&mut w)?;
+        if w.1 {
+            return invalid("a string is over 4 GiB");
+        }
         let body = w.0.get(CORE_SNAPSHOT_HEADER_BYTES..).unwrap_or_default();
         let (len, sum) = (body.len() as u64, checksum(body));
         let mut header = Vec::with_capacity(CORE_SNAPSHOT_HEADER_BYTES);
@@ -337,13 +353,14 @@ impl Core {
         self.ledger.encode_snapshot(&mut ledger);
         w.bytes(&ledger);
         self.encode_directory(w)?;
-        let mut transfers: Vec<&Transfer> = self.transfers.values().collect();
-        transfers.sort_unstable_by_key(|t| t.id);
+        let mut ids: Vec<u64> = self.transfers.keys().copied().collect();
+        ids.sort_unstable();
+        let transfers: Vec<&Transfer> =
+            ids.iter().filter_map(|id| self.transfers.get(id)).collect();
         w.len(transfers.len());
         for t in transfers {
             encode_transfer(w, t);
         }
-        encode_keys(w, &self.by_key);
         for q in &self.unacked {
             w.len(q.len());
             for o in q {
@@ -410,7 +427,7 @@ impl Core {
     }
 
     fn decode_participants(&self, r: &mut Reader<'_>) -> Result<Vec<bool>, SnapshotError> {
-        let n = r.count(8 + 1 + 1 + 1, "participants")?;
+        let n = r.count(4 + 1 + 1 + 1, "participants")?;
         if n != self.participants.len() {
             return Err(SnapshotError::ParticipantsDiffer(format!(
                 "the snapshot has {n} participants, the configuration {}",
@@ -494,12 +511,18 @@ impl Core {
                 counters.in_flight
             ));
         }
-        let by_key = decode_keys(r, "idempotency keys")?;
-        if let Some((k, id)) = by_key.iter().find(|(_, id)| !transfers.contains_key(id)) {
-            return invalid(format!("idempotency key {k:?} names unknown transfer {id}"));
+        // The idempotency index is rebuilt: live, each transfer's key is inserted when its
+        // id is given, in increasing id order, so the last transfer with a key holds it.
+        let mut ids: Vec<u64> = transfers.keys().copied().collect();
+        ids.sort_unstable();
+        let mut by_key = HashMap::with_capacity(ids.len());
+        for id in ids {
+            if let Some(t) = transfers.get(&id) {
+                by_key.insert(Core::key(t.debtor, &t.ids), id);
+            }
         }
         let unacked = decode_unacked(r, &stream_next, &stream_acked)?;
-        let count = r.count(16, "late answers")?;
+        let count = r.count(8 + 4, "late answers")?;
         let mut late = Vec::with_capacity(count);
         for _ in 0..count {
             late.push((r.u64("late answer id")?, r.string("late answer status")?));
@@ -646,7 +669,7 @@ fn decode_keys(
     r: &mut Reader<'_>,
     what: &'static str,
 ) -> Result<HashMap<String, u64>, SnapshotError> {
-    let count = r.count(16, what)?;
+    let count = r.count(4 + 8, what)?;
     let mut keys = HashMap::with_capacity(count);
     let mut last: Option<String> = None;
     for _ in 0..count {
@@ -671,7 +694,7 @@ fn decode_unacked(
         if *acked >= *next {
             return invalid(format!("participant {i}: acknowledged {acked} but next is {next}"));
         }
-        let count = r.count(8 + 8 + 8, "unacknowledged messages")?;
+        let count = r.count(8 + 4 + 4, "unacknowledged messages")?;
         let mut q = VecDeque::with_capacity(count);
         let mut last = *acked;
         for _ in 0..count {
@@ -826,7 +849,7 @@ fn decode_exceptions(
     transfers: &HashMap<u64, Transfer>,
 ) -> Result<ExceptionState, SnapshotError> {
     let mut exc = ExceptionState::default();
-    let count = r.count(48, "returns")?;
+    let count = r.count(44, "returns")?;
     for _ in 0..count {
         let rec = crate::exceptions::ReturnRecord {
             id: r.u64("return id")?,
@@ -879,7 +902,7 @@ fn decode_exceptions(
     exc.next_recall = r.u64("next recall")?;
     exc.recall_deadlines = decode_set(r, "recall deadlines")?;
     exc.hold_deadlines = decode_set(r, "hold deadlines")?;
-    let count = r.count(1 + 8 + 1 + 8 + 8 + 8, "investigations")?;
+    let count = r.count(1 + 8 + 1 + 4 + 8 + 4, "investigations")?;
     if count > crate::exceptions::INVESTIGATIONS_KEPT {
         return invalid(format!("{count} investigations, more than are ever kept"));
     }

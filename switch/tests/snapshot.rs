@@ -383,6 +383,11 @@ fn check_run(seed: u64, ops: u64, points: &[u64], follow: u64) -> Vec<Event> {
             let bytes = a.encode_snapshot().unwrap();
             let mut b = restored(&bytes);
             assert_eq!(b.encode_snapshot().unwrap(), bytes, "seed {seed}: re-encoding at {i}");
+            for t in a.transfers() {
+                let found = b.transfer_by_ids(t.debtor, &t.ids).map(|t| t.id);
+                let original = a.transfer_by_ids(t.debtor, &t.ids).map(|t| t.id);
+                assert_eq!(found, original, "seed {seed}: idempotency record of {}", t.id);
+            }
             let mut w2 = Workload { rng: Rng(w.rng.0), now: w.now, n: w.n, sent: w.sent.clone() };
             let mut a2 = restored(&bytes);
             for j in 0..follow {
