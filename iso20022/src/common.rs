@@ -1118,7 +1118,9 @@ pub fn first_children<'d, N: Node<'d>, const K: usize>(el: N, names: &[&str; K])
     for c in el.children() {
         let name = c.name_bytes();
         for (slot, want) in out.iter_mut().zip(names) {
-            if name == want.as_bytes() {
+            // Length and first byte tell most names apart without a call to `memcmp`.
+            let want = want.as_bytes();
+            if name.len() == want.len() && name.first() == want.first() && name == want {
                 if slot.is_none() {
                     *slot = Some(c);
                 }
