@@ -618,6 +618,11 @@ async fn a_restart_from_a_snapshot_replays_only_the_tail_and_loses_nothing() {
     node.stop().unwrap().join().unwrap().unwrap();
     let (rec, tail) = journal_recovery(&data);
     let snapshot = rec.snapshot_seq.expect("snapshots were written");
+    // Every segment is still there: the audit replays the whole history, ignoring snapshots.
+    let (ok, text) = switchctl(&["ledger", "audit"], &data);
+    assert!(ok && text.contains("balances_ok=true conserved=true"), "{text}");
+    assert!(!text.contains("from_snapshot"), "{text}");
+    assert!(text.contains(&format!("audit: records={} ", rec.last_seq)), "{text}");
     assert!(rec.records_replayed < rec.last_seq / 2, "{rec:?}");
     // The transfers in flight were reserved before the snapshot: they come from it.
     assert!(!tail.iter().any(|e| matches!(e, Event::ReservedRouted { creditor: 2, .. })));

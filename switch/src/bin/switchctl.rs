@@ -475,9 +475,24 @@ enum Replayed<'a> {
     Event(&'a switch::events::Event),
 }
 
-/// Replay the journal in `data` read-only into `core`: the newest snapshot (restored into
-/// `core`) then every record after it, each given to `on` (which applies events to the core).
-/// Returns the records replayed and the snapshot's record, if one was used.
+/// Whether the journal in `dir` still holds every record from the first one (no segment was
+/// deleted because a snapshot covered it). Reads only up to the first record.
+fn history_complete(dir: &std::path::Path, opts: &store::JournalOptions) -> anyhow::Result<bool> {
+    let first = store::FileJournal::replay_history_read_only(dir, opts, |seq, _| {
+        Err(format!("first record {seq}"))
+    });
+    match first {
+        Ok(_) => Ok(true),
+        Err(store::JournalError::Replay { seq, .. }) => Ok(seq <= 1),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Replay the journal in `data` read-only into `core`, each record given to `on` (which
+/// applies events to the core). The whole history when the journal still holds it (snapshots
+/// ignored, so the tools recompute everything); otherwise the newest snapshot (restored into
+/// `core`) then every record after it. Returns the records replayed and the snapshot's
+/// record, if one was used.
 fn replay(
     data: &std::path::Path,
     core: &mut switch::core::Core,
@@ -487,6 +502,15 @@ fn replay(
     anyhow::ensure!(dir.is_dir(), "no journal in {}", dir.display());
     let mut n = 0u64;
     let opts = store::JournalOptions::default();
+    if history_complete(&dir, &opts)? {
+        store::FileJournal::replay_history_read_only(&dir, &opts, |_, data| {
+            let e = switch::events::decode(data)?;
+            on(core, Replayed::Event(&e));
+            n += 1;
+            Ok(())
+        })?;
+        return Ok((n, None));
+    }
     let rec = store::FileJournal::replay_read_only(&dir, &opts, |r| match r {
         store::Replay::Record { data, .. } => {
             let e = switch::events::decode(data)?;
