@@ -1,6 +1,9 @@
 //! Criterion benchmarks of the `store` journal: a batch of 1,000 appends of 200 bytes ended by
 //! one fdatasync (the reference workload), the CPU cost of framing alone, and replay.
 //!
+//! With `--features store/uring` the batch-then-fdatasync benchmark also runs through io_uring
+//! (`..._io_uring`); every other benchmark keeps `write` + `fdatasync` either way.
+//!
 //! Guarantees: setup (directories, journals, data to replay) happens outside the timed loop.
 //! Must not: be read as a test; figures depend on the disk and on other load on the machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
@@ -13,21 +16,34 @@ use store::{FileJournal, Journal, JournalOptions};
 
 const RECORD: [u8; 200] = [0xA5; 200];
 
+/// Options of every benchmark: the plain `write` + `fdatasync` path.
+fn plain() -> JournalOptions {
+    JournalOptions { io_uring: false, ..JournalOptions::default() }
+}
+
 fn append_sync(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut j, _) =
-        FileJournal::open_with(dir.path(), JournalOptions::default(), |_| Ok(())).unwrap();
+    // io_uring only when the store was built with its `uring` feature (then on by default).
+    let paths: &[(&str, bool)] = if JournalOptions::default().io_uring {
+        &[("", false), ("_io_uring", true)]
+    } else {
+        &[("", false)]
+    };
     let mut g = c.benchmark_group("journal");
     g.throughput(Throughput::Elements(1_000));
     g.sample_size(20).measurement_time(Duration::from_secs(10));
-    g.bench_function("append_1000x200B_then_fdatasync", |b| {
-        b.iter(|| {
-            for _ in 0..1_000 {
-                j.append(&RECORD).unwrap();
-            }
-            j.sync().unwrap();
-        })
-    });
+    for &(suffix, io_uring) in paths {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = JournalOptions { io_uring, ..plain() };
+        let (mut j, _) = FileJournal::open_with(dir.path(), opts, |_| Ok(())).unwrap();
+        g.bench_function(format!("append_1000x200B_then_fdatasync{suffix}"), |b| {
+            b.iter(|| {
+                for _ in 0..1_000 {
+                    j.append(&RECORD).unwrap();
+                }
+                j.sync().unwrap();
+            })
+        });
+    }
     g.finish();
 }
 
@@ -41,7 +57,7 @@ fn append_only(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let dir = tempfile::tempdir().unwrap();
-                let opts = JournalOptions { write_buffer_bytes: 1 << 20, ..Default::default() };
+                let opts = JournalOptions { write_buffer_bytes: 1 << 20, ..plain() };
                 let (j, _) = FileJournal::open_with(dir.path(), opts, |_| Ok(())).unwrap();
                 (dir, j)
             },
@@ -59,7 +75,7 @@ fn append_only(c: &mut Criterion) {
 
 fn group_commit(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let (j, _) = FileJournal::open_with(dir.path(), JournalOptions::default(), |_| Ok(())).unwrap();
+    let (j, _) = FileJournal::open_with(dir.path(), plain(), |_| Ok(())).unwrap();
     let g = GroupCommitter::start(j, GroupOptions::default()).unwrap();
     let (tx, rx) = ack_channel(4_096);
     let mut group = c.benchmark_group("journal");
@@ -81,8 +97,7 @@ fn group_commit(c: &mut Criterion) {
 
 fn replay(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut j, _) =
-        FileJournal::open_with(dir.path(), JournalOptions::default(), |_| Ok(())).unwrap();
+    let (mut j, _) = FileJournal::open_with(dir.path(), plain(), |_| Ok(())).unwrap();
     for _ in 0..100_000 {
         j.append(&RECORD).unwrap();
     }
@@ -94,7 +109,7 @@ fn replay(c: &mut Criterion) {
     g.bench_function("replay_100000x200B", |b| {
         b.iter(|| {
             let mut n = 0u64;
-            FileJournal::replay_read_only(dir.path(), &JournalOptions::default(), |_| {
+            FileJournal::replay_read_only(dir.path(), &plain(), |_| {
                 n += 1;
                 Ok(())
             })

@@ -1,9 +1,21 @@
 //! Runs the directory benchmark ([`directory::bench::run`]) and prints its line, with the
 //! extra figures on a second line. Usage: `cargo run --release -p directory --example bench
-//! -- [ENTRIES [PASSES]]` (default 1,000,000 and 5). Allocates about 150 bytes per entry plus
+//! -- [ENTRIES [PASSES]]` (default 1,000,000 and 5), or `-- snapshot [ENTRIES [PASSES]]` to time
+//! a snapshot's encoding and decoding instead (default 2,000,000 and 3). With
+//! `DIRECTORY_HUGE_PAGES=0` the store's large arrays get no huge-page advice (A/B runs). Allocates about 150 bytes per entry plus
 //! one batch of entries. Guarantees nothing beyond printing; must not write files.
 
 fn main() {
+    // `DIRECTORY_HUGE_PAGES=0`: the same build without huge-page advice, for A/B runs.
+    if std::env::var("DIRECTORY_HUGE_PAGES").as_deref() == Ok("0") {
+        directory::hugemem::set_huge_pages(false);
+    }
+    if std::env::args().nth(1).as_deref() == Some("snapshot") {
+        let entries = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
+        let passes = std::env::args().nth(3).and_then(|a| a.parse().ok()).unwrap_or(3);
+        println!("{}", directory::bench::run_snapshot(entries, passes));
+        return;
+    }
     let entries = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
     let passes = std::env::args().nth(2).and_then(|a| a.parse().ok());
     let passes = passes.unwrap_or(directory::bench::RESOLVE_PASSES);

@@ -117,9 +117,9 @@ impl Default for AntiScanConfig {
 
 /// One bucket: tokens are kept multiplied by the period (`scaled`), so refill is exact.
 #[derive(Debug, Clone, Copy)]
-struct Bucket {
-    scaled: u128,
-    last_ms: u64,
+pub(crate) struct Bucket {
+    pub(crate) scaled: u128,
+    pub(crate) last_ms: u64,
 }
 
 impl Bucket {
@@ -283,7 +283,7 @@ pub struct LookupAnswer {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum UserPolicy {
+pub(crate) enum UserPolicy {
     V1,
     V2,
 }
@@ -306,19 +306,19 @@ impl UserPolicy {
 const PARTICIPANT_POLICY: &str = "ENTRIES_READ_PARTICIPANT_ANTISCAN";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct UserId {
-    participant: String,
-    payer: String,
-    policy: UserPolicy,
+pub(crate) struct UserId {
+    pub(crate) participant: String,
+    pub(crate) payer: String,
+    pub(crate) policy: UserPolicy,
 }
 
 /// The anti-scan buckets. Separate from [`Directory`]: bucket state is not journaled.
 #[derive(Debug, Clone, Default)]
 pub struct AntiScan {
-    config: AntiScanConfig,
-    categories: HashMap<String, Category>,
-    participants: HashMap<String, Bucket>,
-    users: HashMap<UserId, (Bucket, OwnerType)>,
+    pub(crate) config: AntiScanConfig,
+    pub(crate) categories: HashMap<String, Category>,
+    pub(crate) participants: HashMap<String, Bucket>,
+    pub(crate) users: HashMap<UserId, (Bucket, OwnerType)>,
 }
 
 impl AntiScan {

@@ -251,6 +251,91 @@ pub fn run_with(entries: usize, passes: usize) -> BenchReport {
     }
 }
 
+/// What [`run_snapshot`] measured.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SnapshotReport {
+    /// Keys in the directory.
+    pub entries: usize,
+    /// Bytes of the snapshot.
+    pub bytes: usize,
+    /// Milliseconds to encode it ([`Directory::encode_snapshot`]), best of the passes.
+    pub encode_ms: f64,
+    /// Milliseconds to decode it ([`Directory::decode_snapshot`]), best of the passes.
+    pub decode_ms: f64,
+    /// CPU milliseconds of the process during the best encode pass (10 ms resolution).
+    pub encode_cpu_ms: f64,
+    /// CPU milliseconds of the process during the best decode pass (10 ms resolution).
+    pub decode_cpu_ms: f64,
+    /// Whether the decoded directory re-encoded to the same bytes and held every key.
+    pub same: bool,
+}
+
+impl fmt::Display for SnapshotReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "directory-snapshot: entries={} bytes={} bytes_per_entry={} encode_ms={:.0} \
+             decode_ms={:.0} encode_cpu_ms={:.0} decode_cpu_ms={:.0} same={}",
+            self.entries,
+            self.bytes,
+            self.bytes.checked_div(self.entries).unwrap_or(0),
+            self.encode_ms,
+            self.decode_ms,
+            self.encode_cpu_ms,
+            self.decode_cpu_ms,
+            self.same
+        )
+    }
+}
+
+/// Load `entries` keys of the workload (as [`run`] does), then encode a snapshot and decode it
+/// `passes` times each (at least 1), timing the best pass of each.
+pub fn run_snapshot(entries: usize, passes: usize) -> SnapshotReport {
+    let config = DirectoryConfig { max_entries: entries.max(1), ..DirectoryConfig::default() };
+    let mut d: Directory<CompactStore> = Directory::compact(config.clone());
+    d.reserve(entries);
+    let mut next = 0u64;
+    while (next as usize) < entries {
+        let n = BATCH.min(entries - next as usize);
+        let batch: Vec<Entry> = (next..next + n as u64).map(workload_entry).collect();
+        next += n as u64;
+        d.register_stream(batch, 1_700_000_000_000, |e| drop(black_box(e)));
+    }
+    let mut r = SnapshotReport {
+        encode_ms: f64::INFINITY,
+        decode_ms: f64::INFINITY,
+        encode_cpu_ms: f64::INFINITY,
+        decode_cpu_ms: f64::INFINITY,
+        same: true,
+        ..SnapshotReport::default()
+    };
+    let mut bytes = Vec::new();
+    for _ in 0..passes.max(1) {
+        bytes = Vec::new();
+        let span = Span::start();
+        d.encode_snapshot(&mut bytes);
+        let (wall, cpu) = span.stop();
+        r.encode_ms = r.encode_ms.min(wall * 1_000.0);
+        r.encode_cpu_ms = r.encode_cpu_ms.min(cpu * 1_000.0);
+    }
+    for _ in 0..passes.max(1) {
+        let span = Span::start();
+        let back = Directory::decode_snapshot(black_box(&bytes), config.clone());
+        let (wall, cpu) = span.stop();
+        r.decode_ms = r.decode_ms.min(wall * 1_000.0);
+        r.decode_cpu_ms = r.decode_cpu_ms.min(cpu * 1_000.0);
+        match back {
+            Ok(back) => {
+                let mut again = Vec::new();
+                back.encode_snapshot(&mut again);
+                r.same &= again == bytes && back.len() == d.len();
+            }
+            Err(_) => r.same = false,
+        }
+    }
+    SnapshotReport { entries: d.len(), bytes: bytes.len(), ..r }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +349,13 @@ mod tests {
         assert!(line.starts_with("directory: resolve_per_s="), "{line}");
         assert!(line.ends_with(" entries=2000"), "{line}");
         assert_eq!(line.split(' ').count(), 5, "{line}");
+    }
+
+    #[test]
+    fn a_small_snapshot_run_round_trips() {
+        let r = run_snapshot(2_000, 1);
+        assert_eq!((r.entries, r.same), (2_000, true));
+        assert!(r.bytes > 2_000 * 100, "{r}");
     }
 
     #[test]

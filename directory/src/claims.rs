@@ -185,7 +185,7 @@ impl ClaimError {
 pub(crate) struct ClaimBook {
     pub(crate) claims: HashMap<u64, Claim>,
     pub(crate) open_by_key: HashMap<Key, u64>,
-    finished: VecDeque<u64>,
+    pub(crate) finished: VecDeque<u64>,
     pub(crate) next_id: u64,
 }
 

@@ -17,7 +17,12 @@
 //!   branch and account number) found through a second table; participants interned;
 //! - the arena is one `String`, each text a length (one `char`) then the text, so texts are
 //!   lent as `&str` without a UTF-8 check. Texts are at most 55,295 bytes (longer ones are cut
-//!   at a character boundary; the directory's own limits are far lower).
+//!   at a character boundary; the directory's own limits are far lower);
+//! - the index slots and the records live in memory advised for transparent huge pages once
+//!   they pass 2 MiB ([`crate::hugemem`]): a hit reads lines at random in gigabytes, and with
+//!   4 KiB pages each read would also miss the TLB and walk page tables. (The arena stays a
+//!   `String`: as bytes in such memory, the UTF-8 check of an entry's texts cost more than
+//!   the page walks it saved, in alternating runs at 20 M keys.)
 //!
 //! Guarantees: gives exactly the answers [`crate::SharedStore`] gives (tests compare both);
 //! every limit is explicit: at most `u32::MAX - 1` records and accounts (a store that reached
@@ -34,6 +39,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use crate::fasthash::SeededState;
+use crate::hugemem::HugeVec;
 use crate::store::{AccountParts, EntryStore, EntryView};
 use crate::{Entry, Key, KeyType, Masked, OwnerType, ACCOUNT_TYPES};
 
@@ -176,7 +182,7 @@ fn code_text(code: u128) -> Option<(KeyType, String)> {
 /// An open-addressing table of `(hash top 32 bits, number + 1)` slots; 0 is empty.
 #[derive(Debug, Clone, Default)]
 struct Table {
-    slots: Vec<u64>,
+    slots: HugeVec<u64>,
     bits: u32,
     len: usize,
 }
@@ -236,9 +242,9 @@ impl Table {
     }
 
     fn rebuild(&mut self, bits: u32) {
-        let old = std::mem::replace(&mut self.slots, vec![0u64; 1usize << bits]);
+        let old = std::mem::replace(&mut self.slots, HugeVec::zeroed(1usize << bits));
         self.bits = bits;
-        for s in old.into_iter().filter(|s| *s != 0) {
+        for s in old.iter().copied().filter(|s| *s != 0) {
             self.place(s);
         }
     }
@@ -293,8 +299,8 @@ impl Table {
 }
 
 /// One entry: 64 bytes, one cache line.
-#[derive(Debug, Clone, Copy, Default)]
-#[repr(align(64))]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(64))]
 struct Record {
     key: u128,
     created_at_ms: u64,
@@ -333,7 +339,7 @@ struct AccountRec {
 pub struct CompactStore {
     hasher: SeededState,
     index: Table,
-    records: Vec<Record>,
+    records: HugeVec<Record>,
     free_records: Vec<u32>,
     arena: String,
     garbage: usize,
@@ -523,14 +529,14 @@ impl CompactStore {
     }
 
     /// The account's number, creating it (with no keys) when new.
-    fn account_for(&mut self, e: &Entry) -> u32 {
-        let parts = crate::store::account_parts(e);
+    fn account_for(&mut self, e: &EntryView<'_>) -> u32 {
+        let parts = [e.participant, e.branch, e.account.0, e.account_type];
         if let Some(n) = self.account_number(parts) {
             return n;
         }
-        let participant = self.participant_id(&e.participant);
+        let participant = self.participant_id(e.participant);
         let code = ACCOUNT_TYPES.iter().position(|t| *t == e.account_type);
-        let (b, a) = (e.branch.as_str(), e.account.0.as_str());
+        let (b, a) = (e.branch, e.account.0);
         let text = self.arena.len() as u64;
         let (kind, branch_len, account_len) = match code {
             Some(c) if b.len() <= 255 && a.len() <= 255 => {
@@ -539,7 +545,7 @@ impl CompactStore {
                 (c as u8, b.len() as u8, a.len() as u8)
             }
             _ => {
-                for s in [e.account_type.as_str(), b, a] {
+                for s in [e.account_type, b, a] {
                     put_str(&mut self.arena, s);
                 }
                 (ACCOUNT_LONG, 0, 0)
@@ -621,7 +627,7 @@ impl EntryStore for CompactStore {
         CompactStore {
             hasher: SeededState(seed),
             index: Table::default(),
-            records: Vec::new(),
+            records: HugeVec::new(),
             free_records: Vec::new(),
             arena: String::new(),
             garbage: 0,
@@ -666,7 +672,7 @@ impl EntryStore for CompactStore {
         const LANES: usize = 32;
         out.clear();
         out.reserve(keys.len());
-        let slots = self.index.slots.as_slice();
+        let slots: &[u64] = &self.index.slots;
         let arena = self.arena.as_bytes();
         for chunk in keys.chunks(LANES) {
             // Compute first, then read in short loops of independent loads: each loop's reads
@@ -722,6 +728,10 @@ impl EntryStore for CompactStore {
 
     fn insert(&mut self, entry: Arc<Entry>) {
         let e = entry.as_ref();
+        self.insert_view(&e.key, &EntryView::of(e));
+    }
+
+    fn insert_view(&mut self, key: &Key, e: &EntryView<'_>) {
         if self.index.len >= RECORDS_MAX {
             return;
         }
@@ -736,26 +746,26 @@ impl EntryStore for CompactStore {
         };
         // The key text (of a text key) and the entry's texts side by side: a hit on an e-mail
         // reads them together.
-        let probe = probe_of(&e.key);
+        let probe = probe_of(key);
         let code = match probe {
             Probe::Code(c) => c,
             Probe::Text(tag, _) => {
                 let at = self.arena.len() as u128;
-                put_str(&mut self.arena, e.key.as_str());
+                put_str(&mut self.arena, key.as_str());
                 tagged(tag, at)
             }
         };
         let kind = ACCOUNT_TYPES.iter().position(|t| *t == e.account_type);
         let kind = kind.map_or(ACCOUNT_LONG, |k| k as u8);
         let owner = self.arena.len() as u64;
-        for s in [&e.owner_tax_id.0, &e.owner_name.0, &e.trade_name.0] {
+        for s in [e.owner_tax_id.0, e.owner_name.0, e.trade_name.0] {
             put_str(&mut self.arena, s);
         }
         if kind == ACCOUNT_LONG {
-            put_str(&mut self.arena, &e.account_type);
+            put_str(&mut self.arena, e.account_type);
         }
-        put_str(&mut self.arena, &e.branch);
-        put_str(&mut self.arena, &e.account.0);
+        put_str(&mut self.arena, e.branch);
+        put_str(&mut self.arena, e.account.0);
         let rec = Record {
             key: code,
             created_at_ms: e.created_at_ms,
@@ -782,6 +792,22 @@ impl EntryStore for CompactStore {
         };
         let hash = self.hash_probe(probe);
         self.index.insert(hash, n);
+    }
+
+    fn for_each_in_key_order(&self, f: &mut dyn FnMut(&Key, &EntryView<'_>)) {
+        let mut all: Vec<(Key, u32)> = Vec::with_capacity(self.len());
+        for s in self.index.slots.iter().filter(|s| **s != 0) {
+            let n = (*s as u32).wrapping_sub(1);
+            if let Some(k) = self.key_of(n) {
+                all.push((k, n));
+            }
+        }
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, n) in &all {
+            if let Some(v) = self.view_of(*n) {
+                f(k, &v);
+            }
+        }
     }
 
     fn remove(&mut self, key: &Key) -> Option<Arc<Entry>> {
@@ -867,6 +893,23 @@ mod tests {
         }
         let e = Key::parse("ana@example.com").unwrap();
         assert!(matches!(probe_of(&e), Probe::Text(_, b) if b == b"ana@example.com"));
+    }
+
+    #[test]
+    fn long_and_non_ascii_texts_come_back_whole() {
+        let mut store = CompactStore::with_seed(7);
+        let name = "Ção Ñandú Ølstad ".repeat(9);
+        let key = Key::parse("zé@example.com").unwrap_or_default();
+        let mut e = Entry::new(key, "P", "b", "1", &name);
+        e.account_type = "X".repeat(300);
+        e.branch = "9".repeat(260);
+        e.trade_name = Masked("é".repeat(5_000));
+        assert!(e.trade_name.0.len() > 0x7ff && name.len() > 0x7f);
+        store.insert(Arc::new(e.clone()));
+        let back = store.get(&e.key).unwrap().into_owned();
+        assert_eq!(back, e);
+        assert_eq!(store.keys_of_account(crate::store::account_parts(&e)), 1);
+        assert_eq!(store.remove(&e.key).as_deref(), Some(&e));
     }
 
     #[test]

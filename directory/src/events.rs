@@ -224,7 +224,7 @@ impl<S: crate::EntryStore> Directory<S> {
     }
 }
 
-const OWNER_TYPES: [OwnerType; 2] = [OwnerType::Natural, OwnerType::Legal];
+pub(crate) const OWNER_TYPES: [OwnerType; 2] = [OwnerType::Natural, OwnerType::Legal];
 const CLAIM_TYPES: [ClaimType; 2] = [ClaimType::Ownership, ClaimType::Portability];
 const CLAIM_STATUSES: [ClaimStatus; 5] = [
     ClaimStatus::Open,
@@ -249,25 +249,25 @@ const REPORT_STATUSES: [ReportStatus; 4] =
     [ReportStatus::Open, ReportStatus::Acknowledged, ReportStatus::Closed, ReportStatus::Cancelled];
 const REPORT_RESULTS: [ReportResult; 2] = [ReportResult::Agreed, ReportResult::Disagreed];
 
-struct Writer(Vec<u8>);
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
-    fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn str(&mut self, s: &str) {
+    pub(crate) fn str(&mut self, s: &str) {
         // Strings over u32::MAX bytes cannot occur (every field is validated far below that).
         self.0.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
         self.0.extend_from_slice(s.as_bytes());
     }
-    fn tag<T: PartialEq + Copy>(&mut self, all: &[T], v: T) {
+    pub(crate) fn tag<T: PartialEq + Copy>(&mut self, all: &[T], v: T) {
         let i = all.iter().position(|x| *x == v).unwrap_or(0);
         self.u8(u8::try_from(i).unwrap_or(0));
     }
-    fn opt_tag<T: PartialEq + Copy>(&mut self, all: &[T], v: Option<T>) {
+    pub(crate) fn opt_tag<T: PartialEq + Copy>(&mut self, all: &[T], v: Option<T>) {
         match v {
             None => self.u8(0),
             Some(v) => {
@@ -276,31 +276,35 @@ impl Writer {
             }
         }
     }
-    fn key(&mut self, k: &Key) {
+    pub(crate) fn key(&mut self, k: &Key) {
         self.u8(k.key_type().to_u8());
         self.str(k.as_str());
     }
-    fn account(&mut self, a: &AccountRef) {
+    pub(crate) fn account(&mut self, a: &AccountRef) {
         self.str(&a.participant);
         self.str(&a.branch);
         self.str(&a.account.0);
         self.str(&a.account_type);
     }
-    fn entry(&mut self, e: &Entry) {
-        self.key(&e.key);
-        self.str(&e.participant);
-        self.str(&e.branch);
-        self.str(&e.account.0);
-        self.str(&e.account_type);
-        self.str(&e.owner_name.0);
+    pub(crate) fn entry(&mut self, e: &Entry) {
+        self.entry_view(&e.key, &crate::EntryView::of(e));
+    }
+    /// The same bytes as [`Writer::entry`], from a key and a view.
+    pub(crate) fn entry_view(&mut self, key: &Key, e: &crate::EntryView<'_>) {
+        self.key(key);
+        self.str(e.participant);
+        self.str(e.branch);
+        self.str(e.account.0);
+        self.str(e.account_type);
+        self.str(e.owner_name.0);
         self.tag(&OWNER_TYPES, e.owner_type);
-        self.str(&e.owner_tax_id.0);
-        self.str(&e.trade_name.0);
+        self.str(e.owner_tax_id.0);
+        self.str(e.trade_name.0);
         self.u64(e.created_at_ms);
         self.u64(e.owned_since_ms);
         self.0.extend_from_slice(&e.request_id);
     }
-    fn claim(&mut self, c: &Claim) {
+    pub(crate) fn claim(&mut self, c: &Claim) {
         self.u64(c.id);
         self.tag(&CLAIM_TYPES, c.claim_type);
         self.entry(&c.claimer);
@@ -319,7 +323,7 @@ impl Writer {
         self.opt_tag(&CLAIM_SIDES, c.cancelled.map(|(s, _)| s));
         self.opt_tag(&CLAIM_REASONS, c.cancelled.map(|(_, r)| r));
     }
-    fn report(&mut self, r: &InfractionReport) {
+    pub(crate) fn report(&mut self, r: &InfractionReport) {
         self.u64(r.id);
         self.str(&r.reporter);
         self.str(&r.counterparty);
@@ -344,13 +348,13 @@ impl Writer {
     }
 }
 
-struct Reader<'a> {
-    rest: &'a [u8],
-    rules: &'a dyn IdRules,
+pub(crate) struct Reader<'a> {
+    pub(crate) rest: &'a [u8],
+    pub(crate) rules: &'a dyn IdRules,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if self.rest.len() < n {
             return Err(DecodeError::Truncated);
         }
@@ -358,14 +362,14 @@ impl<'a> Reader<'a> {
         self.rest = tail;
         Ok(head)
     }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         self.take(1)?.first().copied().ok_or(DecodeError::Truncated)
     }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
         let b: [u8; 8] = self.take(8)?.try_into().map_err(|_| DecodeError::Truncated)?;
         Ok(u64::from_le_bytes(b))
     }
-    fn str(&mut self) -> Result<String, DecodeError> {
+    pub(crate) fn str(&mut self) -> Result<String, DecodeError> {
         let b: [u8; 4] = self.take(4)?.try_into().map_err(|_| DecodeError::Truncated)?;
         let n = usize::try_from(u32::from_le_bytes(b)).map_err(|_| DecodeError::TooLong)?;
         if n > FIELD_LEN_MAX {
@@ -374,14 +378,45 @@ impl<'a> Reader<'a> {
         let bytes = self.take(n)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::Utf8)
     }
-    fn masked(&mut self) -> Result<Masked<String>, DecodeError> {
+    /// A string borrowed from the bytes (no allocation), with the limits of [`Reader::str`].
+    pub(crate) fn str_ref(&mut self) -> Result<&'a str, DecodeError> {
+        let b: [u8; 4] = self.take(4)?.try_into().map_err(|_| DecodeError::Truncated)?;
+        let n = usize::try_from(u32::from_le_bytes(b)).map_err(|_| DecodeError::TooLong)?;
+        if n > FIELD_LEN_MAX {
+            return Err(DecodeError::TooLong);
+        }
+        std::str::from_utf8(self.take(n)?).map_err(|_| DecodeError::Utf8)
+    }
+    /// What [`Writer::entry`] wrote, as a key and a view borrowing the bytes.
+    pub(crate) fn entry_view(&mut self) -> Result<(Key, crate::EntryView<'a>), DecodeError> {
+        let key = self.key()?;
+        let view = crate::EntryView {
+            participant: self.str_ref()?,
+            branch: self.str_ref()?,
+            account: Masked(self.str_ref()?),
+            account_type: self.str_ref()?,
+            owner_name: Masked(self.str_ref()?),
+            owner_type: self.tag(&OWNER_TYPES, "owner type")?,
+            owner_tax_id: Masked(self.str_ref()?),
+            trade_name: Masked(self.str_ref()?),
+            created_at_ms: self.u64()?,
+            owned_since_ms: self.u64()?,
+            request_id: self.take(16)?.try_into().map_err(|_| DecodeError::Truncated)?,
+        };
+        Ok((key, view))
+    }
+    pub(crate) fn masked(&mut self) -> Result<Masked<String>, DecodeError> {
         self.str().map(Masked)
     }
-    fn tag<T: Copy>(&mut self, all: &[T], field: &'static str) -> Result<T, DecodeError> {
+    pub(crate) fn tag<T: Copy>(
+        &mut self,
+        all: &[T],
+        field: &'static str,
+    ) -> Result<T, DecodeError> {
         let tag = self.u8()?;
         all.get(usize::from(tag)).copied().ok_or(DecodeError::Tag { field, tag })
     }
-    fn opt_tag<T: Copy>(
+    pub(crate) fn opt_tag<T: Copy>(
         &mut self,
         all: &[T],
         field: &'static str,
@@ -392,13 +427,13 @@ impl<'a> Reader<'a> {
             tag => Err(DecodeError::Tag { field, tag }),
         }
     }
-    fn key(&mut self) -> Result<Key, DecodeError> {
+    pub(crate) fn key(&mut self) -> Result<Key, DecodeError> {
         let t = self.u8()?;
         let kind = KeyType::from_u8(t).ok_or(DecodeError::Tag { field: "key type", tag: t })?;
         let text = self.str()?;
         Key::from_parts(kind, &text, self.rules).ok_or(DecodeError::Key)
     }
-    fn account(&mut self) -> Result<AccountRef, DecodeError> {
+    pub(crate) fn account(&mut self) -> Result<AccountRef, DecodeError> {
         Ok(AccountRef {
             participant: self.str()?,
             branch: self.str()?,
@@ -406,7 +441,7 @@ impl<'a> Reader<'a> {
             account_type: self.str()?,
         })
     }
-    fn entry(&mut self) -> Result<Entry, DecodeError> {
+    pub(crate) fn entry(&mut self) -> Result<Entry, DecodeError> {
         Ok(Entry {
             key: self.key()?,
             participant: self.str()?,
@@ -422,7 +457,7 @@ impl<'a> Reader<'a> {
             request_id: self.take(16)?.try_into().map_err(|_| DecodeError::Truncated)?,
         })
     }
-    fn claim(&mut self) -> Result<Claim, DecodeError> {
+    pub(crate) fn claim(&mut self) -> Result<Claim, DecodeError> {
         let id = self.u64()?;
         let claim_type = self.tag(&CLAIM_TYPES, "claim type")?;
         let claimer = self.entry()?;
@@ -450,7 +485,7 @@ impl<'a> Reader<'a> {
             cancelled: side.zip(reason),
         })
     }
-    fn report(&mut self) -> Result<InfractionReport, DecodeError> {
+    pub(crate) fn report(&mut self) -> Result<InfractionReport, DecodeError> {
         let id = self.u64()?;
         let reporter = self.str()?;
         let counterparty = self.str()?;

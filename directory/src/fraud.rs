@@ -190,12 +190,12 @@ impl ReportError {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ReportBook {
     pub(crate) reports: HashMap<u64, InfractionReport>,
-    order: VecDeque<u64>,
+    pub(crate) order: VecDeque<u64>,
     pub(crate) next_id: u64,
-    open: usize,
-    by_key: HashMap<Key, FraudCounts>,
-    by_owner: HashMap<String, FraudCounts>,
-    by_account: HashMap<AccountRef, FraudCounts>,
+    pub(crate) open: usize,
+    pub(crate) by_key: HashMap<Key, FraudCounts>,
+    pub(crate) by_owner: HashMap<String, FraudCounts>,
+    pub(crate) by_account: HashMap<AccountRef, FraudCounts>,
 }
 
 fn text_ok(s: &str, max: usize) -> bool {

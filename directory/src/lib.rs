@@ -51,7 +51,9 @@ pub mod compact;
 pub mod events;
 mod fasthash;
 pub mod fraud;
+pub mod hugemem;
 pub mod keys;
+pub mod snapshot;
 pub mod store;
 pub mod sync;
 
@@ -63,6 +65,7 @@ pub use fraud::{FraudCounts, FraudMarks, InfractionReport, ReportStatus};
 pub use keys::{
     cnpj_ok, cpf_ok, BrazilIds, IdRules, Key, KeyError, KeyType, RandomSource, SeededRandom,
 };
+pub use snapshot::SnapshotError;
 pub use store::{EntryStore, EntryView, SharedStore};
 
 /// A value that must not appear in logs: its `Debug` and `Display` print `<redacted>`.

@@ -129,6 +129,21 @@ pub trait EntryStore: fmt::Debug + Clone + Send + Sync {
     fn keys_of_account(&self, account: AccountParts<'_>) -> u32;
     /// Call `f` on every entry, in no particular order (full scans: digests, resynchronization).
     fn for_each(&self, f: &mut dyn FnMut(&Entry));
+    /// Call `f` on every entry in key order (snapshots). The default gathers whole entries and
+    /// sorts them; a store may do it with less memory.
+    fn for_each_in_key_order(&self, f: &mut dyn FnMut(&Key, &EntryView<'_>)) {
+        let mut all: Vec<Entry> = Vec::with_capacity(self.len());
+        self.for_each(&mut |e| all.push(e.clone()));
+        all.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        for e in &all {
+            f(&e.key, &EntryView::of(e));
+        }
+    }
+    /// Add an entry, given as a key and a view, whose key is not registered (snapshot loading:
+    /// the view borrows the snapshot's bytes). The default builds the [`Entry`].
+    fn insert_view(&mut self, key: &Key, view: &EntryView<'_>) {
+        self.insert(Arc::new(view.to_entry(key.clone())));
+    }
 }
 
 /// The store that keeps each entry whole, behind an `Arc` shared with the event that made it
@@ -197,6 +212,13 @@ impl EntryStore for SharedStore {
     fn for_each(&self, f: &mut dyn FnMut(&Entry)) {
         for s in &self.entries {
             f(&s.0);
+        }
+    }
+    fn for_each_in_key_order(&self, f: &mut dyn FnMut(&Key, &EntryView<'_>)) {
+        let mut all: Vec<&Entry> = self.entries.iter().map(|s| s.0.as_ref()).collect();
+        all.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        for e in all {
+            f(&e.key, &EntryView::of(e));
         }
     }
 }

@@ -80,10 +80,10 @@ impl SyncError {
 pub(crate) struct SyncState {
     pub(crate) seq: u64,
     /// Per participant, per key type (by [`KeyType::to_u8`]).
-    vsync: HashMap<String, [Cid; 5], SeededState>,
-    changes: HashMap<String, VecDeque<Change>, SeededState>,
+    pub(crate) vsync: HashMap<String, [Cid; 5], SeededState>,
+    pub(crate) changes: HashMap<String, VecDeque<Change>, SeededState>,
     /// Per participant: changes up to this sequence were dropped.
-    dropped_to: HashMap<String, u64, SeededState>,
+    pub(crate) dropped_to: HashMap<String, u64, SeededState>,
 }
 
 impl SyncState {

@@ -6,8 +6,19 @@
 
 use std::fmt;
 
+macro_rules! official_name {
+    ($variant:ident) => {
+        stringify!($variant)
+    };
+    ($variant:ident $official:literal) => {
+        $official
+    };
+}
+
 macro_rules! code_set {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident {
+        $($(#[$vdoc:meta])* $variant:ident = $code:literal $(as $official:literal)?),+ $(,)?
+    }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[non_exhaustive]
@@ -31,7 +42,7 @@ macro_rules! code_set {
 
             /// The official name of the code.
             pub fn name(self) -> &'static str {
-                match self { $($name::$variant => stringify!($variant)),+ }
+                match self { $($name::$variant => official_name!($variant $($official)?)),+ }
             }
         }
 
@@ -164,8 +175,9 @@ code_set! {
         RequiredCompulsoryElementMissing = "CH21",
         /// Order rejected by the bank side.
         OrderRejected = "DS04",
-        /// Signer not authorised on the debited account.
-        SignerNotAuthorised = "DS0G",
+        /// Signer not allowed to sign this payment (Pix: signer not authorised on the debited
+        /// account). ISO name NotAllowedPayment.
+        SignerNotAuthorised = "DS0G" as "NotAllowedPayment",
         /// Future date not supported.
         FutureDateNotSupported = "DT04",
         /// Message identification not unique.
@@ -208,6 +220,37 @@ code_set! {
         RegulatoryReason = "RR04",
         /// Received after the processing cut-off time.
         InvalidCutOffTime = "TM01",
+        /// Payment information id not unique.
+        DuplicatePaymentInformationId = "DU02" as "DuplicatePaymentInformationID",
+        /// Transaction not unique.
+        DuplicateTransaction = "DU03",
+        /// Payment is a duplicate of another payment (Pix: same reconciliation id for a payee).
+        DuplicatePayment = "DUPL",
+        /// Initiating party not recognised (Pix: initiator CNPJ not registered).
+        UnrecognisedInitiatingParty = "BE05",
+        /// Debtor name missing (as a return reason the same letters mean BankError).
+        MissingDebtorName = "BE08",
+        /// Creditor identification code invalid (Pix: QR code rejected).
+        InvalidCreditorIdentificationCode = "BE17",
+        /// Creditor identifier incorrect (Pix: payee CPF/CNPJ incorrect).
+        CreditorIdentifierIncorrect = "CH11",
+        /// Content of an element is incorrect: what the codec answers for a code outside its
+        /// ISO code set.
+        ElementContentFormallyIncorrect = "CH16",
+        /// User not yet activated (Pix: participant not registered or not started).
+        UserNotYetActivated = "DS27",
+        /// Invalid creation date.
+        InvalidCreationDate = "DT02",
+        /// Invalid cut-off date (Pix: return after the arrangement's maximum period).
+        InvalidCutOffDate = "DT05",
+        /// Purpose invalid or inconsistent.
+        InvalidPurpose = "FF07",
+        /// Number of transactions invalid (Pix: 1 to 10 per message).
+        InvalidNumberOfTransactions = "AM18",
+        /// Authorisation cancelled (Pix Automatico: recurring schedule cancelled).
+        AuthorisationCancelled = "CN01",
+        /// Undue payment (Pix Automatico: no valid recurrence).
+        UnduePayment = "UPAY",
     }
 }
 
@@ -386,5 +429,68 @@ code_set! {
         RequestedDebitAuthority = "RQDA",
         /// Regulatory reason.
         RegulatoryReason = "RR04",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_set<T: Copy + PartialEq + fmt::Debug>(
+        all: &[T],
+        code: fn(T) -> &'static str,
+        parse: fn(&str) -> Option<T>,
+    ) {
+        let mut seen = std::collections::HashSet::new();
+        for &c in all {
+            let s = code(c);
+            assert_eq!(s.len(), 4, "{s}");
+            assert!(s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()), "{s}");
+            assert!(seen.insert(s), "{s} twice");
+            assert_eq!(parse(s), Some(c));
+        }
+    }
+
+    #[test]
+    fn every_code_is_four_characters_unique_in_its_set_and_parses_back() {
+        check_set(TxStatus::ALL, TxStatus::code, TxStatus::from_code);
+        check_set(StatusReason::ALL, StatusReason::code, StatusReason::from_code);
+        check_set(ReturnReason::ALL, ReturnReason::code, ReturnReason::from_code);
+        check_set(CancellationReason::ALL, CancellationReason::code, CancellationReason::from_code);
+        check_set(
+            InvestigationConfirmation::ALL,
+            InvestigationConfirmation::code,
+            InvestigationConfirmation::from_code,
+        );
+        check_set(CancellationStatus::ALL, CancellationStatus::code, CancellationStatus::from_code);
+        check_set(
+            CancellationRejection::ALL,
+            CancellationRejection::code,
+            CancellationRejection::from_code,
+        );
+    }
+
+    #[test]
+    fn names_are_the_iso_names_where_the_variant_differs() {
+        assert_eq!(StatusReason::SignerNotAuthorised.name(), "NotAllowedPayment");
+        assert_eq!(
+            StatusReason::DuplicatePaymentInformationId.name(),
+            "DuplicatePaymentInformationID"
+        );
+        assert_eq!(StatusReason::TimeoutCreditorAgent.name(), "TimeoutCreditorAgent");
+    }
+
+    #[test]
+    fn the_same_letters_mean_different_things_in_different_sets() {
+        assert_eq!(
+            StatusReason::from_code("BE08").map(StatusReason::name),
+            Some("MissingDebtorName")
+        );
+        assert_eq!(ReturnReason::from_code("BE08").map(ReturnReason::name), Some("BankError"));
+        // TECH is a cancellation reason, not a status reason.
+        assert!(StatusReason::from_code("TECH").is_none());
+        assert!(CancellationReason::from_code("TECH").is_some());
+        assert!(StatusReason::from_code("ab05").is_none());
+        assert!(StatusReason::from_code("").is_none());
     }
 }

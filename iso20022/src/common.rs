@@ -525,20 +525,39 @@ impl Agent {
 
 /// Decode an agent element.
 pub fn decode_agent<'d, N: Node<'d>>(el: N, at: &At) -> Result<Agent, DecodeError> {
+    let mut agent = Agent::default();
+    decode_agent_into(el, at, &mut agent)?;
+    Ok(agent)
+}
+
+/// The children of `FinInstnId` the decoder reads, found in one pass.
+const AGENT_FIELDS: [&str; 7] = ["BICFI", "BIC", "LEI", "Nm", "PstlAdr", "ClrSysMmbId", "Othr"];
+
+/// [`decode_agent`] into `agent` (hot path: an agent is about 500 bytes, not worth moving
+/// through a `Result`). Same checks in the same order; on error `agent` is left part-filled.
+pub fn decode_agent_into<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    agent: &mut Agent,
+) -> Result<(), DecodeError> {
     let fi_at = at.child("FinInstnId", None);
     let fi = req(el, at, "FinInstnId")?;
-    let mut agent = Agent {
-        // `BIC` is the 2009 messages' name (pain.001.001.03) for what later ones call `BICFI`.
-        bic: match opt_checked(fi, &fi_at, "BICFI", "BIC", is_bic)? {
-            Some(b) => Some(b),
-            None => opt_checked(fi, &fi_at, "BIC", "BIC", is_bic)?,
-        },
-        lei: opt_checked(fi, &fi_at, "LEI", "LEI", is_lei)?,
-        name: opt_text(fi, &fi_at, "Nm", 140)?,
-        address: opt_address(fi, &fi_at)?,
-        ..Agent::default()
+    let [bicfi, bic, lei, nm, adr, mmb, othr] = first_children(fi, &AGENT_FIELDS);
+    // `BIC` is the 2009 messages' name (pain.001.001.03) for what later ones call `BICFI`.
+    agent.bic = match checked_of(bicfi, &fi_at, "BICFI", "BIC", is_bic)? {
+        Some(b) => Some(b),
+        None => checked_of(bic, &fi_at, "BIC", "BIC", is_bic)?,
     };
-    if let Some(m) = fi.child("ClrSysMmbId") {
+    agent.lei = checked_of(lei, &fi_at, "LEI", "LEI", is_lei)?;
+    agent.name = text_of(nm, &fi_at, "Nm", 140)?;
+    agent.address = None;
+    if let Some(a) = adr {
+        let slot = agent.address.insert(PostalAddress::default());
+        decode_address_into(a, &fi_at.child("PstlAdr", None), slot)?;
+    }
+    agent.member_id = None;
+    agent.clearing_system = None;
+    if let Some(m) = mmb {
         let m_at = fi_at.child("ClrSysMmbId", None);
         agent.member_id = Some(req_text(m, &m_at, "MmbId", 35)?);
         if let Some(sys) = m.child("ClrSysId") {
@@ -552,10 +571,25 @@ pub fn decode_agent<'d, N: Node<'d>>(el: N, at: &At) -> Result<Agent, DecodeErro
             };
         }
     }
-    if let Some(o) = fi.child("Othr") {
-        agent.other_id = Some(req_text(o, &fi_at.child("Othr", None), "Id", 35)?);
+    agent.other_id = match othr {
+        Some(o) => Some(req_text(o, &fi_at.child("Othr", None), "Id", 35)?),
+        None => None,
+    };
+    Ok(())
+}
+
+/// Decode the optional agent `c` (child `name` of the element at `at`) into `slot`.
+pub fn opt_agent_into<'d, N: Node<'d>>(
+    c: Option<N>,
+    at: &At,
+    name: &str,
+    slot: &mut Option<Agent>,
+) -> Result<(), DecodeError> {
+    *slot = None;
+    match c {
+        Some(a) => decode_agent_into(a, &at.child(name, None), slot.insert(Agent::default())),
+        None => Ok(()),
     }
-    Ok(agent)
 }
 
 /// Write an agent element.
@@ -590,6 +624,9 @@ pub struct Party {
     pub address: Option<PostalAddress>,
     /// Organisation or private identification (`Id`).
     pub id: Option<PartyId>,
+    /// Contact details (`CtctDtls`; personal data: redacted in `Debug`). Boxed: most parties
+    /// have none, and a party sits in every transaction several times.
+    pub contact: Option<Box<Contact>>,
 }
 
 impl fmt::Debug for Party {
@@ -599,21 +636,200 @@ impl fmt::Debug for Party {
             .field("country", &self.country)
             .field("address", &self.address.as_ref().map(|_| "<redacted>"))
             .field("id", &self.id)
+            .field("contact", &self.contact.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
 
+/// Contact details of a party (`Contact4`; read from `ContactDetails2` in pain.001.001.03).
+/// Every value is personal data: `Debug` shows only which fields are set.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Contact {
+    /// Name prefix (`NmPrfx`, NamePrefix2Code: DOCT, MADM, MISS, MIST, MIKS).
+    pub name_prefix: Option<String>,
+    /// Name (`Nm`, up to 140 characters).
+    pub name: Option<String>,
+    /// Phone number (`PhneNb`, `+<country code>-<number>`).
+    pub phone: Option<String>,
+    /// Mobile number (`MobNb`, same pattern).
+    pub mobile: Option<String>,
+    /// Fax number (`FaxNb`, same pattern).
+    pub fax: Option<String>,
+    /// E-mail address (`EmailAdr`, up to 2048 characters).
+    pub email: Option<String>,
+    /// E-mail purpose (`EmailPurp`, up to 35 characters).
+    pub email_purpose: Option<String>,
+    /// Job title (`JobTitl`, up to 35 characters).
+    pub job_title: Option<String>,
+    /// Responsibility (`Rspnsblty`, up to 35 characters).
+    pub responsibility: Option<String>,
+    /// Department (`Dept`, up to 70 characters).
+    pub department: Option<String>,
+    /// Other channels (`Othr`), at most [`MAX_OTHER_CONTACTS`].
+    pub others: Vec<OtherContact>,
+    /// Preferred contact method (`PrefrdMtd`: LETT, MAIL, PHON, FAXX, CELL).
+    pub preferred_method: Option<String>,
+}
+
+/// One other contact channel (`OtherContact1`).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct OtherContact {
+    /// Channel type (`ChanlTp`, up to 4 characters). pain.001.001.03's bare `Othr` text is
+    /// carried with channel [`OTHER_CONTACT_V03`].
+    pub channel: String,
+    /// Identifier on that channel (`Id`, up to 128 characters).
+    pub id: Option<String>,
+}
+
+/// Most `CtctDtls/Othr` channels accepted per party (the XSD leaves it unbounded).
+pub const MAX_OTHER_CONTACTS: usize = 16;
+
+/// Channel type given to pain.001.001.03's `Othr` (a bare Max35Text, no channel).
+pub const OTHER_CONTACT_V03: &str = "OTHR";
+
+impl fmt::Debug for Contact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Contact")
+            .field("name_prefix", &self.name_prefix)
+            .field("name", &set(&self.name))
+            .field("phone", &set(&self.phone))
+            .field("mobile", &set(&self.mobile))
+            .field("fax", &set(&self.fax))
+            .field("email", &set(&self.email))
+            .field("others", &self.others.len())
+            .field("preferred_method", &self.preferred_method)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for OtherContact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtherContact").field("channel", &self.channel).finish_non_exhaustive()
+    }
+}
+
+/// `PhoneNumber`: `\+[0-9]{1,3}-[0-9()+\-]{1,30}`.
+pub fn is_phone_number(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('+') else { return false };
+    let Some((cc, nb)) = rest.split_once('-') else { return false };
+    (1..=3).contains(&cc.len())
+        && cc.bytes().all(|b| b.is_ascii_digit())
+        && (1..=30).contains(&nb.len())
+        && nb.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'(' | b')' | b'+' | b'-'))
+}
+
+/// Decode `CtctDtls` (Contact4, or ContactDetails2 whose `Othr` is bare text).
+pub fn decode_contact<'d, N: Node<'d>>(el: N, at: &At) -> Result<Contact, DecodeError> {
+    let phone = |name| opt_checked(el, at, name, "phone number (+NNN-NNNN)", is_phone_number);
+    let mut others = Vec::new();
+    for (i, o) in el.children_named("Othr").enumerate() {
+        let o_at = at.child("Othr", Some(i + 1));
+        if i >= MAX_OTHER_CONTACTS {
+            return Err(o_at.err(ErrorKind::TooLarge(format!(
+                "more than {MAX_OTHER_CONTACTS} other contact channels"
+            ))));
+        }
+        others.push(if o.children().next().is_none() {
+            let id = check_text(o.text(), &o_at, 35)?;
+            OtherContact { channel: OTHER_CONTACT_V03.to_string(), id: Some(id) }
+        } else {
+            OtherContact {
+                channel: req_text(o, &o_at, "ChanlTp", 4)?,
+                id: opt_text(o, &o_at, "Id", 128)?,
+            }
+        });
+    }
+    Ok(Contact {
+        name_prefix: opt_checked(el, at, "NmPrfx", "name prefix (NamePrefix2Code)", |s| {
+            matches!(s, "DOCT" | "MADM" | "MISS" | "MIST" | "MIKS")
+        })?,
+        name: opt_text(el, at, "Nm", 140)?,
+        phone: phone("PhneNb")?,
+        mobile: phone("MobNb")?,
+        fax: phone("FaxNb")?,
+        email: opt_text(el, at, "EmailAdr", 2048)?,
+        email_purpose: opt_text(el, at, "EmailPurp", 35)?,
+        job_title: opt_text(el, at, "JobTitl", 35)?,
+        responsibility: opt_text(el, at, "Rspnsblty", 35)?,
+        department: opt_text(el, at, "Dept", 70)?,
+        others,
+        preferred_method: opt_checked(
+            el,
+            at,
+            "PrefrdMtd",
+            "preferred contact method (PreferredContactMethod1Code)",
+            |s| matches!(s, "LETT" | "MAIL" | "PHON" | "FAXX" | "CELL"),
+        )?,
+    })
+}
+
+/// Write `CtctDtls` as Contact4.
+pub fn encode_contact(w: &mut Writer, c: &Contact) {
+    w.open("CtctDtls");
+    w.opt_leaf("NmPrfx", c.name_prefix.as_deref()).opt_leaf("Nm", c.name.as_deref());
+    w.opt_leaf("PhneNb", c.phone.as_deref()).opt_leaf("MobNb", c.mobile.as_deref());
+    w.opt_leaf("FaxNb", c.fax.as_deref()).opt_leaf("EmailAdr", c.email.as_deref());
+    w.opt_leaf("EmailPurp", c.email_purpose.as_deref());
+    w.opt_leaf("JobTitl", c.job_title.as_deref());
+    w.opt_leaf("Rspnsblty", c.responsibility.as_deref());
+    w.opt_leaf("Dept", c.department.as_deref());
+    for o in &c.others {
+        w.open("Othr").leaf("ChanlTp", &o.channel).opt_leaf("Id", o.id.as_deref());
+        w.close("Othr");
+    }
+    w.opt_leaf("PrefrdMtd", c.preferred_method.as_deref());
+    w.close("CtctDtls");
+}
+
 /// Decode a party element.
 pub fn decode_party<'d, N: Node<'d>>(el: N, at: &At) -> Result<Party, DecodeError> {
-    Ok(Party {
-        name: opt_text(el, at, "Nm", 140)?,
-        country: opt_checked(el, at, "CtryOfRes", "country code", is_country)?,
-        address: opt_address(el, at)?,
-        id: match el.child("Id") {
-            Some(id) => Some(decode_party_id(id, &at.child("Id", None))?),
-            None => None,
-        },
-    })
+    let mut p = Party::default();
+    decode_party_into(el, at, &mut p)?;
+    Ok(p)
+}
+
+/// The children of a party the decoder reads, found in one pass.
+const PARTY_FIELDS: [&str; 5] = ["Nm", "CtryOfRes", "PstlAdr", "Id", "CtctDtls"];
+
+/// [`decode_party`] into `p` (hot path: a party is about 500 bytes, not worth moving through
+/// a `Result`). Same checks in the same order; on error `p` is left part-filled.
+pub fn decode_party_into<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    p: &mut Party,
+) -> Result<(), DecodeError> {
+    let [nm, ctry, adr, id, ctct] = first_children(el, &PARTY_FIELDS);
+    p.name = text_of(nm, at, "Nm", 140)?;
+    p.country = checked_of(ctry, at, "CtryOfRes", "country code", is_country)?;
+    p.address = None;
+    if let Some(a) = adr {
+        let slot = p.address.insert(PostalAddress::default());
+        decode_address_into(a, &at.child("PstlAdr", None), slot)?;
+    }
+    p.id = match id {
+        Some(id) => Some(decode_party_id(id, &at.child("Id", None))?),
+        None => None,
+    };
+    p.contact = match ctct {
+        Some(c) => Some(Box::new(decode_contact(c, &at.child("CtctDtls", None))?)),
+        None => None,
+    };
+    Ok(())
+}
+
+/// Decode the optional party `c` (child `name` of the element at `at`) into `slot`.
+pub fn opt_party_into<'d, N: Node<'d>>(
+    c: Option<N>,
+    at: &At,
+    name: &str,
+    slot: &mut Option<Party>,
+) -> Result<(), DecodeError> {
+    *slot = None;
+    match c {
+        Some(p) => decode_party_into(p, &at.child(name, None), slot.insert(Party::default())),
+        None => Ok(()),
+    }
 }
 
 /// Write a party element.
@@ -627,6 +843,9 @@ pub fn encode_party(w: &mut Writer, name: &str, p: &Party) {
         encode_party_id(w, id);
     }
     w.opt_leaf("CtryOfRes", p.country.as_deref());
+    if let Some(c) = &p.contact {
+        encode_contact(w, c);
+    }
     w.close(name);
 }
 
@@ -832,6 +1051,18 @@ pub fn decode_address_element<'d, N: Node<'d>>(
     a: N,
     at: &At,
 ) -> Result<PostalAddress, DecodeError> {
+    let mut out = PostalAddress::default();
+    decode_address_into(a, at, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_address_element`] into `out` (hot path: no move of the 360-byte value through a
+/// `Result`). `out` is overwritten field by field; on error it is left part-filled.
+pub fn decode_address_into<'d, N: Node<'d>>(
+    a: N,
+    at: &At,
+    out: &mut PostalAddress,
+) -> Result<(), DecodeError> {
     let lines = a
         .children_named("AdrLine")
         .enumerate()
@@ -844,23 +1075,22 @@ pub fn decode_address_element<'d, N: Node<'d>>(
     }
     let [dept, sub, street, b_nb, b_nm, flr, pbx, room, pcd, town, t_loc, dstrct, subdv, ctry] =
         first_children(a, &ADDRESS_FIELDS);
-    Ok(PostalAddress {
-        department: text_of(dept, at, "Dept", 70)?,
-        sub_department: text_of(sub, at, "SubDept", 70)?,
-        street: text_of(street, at, "StrtNm", 70)?,
-        building_number: text_of(b_nb, at, "BldgNb", 16)?,
-        building_name: text_of(b_nm, at, "BldgNm", 35)?,
-        floor: text_of(flr, at, "Flr", 70)?,
-        post_box: text_of(pbx, at, "PstBx", 16)?,
-        room: text_of(room, at, "Room", 70)?,
-        post_code: text_of(pcd, at, "PstCd", 16)?,
-        town: text_of(town, at, "TwnNm", 35)?,
-        town_location: text_of(t_loc, at, "TwnLctnNm", 35)?,
-        district: text_of(dstrct, at, "DstrctNm", 35)?,
-        country_sub_division: text_of(subdv, at, "CtrySubDvsn", 35)?,
-        country: checked_of(ctry, at, "Ctry", "country code", is_country)?,
-        lines,
-    })
+    out.department = text_of(dept, at, "Dept", 70)?;
+    out.sub_department = text_of(sub, at, "SubDept", 70)?;
+    out.street = text_of(street, at, "StrtNm", 70)?;
+    out.building_number = text_of(b_nb, at, "BldgNb", 16)?;
+    out.building_name = text_of(b_nm, at, "BldgNm", 35)?;
+    out.floor = text_of(flr, at, "Flr", 70)?;
+    out.post_box = text_of(pbx, at, "PstBx", 16)?;
+    out.room = text_of(room, at, "Room", 70)?;
+    out.post_code = text_of(pcd, at, "PstCd", 16)?;
+    out.town = text_of(town, at, "TwnNm", 35)?;
+    out.town_location = text_of(t_loc, at, "TwnLctnNm", 35)?;
+    out.district = text_of(dstrct, at, "DstrctNm", 35)?;
+    out.country_sub_division = text_of(subdv, at, "CtrySubDvsn", 35)?;
+    out.country = checked_of(ctry, at, "Ctry", "country code", is_country)?;
+    out.lines = lines;
+    Ok(())
 }
 
 /// The single-valued children of a `PostalAddress24`, in the order they are decoded.
@@ -888,7 +1118,9 @@ pub fn first_children<'d, N: Node<'d>, const K: usize>(el: N, names: &[&str; K])
     for c in el.children() {
         let name = c.name_bytes();
         for (slot, want) in out.iter_mut().zip(names) {
-            if name == want.as_bytes() {
+            // Length and first byte tell most names apart without a call to `memcmp`.
+            let want = want.as_bytes();
+            if name.len() == want.len() && name.first() == want.first() && name == want {
                 if slot.is_none() {
                     *slot = Some(c);
                 }

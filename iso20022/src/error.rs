@@ -6,7 +6,8 @@
 //! a business reject (pacs.002 RJCT) with an ISO 20022 status reason for content errors: CH21
 //! for a missing element, and for an invalid value the most specific code for the element it
 //! is in (AM12 amount, FF08 end-to-end id, RC01 BIC, RC08/RC09/RC10 clearing member id,
-//! AC02/AC03 debtor/creditor account, AC01 an IBAN in any other account), FF02 otherwise.
+//! AC02/AC03 debtor/creditor account, AC01 an IBAN in any other account, CH16 an ISO external
+//! code that is not in its code set), FF02 otherwise.
 
 use crate::codes::StatusReason;
 use std::fmt;
@@ -68,11 +69,18 @@ impl DecodeError {
 
 /// The status reason for an invalid value, chosen by the element it is in: the most specific
 /// ISO code the switch can give (the bank then knows which field to fix), FF02 otherwise.
+/// A status, reason or confirmation code outside its ISO code set (`.../Rsn/Cd`, `TxSts`,
+/// `GrpSts`, `Conf`, `TxCxlSts`, `GrpCxlSts`) is CH16: the XSD took it, its content is wrong.
 fn invalid_reason(path: &str) -> StatusReason {
     let leaf = path.rsplit('/').next().unwrap_or_default();
     let leaf = leaf.split('[').next().unwrap_or_default();
     let within = |el: &str| path.split('/').any(|p| p == el || p.starts_with(&format!("{el}[")));
+    let parent = path.rsplit('/').nth(1).unwrap_or_default();
     match leaf {
+        "Cd" if parent == "Rsn" => StatusReason::ElementContentFormallyIncorrect,
+        "TxSts" | "GrpSts" | "Conf" | "TxCxlSts" | "GrpCxlSts" => {
+            StatusReason::ElementContentFormallyIncorrect
+        }
         "IntrBkSttlmAmt" | "InstdAmt" | "RtrdIntrBkSttlmAmt" | "Amt" | "TtlIntrBkSttlmAmt" => {
             StatusReason::InvalidAmount
         }
@@ -141,6 +149,18 @@ mod tests {
             reason("/Document/FIToFIPmtRtr/TxInf[1]/OrgnlTxRef/UltmtCdtrAcct/Id/IBAN"),
             b(StatusReason::IncorrectAccountNumber)
         );
+        for p in [
+            "/Document/FIToFIPmtStsRpt/TxInfAndSts[1]/StsRsnInf/Rsn/Cd",
+            "/Document/FIToFIPmtStsRpt/TxInfAndSts[1]/TxSts",
+            "/Document/PmtRtr/TxInf[1]/RtrRsnInf[1]/Rsn/Cd",
+            "/Document/FIToFIPmtCxlReq/Undrlyg[1]/TxInf[1]/CxlRsnInf[1]/Rsn/Cd",
+            "/Document/RsltnOfInvstgtn/Sts/Conf",
+            "/Document/RsltnOfInvstgtn/CxlDtls[1]/TxInfAndSts[1]/TxCxlSts",
+        ] {
+            assert_eq!(reason(p), b(StatusReason::ElementContentFormallyIncorrect), "{p}");
+        }
+        // Other `Cd` leaves (purpose, category purpose) are not reason codes.
+        assert_eq!(reason(&format!("{tx}/Purp/Cd")), b(StatusReason::SyntaxError));
         let missing = DecodeError::new("/Document/X/Y", ErrorKind::Missing).reject();
         assert_eq!(missing, b(StatusReason::RequiredCompulsoryElementMissing));
     }

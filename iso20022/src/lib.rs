@@ -28,7 +28,9 @@
 //!         additional_info: None,
 //!         acceptance: None,
 //!         clearing_ref: None,
+//!         ..Default::default()
 //!     }],
+//!     ..Default::default()
 //! };
 //! let out = pacs002::encode(&report);
 //! assert_eq!(pacs002::decode(out.as_bytes(), &Limits::default()).unwrap(), report);

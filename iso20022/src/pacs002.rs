@@ -6,6 +6,7 @@
 use crate::codes::{StatusReason, TxStatus};
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
+use crate::pain002::{decode_reasons, encode_reasons, is_group_status, StatusReasonInfo};
 use crate::tape;
 use crate::xml::{self, Limits, Node, Writer};
 
@@ -27,6 +28,12 @@ pub struct Pacs002 {
     pub original_msg_id: Option<String>,
     /// Its message name id, e.g. `pacs.008.001.08`.
     pub original_msg_name: Option<String>,
+    /// Status of the original message as a whole (`OrgnlGrpInfAndSts/GrpSts`,
+    /// ExternalPaymentGroupStatus1Code: a [`TxStatus`] code or `PART`). Encoded only with
+    /// `original_msg_id` and `original_msg_name`.
+    pub original_group_status: Option<String>,
+    /// Reasons for the group status (`OrgnlGrpInfAndSts/StsRsnInf`), codes checked.
+    pub original_group_reasons: Vec<StatusReasonInfo>,
     /// One status per transaction.
     pub transactions: Vec<TxStatusReport>,
 }
@@ -48,6 +55,12 @@ pub struct TxStatusReport {
     pub reason: Option<StatusReason>,
     /// Narrative for the reason.
     pub additional_info: Option<String>,
+    /// Proprietary reason (`StsRsnInf/Rsn/Prtry`), when the first reason is not an ISO code.
+    pub proprietary_reason: Option<String>,
+    /// Further `AddtlInf` lines of the first reason, after `additional_info`.
+    pub more_additional_info: Vec<String>,
+    /// Every `StsRsnInf` after the first, codes checked like the first.
+    pub further_reasons: Vec<StatusReasonInfo>,
     /// Acceptance date-time.
     pub acceptance: Option<String>,
     /// Clearing system reference (the switch's own transfer id).
@@ -85,13 +98,24 @@ pub fn decode_element<'d, N: Node<'d>>(
     let at = at.child("FIToFIPmtStsRpt", None);
     let hdr = req(body, &at, "GrpHdr")?;
     let h_at = at.child("GrpHdr", None);
+    let mut original_group_status = None;
+    let mut original_group_reasons = Vec::new();
     let (original_msg_id, original_msg_name) = match body.child("OrgnlGrpInfAndSts") {
         Some(o) => {
             let o_at = at.child("OrgnlGrpInfAndSts", None);
-            (
+            let ids = (
                 Some(req_text(o, &o_at, "OrgnlMsgId", 35)?),
                 Some(req_text(o, &o_at, "OrgnlMsgNmId", 35)?),
-            )
+            );
+            original_group_status = opt_checked(
+                o,
+                &o_at,
+                "GrpSts",
+                "group status (ExternalPaymentGroupStatus1Code)",
+                is_group_status,
+            )?;
+            original_group_reasons = decode_reasons(o, &o_at)?;
+            ids
         }
         None => (None, None),
     };
@@ -119,6 +143,8 @@ pub fn decode_element<'d, N: Node<'d>>(
             .transpose()?,
         original_msg_id,
         original_msg_name,
+        original_group_status,
+        original_group_reasons,
         transactions,
     })
 }
@@ -131,33 +157,42 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At) -> Result<TxStatusReport, DecodeEr
             ErrorKind::Invalid(format!("{status_text:?} is not a known transaction status")),
         )
     })?;
-    let mut reason = None;
-    let mut additional_info = None;
-    if let Some(info) = el.child("StsRsnInf") {
-        let i_at = at.child("StsRsnInf", None);
-        if let Some(rsn) = info.child("Rsn") {
-            if let Some(cd) = rsn.child("Cd") {
-                reason = Some(StatusReason::from_code(cd.text()).ok_or_else(|| {
-                    i_at.child("Rsn", None).err_at(
-                        "Cd",
-                        ErrorKind::Invalid(format!("{:?} is not a known status reason", cd.text())),
-                    )
-                })?);
-            }
-        }
-        additional_info = opt_text(info, &i_at, "AddtlInf", 105)?;
-    }
+    let mut reasons = tx_reasons(el, at)?.into_iter();
+    let first = reasons.next().unwrap_or_default();
+    let mut first_info = first.additional_info.into_iter();
+    let additional_info = first_info.next();
     Ok(TxStatusReport {
         original_instr_id: opt_text(el, at, "OrgnlInstrId", 35)?,
         original_end_to_end_id: opt_text(el, at, "OrgnlEndToEndId", 35)?,
         original_tx_id: opt_text(el, at, "OrgnlTxId", 35)?,
         original_uetr: opt_checked(el, at, "OrgnlUETR", "UUIDv4", is_uuid_v4)?,
         status,
-        reason,
+        reason: first.reason,
         additional_info,
+        proprietary_reason: first.proprietary,
+        more_additional_info: first_info.collect(),
+        further_reasons: reasons.collect(),
         acceptance: opt_checked(el, at, "AccptncDtTm", "ISO date-time", is_iso_datetime)?,
         clearing_ref: opt_text(el, at, "ClrSysRef", 35)?,
     })
+}
+
+/// Every `StsRsnInf` of a transaction, each code checked against [`StatusReason`]. A single
+/// one is addressed without an index (`.../StsRsnInf/Rsn/Cd`), several as `StsRsnInf[n]`.
+fn tx_reasons<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<StatusReasonInfo>, DecodeError> {
+    let mut infos = el.children_named("StsRsnInf");
+    let (Some(first), None) = (infos.next(), infos.next()) else {
+        return decode_reasons(el, at);
+    };
+    let i_at = at.child("StsRsnInf", None);
+    let (reason, proprietary) = decode_reason(
+        first,
+        &i_at,
+        "status reason (ExternalStatusReason1Code)",
+        StatusReason::from_code,
+    )?;
+    let additional_info = additional_info(first, &i_at)?;
+    Ok(vec![StatusReasonInfo { reason, proprietary, additional_info }])
 }
 
 /// Encode a pacs.002.001.10 document.
@@ -174,6 +209,8 @@ pub fn encode(msg: &Pacs002) -> String {
     w.close("GrpHdr");
     if let (Some(id), Some(name)) = (&msg.original_msg_id, &msg.original_msg_name) {
         w.open("OrgnlGrpInfAndSts").leaf("OrgnlMsgId", id).leaf("OrgnlMsgNmId", name);
+        w.opt_leaf("GrpSts", msg.original_group_status.as_deref());
+        encode_reasons(&mut w, &msg.original_group_reasons);
         w.close("OrgnlGrpInfAndSts");
     }
     for tx in &msg.transactions {
@@ -183,14 +220,20 @@ pub fn encode(msg: &Pacs002) -> String {
         w.opt_leaf("OrgnlTxId", tx.original_tx_id.as_deref());
         w.opt_leaf("OrgnlUETR", tx.original_uetr.as_deref());
         w.leaf("TxSts", tx.status.code());
-        if tx.reason.is_some() || tx.additional_info.is_some() {
+        let first_has = tx.reason.is_some()
+            || tx.proprietary_reason.is_some()
+            || tx.additional_info.is_some()
+            || !tx.more_additional_info.is_empty();
+        if first_has || !tx.further_reasons.is_empty() {
             w.open("StsRsnInf");
-            if let Some(r) = tx.reason {
-                w.open("Rsn").leaf("Cd", r.code()).close("Rsn");
-            }
+            encode_reason(&mut w, tx.reason.map(|r| r.code()), tx.proprietary_reason.as_deref());
             w.opt_leaf("AddtlInf", tx.additional_info.as_deref());
+            for a in &tx.more_additional_info {
+                w.leaf("AddtlInf", a);
+            }
             w.close("StsRsnInf");
         }
+        encode_reasons(&mut w, &tx.further_reasons);
         w.opt_leaf("AccptncDtTm", tx.acceptance.as_deref());
         w.opt_leaf("ClrSysRef", tx.clearing_ref.as_deref());
         w.close("TxInfAndSts");

@@ -253,8 +253,6 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At, t: &mut CreditTransfer) -> Result<
     let need = |c: Option<N>, name: &str| c.ok_or_else(|| at.err_at(name, ErrorKind::Missing));
     let agent =
         |c: Option<N>, name: &str| c.map(|a| decode_agent(a, &at.child(name, None))).transpose();
-    let party =
-        |c: Option<N>, name: &str| c.map(|p| decode_party(p, &at.child(name, None))).transpose();
     let account =
         |c: Option<N>, name: &str| c.map(|a| decode_account(a, &at.child(name, None))).transpose();
     let pmt = need(pmt, "PmtId")?;
@@ -292,13 +290,15 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At, t: &mut CreditTransfer) -> Result<
         matches!(s, "DEBT" | "CRED" | "SHAR" | "SLEV")
     })?
     .ok_or_else(|| at.err_at("ChrgBr", ErrorKind::Missing))?;
-    t.instructing_agent = agent(instg, "InstgAgt")?;
-    t.instructed_agent = agent(instd, "InstdAgt")?;
-    t.debtor = decode_party(need(dbtr, "Dbtr")?, &at.child("Dbtr", None))?;
+    // Agents and parties (about 500 bytes each) are decoded in their slots, not moved.
+    opt_agent_into(instg, at, "InstgAgt", &mut t.instructing_agent)?;
+    opt_agent_into(instd, at, "InstdAgt", &mut t.instructed_agent)?;
+    decode_party_into(need(dbtr, "Dbtr")?, &at.child("Dbtr", None), &mut t.debtor)?;
     t.debtor_account = account(dbtr_acct, "DbtrAcct")?;
-    t.debtor_agent = decode_agent(need(dbtr_agt, "DbtrAgt")?, &at.child("DbtrAgt", None))?;
-    t.creditor_agent = decode_agent(need(cdtr_agt, "CdtrAgt")?, &at.child("CdtrAgt", None))?;
-    t.creditor = decode_party(need(cdtr, "Cdtr")?, &at.child("Cdtr", None))?;
+    decode_agent_into(need(dbtr_agt, "DbtrAgt")?, &at.child("DbtrAgt", None), &mut t.debtor_agent)?;
+    let cdtr_agt = need(cdtr_agt, "CdtrAgt")?;
+    decode_agent_into(cdtr_agt, &at.child("CdtrAgt", None), &mut t.creditor_agent)?;
+    decode_party_into(need(cdtr, "Cdtr")?, &at.child("Cdtr", None), &mut t.creditor)?;
     t.creditor_account = account(cdtr_acct, "CdtrAcct")?;
     t.purpose = purpose;
     t.purpose_proprietary = purpose_proprietary;
@@ -309,9 +309,9 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At, t: &mut CreditTransfer) -> Result<
     t.exchange_rate = checked_of(xchg, at, "XchgRate", "rate (BaseOneRate)", is_base_one_rate)?;
     t.charges = charges;
     t.intermediary_agents = intermediary_agents;
-    t.ultimate_debtor = party(ultmt_dbtr, "UltmtDbtr")?;
-    t.initiating_party = party(initg, "InitgPty")?;
-    t.ultimate_creditor = party(ultmt_cdtr, "UltmtCdtr")?;
+    opt_party_into(ultmt_dbtr, at, "UltmtDbtr", &mut t.ultimate_debtor)?;
+    opt_party_into(initg, at, "InitgPty", &mut t.initiating_party)?;
+    opt_party_into(ultmt_cdtr, at, "UltmtCdtr", &mut t.ultimate_creditor)?;
     t.structured_remittance = structured_remittance;
     t.related_remittance = related(el, at)?;
     Ok(())

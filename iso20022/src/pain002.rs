@@ -121,11 +121,16 @@ pub struct TransactionStatus {
     pub clearing_ref: Option<String>,
 }
 
-fn is_group_status(s: &str) -> bool {
+/// Whether `s` is an ExternalPaymentGroupStatus1Code: a transaction status or `PART`.
+pub(crate) fn is_group_status(s: &str) -> bool {
     s == "PART" || TxStatus::from_code(s).is_some()
 }
 
-fn decode_reasons<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<StatusReasonInfo>, DecodeError> {
+/// Every `StsRsnInf` child of `el`, codes checked against [`StatusReason`].
+pub(crate) fn decode_reasons<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+) -> Result<Vec<StatusReasonInfo>, DecodeError> {
     let mut v = Vec::new();
     for (i, r) in el.children_named("StsRsnInf").enumerate() {
         let r_at = at.child("StsRsnInf", Some(i + 1));
@@ -144,7 +149,8 @@ fn decode_reasons<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<StatusReasonInf
     Ok(v)
 }
 
-fn encode_reasons(w: &mut Writer, reasons: &[StatusReasonInfo]) {
+/// Write one `StsRsnInf` per reason.
+pub(crate) fn encode_reasons(w: &mut Writer, reasons: &[StatusReasonInfo]) {
     for r in reasons {
         w.open("StsRsnInf");
         encode_reason(w, r.reason.map(|c| c.code()), r.proprietary.as_deref());

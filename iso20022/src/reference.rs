@@ -188,9 +188,12 @@ pub fn opt_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<Remittan
     for (i, u) in r.children_named("Ustrd").enumerate() {
         out.unstructured.push(check_text(u.text(), &at.child("Ustrd", Some(i + 1)), 140)?);
     }
+    // A `CreditorRef` is about 3 KB: each is filled in its place in the vector, sized once.
+    out.creditor_refs.reserve_exact(r.children_named("Strd").count());
     for (i, s) in r.children_named("Strd").enumerate() {
         let s_at = at.child("Strd", Some(i + 1));
-        let mut cref = CreditorRef::default();
+        out.creditor_refs.push(CreditorRef::default());
+        let Some(cref) = out.creditor_refs.last_mut() else { break };
         if let Some(d) = s.child("RfrdDocInf") {
             // Indexed when the block refers to more than one document, so paths are exact.
             let many = s.children_named("RfrdDocInf").nth(1).is_some();
@@ -228,7 +231,6 @@ pub fn opt_remittance<'d, N: Node<'d>>(el: N, at: &At) -> Result<Option<Remittan
         cref.tax = opt_tax(s, &s_at)?;
         cref.garnishment = opt_garnishment(s, &s_at)?;
         cref.additional_info = additional_remittance(s, &s_at)?;
-        out.creditor_refs.push(cref);
     }
     Ok(Some(out))
 }

@@ -25,15 +25,39 @@ use std::borrow::Cow;
 
 const NONE: usize = usize::MAX;
 
-/// One element of a [`Tape`].
+/// "No entry" in an entry's links.
+const NO_LINK: u32 = u32::MAX;
+
+/// Most entries and attributes a tape indexes (its links are 32-bit); more is refused as over
+/// the element limit, whatever [`Limits::max_elements`] says.
+pub const TAPE_INDEX_MAX: usize = u32::MAX as usize - 1;
+
+/// The key under which an element's own namespace declaration is kept among its attributes.
+/// It cannot be an attribute's local name (those never end in `:`).
+const XMLNS_KEY: &[u8] = b"xmlns:";
+
+/// One element of a [`Tape`]: 64 bytes (links and attribute range are 32-bit; the element's
+/// namespace, rare, sits among its attributes under [`XMLNS_KEY`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry<'a> {
     name: Cow<'a, [u8]>,
     text: Cow<'a, str>,
-    xmlns: Option<Cow<'a, str>>,
-    first_child: usize,
-    next_sibling: usize,
-    attrs: (usize, usize),
+    first_child: u32,
+    next_sibling: u32,
+    attrs: (u32, u32),
+}
+
+/// An entry link as an index (`NO_LINK` is past the end of any tape: tapes hold at most
+/// [`TAPE_INDEX_MAX`] entries).
+#[inline]
+fn at_link(link: u32) -> usize {
+    link as usize
+}
+
+/// A tape index as a link, if it fits.
+#[inline]
+fn to_link(idx: usize) -> Option<u32> {
+    u32::try_from(idx).ok().filter(|&l| l != NO_LINK)
 }
 
 /// A parsed document: every element in document order, linked to its children, borrowing
@@ -45,7 +69,7 @@ pub struct Tape<'a> {
     root_ns: Option<Cow<'a, str>>,
 }
 
-/// Most entries a thread keeps for the next parse (about 450 KB); a bigger tape is freed.
+/// Most entries a thread keeps for the next parse (256 KB); a bigger tape is freed.
 pub const SPARE_ENTRIES_MAX: usize = 4096;
 
 thread_local! {
@@ -127,7 +151,7 @@ impl<'d> Iterator for TapeChildren<'d> {
     fn next(&mut self) -> Option<TapeNode<'d>> {
         let e = self.tape.entries.get(self.next)?;
         let node = TapeNode { tape: self.tape, idx: self.next };
-        self.next = e.next_sibling;
+        self.next = at_link(e.next_sibling);
         Some(node)
     }
 }
@@ -139,12 +163,12 @@ impl<'d> Node<'d> for TapeNode<'d> {
     }
     fn child(self, name: &str) -> Option<Self> {
         // The sibling chain walked over the entries directly (one bounds check per step).
-        let mut next = self.entry()?.first_child;
+        let mut next = at_link(self.entry()?.first_child);
         while let Some(e) = self.tape.entries.get(next) {
             if same(&e.name, name.as_bytes()) {
                 return Some(TapeNode { tape: self.tape, idx: next });
             }
-            next = e.next_sibling;
+            next = at_link(e.next_sibling);
         }
         None
     }
@@ -162,14 +186,19 @@ impl<'d> Node<'d> for TapeNode<'d> {
     }
     fn attr(self, name: &str) -> Option<&'d str> {
         let e = self.entry()?;
-        let attrs = self.tape.attrs.get(e.attrs.0..e.attrs.1)?;
+        let attrs = self.tape.attrs.get(e.attrs.0 as usize..e.attrs.1 as usize)?;
         attrs.iter().find(|(k, _)| **k == *name.as_bytes()).map(|(_, v)| &**v)
     }
     fn xmlns(self) -> Option<&'d str> {
-        self.entry()?.xmlns.as_deref()
+        let e = self.entry()?;
+        let attrs = self.tape.attrs.get(e.attrs.0 as usize..e.attrs.1 as usize)?;
+        attrs.iter().rfind(|(k, _)| **k == *XMLNS_KEY).map(|(_, v)| &**v)
     }
     fn children(self) -> TapeChildren<'d> {
-        TapeChildren { tape: self.tape, next: self.entry().map_or(NONE, |e| e.first_child) }
+        TapeChildren {
+            tape: self.tape,
+            next: self.entry().map_or(NONE, |e| at_link(e.first_child)),
+        }
     }
 }
 
@@ -247,8 +276,8 @@ impl<'a> Builder<'a> {
         if self.root_done {
             return Err(malformed("/".into(), "content after the root element".into()));
         }
-        if self.tape.entries.len() >= limits.max_elements {
-            let m = format!("more than {} elements", limits.max_elements);
+        if self.tape.entries.len() >= limits.max_elements.min(TAPE_INDEX_MAX) {
+            let m = format!("more than {} elements", limits.max_elements.min(TAPE_INDEX_MAX));
             return Err(DecodeError { path: self.path(), kind: ErrorKind::TooLarge(m) });
         }
         if self.stack.len() >= limits.max_depth {
@@ -257,14 +286,15 @@ impl<'a> Builder<'a> {
         }
         let qname = start.name();
         let prefix = qname.prefix();
+        let first_attr = self.attr_index()?;
         let mut entry = Entry {
             name: bytes_in(self.input, local_bytes(qname.into_inner())),
             text: Cow::Borrowed(""),
-            xmlns: None,
-            first_child: NONE,
-            next_sibling: NONE,
-            attrs: (self.tape.attrs.len(), self.tape.attrs.len()),
+            first_child: NO_LINK,
+            next_sibling: NO_LINK,
+            attrs: (first_attr, first_attr),
         };
+        let mut xmlns = None;
         for attr in start.attributes() {
             let attr = attr.map_err(|e| malformed(self.path(), e.to_string()))?;
             let key = attr.key.as_ref();
@@ -275,7 +305,7 @@ impl<'a> Builder<'a> {
                     self.tape.root_ns = Some(value.clone());
                 }
                 if prefix.is_none() {
-                    entry.xmlns = Some(value);
+                    xmlns = Some(value);
                 }
                 continue;
             }
@@ -284,13 +314,16 @@ impl<'a> Builder<'a> {
                     if self.stack.is_empty() {
                         self.tape.root_ns = Some(value.clone());
                     }
-                    entry.xmlns = Some(value);
+                    xmlns = Some(value);
                 }
                 continue;
             }
             self.tape.attrs.push((bytes_in(self.input, local_bytes(key)), value));
         }
-        entry.attrs.1 = self.tape.attrs.len();
+        if let Some(ns) = xmlns {
+            self.tape.attrs.push((Cow::Borrowed(XMLNS_KEY), ns));
+        }
+        entry.attrs.1 = self.attr_index()?;
         let idx = self.tape.entries.len();
         if let Some((parent, last)) = self.stack.last_mut() {
             link(&mut self.tape.entries, *parent, last, idx);
@@ -298,6 +331,14 @@ impl<'a> Builder<'a> {
         self.tape.entries.push(entry);
         self.stack.push((idx, NONE));
         Ok(())
+    }
+
+    /// The number of attributes so far as an index of the tape's attribute list.
+    fn attr_index(&self) -> Result<u32, DecodeError> {
+        to_link(self.tape.attrs.len()).ok_or_else(|| DecodeError {
+            path: self.path(),
+            kind: ErrorKind::TooLarge(format!("more than {TAPE_INDEX_MAX} attributes")),
+        })
     }
 
     fn text(&mut self, more: Cow<'a, str>, what: &str) -> Res {
@@ -454,6 +495,49 @@ fn unescaped(s: &str, has_amp: bool) -> Option<Cow<'_, str>> {
     }
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `x` equal to `c`, flagged in their high bit. The lowest flag is exact; a flag
+/// above a true match may be spurious (the borrow runs upwards), so only the lowest is read.
+#[inline]
+fn eq_mask(x: u64, c: u8) -> u64 {
+    let y = x ^ LO.wrapping_mul(u64::from(c));
+    y.wrapping_sub(LO) & !y & HI
+}
+
+/// Where text ends: the index of the first `<` in `b` (its length if none), and whether an
+/// `&` comes before it. Eight bytes at a time (text values are short: a call to `memchr`
+/// costs more than it saves), then byte by byte for the tail.
+fn text_end(b: &[u8]) -> (usize, bool) {
+    let mut i = 0;
+    let mut amp = false;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let lt = eq_mask(x, b'<');
+        let am = eq_mask(x, b'&');
+        if lt != 0 {
+            // Little-endian: the lowest flagged byte is the first `<`; an `&` before it is
+            // a flag in the bytes below (never spurious: those lie below any true match).
+            let k = lt.trailing_zeros() / 8;
+            let below = (1u64 << (k * 8)).wrapping_sub(1);
+            return (i + k as usize, amp || am & below != 0);
+        }
+        amp |= am != 0;
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'<' {
+            break;
+        }
+        amp |= c == b'&';
+        i += 1;
+    }
+    (i, amp)
+}
+
 /// The state of the plain scanner: position, tape, open elements (entry, raw name).
 struct Plain<'a> {
     input: &'a [u8],
@@ -540,23 +624,8 @@ impl<'a> Plain<'a> {
     /// only whitespace may follow the root), trailing whitespace trimmed as quick-xml does.
     fn text(&mut self) -> Option<()> {
         let start = self.pos;
-        let mut end = start;
-        let mut has_amp = false;
-        // Most text is a short value: a plain loop, noting `&` on the way; memchr beyond.
-        loop {
-            match self.input.get(end) {
-                None | Some(b'<') => break,
-                Some(b'&') => has_amp = true,
-                Some(_) => {}
-            }
-            end += 1;
-            if end - start == 64 {
-                let rest = self.input.get(end..)?;
-                end = memchr::memchr(b'<', rest).map_or(self.input.len(), |k| end + k);
-                has_amp = has_amp || self.input.get(start..end)?.contains(&b'&');
-                break;
-            }
-        }
+        let (len, has_amp) = text_end(self.input.get(start..)?);
+        let end = start + len;
         self.pos = end;
         let mut last = end;
         while last > start && self.input.get(last - 1).copied().is_some_and(is_ws) {
@@ -603,33 +672,38 @@ impl<'a> Plain<'a> {
 
     /// Move the scratch attributes of a start tag into `entry` and the tape: namespace
     /// declarations as the owned parser reads them, the others by local name.
-    fn attach_attributes(&mut self, entry: &mut Entry<'a>, prefix: Option<&[u8]>) {
+    fn attach_attributes(&mut self, entry: &mut Entry<'a>, prefix: Option<&[u8]>) -> Option<()> {
         let root = self.stack.is_empty();
+        let mut xmlns = None;
         for (key, value) in self.scratch.drain(..) {
             if key == b"xmlns" {
                 if root {
                     self.tape.root_ns = Some(value.clone());
                 }
                 if prefix.is_none() {
-                    entry.xmlns = Some(value);
+                    xmlns = Some(value);
                 }
             } else if key.starts_with(b"xmlns:") {
                 if prefix.is_some_and(|p| p == local_bytes(key)) {
                     if root {
                         self.tape.root_ns = Some(value.clone());
                     }
-                    entry.xmlns = Some(value);
+                    xmlns = Some(value);
                 }
             } else {
                 self.tape.attrs.push((Cow::Borrowed(local_bytes(key)), value));
             }
         }
-        entry.attrs.1 = self.tape.attrs.len();
+        if let Some(ns) = xmlns {
+            self.tape.attrs.push((Cow::Borrowed(XMLNS_KEY), ns));
+        }
+        entry.attrs.1 = to_link(self.tape.attrs.len())?;
+        Some(())
     }
 
     fn start_tag(&mut self, limits: &Limits) -> Option<()> {
         if self.root_done
-            || self.tape.entries.len() >= limits.max_elements
+            || self.tape.entries.len() >= limits.max_elements.min(TAPE_INDEX_MAX)
             || self.stack.len() >= limits.max_depth
         {
             return None;
@@ -652,17 +726,17 @@ impl<'a> Plain<'a> {
                 _ => return None,
             }
         };
+        let first_attr = to_link(self.tape.attrs.len())?;
         let mut entry = Entry {
             name: Cow::Borrowed(local),
             text: Cow::Borrowed(""),
-            xmlns: None,
-            first_child: NONE,
-            next_sibling: NONE,
-            attrs: (self.tape.attrs.len(), self.tape.attrs.len()),
+            first_child: NO_LINK,
+            next_sibling: NO_LINK,
+            attrs: (first_attr, first_attr),
         };
         if !self.scratch.is_empty() {
             let prefix = memchr::memchr(b':', raw).and_then(|i| raw.get(..i));
-            self.attach_attributes(&mut entry, prefix);
+            self.attach_attributes(&mut entry, prefix)?;
         }
         let idx = self.tape.entries.len();
         if let Some((parent, _, last)) = self.stack.last_mut() {
@@ -714,7 +788,10 @@ impl<'a> OpenStack<'a> {
 }
 
 /// Attach entry `idx` as the next child of `parent`, whose last child so far is `last`.
+/// Both readers refuse more than [`TAPE_INDEX_MAX`] entries before they get here, so `idx`
+/// always fits a link.
 fn link(entries: &mut [Entry<'_>], parent: usize, last: &mut usize, idx: usize) {
+    let Some(l) = to_link(idx) else { return };
     let slot = match entries.get_mut(*last) {
         Some(prev) => &mut prev.next_sibling,
         None => match entries.get_mut(parent) {
@@ -722,7 +799,7 @@ fn link(entries: &mut [Entry<'_>], parent: usize, last: &mut usize, idx: usize) 
             None => return,
         },
     };
-    *slot = idx;
+    *slot = l;
     *last = idx;
 }
 
@@ -780,6 +857,40 @@ pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
 mod tests {
     use super::*;
     use crate::xml;
+
+    #[test]
+    fn text_end_finds_the_first_lt_and_an_amp_before_it() {
+        let naive = |b: &[u8]| {
+            let end = b.iter().position(|&c| c == b'<').unwrap_or(b.len());
+            (end, b[..end].contains(&b'&'))
+        };
+        let cases: [&[u8]; 12] = [
+            b"",
+            b"<",
+            b"abc",
+            b"abcdefgh<",
+            b"abcdefg&<",
+            b"&bcdefghijklmnop<q&",
+            b"abcdefghijklmno<&",
+            b"a<&&&&&&&&&&&&&&",
+            b"\x01<\x01&",
+            b"=;<&",
+            b"0123456789abcdef0123&<",
+            b"\xff\xfe\x7f\x80<&",
+        ];
+        for c in cases {
+            assert_eq!(text_end(c), naive(c), "{c:?}");
+        }
+        // Every position of `<` and `&` in a 20-byte run.
+        for lt in 0..20 {
+            for amp in 0..20 {
+                let mut b = vec![b'x'; 20];
+                b[amp] = b'&';
+                b[lt] = b'<';
+                assert_eq!(text_end(&b), naive(&b), "lt {lt} amp {amp}");
+            }
+        }
+    }
 
     #[test]
     fn reads_like_the_owned_tree() {

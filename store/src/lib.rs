@@ -53,6 +53,9 @@
 //! after them) is truncated away; any other damage is refused with [`JournalError::Corrupt`].
 //! A failed write or sync poisons the journal: every later call returns
 //! [`JournalError::Poisoned`] and the process must restart and recover from disk.
+//! Segments that the oldest kept snapshot covers are deleted, or, with
+//! [`JournalOptions::archive_dir`], moved durably into an archive directory that
+//! [`FileJournal::replay_history_read_only`] reads back, before the live segments, for audits.
 //!
 //! [`FileJournal`] is the plain single-threaded journal (the caller batches and calls `sync`);
 //! [`group::GroupCommitter`] runs one on its own thread for many producers, syncing as soon as
@@ -62,11 +65,15 @@
 
 use std::io;
 
+mod archive;
 mod file;
 pub mod group;
 pub mod segment;
 mod snapshot;
+#[cfg(feature = "uring")]
+mod uring;
 
+pub use archive::History;
 pub use file::{
     FileJournal, JournalOptions, Recovery, Replay, LOCK_FILE_NAME, SEGMENT_FILE_MAX_BYTES,
 };
@@ -149,6 +156,58 @@ pub enum JournalError {
 }
 
 /// An append-only, durable journal.
+///
+/// The contract every implementation keeps (the embedded [`FileJournal`] and, later, a
+/// ScyllaDB backend): sequence numbers start at 1 and go up by one with no gap; `append` does
+/// no I/O that can be acknowledged; `sync` returns `Ok` only once every record appended
+/// before it would survive the loss of the process and of the machine it runs on; after a
+/// failed or timed-out `sync` the journal is poisoned (every later call answers
+/// [`JournalError::Poisoned`]) because the outcome is unknown; a journal has one writer.
+/// Opening and replay are not in the trait: each implementation has its own constructor that
+/// delivers at most one [`Replay::Snapshot`] and then every later [`Replay::Record`] in
+/// order, like [`FileJournal::open_with`], and hands back a journal positioned after them.
+///
+/// # What a ScyllaDB (or Cassandra) implementation must guarantee
+///
+/// The trait needs nothing that such a store cannot give, provided the backend does this
+/// (written down here before any code, as there is no cluster to test against yet):
+///
+/// - **Order per partition.** Records live in rows keyed by
+///   `((journal_id, bucket), seq)` with `bucket = seq / records_per_bucket` (partitions of
+///   bounded size, a limit in the options) and `seq` the clustering key, ascending, so that a
+///   replay reads bucket after bucket in sequence order. Each row carries the record's
+///   CRC-32C as in the file format, checked at replay.
+/// - **One writer, fenced.** Opening takes ownership with a lightweight transaction on a
+///   `journal_owner` row (`UPDATE ... SET epoch = :new IF epoch = :seen`, `SERIAL`
+///   consistency); a second writer gets the equivalent of [`JournalError::Locked`]. The new
+///   owner then stamps its epoch, by LWT, into a static column of the bucket that will hold
+///   its next record, and into each new bucket before its first row. Every batch `sync`
+///   writes is a conditional batch on one bucket partition (`IF writer_epoch = :mine`), so a
+///   writer that lost ownership (a stalled process, a split brain) cannot append after its
+///   successor: its `sync` fails and poisons it. A batch that spans two buckets is two such
+///   writes, first bucket first.
+/// - **Durable means acknowledged by a quorum.** `sync` returns `Ok` only after the writes
+///   are acknowledged at `QUORUM` (`LOCAL_QUORUM` in one data centre) with the Paxos commit
+///   done; a timeout is a failed sync (the write may or may not have landed), never a retry
+///   that could acknowledge twice. Recovery reads at `QUORUM` / `SERIAL` so that every
+///   acknowledged record is seen.
+/// - **Idempotent replay.** A record is written once under its sequence number (`IF NOT
+///   EXISTS` semantics through the fenced batch); recovery after a poisoned sync reads what
+///   landed and continues from the last contiguous record: a missing tail (a batch not
+///   acknowledged) is a torn tail, a gap followed by records is corruption
+///   ([`JournalError::Corrupt`]), exactly as for segment files. Replaying the same journal
+///   twice delivers the same records; callers apply them idempotently.
+/// - **Snapshots** are rows of bounded chunks (a limit like
+///   [`JournalOptions::snapshot_bytes_max`], chunks well under the cell sizes Scylla
+///   advises) written with their CRC before the row that names the newest snapshot; records
+///   covered by the oldest kept snapshot are deleted (or kept, as with
+///   [`JournalOptions::archive_dir`]) only after that row is written.
+/// - **Errors** of the driver map to [`JournalError::Io`] (with `io::Error::other` and the
+///   driver's message) until the backend needs a variant of its own; [`JournalError`] is
+///   `#[non_exhaustive]`, so one can be added.
+///
+/// The blocking, `&mut self` shape fits: the backend runs on the group committer's writer
+/// thread ([`group::GroupCommitter`]) and can block on its driver's future inside `sync`.
 pub trait Journal: Send {
     /// Add a record to the current batch; returns its sequence number. Not durable until
     /// [`Journal::sync`] returns.
@@ -356,6 +415,55 @@ mod tests {
         j.sync().unwrap();
         drop(j);
         assert_eq!(replay(&dir).unwrap(), vec![b"one".to_vec()]);
+    }
+
+    #[test]
+    fn io_uring_follows_the_feature_and_is_refused_by_name_without_it() {
+        assert_eq!(JournalOptions::default().io_uring, cfg!(feature = "uring"));
+        let dir = tempfile::tempdir().unwrap();
+        let opts = JournalOptions { io_uring: true, ..JournalOptions::default() };
+        let opened = FileJournal::open_with(dir.path(), opts, |_| Ok(()));
+        if cfg!(feature = "uring") {
+            opened.unwrap();
+        } else {
+            match opened {
+                Err(JournalError::InvalidOptions(m)) => assert!(m.contains("`uring` feature")),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// Both write paths leave the same bytes on disk, segment rolls included.
+    #[cfg(feature = "uring")]
+    #[test]
+    fn io_uring_and_plain_writes_leave_identical_files() {
+        let write = |io_uring: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = JournalOptions {
+                segment_bytes_max: 20_000,
+                write_buffer_bytes: 3_000,
+                io_uring,
+                ..JournalOptions::default()
+            };
+            let (mut j, _) = FileJournal::open_with(dir.path(), opts, |_| Ok(())).unwrap();
+            for i in 0..700u64 {
+                j.append(&i.to_le_bytes().repeat(1 + (i % 40) as usize)).unwrap();
+                if i % 97 == 0 {
+                    j.sync().unwrap();
+                }
+            }
+            j.sync().unwrap();
+            let files: Vec<(std::ffi::OsString, Vec<u8>)> = j
+                .segment_paths()
+                .iter()
+                .map(|p| (p.file_name().unwrap().to_owned(), std::fs::read(p).unwrap()))
+                .collect();
+            (dir, files)
+        };
+        let (_a, with_uring) = write(true);
+        let (_b, plain) = write(false);
+        assert!(plain.len() > 3, "several segments: {}", plain.len());
+        assert_eq!(with_uring, plain);
     }
 
     #[test]

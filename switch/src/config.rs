@@ -26,6 +26,9 @@ pub struct Config {
     /// Returns, recalls, status enquiries and fraud holds.
     #[serde(default)]
     pub exceptions: Exceptions,
+    /// The journal: snapshots.
+    #[serde(default)]
+    pub journal: JournalSettings,
     /// Participants.
     #[serde(default)]
     pub participants: Vec<ParticipantConfig>,
@@ -157,6 +160,27 @@ fn enquiries_per_second() -> u32 {
 
 fn enquiry_burst() -> u32 {
     100
+}
+
+/// The journal (`[journal]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSettings {
+    /// The core thread writes a snapshot of the whole core state once this many journal
+    /// records were appended since the last one, so a restart replays only the records after
+    /// it; 0: never. The journal then deletes the segments the older kept snapshot covers.
+    #[serde(default = "snapshot_every_records")]
+    pub snapshot_every_records: u64,
+}
+
+fn snapshot_every_records() -> u64 {
+    1_000_000
+}
+
+impl Default for JournalSettings {
+    fn default() -> Self {
+        JournalSettings { snapshot_every_records: snapshot_every_records() }
+    }
 }
 
 /// Rules of the exception flows.
@@ -314,6 +338,7 @@ impl Config {
             scheme: Scheme::default(),
             limits: Limits::default(),
             exceptions: Exceptions::default(),
+            journal: JournalSettings::default(),
             participants: vec![
                 bank("BKAABRSP", "Banco Alfa", "10000001", 5_000_000_000),
                 bank("BKBBBRSP", "Banco Beta", "10000002", 5_000_000_000),

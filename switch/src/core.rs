@@ -231,6 +231,9 @@ pub struct Core {
     pub(crate) stream_next: Vec<u64>,
     pub(crate) stream_acked: Vec<u64>,
     pub(crate) outbound: Vec<Outbound>,
+    /// Every participant's messages above its acknowledged sequence, oldest first: what a
+    /// restart must deliver again (kept here so a snapshot carries them).
+    pub(crate) unacked: Vec<std::collections::VecDeque<Outbound>>,
     pub(crate) counters: Counters,
     pub(crate) late: Vec<(u64, String)>,
     pub(crate) ledger_transfers_max: usize,
@@ -310,6 +313,7 @@ impl Core {
             stream_next: vec![1; n],
             stream_acked: vec![0; n],
             outbound: Vec::new(),
+            unacked: (0..n).map(|_| std::collections::VecDeque::new()).collect(),
             counters: Counters::default(),
             late: Vec::new(),
             ledger_transfers_max: ledger::LedgerLimits::default().transfers_max.saturating_sub(1),
@@ -411,6 +415,12 @@ impl Core {
     /// Messages produced by applied events since the last drain.
     pub fn drain_outbound(&mut self) -> Vec<Outbound> {
         std::mem::take(&mut self.outbound)
+    }
+
+    /// Every message a participant has not acknowledged, oldest first (what a restart
+    /// delivers again).
+    pub fn unacked(&self, participant: u32) -> impl Iterator<Item = &Outbound> {
+        self.unacked.get(participant as usize).into_iter().flatten()
     }
 
     /// Last acknowledged sequence of a participant's stream.
@@ -1088,6 +1098,12 @@ impl Core {
                     .get_mut(*participant as usize)
                     .ok_or("no such participant")?;
                 *a = (*a).max(*up_to);
+                let acked = *a;
+                if let Some(q) = self.unacked.get_mut(*participant as usize) {
+                    while q.front().is_some_and(|o| o.seq <= acked) {
+                        q.pop_front();
+                    }
+                }
             }
         }
         Ok(())
@@ -1218,6 +1234,10 @@ impl Core {
         let Some(next) = self.stream_next.get_mut(participant as usize) else { return };
         let seq = *next;
         *next += 1;
-        self.outbound.push(Outbound { participant, seq, msg_type, xml });
+        let o = Outbound { participant, seq, msg_type, xml };
+        if let Some(q) = self.unacked.get_mut(participant as usize) {
+            q.push_back(o.clone());
+        }
+        self.outbound.push(o);
     }
 }

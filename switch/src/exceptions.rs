@@ -217,13 +217,13 @@ pub struct Investigation {
 #[derive(Debug, Default)]
 pub struct ExceptionState {
     pub(crate) returns: HashMap<u64, ReturnRecord>,
-    return_by_key: HashMap<String, u64>,
-    next_return: u64,
+    pub(crate) return_by_key: HashMap<String, u64>,
+    pub(crate) next_return: u64,
     pub(crate) recalls: HashMap<u64, Recall>,
-    recall_by_key: HashMap<String, u64>,
-    next_recall: u64,
-    recall_deadlines: BTreeSet<(u64, u64)>,
-    hold_deadlines: BTreeSet<(u64, u64)>,
+    pub(crate) recall_by_key: HashMap<String, u64>,
+    pub(crate) next_recall: u64,
+    pub(crate) recall_deadlines: BTreeSet<(u64, u64)>,
+    pub(crate) hold_deadlines: BTreeSet<(u64, u64)>,
     pub(crate) investigations: std::collections::VecDeque<Investigation>,
 }
 

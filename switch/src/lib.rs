@@ -32,5 +32,6 @@ pub mod exceptions;
 pub mod lifecycle;
 pub mod node;
 pub mod runtime;
+pub mod snapshot;
 pub mod telemetry;
 pub mod time;

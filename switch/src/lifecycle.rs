@@ -73,6 +73,41 @@ impl Tracer {
         &self.steps
     }
 
+    /// The replay started from a snapshot as of journal record `seq` (restored into `core`):
+    /// the records before it may be gone, so each selected transfer the snapshot holds starts
+    /// with one step giving its state then; the events after `seq` are fed as usual.
+    pub fn from_snapshot(&mut self, core: &Core, seq: u64) {
+        let mut ids: Vec<u64> = match &self.selector {
+            Selector::Ids(ids) => {
+                ids.iter().copied().filter(|id| core.transfer(*id).is_some()).collect()
+            }
+            Selector::Reference(r) => core
+                .transfers()
+                .filter(|t| {
+                    t.ids.msg_id == *r
+                        || t.ids.end_to_end_id == *r
+                        || t.ids.uetr.as_deref() == Some(r)
+                })
+                .map(|t| t.id)
+                .collect(),
+        };
+        ids.sort_unstable();
+        for id in ids {
+            let Some(t) = core.transfer(id) else { continue };
+            self.followed.insert(id);
+            let text = format!(
+                "as of journal record {seq} (snapshot; earlier records may be compacted away): \
+                 created {}, {:?}, last change {}, returned {}",
+                crate::time::iso_datetime(t.created_ms),
+                t.state,
+                crate::time::iso_datetime(t.updated_ms),
+                amount(core, t.returned_minor)
+            );
+            let step = Step { at_ms: Some(t.updated_ms), kind: "state", text, xml: None };
+            self.steps.entry(id).or_default().push(step);
+        }
+    }
+
     /// Apply `e` to `core` and record what it did to the followed transfers.
     pub fn feed(&mut self, core: &mut Core, e: &Event) {
         if let (Selector::Reference(r), Some((id, ids))) = (&self.selector, created(e)) {

@@ -1,7 +1,8 @@
 //! A running switch: journal recovery, the core thread, the participant endpoint, and the
 //! development set-up, assembled from a [`Config`].
 //!
-//! Start-up order: development PKI (if absent), replay the journal into a fresh core,
+//! Start-up order: development PKI (if absent), restore the newest snapshot into a fresh core
+//! and replay the journal records after it (all of them without a snapshot),
 //! re-publish every unacknowledged message, start the core thread, apply the set-up steps
 //! (idempotent), then open the listener. Banks can connect only once recovery is complete.
 
@@ -50,6 +51,26 @@ pub fn core_from_config(cfg: &Config) -> anyhow::Result<Core> {
     Core::new(rules, participants).map_err(anyhow::Error::msg)
 }
 
+/// Open the journal of `cfg` and rebuild `core` (fresh, from the same configuration) from it:
+/// the newest snapshot, if any, then every record after it. Returns the journal, positioned
+/// for appending, and what recovery found (`records_replayed` counts the records after the
+/// snapshot only).
+pub fn open_journal(
+    cfg: &Config,
+    core: &mut Core,
+) -> anyhow::Result<(store::FileJournal, store::Recovery)> {
+    let dir = cfg.data.join("journal");
+    let (journal, _) =
+        store::FileJournal::open_with(&dir, store::JournalOptions::default(), |r| match r {
+            store::Replay::Snapshot { data, .. } => {
+                core.restore_snapshot(data).map_err(|e| e.to_string())
+            }
+            store::Replay::Record { data, .. } => runtime::recover(core, data),
+        })?;
+    let recovered = journal.recovery().clone();
+    Ok((journal, recovered))
+}
+
 /// A running switch.
 #[derive(Debug)]
 pub struct Node {
@@ -61,7 +82,7 @@ pub struct Node {
     pub core: CoreHandle,
     /// Endpoint counters.
     pub stats: Arc<ServerStats>,
-    /// Events replayed from the journal at start.
+    /// Journal records replayed at start (after the snapshot restored, if any).
     pub replayed: u64,
     shutdown: watch::Sender<bool>,
     core_thread: Option<std::thread::JoinHandle<Result<(), String>>>,
@@ -75,20 +96,24 @@ impl Node {
         names.push(OPERATOR);
         let pki = DevPki::ensure(&cfg.data, &names)?;
         let mut core = core_from_config(cfg)?;
-        let (journal, replayed) = store::FileJournal::open(&cfg.data.join("journal"), |_, rec| {
-            runtime::recover(&mut core, rec)
-        })?;
+        let (journal, recovered) = open_journal(cfg, &mut core)?;
+        let replayed = recovered.records_replayed;
         core.conserved().map_err(|e| anyhow::anyhow!("journal replay broke conservation: {e}"))?;
         let delivery = Arc::new(Delivery::new(cfg.participants.len()));
         runtime::publish_unacked(&mut core, &delivery);
         let by_bic: HashMap<String, u32> =
             cfg.participants.iter().enumerate().map(|(i, p)| (p.bic.clone(), i as u32)).collect();
-        let (handle, core_thread) = runtime::start(
+        let snapshots = runtime::SnapshotPolicy {
+            every_records: cfg.journal.snapshot_every_records,
+            last_seq: recovered.snapshot_seq.unwrap_or(0),
+        };
+        let (handle, core_thread) = runtime::start_with_snapshots(
             core,
             journal,
             delivery.clone(),
             cfg.limits.ingress_max,
             cfg.limits.batch_max,
+            snapshots,
         )
         .map_err(anyhow::Error::msg)?;
         handle.admin(crate::devnet::setup_steps(cfg)).await.map_err(anyhow::Error::msg)?;

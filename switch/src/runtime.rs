@@ -322,14 +322,26 @@ pub fn recover(core: &mut Core, event_bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// After replay: hand every participant the messages it has not acknowledged.
+/// After replay (from the start, or from a snapshot and its tail): hand every participant
+/// the messages it has not acknowledged. The core keeps them (a snapshot carries them), so
+/// messages drained during replay are dropped here and the kept ones published.
 pub fn publish_unacked(core: &mut Core, delivery: &Delivery) {
-    let out: Vec<Outbound> =
-        core.drain_outbound().into_iter().filter(|o| o.seq > core.acked(o.participant)).collect();
+    drop(core.drain_outbound());
+    let n = core.participants().len() as u32;
+    let out: Vec<Outbound> = (0..n).flat_map(|p| core.unacked(p).cloned()).collect();
     delivery.publish(out);
 }
 
-/// Start the core thread.
+/// When the core thread writes snapshots of the core into the journal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// Journal records between two snapshots; 0: never.
+    pub every_records: u64,
+    /// The record the newest snapshot on disk covers (0: none).
+    pub last_seq: u64,
+}
+
+/// Start the core thread (without snapshots).
 pub fn start<J: Journal + 'static>(
     core: Core,
     journal: J,
@@ -337,13 +349,26 @@ pub fn start<J: Journal + 'static>(
     ingress_max: usize,
     batch_max: usize,
 ) -> Result<(CoreHandle, std::thread::JoinHandle<Result<(), String>>), String> {
+    start_with_snapshots(core, journal, delivery, ingress_max, batch_max, SnapshotPolicy::default())
+}
+
+/// Start the core thread; it writes a snapshot of the core at the end of a batch once
+/// `snapshots.every_records` records were appended since the last one.
+pub fn start_with_snapshots<J: Journal + 'static>(
+    core: Core,
+    journal: J,
+    delivery: Arc<Delivery>,
+    ingress_max: usize,
+    batch_max: usize,
+    snapshots: SnapshotPolicy,
+) -> Result<(CoreHandle, std::thread::JoinHandle<Result<(), String>>), String> {
     let (tx, rx) = crossbeam_channel::bounded(ingress_max);
     let stopped = Arc::new(AtomicBool::new(false));
     let flag = stopped.clone();
     let thread = std::thread::Builder::new()
         .name("switch-core".into())
         .spawn(move || {
-            let r = run_core(core, journal, &rx, &delivery, batch_max);
+            let r = run_core(core, journal, &rx, &delivery, batch_max, snapshots);
             flag.store(true, Ordering::Release);
             r
         })
@@ -364,6 +389,7 @@ fn run_core<J: Journal>(
     rx: &Receiver<Command>,
     delivery: &Delivery,
     batch_max: usize,
+    mut snapshots: SnapshotPolicy,
 ) -> Result<(), String> {
     let tick = Duration::from_millis(50);
     let mut replies: Vec<Reply> = Vec::with_capacity(batch_max);
@@ -434,6 +460,35 @@ fn run_core<J: Journal>(
                     });
                 }
             }
+        }
+        maybe_snapshot(&core, &mut journal, &mut snapshots);
+    }
+}
+
+/// At a batch boundary (its records synced, its messages drained and its answers sent):
+/// write a snapshot if enough records were appended since the last one. A snapshot that
+/// cannot be written is reported and retried after as many records again: the journal still
+/// holds everything, so nothing is lost, only restart time.
+fn maybe_snapshot<J: Journal>(core: &Core, journal: &mut J, snapshots: &mut SnapshotPolicy) {
+    let seq = journal.last_seq();
+    if snapshots.every_records == 0
+        || seq < snapshots.last_seq.saturating_add(snapshots.every_records)
+    {
+        return;
+    }
+    snapshots.last_seq = seq;
+    let t = std::time::Instant::now();
+    let written = core.encode_snapshot().map_err(|e| e.to_string()).and_then(|bytes| {
+        journal.write_snapshot(seq, &bytes).map(|()| bytes.len()).map_err(|e| e.to_string())
+    });
+    match written {
+        Ok(bytes) => {
+            metrics::histogram!("switch_snapshot_seconds").record(t.elapsed().as_secs_f64());
+            metrics::gauge!("switch_snapshot_bytes").set(bytes as f64);
+        }
+        Err(e) => {
+            metrics::counter!("switch_snapshot_failures_total").increment(1);
+            eprintln!("snapshot at record {seq} not written: {e}");
         }
     }
 }

@@ -102,6 +102,9 @@ async fn random_sigkills_under_load_lose_and_duplicate_nothing() {
     let mut cfg = Config::dev(&data);
     cfg.listen = addr.to_string();
     cfg.scheme.creditor_timeout_ms = 1_500;
+    // Snapshots all the time, so kills land before, during and after snapshot writes, and
+    // restarts restore one and replay the tail.
+    cfg.journal.snapshot_every_records = 300;
     for p in &mut cfg.participants {
         p.dev_customers = 10;
     }
@@ -175,6 +178,11 @@ async fn random_sigkills_under_load_lose_and_duplicate_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
     audit(&config, &data);
+    let snapshots = std::fs::read_dir(data.join("journal"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".snap"))
+        .count();
+    assert!(snapshots > 0, "snapshots were written during the crash test");
 
     // The ack log of what the banks were told checks out against the journal; a tampered
     // line is caught.

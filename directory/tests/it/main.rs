@@ -8,6 +8,7 @@ mod claims;
 mod compact;
 mod fraud;
 mod replay;
+mod snapshot;
 
 use directory::{Directory, Entry, Key, OwnerType};
 

@@ -87,3 +87,18 @@ pub fn with_rich_remittance(sample: &str, related: &str) -> String {
     let (_, tail) = rest.split_once("</RmtInf>").unwrap();
     format!("{head}{related}{RICH_REMITTANCE}{tail}")
 }
+
+/// A `CtctDtls` block with every Contact4 field, two other channels among them.
+pub const RICH_CONTACT: &str = "<CtctDtls><NmPrfx>MADM</NmPrfx><Nm>Ana Souza</Nm>\
+<PhneNb>+55-11-5555-0100</PhneNb><MobNb>+55-(11)99999-0000</MobNb><FaxNb>+1-212-555-0199</FaxNb>\
+<EmailAdr>ana@example.com</EmailAdr><EmailPurp>billing</EmailPurp><JobTitl>Treasurer</JobTitl>\
+<Rspnsblty>Payments</Rspnsblty><Dept>Finance</Dept><Othr><ChanlTp>PIXK</ChanlTp>\
+<Id>ana@example.com</Id></Othr><Othr><ChanlTp>TLGM</ChanlTp></Othr>\
+<PrefrdMtd>CELL</PrefrdMtd></CtctDtls>";
+
+/// `sample` (a file name under `samples/`) with `contact` as the last child of its first
+/// `Dbtr`.
+pub fn with_debtor_contact(sample: &str, contact: &str) -> String {
+    let xml = std::fs::read_to_string(schemas().join("samples").join(sample)).unwrap();
+    xml.replacen("</Dbtr>", &format!("{contact}</Dbtr>"), 1)
+}

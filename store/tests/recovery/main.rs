@@ -5,6 +5,7 @@
 //! Must not: assert on timings or depend on test order.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
+mod archive;
 mod corruption_mid_file;
 mod failed_sync;
 mod fixture;

@@ -179,7 +179,9 @@ enum BenchCmd {
 enum LedgerCmd {
     /// Replay the journal (read-only), recompute every balance independently, check the
     /// invariants: `audit: records=N balances_ok=true|false conserved=true|false`; exit 1 on
-    /// any violation.
+    /// any violation. When a snapshot covers the first records (their segments are deleted),
+    /// the audit starts from the snapshot's state and says so: `audit: from_snapshot=SEQ
+    /// records=N ...` (N: the records after it).
     Audit {
         /// Data directory.
         #[arg(long, default_value = "./data")]
@@ -465,24 +467,88 @@ fn load_config(
     })
 }
 
-/// Replay the journal in `data` read-only, giving every event to `on_event`.
+/// What a read-only replay hands over, in order.
+enum Replayed<'a> {
+    /// The newest snapshot, as of this journal record, was restored into the core.
+    Snapshot(u64),
+    /// A journal record after it (or after the start); not yet applied to the core.
+    Event(&'a switch::events::Event),
+}
+
+/// Whether the journal in `dir` still holds every record from the first one (no segment was
+/// deleted because a snapshot covered it). Reads only up to the first record.
+fn history_complete(dir: &std::path::Path, opts: &store::JournalOptions) -> anyhow::Result<bool> {
+    let first = store::FileJournal::replay_history_read_only(dir, opts, |seq, _| {
+        Err(format!("first record {seq}"))
+    });
+    match first {
+        Ok(_) => Ok(true),
+        Err(store::JournalError::Replay { seq, .. }) => Ok(seq <= 1),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Replay the journal in `data` read-only into `core`, each record given to `on` (which
+/// applies events to the core). The whole history when the journal still holds it (snapshots
+/// ignored, so the tools recompute everything); otherwise the newest snapshot (restored into
+/// `core`) then every record after it. Returns the records replayed and the snapshot's
+/// record, if one was used.
 fn replay(
     data: &std::path::Path,
-    mut on_event: impl FnMut(&switch::events::Event),
-) -> anyhow::Result<u64> {
+    core: &mut switch::core::Core,
+    mut on: impl FnMut(&mut switch::core::Core, Replayed<'_>),
+) -> anyhow::Result<(u64, Option<u64>)> {
     let dir = data.join("journal");
     anyhow::ensure!(dir.is_dir(), "no journal in {}", dir.display());
     let mut n = 0u64;
-    store::FileJournal::replay_read_only(&dir, &store::JournalOptions::default(), |r| match r {
+    let opts = store::JournalOptions::default();
+    if history_complete(&dir, &opts)? {
+        store::FileJournal::replay_history_read_only(&dir, &opts, |_, data| {
+            let e = switch::events::decode(data)?;
+            on(core, Replayed::Event(&e));
+            n += 1;
+            Ok(())
+        })?;
+        return Ok((n, None));
+    }
+    let rec = store::FileJournal::replay_read_only(&dir, &opts, |r| match r {
         store::Replay::Record { data, .. } => {
             let e = switch::events::decode(data)?;
-            on_event(&e);
+            on(core, Replayed::Event(&e));
             n += 1;
             Ok(())
         }
-        store::Replay::Snapshot { .. } => Err("snapshots are not written by this version".into()),
+        store::Replay::Snapshot { seq, data } => {
+            core.restore_snapshot(data).map_err(|e| format!("snapshot at record {seq}: {e}"))?;
+            on(core, Replayed::Snapshot(seq));
+            Ok(())
+        }
     })?;
-    Ok(n)
+    Ok((n, rec.snapshot_seq))
+}
+
+/// [`replay`] applying every event to the core.
+fn replay_apply(
+    data: &std::path::Path,
+    core: &mut switch::core::Core,
+) -> anyhow::Result<(u64, Option<u64>)> {
+    replay(data, core, |core, r| {
+        if let Replayed::Event(e) = r {
+            core.apply(e);
+        }
+    })
+}
+
+/// [`replay`] through a lifecycle tracer.
+fn replay_traced(
+    data: &std::path::Path,
+    core: &mut switch::core::Core,
+    tracer: &mut switch::lifecycle::Tracer,
+) -> anyhow::Result<(u64, Option<u64>)> {
+    replay(data, core, |core, r| match r {
+        Replayed::Snapshot(seq) => tracer.from_snapshot(core, seq),
+        Replayed::Event(e) => tracer.feed(core, e),
+    })
 }
 
 fn transfer_show(id: &str, data: PathBuf, config: Option<PathBuf>, xml: bool) -> ExitCode {
@@ -490,7 +556,7 @@ fn transfer_show(id: &str, data: PathBuf, config: Option<PathBuf>, xml: bool) ->
         let cfg = load_config(&data, config)?;
         let mut core = switch::node::core_from_config(&cfg)?;
         let mut tracer = switch::lifecycle::Tracer::new(switch::lifecycle::Selector::parse(id));
-        replay(&data, |e| tracer.feed(&mut core, e))?;
+        replay_traced(&data, &mut core, &mut tracer)?;
         print!("{}", tracer.render(&core, xml));
         Ok(!tracer.steps().is_empty())
     };
@@ -510,13 +576,13 @@ fn transfer_show(id: &str, data: PathBuf, config: Option<PathBuf>, xml: bool) ->
 fn investigations(data: PathBuf, config: Option<PathBuf>, xml: bool) -> anyhow::Result<()> {
     let cfg = load_config(&data, config)?;
     let mut core = switch::node::core_from_config(&cfg)?;
-    replay(&data, |e| core.apply(e))?;
+    replay_apply(&data, &mut core)?;
     let cases = core.investigations();
     println!("investigations: {}", cases.len());
     let ids = cases.iter().map(|c| c.transfer).filter(|t| *t != 0).collect();
     let mut again = switch::node::core_from_config(&cfg)?;
     let mut tracer = switch::lifecycle::Tracer::new(switch::lifecycle::Selector::Ids(ids));
-    replay(&data, |e| tracer.feed(&mut again, e))?;
+    replay_traced(&data, &mut again, &mut tracer)?;
     for c in &cases {
         println!(
             "{} {:?} transfer={} recall={} participant={} {}",
@@ -535,8 +601,11 @@ fn investigations(data: PathBuf, config: Option<PathBuf>, xml: bool) -> anyhow::
 fn journal(data: PathBuf, config: Option<PathBuf>) -> anyhow::Result<()> {
     let cfg = load_config(&data, config)?;
     let mut core = switch::node::core_from_config(&cfg)?;
-    let n = replay(&data, |e| core.apply(e))?;
+    let (n, snapshot) = replay_apply(&data, &mut core)?;
     let c = core.counters();
+    if let Some(seq) = snapshot {
+        println!("snapshot: as of record {seq}");
+    }
     println!("events: {n}");
     println!(
         "settled: {}  rejected: {}  in flight: {}  late answers: {}",
@@ -562,16 +631,21 @@ fn ledger_audit(data: PathBuf, config: Option<PathBuf>) -> ExitCode {
     let run = || -> anyhow::Result<bool> {
         let cfg = load_config(&data, config)?;
         let mut core = switch::node::core_from_config(&cfg)?;
-        let caps = cfg
+        let caps: std::collections::HashMap<u32, u64> = cfg
             .participants
             .iter()
             .enumerate()
             .filter_map(|(i, p)| p.net_debit_cap_minor.map(|c| (i as u32, c)))
             .collect();
-        let mut audit = switch::audit::Audit::with_net_caps(caps);
-        replay(&data, |e| {
-            audit.record(e);
-            core.apply(e);
+        let mut audit = switch::audit::Audit::with_net_caps(caps.clone());
+        replay(&data, &mut core, |core, r| match r {
+            Replayed::Snapshot(seq) => {
+                audit = switch::audit::Audit::from_snapshot(core, caps.clone(), seq);
+            }
+            Replayed::Event(e) => {
+                audit.record(e);
+                core.apply(e);
+            }
         })?;
         let ledger: Vec<(u32, i128)> =
             core.positions().iter().enumerate().map(|(i, p)| (i as u32, p.balance_minor)).collect();
@@ -580,8 +654,9 @@ fn ledger_audit(data: PathBuf, config: Option<PathBuf>) -> ExitCode {
         for v in audit.violations.iter().take(20) {
             eprintln!("violation: {v}");
         }
+        let from = audit.from_snapshot.map(|s| format!("from_snapshot={s} ")).unwrap_or_default();
         println!(
-            "audit: records={} balances_ok={balances_ok} conserved={conserved}",
+            "audit: {from}records={} balances_ok={balances_ok} conserved={conserved}",
             audit.records
         );
         Ok(balances_ok && conserved)
@@ -600,7 +675,7 @@ fn transfers_verify(data: PathBuf, config: Option<PathBuf>, ack_log: PathBuf) ->
     let run = || -> anyhow::Result<(u64, u64, u64)> {
         let cfg = load_config(&data, config)?;
         let mut core = switch::node::core_from_config(&cfg)?;
-        replay(&data, |e| core.apply(e))?;
+        replay_apply(&data, &mut core)?;
         let mut known = std::collections::HashMap::new();
         for t in core.transfers() {
             let bic = core

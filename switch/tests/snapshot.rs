@@ -1,0 +1,773 @@
+//! Core snapshots: a core restored from a snapshot behaves exactly as the core it was taken
+//! from, and damaged or foreign snapshots are refused with a specific error.
+//!
+//! A seeded random workload (payments, duplicates, accepts, rejects, timeouts, returns,
+//! recalls with their answers and expiries, enquiries, acknowledgements, suspensions, window
+//! closes) runs through a core; at several points it is snapshotted and restored into a fresh
+//! core, both take the same further inputs, and every output (events, answers, messages with
+//! their sequence numbers) and the re-encoded snapshot bytes must be identical. A failing
+//! run prints its seed.
+//!
+//! A running switch (`Node`) writes snapshots as it goes; restarted, it restores the newest
+//! and replays only the records after it, with the same balances, idempotent answers,
+//! transfers in flight with their deadlines, and unacknowledged messages delivered again.
+//! The offline tools (`switchctl ledger audit`, `transfers verify`, `transfer show`) start
+//! from the snapshot once the segments it covers are gone.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use adapters::exceptions::{self as x, Original};
+use iso20022::codes::{CancellationReason, CancellationRejection, ReturnReason, TxStatus};
+use iso20022::pacs002::{Pacs002, TxStatusReport};
+use iso20022::pacs008::{CreditTransfer, GroupHeader, Pacs008};
+use iso20022::{Account, AccountId, Agent, Amount, Currency, Party};
+use switch::config::Config;
+use switch::core::{Answer, Core, State, FORWARD_PREFIX};
+use switch::events::Event;
+use switch::snapshot::SnapshotError;
+
+const BICS: [&str; 3] = ["BKAABRSP", "BKBBBRSP", "BKCCBRSP"];
+const T0: u64 = 1_795_000_000_000;
+
+/// xorshift64*: the workload's only source of randomness, from a printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn brl() -> Currency {
+    Currency::parse("BRL").unwrap()
+}
+
+fn iso(ms: u64) -> String {
+    switch::time::iso_datetime(ms)
+}
+
+fn fresh() -> Core {
+    let cfg = Config::dev(std::path::Path::new("/nonexistent"));
+    switch::node::core_from_config(&cfg).unwrap()
+}
+
+/// One input to a core.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum Op {
+    Pacs008(u32, Pacs008),
+    Pacs002(u32, Pacs002),
+    Pacs004(u32, iso20022::pacs004::Pacs004),
+    Camt056(u32, iso20022::camt056::Camt056),
+    Camt029(u32, iso20022::camt029::Camt029),
+    Pacs028(u32, iso20022::pacs028::Pacs028),
+    Timeouts,
+    Ack(u32, u64),
+    Status(u32, bool),
+    CloseWindow,
+    Fund(u32, u64),
+    Directory(u32, &'static str, String),
+}
+
+/// Everything a core answers to one input: events, answer, messages out.
+type Output = (Vec<Event>, Option<Answer>, Vec<(u32, u64, String, String)>);
+
+fn run(core: &mut Core, op: &Op, now: u64) -> Output {
+    let (events, answer) = match op {
+        Op::Pacs008(f, m) => {
+            let (e, a) = core.process_pacs008(*f, m, now);
+            (e, Some(a))
+        }
+        Op::Pacs002(f, m) => {
+            let (e, a) = core.process_pacs002(*f, m, now);
+            (e, Some(a))
+        }
+        Op::Pacs004(f, m) => {
+            let (e, a) = core.process_pacs004(*f, m, now);
+            (e, Some(a))
+        }
+        Op::Camt056(f, m) => {
+            let (e, a) = core.process_camt056(*f, m, now);
+            (e, Some(a))
+        }
+        Op::Camt029(f, m) => {
+            let (e, a) = core.process_camt029(*f, m, now);
+            (e, Some(a))
+        }
+        Op::Pacs028(f, m) => {
+            let (e, a) = core.process_pacs028(*f, m, now);
+            (e, Some(a))
+        }
+        Op::Timeouts => (core.process_timeouts(now, 64), None),
+        Op::Ack(p, up_to) => (core.process_ack(*p, *up_to).into_iter().collect(), None),
+        Op::Status(p, s) => (core.process_status(*p, *s, now).unwrap().into_iter().collect(), None),
+        Op::CloseWindow => (vec![core.process_close_window(now).unwrap()], None),
+        Op::Fund(p, a) => (vec![core.process_funding(*p, *a, now).unwrap()], None),
+        Op::Directory(p, method, path) => {
+            let (e, a) = core.process_directory(*p, method, path, Some("12345678909"), b"", now);
+            let text = format!("{} {:?} {}", a.status, a.headers, a.body);
+            (e, Some(Answer::Refused { code: "DIRECTORY", message: text }))
+        }
+    };
+    let out = core
+        .drain_outbound()
+        .into_iter()
+        .map(|o| (o.participant, o.seq, o.msg_type.to_string(), o.xml))
+        .collect();
+    (events, answer, out)
+}
+
+fn alias(p: u32, i: u64) -> String {
+    format!("c{i}@bank{p}.example.com")
+}
+
+fn pacs008(from: u32, to: u32, n: u64, amount: u64, now: u64) -> Pacs008 {
+    let mut m = pacs008_agent(from, to, n, amount, now);
+    if n % 3 == 0 {
+        let tx = &mut m.transactions[0];
+        tx.creditor_agent = Agent { other_id: Some("NOTPROVIDED".into()), ..Agent::default() };
+        tx.creditor_account = Some(Account {
+            id: AccountId::Other("NOTPROVIDED".into()),
+            proxy: Some(iso20022::Proxy { id: alias(to, n % 12), ..Default::default() }),
+            ..Account::default()
+        });
+    }
+    m
+}
+
+fn pacs008_agent(from: u32, to: u32, n: u64, amount: u64, now: u64) -> Pacs008 {
+    Pacs008 {
+        header: GroupHeader {
+            msg_id: format!("M{from}-{n}"),
+            created: iso(now),
+            settlement_method: "CLRG".into(),
+            ..GroupHeader::default()
+        },
+        transactions: vec![CreditTransfer {
+            end_to_end_id: format!("E{from}-{n}"),
+            amount: Amount { minor: amount, currency: brl() },
+            charge_bearer: "SLEV".into(),
+            debtor: Party { name: Some("Payer".into()), ..Party::default() },
+            debtor_agent: Agent::bic(BICS[from as usize]),
+            creditor_agent: Agent::bic(BICS[to as usize]),
+            creditor: Party { name: Some("Payee".into()), ..Party::default() },
+            creditor_account: Some(Account {
+                id: AccountId::Other(format!("ACC{}", n % 7)),
+                ..Account::default()
+            }),
+            ..CreditTransfer::default()
+        }],
+    }
+}
+
+fn answer(id: u64, accept: bool, now: u64) -> Pacs002 {
+    Pacs002 {
+        msg_id: format!("R{id}-{now}"),
+        created: iso(now),
+        original_msg_id: Some(format!("{FORWARD_PREFIX}{id}")),
+        original_msg_name: Some("pacs.008.001.08".into()),
+        transactions: vec![TxStatusReport {
+            status: if accept { TxStatus::AcceptedSettlementInProcess } else { TxStatus::Rejected },
+            reason: (!accept).then_some(iso20022::codes::StatusReason::IncorrectAccountNumber),
+            ..TxStatusReport::default()
+        }],
+        ..Pacs002::default()
+    }
+}
+
+/// The workload: the next input, chosen from the state of `core`.
+struct Workload {
+    rng: Rng,
+    now: u64,
+    n: u64,
+    sent: Vec<Op>,
+}
+
+impl Workload {
+    fn new(seed: u64) -> Workload {
+        Workload { rng: Rng(seed | 1), now: T0, n: 0, sent: Vec::new() }
+    }
+
+    fn ids_where(core: &Core, f: impl Fn(&switch::core::Transfer) -> bool) -> Vec<u64> {
+        let mut v: Vec<u64> = core.transfers().filter(|t| f(t)).map(|t| t.id).collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn pick(&mut self, v: &[u64]) -> Option<u64> {
+        (!v.is_empty()).then(|| v[self.rng.below(v.len() as u64) as usize])
+    }
+
+    fn original(t: &switch::core::Transfer) -> Original {
+        Original::by_clearing_ref(&format!("{FORWARD_PREFIX}{}", t.id), &t.ids.end_to_end_id)
+    }
+
+    fn next(&mut self, core: &Core) -> Op {
+        self.now += self.rng.below(1_500);
+        self.n += 1;
+        let now = self.now;
+        let n = self.n;
+        let roll = self.rng.below(100);
+        let settled = |t: &switch::core::Transfer| t.state == State::Settled;
+        let pending = |t: &switch::core::Transfer| matches!(t.state, State::Reserved { .. });
+        match roll {
+            0..=34 => {
+                let from = self.rng.below(3) as u32;
+                let to = (from + 1 + self.rng.below(2) as u32) % 3;
+                let amount = match self.rng.below(10) {
+                    0 => 900_000_000_000,
+                    1 => 0,
+                    _ => 100 + self.rng.below(500_000),
+                };
+                let op = Op::Pacs008(from, pacs008(from, to, n, amount, now));
+                self.sent.push(op.clone());
+                op
+            }
+            35..=39 if !self.sent.is_empty() => {
+                // The same message again, or the same ids with another amount.
+                let i = self.rng.below(self.sent.len() as u64) as usize;
+                let mut op = self.sent[i].clone();
+                if self.rng.below(3) == 0 {
+                    if let Op::Pacs008(_, m) = &mut op {
+                        m.transactions[0].amount.minor += 1;
+                    }
+                }
+                op
+            }
+            40..=64 => match self.pick(&Self::ids_where(core, pending)) {
+                Some(id) => {
+                    let t = core.transfer(id).unwrap();
+                    Op::Pacs002(t.creditor.unwrap(), answer(id, self.rng.below(4) != 0, now))
+                }
+                None => Op::Timeouts,
+            },
+            65..=69 => {
+                self.now += 8_000;
+                Op::Timeouts
+            }
+            70..=74 => match self.pick(&Self::ids_where(core, settled)) {
+                Some(id) => {
+                    let t = core.transfer(id).unwrap();
+                    let c = t.creditor.unwrap();
+                    let amount = 1 + self.rng.below(t.amount_minor);
+                    let m = x::return_payment(
+                        BICS[c as usize],
+                        &format!("RT{n}"),
+                        &Self::original(t),
+                        amount,
+                        brl(),
+                        ReturnReason::Fraud,
+                        &iso(now),
+                    );
+                    Op::Pacs004(c, m)
+                }
+                None => Op::Timeouts,
+            },
+            75..=79 => match self.pick(&Self::ids_where(core, settled)) {
+                Some(id) => {
+                    let t = core.transfer(id).unwrap();
+                    let m = x::recall(
+                        BICS[t.debtor as usize],
+                        &format!("AS{n}"),
+                        &Self::original(t),
+                        if self.rng.below(2) == 0 {
+                            CancellationReason::DuplicatePayment
+                        } else {
+                            CancellationReason::FraudulentOrigin
+                        },
+                        "",
+                        &iso(now),
+                    );
+                    Op::Camt056(t.debtor, m)
+                }
+                None => Op::Timeouts,
+            },
+            80..=83 => {
+                let mut open: Vec<_> = core
+                    .recalls()
+                    .filter(|r| r.state == switch::exceptions::RecallState::Open)
+                    .map(|r| (r.id, r.transfer, r.assignment_id.clone()))
+                    .collect();
+                open.sort();
+                if open.is_empty() {
+                    return Op::Timeouts;
+                }
+                let (_, tid, assignment) = open[self.rng.below(open.len() as u64) as usize].clone();
+                let t = core.transfer(tid).unwrap();
+                let c = t.creditor.unwrap();
+                let refusal =
+                    (self.rng.below(2) == 0).then_some(CancellationRejection::LegalDecision);
+                let m = x::answer_recall(
+                    BICS[c as usize],
+                    &assignment,
+                    &Self::original(t),
+                    refusal,
+                    &iso(now),
+                );
+                Op::Camt029(c, m)
+            }
+            84..=86 => match self.pick(&Self::ids_where(core, |_| true)) {
+                Some(id) => {
+                    let t = core.transfer(id).unwrap();
+                    let m = x::status_enquiry(
+                        BICS[t.debtor as usize],
+                        &format!("Q{n}"),
+                        &Self::original(t),
+                        &iso(now),
+                    );
+                    Op::Pacs028(t.debtor, m)
+                }
+                None => Op::Timeouts,
+            },
+            87..=94 => {
+                let p = self.rng.below(3) as u32;
+                Op::Ack(p, core.acked(p) + self.rng.below(20))
+            }
+            95 => Op::Status(2, self.rng.below(2) == 0),
+            98 if self.rng.below(2) == 0 => {
+                let p = self.rng.below(3) as u32;
+                let key = alias(p, self.rng.below(12));
+                Op::Directory(p, "DELETE", format!("/api/v1/directory/entries/{key}"))
+            }
+            99 | 98 => {
+                let p = self.rng.below(3) as u32;
+                let key = alias((p + 1) % 3, self.rng.below(12));
+                Op::Directory(p, "GET", format!("/api/v1/directory/entries/{key}"))
+            }
+            96 => Op::CloseWindow,
+            97 => {
+                // Far ahead: recalls and holds expire.
+                self.now += 11 * 86_400_000;
+                Op::Timeouts
+            }
+            _ => Op::Fund(self.rng.below(3) as u32, 1 + self.rng.below(1_000_000)),
+        }
+    }
+}
+
+fn funded_core() -> Core {
+    let mut core = fresh();
+    for p in 0..3 {
+        core.process_funding(p, 50_000_000, T0).unwrap();
+        for i in 0..10 {
+            let key = directory::Key::parse(&alias(p, i)).unwrap();
+            core.process_alias(&key, p, "0001", &format!("{p}{i:05}"), "Ana Souza").unwrap();
+        }
+    }
+    core.drain_outbound();
+    core
+}
+
+fn restored(bytes: &[u8]) -> Core {
+    let mut core = fresh();
+    core.restore_snapshot(bytes).unwrap();
+    core
+}
+
+/// Runs `ops` inputs on `a`, snapshotting at each of `points`: the restored copy must answer
+/// the next `follow` inputs exactly as `a` does and re-encode to the same bytes. Returns the
+/// events applied to `a`, in order.
+fn check_run(seed: u64, ops: u64, points: &[u64], follow: u64) -> Vec<Event> {
+    let mut a = funded_core();
+    let mut w = Workload::new(seed);
+    let mut journal = Vec::new();
+    for i in 0..ops {
+        if points.contains(&i) {
+            let bytes = a.encode_snapshot().unwrap();
+            let mut b = restored(&bytes);
+            assert_eq!(b.encode_snapshot().unwrap(), bytes, "seed {seed}: re-encoding at {i}");
+            for t in a.transfers() {
+                let found = b.transfer_by_ids(t.debtor, &t.ids).map(|t| t.id);
+                let original = a.transfer_by_ids(t.debtor, &t.ids).map(|t| t.id);
+                assert_eq!(found, original, "seed {seed}: idempotency record of {}", t.id);
+            }
+            let mut w2 = Workload { rng: Rng(w.rng.0), now: w.now, n: w.n, sent: w.sent.clone() };
+            let mut a2 = restored(&bytes);
+            for j in 0..follow {
+                let op = w2.next(&a2);
+                let now = w2.now;
+                let out_a = run(&mut a2, &op, now);
+                let out_b = run(&mut b, &op, now);
+                assert_eq!(out_a, out_b, "seed {seed}: input {} after the snapshot at {i}", j + 1);
+            }
+            assert_eq!(
+                a2.encode_snapshot().unwrap(),
+                b.encode_snapshot().unwrap(),
+                "seed {seed}: state {follow} inputs after the snapshot at {i}"
+            );
+        }
+        let op = w.next(&a);
+        let now = w.now;
+        let (events, _, _) = run(&mut a, &op, now);
+        journal.extend(events);
+    }
+    a.conserved().unwrap();
+    journal
+}
+
+#[test]
+fn a_restored_core_answers_exactly_as_the_original() {
+    for seed in [1u64, 0xfeed_beef, 20_261_124] {
+        let events = check_run(seed, 2_500, &[0, 1, 400, 1_200, 2_499], 600);
+        let kinds = |f: fn(&Event) -> bool| events.iter().filter(|e| f(e)).count();
+        // The workload really covers the flows.
+        assert!(kinds(|e| matches!(e, Event::Accepted { .. })) > 50, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::Declined { .. })) > 5, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::Expired { .. })) > 5, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::Rejected { .. })) > 5, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::ReturnSettled { .. })) > 5, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::RecallOpened { .. })) > 5, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::RecallAnswered { .. })) > 2, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::Resent { .. })) > 2, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::DuplicateRefused { .. })) > 2, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::Acked { .. })) > 20, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::Directory { .. })) > 2, "seed {seed}");
+        let by_alias = events.iter().filter(
+            |e| matches!(e, Event::ReservedRouted { creditor_key, .. } if !creditor_key.is_empty()),
+        );
+        assert!(by_alias.count() > 20, "seed {seed}");
+    }
+}
+
+/// Snapshot plus the events after it rebuilds the same state as replaying every event.
+#[test]
+fn snapshot_then_tail_equals_full_replay() {
+    let seed = 77;
+    let events = check_run(seed, 1_500, &[], 0);
+    let mut full = funded_core();
+    for e in &events {
+        full.apply(e);
+    }
+    full.drain_outbound();
+    for cut in [0usize, 1, events.len() / 3, events.len() - 1, events.len()] {
+        let mut head = funded_core();
+        for e in &events[..cut] {
+            head.apply(e);
+        }
+        head.drain_outbound();
+        let mut tail = restored(&head.encode_snapshot().unwrap());
+        for e in &events[cut..] {
+            tail.apply(e);
+        }
+        tail.drain_outbound();
+        assert_eq!(tail.encode_snapshot().unwrap(), full.encode_snapshot().unwrap(), "cut {cut}");
+        assert_eq!(tail.positions(), full.positions());
+        for p in 0..3 {
+            let seqs = |c: &Core| c.unacked(p).map(|o| (o.seq, o.xml.clone())).collect::<Vec<_>>();
+            assert_eq!(seqs(&tail), seqs(&full), "unacknowledged of {p} at cut {cut}");
+        }
+    }
+}
+
+fn snapshot_bytes() -> (Core, Vec<u8>) {
+    let mut core = funded_core();
+    let mut w = Workload::new(5);
+    for _ in 0..300 {
+        let op = w.next(&core);
+        let now = w.now;
+        run(&mut core, &op, now);
+    }
+    let bytes = core.encode_snapshot().unwrap();
+    (core, bytes)
+}
+
+#[test]
+fn truncated_snapshots_are_refused_and_leave_the_core_alone() {
+    let (_, bytes) = snapshot_bytes();
+    let mut target = funded_core();
+    let before = target.encode_snapshot().unwrap();
+    let step = (bytes.len() / 300).max(1);
+    for len in (0..bytes.len()).step_by(step) {
+        match target.restore_snapshot(&bytes[..len]) {
+            Err(SnapshotError::Truncated { .. } | SnapshotError::BadMagic) => {}
+            other => panic!("cut at {len} of {}: {other:?}", bytes.len()),
+        }
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(target.restore_snapshot(&longer), Err(SnapshotError::TrailingBytes(1)));
+    assert_eq!(target.encode_snapshot().unwrap(), before, "a refused snapshot changed nothing");
+}
+
+#[test]
+fn damaged_snapshots_are_refused_with_a_specific_error() {
+    let (_, bytes) = snapshot_bytes();
+    let mut target = fresh();
+    let step = (bytes.len() / 500).max(1);
+    for at in (switch::snapshot::CORE_SNAPSHOT_HEADER_BYTES..bytes.len()).step_by(step) {
+        let mut d = bytes.clone();
+        d[at] ^= 0x5a;
+        match target.restore_snapshot(&d) {
+            Err(SnapshotError::ChecksumMismatch { .. }) => {}
+            other => panic!("flip at {at}: {other:?}"),
+        }
+    }
+    let mut d = bytes.clone();
+    d[0] = b'X';
+    assert_eq!(target.restore_snapshot(&d), Err(SnapshotError::BadMagic));
+    let mut d = bytes.clone();
+    d[8..12].copy_from_slice(&9u32.to_le_bytes());
+    assert_eq!(target.restore_snapshot(&d), Err(SnapshotError::UnsupportedVersion(9)));
+    let e = target.restore_snapshot(b"hello").unwrap_err().to_string();
+    assert!(e.contains("not a switch core snapshot"), "{e}");
+    // A ledger snapshot is not a core snapshot.
+    let mut l = Vec::new();
+    ledger::Ledger::default().encode_snapshot(&mut l);
+    assert_eq!(target.restore_snapshot(&l), Err(SnapshotError::BadMagic));
+}
+
+#[test]
+fn a_snapshot_refuses_a_configuration_with_other_participants() {
+    let (_, bytes) = snapshot_bytes();
+    let base = Config::dev(std::path::Path::new("/nonexistent"));
+    let mut renamed = base.clone();
+    renamed.participants[1].bic = "BKDDBRSP".into();
+    let mut fewer = base.clone();
+    fewer.participants.pop();
+    let mut member = base.clone();
+    member.participants[0].member_id = Some("99999999".into());
+    for (what, cfg) in [("renamed", renamed), ("fewer", fewer), ("member", member)] {
+        let mut core = switch::node::core_from_config(&cfg).unwrap();
+        match core.restore_snapshot(&bytes) {
+            Err(SnapshotError::ParticipantsDiffer(m)) => {
+                assert!(!m.is_empty(), "{what}");
+                let text = SnapshotError::ParticipantsDiffer(m).to_string();
+                assert!(text.contains("other participants"), "{what}: {text}");
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    // Rules may change between restarts (they come from the configuration).
+    let mut rules = base;
+    rules.scheme.transaction_amount_max_minor = 5;
+    let mut core = switch::node::core_from_config(&rules).unwrap();
+    core.restore_snapshot(&bytes).unwrap();
+}
+
+// ----- a running switch -----
+
+const NOW: &str = "2026-11-24T10:00:00Z";
+
+fn journal_recovery(data: &std::path::Path) -> (store::Recovery, Vec<Event>) {
+    let mut tail = Vec::new();
+    let rec = store::FileJournal::replay_read_only(
+        &data.join("journal"),
+        &store::JournalOptions::default(),
+        |r| {
+            if let store::Replay::Record { data, .. } = r {
+                tail.push(switch::events::decode(data)?);
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    (rec, tail)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_from_a_snapshot_replays_only_the_tail_and_loses_nothing() {
+    use std::time::Duration;
+    use switch::node::Node;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut cfg = common::config(&data);
+    cfg.journal.snapshot_every_records = 40;
+    cfg.scheme.creditor_timeout_ms = 10_000;
+    cfg.scheme.debtor_deadline_ms = 12_000;
+    let pki = data.join("pki");
+    let node = Node::start(&cfg).await.unwrap();
+    assert_eq!(node.replayed, 0);
+    let banks = common::banks(&cfg, node.addr, &pki).await;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    banks[0].spawn_inbox(rx.clone());
+    banks[1].spawn_inbox(rx.clone());
+    // C never pulls: what goes to C stays unacknowledged, and its transfers stay in flight.
+    let mut in_flight = Vec::new();
+    for k in 0..3u32 {
+        let e2e = format!("HOLD{k:03}");
+        let to = common::alias(2, k, 0);
+        let xml = iso20022::pacs008::encode(&banks[0].pacs008_by_alias(&e2e, "1", &to, 500, NOW));
+        banks[0].client().send(xml.clone()).await.unwrap();
+        in_flight.push((e2e, xml));
+    }
+    let mut settled = Vec::new();
+    for k in 0..60u32 {
+        let e2e = format!("SNAP{k:04}");
+        let to =
+            if k % 9 == 0 { "+5511900000000".to_string() } else { common::alias(1, k % 10, 0) };
+        let msg = banks[0].pacs008_by_alias(&e2e, "000001", &to, 1_000 + u64::from(k), NOW);
+        let xml = iso20022::pacs008::encode(&msg);
+        let out = banks[0].send_and_wait(&e2e, xml.clone(), Duration::from_secs(20)).await.unwrap();
+        settled.push((e2e, xml, out));
+    }
+    assert!(settled.iter().any(|s| s.2.status == TxStatus::Rejected), "some refused");
+    let op = common::operator(node.addr, &pki).await;
+    let (before, conserved, v) = common::positions(&op).await;
+    assert!(conserved);
+    assert_eq!(v["in_flight"].as_u64(), Some(3), "{v}");
+
+    let _ = stop.send(true);
+    drop((banks, op));
+    node.stop().unwrap().join().unwrap().unwrap();
+    let (rec, tail) = journal_recovery(&data);
+    let snapshot = rec.snapshot_seq.expect("snapshots were written");
+    // Every segment is still there: the audit replays the whole history, ignoring snapshots.
+    let (ok, text) = switchctl(&["ledger", "audit"], &data);
+    assert!(ok && text.contains("balances_ok=true conserved=true"), "{text}");
+    assert!(!text.contains("from_snapshot"), "{text}");
+    assert!(text.contains(&format!("audit: records={} ", rec.last_seq)), "{text}");
+    assert!(rec.records_replayed < rec.last_seq / 2, "{rec:?}");
+    // The transfers in flight were reserved before the snapshot: they come from it.
+    assert!(!tail.iter().any(|e| matches!(e, Event::ReservedRouted { creditor: 2, .. })));
+
+    let node = Node::start(&cfg).await.unwrap();
+    assert_eq!(node.replayed, rec.records_replayed, "only the records after {snapshot}");
+    let op = common::operator(node.addr, &pki).await;
+    let (after, conserved, v) = common::positions(&op).await;
+    assert!(conserved);
+    assert_eq!(after, before, "balances survive");
+    assert_eq!(v["in_flight"].as_u64(), Some(3), "{v}");
+
+    // C gets its unacknowledged messages again: the three forwarded pacs.008s.
+    let banks = common::banks(&cfg, node.addr, &pki).await;
+    let pulled = banks[2].client().pull(0, 100, 2_000).await.unwrap();
+    for (e2e, _) in &in_flight {
+        assert!(
+            pulled.messages.iter().any(|m| m.msg_type == "pacs.008.001.08" && m.xml.contains(e2e)),
+            "{e2e} delivered again to C"
+        );
+    }
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    banks[0].spawn_inbox(rx.clone());
+    banks[1].spawn_inbox(rx.clone());
+    // The same messages again get the same answers; nothing moves.
+    for (e2e, xml, out) in &settled {
+        let again = banks[0].send_and_wait(e2e, xml.clone(), Duration::from_secs(20)).await;
+        assert_eq!(again.unwrap(), *out, "{e2e}");
+    }
+    assert_eq!(common::positions(&op).await.0, before);
+    // The transfers in flight keep their deadlines: unanswered, they time out (AB05).
+    for (e2e, xml) in &in_flight {
+        let out = banks[0].send_and_wait(e2e, xml.clone(), Duration::from_secs(30)).await.unwrap();
+        assert_eq!(out.status, TxStatus::Rejected, "{e2e}");
+        assert_eq!(out.reason, Some(iso20022::codes::StatusReason::TimeoutCreditorAgent));
+    }
+    let (end, conserved, v) = common::positions(&op).await;
+    assert!(conserved);
+    assert_eq!(end, before, "timed-out reservations are released");
+    assert_eq!(v["in_flight"].as_u64(), Some(0), "{v}");
+    let _ = stop.send(true);
+    drop((banks, op));
+    node.stop().unwrap().join().unwrap().unwrap();
+}
+
+// ----- offline tools on a journal whose first segments are gone -----
+
+/// A journal written as the switch writes it (small segments, a snapshot every 300 records,
+/// covered segments deleted) from the random workload. Returns the final core.
+fn write_journal(data: &std::path::Path) -> Core {
+    use store::Journal;
+    let opts = store::JournalOptions { segment_bytes_max: 16 << 10, ..Default::default() };
+    let (mut j, _) =
+        store::FileJournal::open_with(&data.join("journal"), opts, |_| Ok(())).unwrap();
+    let mut core = fresh();
+    let mut setup = Vec::new();
+    for p in 0..3 {
+        setup.push(core.process_funding(p, 50_000_000, T0).unwrap());
+        for i in 0..10 {
+            let key = directory::Key::parse(&alias(p, i)).unwrap();
+            setup
+                .extend(core.process_alias(&key, p, "0001", &format!("{p}{i:05}"), "Ana").unwrap());
+        }
+    }
+    for e in &setup {
+        j.append(&switch::events::encode(e).unwrap()).unwrap();
+    }
+    let mut w = Workload::new(99);
+    let mut last_snapshot = 0;
+    for _ in 0..2_000 {
+        let op = w.next(&core);
+        let now = w.now;
+        let (events, _, _) = run(&mut core, &op, now);
+        for e in &events {
+            j.append(&switch::events::encode(e).unwrap()).unwrap();
+        }
+        j.sync().unwrap();
+        if j.last_seq() >= last_snapshot + 300 {
+            last_snapshot = j.last_seq();
+            j.write_snapshot(last_snapshot, &core.encode_snapshot().unwrap()).unwrap();
+        }
+    }
+    j.sync().unwrap();
+    core
+}
+
+fn switchctl(args: &[&str], data: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchctl"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[test]
+fn offline_tools_start_from_the_snapshot_when_the_history_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let core = write_journal(&data);
+    let first = data.join("journal").join(format!("journal-{:020}.seg", 1));
+    assert!(!first.exists(), "the first segment was deleted once snapshots covered it");
+
+    let (ok, text) = switchctl(&["ledger", "audit"], &data);
+    assert!(ok, "{text}");
+    assert!(text.contains("audit: from_snapshot="), "{text}");
+    assert!(text.contains("balances_ok=true conserved=true"), "{text}");
+
+    // Every outcome, including those decided long before the snapshot, is verifiable.
+    let mut log = String::new();
+    let mut oldest = u64::MAX;
+    for t in core.transfers() {
+        let status = match t.state {
+            State::Settled => ("ACSC", "-".to_string()),
+            State::Rejected(r) => ("RJCT", r.code().to_string()),
+            State::Reserved { .. } => continue,
+        };
+        oldest = oldest.min(t.id);
+        let bic = BICS[t.debtor as usize];
+        log.push_str(&format!("{bic} {} {} {}\n", t.ids.end_to_end_id, status.0, status.1));
+    }
+    let ack_log = dir.path().join("acks.txt");
+    std::fs::write(&ack_log, &log).unwrap();
+    let (ok, text) =
+        switchctl(&["transfers", "verify", "--ack-log", ack_log.to_str().unwrap()], &data);
+    assert!(ok && text.contains("missing=0 mismatched=0"), "{text}");
+    // A wrong outcome is still caught.
+    let first_line = log.lines().next().unwrap().to_string();
+    let wrong = if first_line.contains("ACSC") {
+        first_line.replace(" ACSC -", " RJCT AM04")
+    } else {
+        first_line.split(' ').take(2).collect::<Vec<_>>().join(" ") + " ACSC -"
+    };
+    std::fs::write(&ack_log, wrong + "\n").unwrap();
+    let (ok, text) =
+        switchctl(&["transfers", "verify", "--ack-log", ack_log.to_str().unwrap()], &data);
+    assert!(!ok && text.contains("mismatched=1"), "{text}");
+
+    // The oldest transfer's lifecycle starts with its state as of the snapshot.
+    let (ok, text) = switchctl(&["transfer", "show", &oldest.to_string()], &data);
+    assert!(ok, "{text}");
+    assert!(text.contains("(snapshot;"), "{text}");
+    let (ok, text) = switchctl(&["journal"], &data);
+    assert!(ok && text.contains("snapshot: as of record"), "{text}");
+}
