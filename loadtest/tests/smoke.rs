@@ -118,6 +118,60 @@ fn a_short_run_on_its_own_switch_answers_every_payment_and_logs_each_answer() {
     assert!(dir.path().join("switch/journal").is_dir());
 }
 
+/// Payers put up to 10 payments in one pacs.008 and payees answer up to 10 transfers in one
+/// pacs.002: every payment still gets exactly its own answer, and every logged answer is in the
+/// switch's journal with the same outcome (`switchctl transfers verify`).
+#[test]
+fn batched_payments_and_answers_keep_one_outcome_per_payment() {
+    let sw = switchd();
+    let switchctl = sw.with_file_name("switchctl");
+    let dir = tempfile::tempdir().unwrap();
+    let ack = dir.path().join("acks.log");
+    let data = dir.path().join("switch");
+    let out = run_bounded(
+        Command::new(loadtest())
+            .args(["--rate", "400", "--duration", "2", "--banks", "3", "--customers", "20"])
+            .args(["--reject-share", "0.1", "--wait-s", "20"])
+            .args(["--batch", "10", "--batch-window-ms", "20", "--answer-batch", "10"])
+            .arg("--switchd")
+            .arg(&sw)
+            .arg("--data")
+            .arg(&data)
+            .arg("--ack-log")
+            .arg(&ack),
+        Duration::from_secs(240),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let s = fields(&stdout, "loadtest: ");
+    let d = fields(&stdout, "loadtest-detail: ");
+    let (accepted, rejected) = (num(&s, "accepted"), num(&s, "rejected"));
+    assert!(accepted > 0.0 && rejected > 0.0, "{stdout}");
+    assert_eq!(accepted + rejected, num(&d, "offered"), "{stdout}");
+    assert_eq!(num(&d, "rejected_unexpected") + num(&d, "accepted_unexpected"), 0.0, "{stdout}");
+    assert_eq!(num(&d, "send_errors") + num(&d, "timeouts") + num(&d, "shed"), 0.0, "{stdout}");
+    let lines = check_ack_log(&ack, &["BKAABRSP", "BKBBBRSP", "BKCCBRSP"]);
+    assert_eq!(lines as f64, accepted + rejected);
+    if !switchctl.is_file() {
+        panic!("{} is missing: build the switch crate's binaries", switchctl.display());
+    }
+    let verify = run_bounded(
+        Command::new(&switchctl)
+            .args(["transfers", "verify", "--data"])
+            .arg(&data)
+            .arg("--config")
+            .arg(data.join("switchd.toml"))
+            .arg("--ack-log")
+            .arg(&ack),
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{text}{}", String::from_utf8_lossy(&verify.stderr));
+    let v = fields(&text, "verify: ");
+    assert_eq!(num(&v, "checked"), accepted + rejected, "{text}");
+    assert_eq!(num(&v, "missing") + num(&v, "mismatched"), 0.0, "{text}");
+}
+
 #[test]
 fn the_banks_ride_out_a_switch_crash_and_count_what_failed() {
     let sw = switchd();
