@@ -62,13 +62,16 @@ fn accept(id: u64) -> Pacs002 {
 }
 
 /// A core that settled `n` transfers (1,000 aliases registered, streams acknowledged as
-/// banks do).
-fn big_core(n: u64) -> Core {
+/// banks do), and, with `journal`, the events it journaled.
+fn big_core(n: u64, journal: Option<&mut Vec<switch::events::Event>>) -> Core {
+    let mut sink = Vec::new();
+    let keep = journal.is_some();
+    let events_out = journal.unwrap_or(&mut sink);
     let mut core = fresh();
-    core.process_funding(0, 1 << 50, 0).unwrap();
+    events_out.push(core.process_funding(0, 1 << 50, 0).unwrap());
     for c in switch::devnet::customers(1, 1_000) {
         let key = directory::Key::parse(&c.keys[0]).unwrap();
-        core.process_alias(&key, 1, "0001", &c.account, &c.owner).unwrap();
+        events_out.extend(core.process_alias(&key, 1, "0001", &c.account, &c.owner).unwrap());
     }
     let t0 = 1_795_000_000_000u64;
     for i in 1..=n {
@@ -78,10 +81,14 @@ fn big_core(n: u64) -> Core {
             Some(switch::events::Event::ReservedRouted { id, .. }) => *id,
             other => panic!("not reserved: {other:?}"),
         };
-        core.process_pacs002(1, &accept(id), now);
+        let (accepted, _) = core.process_pacs002(1, &accept(id), now);
+        let mut acks = Vec::new();
         if i % 1_000 == 0 {
-            core.process_ack(0, u64::MAX);
-            core.process_ack(1, u64::MAX);
+            acks.extend(core.process_ack(0, u64::MAX));
+            acks.extend(core.process_ack(1, u64::MAX));
+        }
+        if keep {
+            events_out.extend(events.into_iter().chain(accepted).chain(acks));
         }
         core.drain_outbound();
     }
@@ -93,7 +100,11 @@ fn snapshot(c: &mut Criterion) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let core = big_core(n);
+    let mut journal = Vec::new();
+    let small = big_core(100_000, Some(&mut journal));
+    let small_bytes = small.encode_snapshot().unwrap();
+    drop(small);
+    let core = big_core(n, None);
     let bytes = core.encode_snapshot().unwrap();
     eprintln!(
         "snapshot: transfers={n} bytes={} bytes_per_transfer={}",
@@ -115,6 +126,32 @@ fn snapshot(c: &mut Criterion) {
             criterion::BatchSize::PerIteration,
         )
     });
+    // What a snapshot saves: replaying the journal records of 100,000 transfers, against
+    // restoring their snapshot.
+    g.bench_function("replay_journal_of_100000_transfers", |b| {
+        b.iter_batched(
+            fresh,
+            |mut target| {
+                for e in &journal {
+                    target.apply(e);
+                }
+                target.drain_outbound();
+                target
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("restore_snapshot_of_100000_transfers", |b| {
+        b.iter_batched(
+            fresh,
+            |mut target| {
+                target.restore_snapshot(&small_bytes).unwrap();
+                target
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    eprintln!("replay: records_of_100000_transfers={}", journal.len());
     let dir = tempfile::tempdir().unwrap();
     let (mut journal, _) =
         store::FileJournal::open_with(dir.path(), store::JournalOptions::default(), |_| Ok(()))

@@ -157,10 +157,8 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At) -> Result<TxStatusReport, DecodeEr
             ErrorKind::Invalid(format!("{status_text:?} is not a known transaction status")),
         )
     })?;
-    let mut reasons = tx_reasons(el, at)?.into_iter();
-    let first = reasons.next().unwrap_or_default();
-    let mut first_info = first.additional_info.into_iter();
-    let additional_info = first_info.next();
+    let first = first_reason(el, at)?;
+    let further_reasons = further_reasons(el, at)?;
     Ok(TxStatusReport {
         original_instr_id: opt_text(el, at, "OrgnlInstrId", 35)?,
         original_end_to_end_id: opt_text(el, at, "OrgnlEndToEndId", 35)?,
@@ -168,31 +166,70 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At) -> Result<TxStatusReport, DecodeEr
         original_uetr: opt_checked(el, at, "OrgnlUETR", "UUIDv4", is_uuid_v4)?,
         status,
         reason: first.reason,
-        additional_info,
+        additional_info: first.additional_info,
         proprietary_reason: first.proprietary,
-        more_additional_info: first_info.collect(),
-        further_reasons: reasons.collect(),
+        more_additional_info: first.more_additional_info,
+        further_reasons,
         acceptance: opt_checked(el, at, "AccptncDtTm", "ISO date-time", is_iso_datetime)?,
         clearing_ref: opt_text(el, at, "ClrSysRef", 35)?,
     })
 }
 
-/// Every `StsRsnInf` of a transaction, each code checked against [`StatusReason`]. A single
-/// one is addressed without an index (`.../StsRsnInf/Rsn/Cd`), several as `StsRsnInf[n]`.
-fn tx_reasons<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<StatusReasonInfo>, DecodeError> {
+/// The first `StsRsnInf` of a transaction, read straight into the report's own fields.
+#[derive(Default)]
+struct FirstReason {
+    reason: Option<StatusReason>,
+    proprietary: Option<String>,
+    additional_info: Option<String>,
+    more_additional_info: Vec<String>,
+}
+
+/// The first `StsRsnInf`, its code checked against [`StatusReason`]. A single one is
+/// addressed without an index (`.../StsRsnInf/Rsn/Cd`), one of several as `StsRsnInf[1]`; so
+/// is a single `AddtlInf` in it. No allocation beyond the values themselves.
+fn first_reason<'d, N: Node<'d>>(el: N, at: &At) -> Result<FirstReason, DecodeError> {
     let mut infos = el.children_named("StsRsnInf");
-    let (Some(first), None) = (infos.next(), infos.next()) else {
-        return decode_reasons(el, at);
-    };
-    let i_at = at.child("StsRsnInf", None);
+    let Some(info) = infos.next() else { return Ok(FirstReason::default()) };
+    let i_at = at.child("StsRsnInf", infos.next().is_some().then_some(1));
     let (reason, proprietary) = decode_reason(
-        first,
+        info,
         &i_at,
         "status reason (ExternalStatusReason1Code)",
         StatusReason::from_code,
     )?;
-    let additional_info = additional_info(first, &i_at)?;
-    Ok(vec![StatusReasonInfo { reason, proprietary, additional_info }])
+    let mut lines = info.children_named("AddtlInf");
+    let single = info.children_named("AddtlInf").nth(1).is_none();
+    let additional_info = match lines.next() {
+        Some(l) => {
+            Some(check_text(l.text(), &i_at.child("AddtlInf", (!single).then_some(1)), 105)?)
+        }
+        None => None,
+    };
+    let mut more_additional_info = Vec::new();
+    for (i, l) in lines.enumerate() {
+        more_additional_info.push(check_text(l.text(), &i_at.child("AddtlInf", Some(i + 2)), 105)?);
+    }
+    Ok(FirstReason { reason, proprietary, additional_info, more_additional_info })
+}
+
+/// Every `StsRsnInf` after the first (`StsRsnInf[2]` on), codes checked like the first.
+fn further_reasons<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<StatusReasonInfo>, DecodeError> {
+    let mut v = Vec::new();
+    for (i, r) in el.children_named("StsRsnInf").enumerate().skip(1) {
+        let r_at = at.child("StsRsnInf", Some(i + 1));
+        let (reason, proprietary) = decode_reason(
+            r,
+            &r_at,
+            "status reason (ExternalStatusReason1Code)",
+            StatusReason::from_code,
+        )?;
+        v.push(StatusReasonInfo {
+            reason,
+            proprietary,
+            additional_info: additional_info(r, &r_at)?,
+        });
+    }
+    Ok(v)
 }
 
 /// Encode a pacs.002.001.10 document.

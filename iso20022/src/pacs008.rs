@@ -162,12 +162,12 @@ pub fn decode_element<'d, N: Node<'d>>(
             ErrorKind::Invalid(format!("says {declared:?} but the message has {count}")),
         ));
     }
-    let mut transactions: Vec<CreditTransfer> = Vec::with_capacity(count);
-    for (i, tx) in body.children_named("CdtTrfTxInf").enumerate() {
-        transactions.push(CreditTransfer::default());
-        if let Some(slot) = transactions.last_mut() {
-            decode_tx(tx, &at.child("CdtTrfTxInf", Some(i + 1)), slot)?;
-        }
+    // Every slot made once, in place (a `CreditTransfer` is over 5 KB), then filled.
+    let mut transactions: Vec<CreditTransfer> = Vec::new();
+    transactions.resize_with(count, CreditTransfer::default);
+    let txs = body.children_named("CdtTrfTxInf");
+    for (i, (tx, slot)) in txs.zip(transactions.iter_mut()).enumerate() {
+        decode_tx(tx, &at.child("CdtTrfTxInf", Some(i + 1)), slot)?;
     }
     Ok(Pacs008 { header, transactions })
 }

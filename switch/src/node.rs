@@ -60,13 +60,16 @@ pub fn open_journal(
     core: &mut Core,
 ) -> anyhow::Result<(store::FileJournal, store::Recovery)> {
     let dir = cfg.data.join("journal");
-    let (journal, _) =
-        store::FileJournal::open_with(&dir, store::JournalOptions::default(), |r| match r {
-            store::Replay::Snapshot { data, .. } => {
-                core.restore_snapshot(data).map_err(|e| e.to_string())
-            }
-            store::Replay::Record { data, .. } => runtime::recover(core, data),
-        })?;
+    let opts = store::JournalOptions {
+        snapshot_bytes_max: crate::snapshot::SNAPSHOT_BYTES_MAX,
+        ..store::JournalOptions::default()
+    };
+    let (journal, _) = store::FileJournal::open_with(&dir, opts, |r| match r {
+        store::Replay::Snapshot { data, .. } => {
+            core.restore_snapshot(data).map_err(|e| e.to_string())
+        }
+        store::Replay::Record { data, .. } => runtime::recover(core, data),
+    })?;
     let recovered = journal.recovery().clone();
     Ok((journal, recovered))
 }

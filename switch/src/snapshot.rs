@@ -41,6 +41,10 @@ pub const CORE_SNAPSHOT_VERSION: u32 = 1;
 /// Bytes before the body: magic, version, body length, checksum.
 pub const CORE_SNAPSHOT_HEADER_BYTES: usize = 8 + 4 + 8 + 8;
 
+/// Largest snapshot the switch writes or reads (`store::JournalOptions::snapshot_bytes_max`
+/// for the switch's journal): about 200 bytes per transfer held, so some 80 million.
+pub const SNAPSHOT_BYTES_MAX: u64 = 16 << 30;
+
 /// Message types a stream may hold (a snapshot names them by text).
 const MSG_TYPES: [&str; 5] =
     ["pacs.008.001.08", "pacs.002.001.10", "pacs.004.001.09", "camt.056.001.08", "camt.029.001.09"];
@@ -272,7 +276,8 @@ impl Core {
     /// at a batch boundary: messages not yet drained are not part of it (those not yet
     /// acknowledged are, through the unacknowledged streams).
     pub fn encode_snapshot(&self) -> Result<Vec<u8>, SnapshotError> {
-        let mut w = Writer(Vec::with_capacity(CORE_SNAPSHOT_HEADER_BYTES + 256 * 1024), false);
+        let guess = self.transfers.len().saturating_mul(256).saturating_add(256 * 1024);
+        let mut w = Writer(Vec::with_capacity(guess.min(SNAPSHOT_BYTES_MAX as usize)), false);
         w.0.extend_from_slice(&[0u8; CORE_SNAPSHOT_HEADER_BYTES]);
         self.encode_body(&mut w)?;
         if w.1 {

@@ -501,7 +501,10 @@ fn replay(
     let dir = data.join("journal");
     anyhow::ensure!(dir.is_dir(), "no journal in {}", dir.display());
     let mut n = 0u64;
-    let opts = store::JournalOptions::default();
+    let opts = store::JournalOptions {
+        snapshot_bytes_max: switch::snapshot::SNAPSHOT_BYTES_MAX,
+        ..store::JournalOptions::default()
+    };
     if history_complete(&dir, &opts)? {
         store::FileJournal::replay_history_read_only(&dir, &opts, |_, data| {
             let e = switch::events::decode(data)?;
