@@ -168,18 +168,29 @@ fn enquiry_burst() -> u32 {
 pub struct JournalSettings {
     /// The core thread writes a snapshot of the whole core state once this many journal
     /// records were appended since the last one, so a restart replays only the records after
-    /// it; 0: never. The journal then deletes the segments the older kept snapshot covers.
-    #[serde(default = "snapshot_every_records")]
+    /// it; 0: never (the default). The journal then deletes the segments the older kept
+    /// snapshot covers. The core thread stops taking messages while it writes one, for a time
+    /// that grows with the transfers it holds (about 2.5 s per million transfers, see
+    /// BENCHMARKS.md "switch-snapshot"), so under load only small cores should use it.
+    #[serde(default)]
     pub snapshot_every_records: u64,
+    /// At start, after replaying at least this many journal records, write a snapshot before
+    /// taking any message: the next restart then replays only what came after it, and no
+    /// payment waits for the snapshot. 0: never. Default 100,000.
+    #[serde(default = "snapshot_at_start_min_records")]
+    pub snapshot_at_start_min_records: u64,
 }
 
-fn snapshot_every_records() -> u64 {
-    1_000_000
+fn snapshot_at_start_min_records() -> u64 {
+    100_000
 }
 
 impl Default for JournalSettings {
     fn default() -> Self {
-        JournalSettings { snapshot_every_records: snapshot_every_records() }
+        JournalSettings {
+            snapshot_every_records: 0,
+            snapshot_at_start_min_records: snapshot_at_start_min_records(),
+        }
     }
 }
 

@@ -99,16 +99,32 @@ impl Node {
         names.push(OPERATOR);
         let pki = DevPki::ensure(&cfg.data, &names)?;
         let mut core = core_from_config(cfg)?;
-        let (journal, recovered) = open_journal(cfg, &mut core)?;
+        let (mut journal, recovered) = open_journal(cfg, &mut core)?;
         let replayed = recovered.records_replayed;
         core.conserved().map_err(|e| anyhow::anyhow!("journal replay broke conservation: {e}"))?;
+        let mut snapshot_seq = recovered.snapshot_seq.unwrap_or(0);
+        let at_start = cfg.journal.snapshot_at_start_min_records;
+        if at_start > 0 && replayed >= at_start {
+            // Before any message is taken: the core is exactly the journal's last record.
+            use store::Journal;
+            let seq = journal.last_seq();
+            let written = core
+                .encode_snapshot()
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| journal.write_snapshot(seq, &bytes).map_err(|e| e.to_string()));
+            match written {
+                Ok(()) => snapshot_seq = seq,
+                // An optimisation only: the switch starts anyway, and says so.
+                Err(e) => eprintln!("switchd: snapshot at start (record {seq}) not written: {e}"),
+            }
+        }
         let delivery = Arc::new(Delivery::new(cfg.participants.len()));
         runtime::publish_unacked(&mut core, &delivery);
         let by_bic: HashMap<String, u32> =
             cfg.participants.iter().enumerate().map(|(i, p)| (p.bic.clone(), i as u32)).collect();
         let snapshots = runtime::SnapshotPolicy {
             every_records: cfg.journal.snapshot_every_records,
-            last_seq: recovered.snapshot_seq.unwrap_or(0),
+            last_seq: snapshot_seq,
         };
         let (handle, core_thread) = runtime::start_with_snapshots(
             core,

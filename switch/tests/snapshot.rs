@@ -771,3 +771,58 @@ fn offline_tools_start_from_the_snapshot_when_the_history_is_gone() {
     let (ok, text) = switchctl(&["journal"], &data);
     assert!(ok && text.contains("snapshot: as of record"), "{text}");
 }
+
+/// With snapshots off while running (the default), a restart that replayed records writes a
+/// snapshot before it takes any message, so the restart after it replays only what came since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_writes_a_snapshot_before_taking_messages() {
+    use std::time::Duration;
+    use switch::node::Node;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut cfg = common::config(&data);
+    cfg.journal.snapshot_every_records = 0;
+    cfg.journal.snapshot_at_start_min_records = 1;
+    let pki = data.join("pki");
+    let node = Node::start(&cfg).await.unwrap();
+    let banks = common::banks(&cfg, node.addr, &pki).await;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    for b in &banks {
+        b.spawn_inbox(rx.clone());
+    }
+    for k in 0..12u32 {
+        let e2e = format!("START{k:03}");
+        let msg = banks[0].pacs008_by_alias(&e2e, "000001", &common::alias(1, k % 10, 0), 700, NOW);
+        let out = banks[0]
+            .send_and_wait(&e2e, iso20022::pacs008::encode(&msg), Duration::from_secs(20))
+            .await
+            .unwrap();
+        assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted, "{e2e}");
+    }
+    let op = common::operator(node.addr, &pki).await;
+    let (before, conserved, _) = common::positions(&op).await;
+    assert!(conserved);
+    let _ = stop.send(true);
+    drop((banks, op));
+    node.stop().unwrap().join().unwrap().unwrap();
+    let (first, _) = journal_recovery(&data);
+    assert_eq!(first.snapshot_seq, None, "the first start replayed nothing: no snapshot");
+
+    let node = Node::start(&cfg).await.unwrap();
+    assert_eq!(node.replayed, first.last_seq, "no snapshot yet: the whole journal");
+    let op = common::operator(node.addr, &pki).await;
+    assert_eq!(common::positions(&op).await.0, before);
+    drop(op);
+    node.stop().unwrap().join().unwrap().unwrap();
+    let (second, _) = journal_recovery(&data);
+    assert_eq!(second.snapshot_seq, Some(first.last_seq), "written at start, before any message");
+
+    let node = Node::start(&cfg).await.unwrap();
+    assert_eq!(node.replayed, second.last_seq - first.last_seq, "only what came after it");
+    let op = common::operator(node.addr, &pki).await;
+    let (after, conserved, _) = common::positions(&op).await;
+    assert!(conserved);
+    assert_eq!(after, before, "balances survive both restarts");
+    drop(op);
+    node.stop().unwrap().join().unwrap().unwrap();
+}
