@@ -65,18 +65,28 @@ fn to_link(idx: usize) -> Option<u32> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tape<'a> {
     entries: Vec<Entry<'a>>,
-    attrs: Vec<(Cow<'a, [u8]>, Cow<'a, str>)>,
+    attrs: Vec<Attr<'a>>,
     root_ns: Option<Cow<'a, str>>,
 }
 
 /// Most entries a thread keeps for the next parse (256 KB); a bigger tape is freed.
 pub const SPARE_ENTRIES_MAX: usize = 4096;
 
+/// Most attributes a thread keeps for the next parse (48 KB); a bigger list is freed.
+pub const SPARE_ATTRS_MAX: usize = 1024;
+
+/// One attribute of a tape: local name (or [`XMLNS_KEY`]) and unescaped value.
+type Attr<'a> = (Cow<'a, [u8]>, Cow<'a, str>);
+
 thread_local! {
     /// The entry buffer of the last tape this thread dropped, empty, kept for the next parse:
     /// one large allocation fewer per message, and the small ones stay in the allocator's
     /// fast per-thread caches.
     static SPARE: std::cell::Cell<Vec<Entry<'static>>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The attribute list of that tape, empty, kept the same way (every message has at least
+    /// its namespace declaration in it).
+    static SPARE_ATTRS: std::cell::Cell<Vec<Attr<'static>>> =
+        const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// An empty vector of another lifetime on the same allocation (the standard library collects
@@ -86,6 +96,17 @@ thread_local! {
 fn relabel<'x, 'y>(mut v: Vec<Entry<'x>>) -> Vec<Entry<'y>> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()
+}
+
+/// [`relabel`] for the attribute list.
+#[allow(clippy::unnecessary_filter_map)]
+fn relabel_attrs<'x, 'y>(mut v: Vec<Attr<'x>>) -> Vec<Attr<'y>> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+fn spare_attrs<'a>() -> Vec<Attr<'a>> {
+    relabel_attrs(SPARE_ATTRS.with(|s| s.take()))
 }
 
 fn spare_entries<'a>(want: usize) -> Vec<Entry<'a>> {
@@ -100,6 +121,10 @@ impl Drop for Tape<'_> {
         if v.capacity() <= SPARE_ENTRIES_MAX {
             // A thread being torn down has no cache left; the vector is then simply freed.
             let _ = SPARE.try_with(|s| s.set(relabel(v)));
+        }
+        let a = std::mem::take(&mut self.attrs);
+        if a.capacity() <= SPARE_ATTRS_MAX {
+            let _ = SPARE_ATTRS.try_with(|s| s.set(relabel_attrs(a)));
         }
     }
 }
@@ -420,7 +445,7 @@ pub fn parse_quick<'a>(input: &'a [u8], limits: &Limits) -> Result<Tape<'a>, Dec
     let guess = (input.len() / 20 + 8).min(limits.max_elements.saturating_add(1)).min(4096);
     let mut b = Builder {
         input,
-        tape: Tape { entries: spare_entries(guess), attrs: Vec::new(), root_ns: None },
+        tape: Tape { entries: spare_entries(guess), attrs: spare_attrs(), root_ns: None },
         stack: Vec::with_capacity(limits.max_depth.min(64)),
         root_done: false,
     };
@@ -822,7 +847,7 @@ pub fn scan_plain<'a>(input: &'a [u8], limits: &Limits) -> Option<Tape<'a>> {
         input,
         utf8,
         pos: 0,
-        tape: Tape { entries: spare_entries(guess), attrs: Vec::new(), root_ns: None },
+        tape: Tape { entries: spare_entries(guess), attrs: spare_attrs(), root_ns: None },
         stack: OpenStack { open: [(0, &[], 0); PLAIN_DEPTH_MAX], len: 0 },
         root_done: false,
         scratch: Vec::new(),
@@ -918,6 +943,10 @@ mod tests {
         let ptr = v.as_ptr() as usize;
         let w = relabel(v);
         assert_eq!((w.len(), w.capacity(), w.as_ptr() as usize), (0, cap, ptr));
+        // The attribute list too: a second parse on this thread gets the first one's back.
+        let ptr = parse(b"<a x='1' y='2'/>", &Limits::default()).unwrap().attrs.as_ptr() as usize;
+        let again = parse(b"<b z='3'/>", &Limits::default()).unwrap();
+        assert_eq!(again.attrs.as_ptr() as usize, ptr);
     }
 
     #[test]

@@ -235,6 +235,9 @@ pub struct Core {
     /// restart must deliver again (kept here so a snapshot carries them).
     pub(crate) unacked: Vec<std::collections::VecDeque<Outbound>>,
     pub(crate) counters: Counters,
+    /// Per participant: whether a journaled event set its status (else the configuration's
+    /// initial status holds).
+    pub(crate) status_journaled: Vec<bool>,
     pub(crate) late: Vec<(u64, String)>,
     pub(crate) ledger_transfers_max: usize,
     pub(crate) finished_since_compact: u64,
@@ -315,6 +318,7 @@ impl Core {
             outbound: Vec::new(),
             unacked: (0..n).map(|_| std::collections::VecDeque::new()).collect(),
             counters: Counters::default(),
+            status_journaled: vec![false; n],
             late: Vec::new(),
             ledger_transfers_max: ledger::LedgerLimits::default().transfers_max.saturating_sub(1),
             finished_since_compact: 0,
@@ -1091,6 +1095,9 @@ impl Core {
                     .get_mut(*participant as usize)
                     .ok_or("no such participant")?;
                 p.suspended = *suspended;
+                if let Some(j) = self.status_journaled.get_mut(*participant as usize) {
+                    *j = true;
+                }
             }
             Event::Acked { participant, up_to } => {
                 let a = self

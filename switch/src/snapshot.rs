@@ -11,6 +11,8 @@
 //! What is not: the rules and the participants' identities come from the configuration; the
 //! snapshot records each participant's BIC, member id and net debit cap and refuses to load
 //! against a configuration whose participants differ ([`SnapshotError::ParticipantsDiffer`]).
+//! A participant's status is taken from the snapshot only when a journaled event set it;
+//! otherwise the configuration's initial status holds, as in a replay from the first record.
 //!
 //! Guarantees: a core restored from `encode_snapshot` answers every later input exactly as the
 //! core it came from (same events, same messages with the same sequence numbers), and
@@ -250,7 +252,7 @@ impl<'a> Reader<'a> {
 
 /// Everything decoded, before it replaces the core's state (all or nothing).
 struct Decoded {
-    suspended: Vec<bool>,
+    status: Vec<Option<bool>>,
     next_id: u64,
     funding_count: u64,
     finished_since_compact: u64,
@@ -301,8 +303,15 @@ impl Core {
     /// its participants must match. On any error the core is left as it was.
     pub fn restore_snapshot(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
         let d = self.decode(bytes)?;
-        for (p, s) in self.participants.iter_mut().zip(d.suspended) {
-            p.suspended = s;
+        // A status set by a journaled event stands; otherwise the configuration's, as a
+        // replay from the first record would have it.
+        for ((p, s), j) in
+            self.participants.iter_mut().zip(d.status).zip(self.status_journaled.iter_mut())
+        {
+            *j = s.is_some();
+            if let Some(s) = s {
+                p.suspended = s;
+            }
         }
         self.next_id = d.next_id;
         self.funding_count = d.funding_count;
@@ -332,7 +341,16 @@ impl Core {
             w.str(&p.bic);
             w.opt_str(p.member_id.as_deref());
             w.opt_u64(p.net_debit_cap_minor);
-            w.u8(u8::from(p.suspended));
+        }
+        // Status: 0 as configured (no journaled change), 1 active, 2 suspended.
+        for (p, journaled) in self.participants.iter().zip(&self.status_journaled) {
+            w.u8(if !journaled {
+                0
+            } else if p.suspended {
+                2
+            } else {
+                1
+            });
         }
         w.u64(self.next_id);
         w.u64(self.funding_count);
@@ -431,7 +449,9 @@ impl Core {
         Ok(d)
     }
 
-    fn decode_participants(&self, r: &mut Reader<'_>) -> Result<Vec<bool>, SnapshotError> {
+    /// The participants' identities, checked against the configuration's, then their
+    /// journaled status (`None`: as configured).
+    fn decode_participants(&self, r: &mut Reader<'_>) -> Result<Vec<Option<bool>>, SnapshotError> {
         let n = r.count(4 + 1 + 1 + 1, "participants")?;
         if n != self.participants.len() {
             return Err(SnapshotError::ParticipantsDiffer(format!(
@@ -439,7 +459,6 @@ impl Core {
                 self.participants.len()
             )));
         }
-        let mut suspended = Vec::with_capacity(n);
         for (i, p) in self.participants.iter().enumerate() {
             let bic = r.string("participant BIC")?;
             let member = r.opt_string("participant member id")?;
@@ -451,14 +470,22 @@ impl Core {
                     p.bic, p.member_id, p.net_debit_cap_minor
                 )));
             }
-            suspended.push(r.bool("participant suspended")?);
         }
-        Ok(suspended)
+        let mut status = Vec::with_capacity(n);
+        for i in 0..n {
+            status.push(match r.u8("participant status")? {
+                0 => None,
+                1 => Some(false),
+                2 => Some(true),
+                v => return invalid(format!("participant {i}: status {v}")),
+            });
+        }
+        Ok(status)
     }
 
     fn decode_body(&self, r: &mut Reader<'_>) -> Result<Decoded, SnapshotError> {
         let n = self.participants.len();
-        let suspended = self.decode_participants(r)?;
+        let status = self.decode_participants(r)?;
         let next_id = r.u64("next transfer id")?;
         let funding_count = r.u64("funding count")?;
         let finished_since_compact = r.u64("compaction counter")?;
@@ -544,7 +571,7 @@ impl Core {
         }
         let exc = decode_exceptions(r, &transfers)?;
         Ok(Decoded {
-            suspended,
+            status,
             next_id,
             funding_count,
             finished_since_compact,

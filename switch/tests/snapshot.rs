@@ -544,6 +544,18 @@ fn a_snapshot_refuses_a_configuration_with_other_participants() {
             other => panic!("{what}: {other:?}"),
         }
     }
+    // A status no event changed comes from the configuration, as in a replay from the start;
+    // one set by a journaled event stands.
+    let mut suspended = base.clone();
+    suspended.participants[1].status = switch::config::ParticipantStatus::Suspended;
+    let mut core = switch::node::core_from_config(&suspended).unwrap();
+    core.restore_snapshot(&bytes).unwrap();
+    assert!(core.participants()[1].suspended, "no event changed it: as configured");
+    let mut changed = restored(&bytes);
+    changed.process_status(1, true, T0).unwrap().unwrap();
+    let mut core = fresh();
+    core.restore_snapshot(&changed.encode_snapshot().unwrap()).unwrap();
+    assert!(core.participants()[1].suspended, "journaled status stands");
     // Rules may change between restarts (they come from the configuration).
     let mut rules = base;
     rules.scheme.transaction_amount_max_minor = 5;
