@@ -85,7 +85,11 @@ fn report(name: &str, bytes: &[u8], decoders: &[(&str, &dyn Fn())]) {
         floor / events as f64
     );
     for ((label, f), ns) in decoders.iter().zip(best) {
-        println!("  {label}: {ns:.0} ns, ratio {:.2}, allocations {}", ns / floor, allocs(f));
+        println!(
+            "  {label}: {ns:.0} ns, ratio {:.2}, allocations per message {}",
+            ns / floor,
+            allocs(f)
+        );
     }
 }
 
@@ -128,7 +132,7 @@ fn bench(c: &mut Criterion) {
     );
     let encoded = pacs002::encode(&report_msg);
     println!(
-        "pacs.002 encode: {} bytes, allocations/encode {}",
+        "pacs.002 encode: {} bytes, allocations per message {}",
         encoded.len(),
         allocs(|| pacs002::encode(&report_msg))
     );
