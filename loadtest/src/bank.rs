@@ -15,7 +15,8 @@
 
 use crate::scan;
 use crate::stats::Shared;
-use adapters::client::{BankClient, ClientError};
+use adapters::client::{BankClient, ClientError, FramedPull};
+use adapters::wire::Frame;
 use iso20022::codes::{StatusReason, TxStatus};
 use iso20022::pacs002::{self, Pacs002, TxStatusReport};
 use iso20022::{pacs008, Limits};
@@ -73,6 +74,7 @@ pub struct Bank {
     shared: Arc<Shared>,
     full_decode: bool,
     answer_batch: usize,
+    json_pulls: bool,
     answers_sent: AtomicU64,
     created: String,
 }
@@ -112,6 +114,7 @@ impl Bank {
             shared,
             full_decode: false,
             answer_batch: ANSWER_BATCH,
+            json_pulls: false,
             answers_sent: AtomicU64::new(0),
             created: switch::time::iso_datetime(
                 std::time::SystemTime::now()
@@ -181,6 +184,12 @@ impl Bank {
     /// Answer at most `n` (at least 1) forwarded transfers per pacs.002.
     pub fn with_answer_batch(mut self, n: usize) -> Bank {
         self.answer_batch = n.max(1);
+        self
+    }
+
+    /// Pull in JSON instead of `multipart/mixed` frames (to measure what the frames save).
+    pub fn with_json_pulls(mut self, on: bool) -> Bank {
+        self.json_pulls = on;
         self
     }
 
@@ -276,10 +285,26 @@ impl Bank {
                     }
                 };
                 let after = bank.cursor.load(Ordering::Acquire);
-                let pull = tokio::time::timeout(
-                    Duration::from_millis(PULL.1 + 5_000),
-                    client.pull_framed(after, PULL.0, PULL.1),
-                );
+                let json = bank.json_pulls;
+                let pull =
+                    tokio::time::timeout(Duration::from_millis(PULL.1 + 5_000), async move {
+                        if json {
+                            client.pull(after, PULL.0, PULL.1).await.map(|p| FramedPull {
+                                next: p.next,
+                                messages: p
+                                    .messages
+                                    .into_iter()
+                                    .map(|d| Frame {
+                                        seq: d.seq,
+                                        msg_type: d.msg_type,
+                                        xml: d.xml.into(),
+                                    })
+                                    .collect(),
+                            })
+                        } else {
+                            client.pull_framed(after, PULL.0, PULL.1).await
+                        }
+                    });
                 let pulled = tokio::select! {
                     p = pull => p,
                     _ = stop.changed() => return,

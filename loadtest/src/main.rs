@@ -138,6 +138,9 @@ struct Cli {
     /// Forwarded transfers a creditor bank answers in one pacs.002 at most (those of one pull).
     #[arg(long, default_value_t = 10)]
     answer_batch: usize,
+    /// Banks pull in JSON instead of `multipart/mixed` frames (to measure what frames save).
+    #[arg(long)]
+    json_pulls: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -223,7 +226,8 @@ fn banks(
             .with_context(|| format!("TLS identity of {} in {}", p.bic, pki.display()))?;
         let bank = Bank::new(&p.bic, t.addr, tls, shared.clone())
             .with_full_decode(cli.full_decode)
-            .with_answer_batch(cli.answer_batch);
+            .with_answer_batch(cli.answer_batch)
+            .with_json_pulls(cli.json_pulls);
         out.push(Arc::new(bank));
         specs.push(BankSpec { bic: p.bic.clone(), index: i as u32, customers: p.dev_customers });
     }
