@@ -152,8 +152,8 @@ pub struct Outbound {
     pub seq: u64,
     /// ISO message name id.
     pub msg_type: &'static str,
-    /// The message.
-    pub xml: String,
+    /// The message, shared with the delivery queue (the core keeps it until acknowledged).
+    pub xml: std::sync::Arc<String>,
 }
 
 /// What a command does besides its events: the answer to the sender.
@@ -1241,7 +1241,7 @@ impl Core {
         let Some(next) = self.stream_next.get_mut(participant as usize) else { return };
         let seq = *next;
         *next += 1;
-        let o = Outbound { participant, seq, msg_type, xml };
+        let o = Outbound { participant, seq, msg_type, xml: std::sync::Arc::new(xml) };
         if let Some(q) = self.unacked.get_mut(participant as usize) {
             q.push_back(o.clone());
         }

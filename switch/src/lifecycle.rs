@@ -135,7 +135,7 @@ impl Tracer {
                 at_ms: at(e),
                 kind: "out",
                 text: format!("{} #{} {}", bic(o.participant), o.seq, o.msg_type),
-                xml: Some(o.xml),
+                xml: Some(o.xml.as_ref().clone()),
             });
         }
         self.steps.entry(id).or_default().extend(steps);

@@ -176,8 +176,13 @@ pub struct Queued {
     pub seq: u64,
     /// ISO message name id.
     pub msg_type: &'static str,
-    /// The message.
-    pub xml: String,
+    /// The message (shared with the core's copy kept until acknowledged).
+    #[serde(serialize_with = "shared_str")]
+    pub xml: Arc<String>,
+}
+
+fn shared_str<S: serde::Serializer>(x: &Arc<String>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(x)
 }
 
 /// The per-participant message streams banks pull from.
@@ -235,7 +240,11 @@ impl Delivery {
         self.pull_shared(participant, after, max, wait)
             .await
             .iter()
-            .map(|m| Delivered { seq: m.seq, msg_type: m.msg_type.to_string(), xml: m.xml.clone() })
+            .map(|m| Delivered {
+                seq: m.seq,
+                msg_type: m.msg_type.to_string(),
+                xml: m.xml.as_ref().clone(),
+            })
             .collect()
     }
 

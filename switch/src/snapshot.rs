@@ -740,7 +740,12 @@ fn decode_unacked(
                 return invalid(format!("unknown message type {name:?}"));
             };
             let xml = r.string("message")?;
-            q.push_back(Outbound { participant: i as u32, seq, msg_type, xml });
+            q.push_back(Outbound {
+                participant: i as u32,
+                seq,
+                msg_type,
+                xml: std::sync::Arc::new(xml),
+            });
         }
         all.push(q);
     }

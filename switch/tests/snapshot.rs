@@ -119,7 +119,7 @@ fn run(core: &mut Core, op: &Op, now: u64) -> Output {
     let out = core
         .drain_outbound()
         .into_iter()
-        .map(|o| (o.participant, o.seq, o.msg_type.to_string(), o.xml))
+        .map(|o| (o.participant, o.seq, o.msg_type.to_string(), o.xml.as_ref().clone()))
         .collect();
     (events, answer, out)
 }
