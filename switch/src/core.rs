@@ -699,7 +699,7 @@ impl Core {
 
     fn decide_pacs002(&self, from: u32, msg: &Pacs002, now_ms: u64) -> (Vec<Event>, Answer) {
         let mut events = Vec::new();
-        for report in &msg.transactions {
+        for (i, report) in msg.transactions.iter().enumerate() {
             let id = msg
                 .original_msg_id
                 .as_deref()
@@ -714,9 +714,13 @@ impl Core {
                     Answer::Refused {
                         code: "UNKNOWN_ORIGINAL",
                         message: format!(
-                            "no transfer for OrgnlMsgId {:?}; answer with the MsgId of the \
-                             pacs.008 the switch sent you",
-                            msg.original_msg_id
+                            "TxInfAndSts[{}]: no transfer for OrgnlMsgId {:?} or ClrSysRef \
+                             {:?}; answer with the MsgId of the pacs.008 the switch sent you \
+                             (as OrgnlMsgId, or as each report's ClrSysRef); nothing of this \
+                             message was applied",
+                            i + 1,
+                            msg.original_msg_id,
+                            report.clearing_ref
                         ),
                     },
                 );
@@ -726,7 +730,12 @@ impl Core {
                     Vec::new(),
                     Answer::Refused {
                         code: "NOT_CREDITOR",
-                        message: format!("transfer {} was not sent to you", t.id),
+                        message: format!(
+                            "TxInfAndSts[{}]: transfer {} was not sent to you; nothing of this \
+                             message was applied",
+                            i + 1,
+                            t.id
+                        ),
                     },
                 );
             }

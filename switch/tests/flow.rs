@@ -446,3 +446,67 @@ async fn framed_pulls_carry_the_json_messages_and_cannot_be_forged() {
     let m = pacs008::decode(text.as_bytes(), &iso20022::Limits::default()).unwrap();
     assert_eq!(m.transactions[0].remittance, vec![forged]);
 }
+
+/// A creditor bank may answer several transfers in one pacs.002, each report naming its
+/// transfer by `ClrSysRef` (the forwarded MsgId). Such a message is taken whole or refused
+/// whole: one report for a transfer that does not exist refuses it with the report's place,
+/// and nothing of it is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_pacs002_answers_several_transfers_or_none() {
+    use iso20022::pacs002::{Pacs002, TxStatusReport};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg).await.unwrap();
+    let pki = node.pki.dir.clone();
+    let banks = banks(&cfg, node.addr, &pki).await;
+    let (a, b) = (&banks[0], &banks[1]);
+    for k in 0..2 {
+        let m = a.pacs008_by_alias(&format!("E2E-MULTI-{k}"), "000001", &alias(1, 3, 0), 50, NOW);
+        a.client().send(pacs008::encode(&m)).await.unwrap();
+    }
+    let pulled = b.client().pull_framed(0, 10, 2_000).await.unwrap();
+    let forwarded: Vec<String> = pulled
+        .messages
+        .iter()
+        .filter(|m| m.msg_type == "pacs.008.001.08")
+        .map(|m| {
+            let m = pacs008::decode(&m.xml, &iso20022::Limits::default()).unwrap();
+            m.header.msg_id
+        })
+        .collect();
+    assert_eq!(forwarded.len(), 2, "both forwarded to B");
+    let report = |clearing_ref: &str| TxStatusReport {
+        clearing_ref: Some(clearing_ref.to_string()),
+        status: TxStatus::AcceptedSettlementInProcess,
+        ..TxStatusReport::default()
+    };
+    let answer = |id: &str, refs: &[&str]| Pacs002 {
+        msg_id: id.into(),
+        created: NOW.into(),
+        transactions: refs.iter().map(|r| report(r)).collect(),
+        ..Pacs002::default()
+    };
+    let op = operator(node.addr, &pki).await;
+    let bad = answer("MULTI-BAD", &[&forwarded[0], "IPSF999999"]);
+    let err = b.client().send(iso20022::pacs002::encode(&bad)).await.unwrap_err();
+    let adapters::client::ClientError::Status { status, body } = err else { panic!() };
+    assert_eq!(status, 422);
+    assert!(body.contains("UNKNOWN_ORIGINAL") && body.contains("TxInfAndSts[2]"), "{body}");
+    let (_, _, v) = positions(&op).await;
+    assert_eq!(v["in_flight"].as_u64(), Some(2), "nothing applied: {v}");
+
+    let good = answer("MULTI-OK", &[&forwarded[0], &forwarded[1]]);
+    let taken = b.client().send(iso20022::pacs002::encode(&good)).await.unwrap();
+    assert_eq!(taken.transactions, 2);
+    let (_, conserved, v) = positions(&op).await;
+    assert!(conserved);
+    assert_eq!(v["in_flight"].as_u64(), Some(0), "both settled: {v}");
+    let to_a = a.client().pull_framed(0, 10, 2_000).await.unwrap();
+    let acsc = to_a
+        .messages
+        .iter()
+        .filter(|m| m.msg_type == "pacs.002.001.10")
+        .filter(|m| std::str::from_utf8(&m.xml).unwrap().contains("ACSC"))
+        .count();
+    assert_eq!(acsc, 2, "A is told of both settlements");
+}
