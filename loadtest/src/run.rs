@@ -46,10 +46,15 @@ impl Pending {
             return;
         }
         let items = std::mem::take(&mut self.items);
-        let xml = std::mem::take(&mut self.xml);
+        let mut xml = std::mem::take(&mut self.xml);
         self.flush_at = None;
-        let refs: Vec<&str> = xml.iter().map(String::as_str).collect();
-        let Some(message) = crate::workload::batch_xml(&refs) else {
+        let message = if xml.len() == 1 {
+            xml.pop() // one payment: its prepared bytes go out as they are, uncopied
+        } else {
+            let refs: Vec<&str> = xml.iter().map(String::as_str).collect();
+            crate::workload::batch_xml(&refs)
+        };
+        let Some(message) = message else {
             // Prepared by this program: cannot happen, but never drop payments silently.
             shared.send_errors.fetch_add(items.len() as u64, Ordering::Relaxed);
             shared.inflight.fetch_sub(items.len() as u64, Ordering::Relaxed);

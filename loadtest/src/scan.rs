@@ -76,11 +76,17 @@ fn leaf<'a>(hay: &'a str, open: &str, close: &str) -> Option<&'a str> {
     Some(text)
 }
 
+/// Byte offset of the first `needle` in `hay` (SIMD search; the tags are ASCII, so the offset
+/// is a character boundary).
+fn find(hay: &str, needle: &str) -> Option<usize> {
+    memchr::memmem::find(hay.as_bytes(), needle.as_bytes())
+}
+
 /// Raw text between the first `open` and the following `close`.
 fn between<'a>(hay: &'a str, open: &str, close: &str) -> Option<&'a str> {
-    let start = hay.find(open)? + open.len();
+    let start = find(hay, open)? + open.len();
     let rest = hay.get(start..)?;
-    rest.get(..rest.find(close)?)
+    rest.get(..find(rest, close)?)
 }
 
 /// Like [`leaf`] but `Ok(None)` when `open` does not occur at all.
@@ -95,9 +101,9 @@ fn opt_leaf<'a>(hay: &'a str, open: &str, close: &str) -> Result<Option<&'a str>
 fn elements<'a>(xml: &'a str, open: &str, close: &str) -> Option<Vec<&'a str>> {
     let mut out = Vec::new();
     let mut rest = xml;
-    while let Some(i) = rest.find(open) {
+    while let Some(i) = find(rest, open) {
         let body = rest.get(i + open.len()..)?;
-        let end = body.find(close)?;
+        let end = find(body, close)?;
         let inner = body.get(..end)?;
         if inner.contains(open) {
             return None;
@@ -118,7 +124,7 @@ pub fn transfer(xml: &str) -> Option<TransferIds<'_>> {
     if !plain(xml) {
         return None;
     }
-    let header = xml.get(..xml.find("</GrpHdr>")?)?;
+    let header = xml.get(..find(xml, "</GrpHdr>")?)?;
     let msg_id = leaf(header, "<MsgId>", "</MsgId>")?;
     let created = leaf(header, "<CreDtTm>", "</CreDtTm>")?;
     let mut transactions = Vec::new();
