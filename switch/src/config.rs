@@ -179,6 +179,24 @@ pub struct JournalSettings {
     /// payment waits for the snapshot. 0: never. Default 100,000.
     #[serde(default = "snapshot_at_start_min_records")]
     pub snapshot_at_start_min_records: u64,
+    /// Keep the journal's full history: segments a snapshot covers move to
+    /// `<data>/journal-archive` (same file system, a rename) instead of being deleted, and the
+    /// offline tools (`switchctl ledger audit`, `transfers verify`, `transfer show`) replay the
+    /// archive then the journal, from the first record. Default true: the journal is the record
+    /// of every payment; turn it off only where another copy is kept.
+    #[serde(default = "archive")]
+    pub archive: bool,
+    /// Bytes per journal segment file before a new one starts (the unit the archive moves).
+    #[serde(default = "segment_bytes_max")]
+    pub segment_bytes_max: u64,
+}
+
+fn archive() -> bool {
+    true
+}
+
+fn segment_bytes_max() -> u64 {
+    store::JournalOptions::default().segment_bytes_max
 }
 
 fn snapshot_at_start_min_records() -> u64 {
@@ -190,6 +208,8 @@ impl Default for JournalSettings {
         JournalSettings {
             snapshot_every_records: 0,
             snapshot_at_start_min_records: snapshot_at_start_min_records(),
+            archive: archive(),
+            segment_bytes_max: segment_bytes_max(),
         }
     }
 }

@@ -60,10 +60,7 @@ pub fn open_journal(
     core: &mut Core,
 ) -> anyhow::Result<(store::FileJournal, store::Recovery)> {
     let dir = cfg.data.join("journal");
-    let opts = store::JournalOptions {
-        snapshot_bytes_max: crate::snapshot::SNAPSHOT_BYTES_MAX,
-        ..store::JournalOptions::default()
-    };
+    let opts = journal_options(cfg);
     let (journal, _) = store::FileJournal::open_with(&dir, opts, |r| match r {
         store::Replay::Snapshot { data, .. } => {
             core.restore_snapshot(data).map_err(|e| e.to_string())
@@ -72,6 +69,19 @@ pub fn open_journal(
     })?;
     let recovered = journal.recovery().clone();
     Ok((journal, recovered))
+}
+
+/// Where the journal keeps the segments a snapshot covers, with `[journal] archive`.
+pub const ARCHIVE_DIR: &str = "journal-archive";
+
+/// The journal options of `cfg`: its segment size, and the archive under the data directory.
+pub fn journal_options(cfg: &Config) -> store::JournalOptions {
+    store::JournalOptions {
+        snapshot_bytes_max: crate::snapshot::SNAPSHOT_BYTES_MAX,
+        segment_bytes_max: cfg.journal.segment_bytes_max,
+        archive_dir: cfg.journal.archive.then(|| cfg.data.join(ARCHIVE_DIR)),
+        ..store::JournalOptions::default()
+    }
 }
 
 /// A running switch.

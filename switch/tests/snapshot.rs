@@ -838,3 +838,53 @@ async fn a_restart_writes_a_snapshot_before_taking_messages() {
     drop(op);
     node.stop().unwrap().join().unwrap().unwrap();
 }
+
+/// With `[journal] archive` (the default), the segments snapshots cover move to
+/// `<data>/journal-archive`: the restart still starts from the newest snapshot, and the audit
+/// replays the whole history from the first record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_archive_keeps_the_whole_history_for_the_audit() {
+    use std::time::Duration;
+    use switch::node::Node;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut cfg = common::config(&data);
+    assert!(cfg.journal.archive, "archiving is the default");
+    cfg.journal.snapshot_every_records = 30;
+    cfg.journal.segment_bytes_max = 8 << 10;
+    let pki = data.join("pki");
+    let node = Node::start(&cfg).await.unwrap();
+    let banks = common::banks(&cfg, node.addr, &pki).await;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    for b in &banks {
+        b.spawn_inbox(rx.clone());
+    }
+    for k in 0..80u32 {
+        let e2e = format!("ARCH{k:03}");
+        let msg = banks[0].pacs008_by_alias(&e2e, "000001", &common::alias(1, k % 10, 0), 300, NOW);
+        let xml = iso20022::pacs008::encode(&msg);
+        let out = banks[0].send_and_wait(&e2e, xml, Duration::from_secs(20)).await.unwrap();
+        assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted, "{e2e}");
+    }
+    let op = common::operator(node.addr, &pki).await;
+    let (before, _, _) = common::positions(&op).await;
+    let _ = stop.send(true);
+    drop((banks, op));
+    node.stop().unwrap().join().unwrap().unwrap();
+
+    let archived = std::fs::read_dir(data.join(switch::node::ARCHIVE_DIR)).unwrap().count();
+    assert!(archived > 0, "covered segments were archived, not deleted");
+    let (rec, _) = journal_recovery(&data);
+    assert!(rec.snapshot_seq.is_some() && rec.records_replayed < rec.last_seq / 2, "{rec:?}");
+    let (ok, text) = switchctl(&["ledger", "audit"], &data);
+    assert!(ok && text.contains("balances_ok=true conserved=true"), "{text}");
+    assert!(!text.contains("from_snapshot"), "the whole history, not a snapshot: {text}");
+    assert!(text.contains(&format!("audit: records={} ", rec.last_seq)), "{text}");
+
+    let node = Node::start(&cfg).await.unwrap();
+    assert_eq!(node.replayed, rec.records_replayed, "the restart starts from the snapshot");
+    let op = common::operator(node.addr, &pki).await;
+    assert_eq!(common::positions(&op).await.0, before);
+    drop(op);
+    node.stop().unwrap().join().unwrap().unwrap();
+}

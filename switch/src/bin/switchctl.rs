@@ -505,8 +505,11 @@ fn replay(
     let dir = data.join("journal");
     anyhow::ensure!(dir.is_dir(), "no journal in {}", dir.display());
     let mut n = 0u64;
+    // The archive, where `[journal] archive` keeps what snapshots cover, is read first.
+    let archive = data.join(switch::node::ARCHIVE_DIR);
     let opts = store::JournalOptions {
         snapshot_bytes_max: switch::snapshot::SNAPSHOT_BYTES_MAX,
+        archive_dir: archive.is_dir().then_some(archive),
         ..store::JournalOptions::default()
     };
     if history_complete(&dir, &opts)? {
