@@ -64,6 +64,24 @@ pub enum SnapshotError {
     Invalid(String),
 }
 
+impl WindowReport {
+    /// Append this report in the ledger snapshot's encoding (for other snapshots that keep
+    /// reports, such as the switch's list of closed windows).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        Writer(out).report(self);
+    }
+
+    /// Read a report written by [`WindowReport::encode_into`] that fills `bytes` exactly.
+    pub fn decode_from(bytes: &[u8]) -> Result<WindowReport, SnapshotError> {
+        let mut r = Reader { data: bytes, at: 0 };
+        let report = r.report()?;
+        if r.at != bytes.len() {
+            return invalid(format!("{} bytes after the window report", bytes.len() - r.at));
+        }
+        Ok(report)
+    }
+}
+
 fn invalid<T>(msg: String) -> Result<T, SnapshotError> {
     Err(SnapshotError::Invalid(msg))
 }
@@ -88,6 +106,24 @@ impl Writer<'_> {
     }
     fn len(&mut self, n: usize) {
         self.u64(n as u64);
+    }
+    fn report(&mut self, r: &WindowReport) {
+        self.u64(r.window);
+        self.u64(r.closed_at_ms);
+        self.len(r.positions.len());
+        for p in &r.positions {
+            self.u64(p.account);
+            self.i128(p.net);
+        }
+        self.len(r.instructions.len());
+        for i in &r.instructions {
+            self.u64(i.account);
+            self.u8(match i.direction {
+                Direction::Pay => 1,
+                Direction::Receive => 2,
+            });
+            self.u64(i.amount);
+        }
     }
     fn record(&mut self, id: TransferId, r: &TransferRecord) {
         self.u128(id);
@@ -146,6 +182,27 @@ impl<'a> Reader<'a> {
             Ok(n) if n <= left => Ok(n),
             _ => invalid(format!("{what} count {n} at byte {at} exceeds the bytes left")),
         }
+    }
+    fn report(&mut self) -> Result<WindowReport, SnapshotError> {
+        let at = self.at;
+        let window = self.u64("window id")?;
+        let closed_at_ms = self.u64("window closed at")?;
+        let mut positions = Vec::new();
+        for _ in 0..self.count(24, "window positions")? {
+            positions.push(NetPosition { account: self.u64("position")?, net: self.i128("net")? });
+        }
+        let mut instructions = Vec::new();
+        for _ in 0..self.count(17, "window instructions")? {
+            let account = self.u64("instruction account")?;
+            let direction = match self.u8("instruction direction")? {
+                1 => Direction::Pay,
+                2 => Direction::Receive,
+                d => return invalid(format!("window at byte {at}: direction {d}")),
+            };
+            let amount = self.u64("instruction amount")?;
+            instructions.push(SettlementInstruction { account, direction, amount });
+        }
+        Ok(WindowReport { window, closed_at_ms, positions, instructions })
     }
     fn record(&mut self, accounts: usize) -> Result<(TransferId, TransferRecord), SnapshotError> {
         let at = self.at;
@@ -270,22 +327,7 @@ impl Ledger {
 
         w.len(self.unsettled.len());
         for r in self.unsettled.values() {
-            w.u64(r.window);
-            w.u64(r.closed_at_ms);
-            w.len(r.positions.len());
-            for p in &r.positions {
-                w.u64(p.account);
-                w.i128(p.net);
-            }
-            w.len(r.instructions.len());
-            for i in &r.instructions {
-                w.u64(i.account);
-                w.u8(match i.direction {
-                    Direction::Pay => 1,
-                    Direction::Receive => 2,
-                });
-                w.u64(i.amount);
-            }
+            w.report(r);
         }
     }
 
@@ -415,24 +457,8 @@ impl Ledger {
         let mut unsettled = BTreeMap::new();
         for _ in 0..windows {
             let at = r.at;
-            let window = r.u64("window id")?;
-            let closed_at_ms = r.u64("window closed at")?;
-            let mut positions = Vec::new();
-            for _ in 0..r.count(24, "window positions")? {
-                positions.push(NetPosition { account: r.u64("position")?, net: r.i128("net")? });
-            }
-            let mut instructions = Vec::new();
-            for _ in 0..r.count(17, "window instructions")? {
-                let account = r.u64("instruction account")?;
-                let direction = match r.u8("instruction direction")? {
-                    1 => Direction::Pay,
-                    2 => Direction::Receive,
-                    d => return invalid(format!("window at byte {at}: direction {d}")),
-                };
-                let amount = r.u64("instruction amount")?;
-                instructions.push(SettlementInstruction { account, direction, amount });
-            }
-            let report = WindowReport { window, closed_at_ms, positions, instructions };
+            let report = r.report()?;
+            let window = report.window;
             if window == 0 || window >= l.window || unsettled.insert(window, report).is_some() {
                 return invalid(format!("window at byte {at}: number {window} is not closed"));
             }

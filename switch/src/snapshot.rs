@@ -33,7 +33,7 @@ use crate::core::{Core, Counters, Outbound, State, Transfer};
 use crate::events::Ids;
 use crate::exceptions::{ExceptionState, Investigation, InvestigationKind, Recall, RecallState};
 use iso20022::codes::StatusReason;
-use ledger::{Direction, NetPosition, SettlementInstruction, WindowReport};
+use ledger::WindowReport;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// Magic bytes opening every core snapshot.
@@ -134,9 +134,6 @@ impl Writer {
     fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn i128(&mut self, v: i128) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
     fn len(&mut self, n: usize) {
         self.u64(n as u64);
     }
@@ -208,9 +205,6 @@ impl<'a> Reader<'a> {
     }
     fn u64(&mut self, what: &'static str) -> Result<u64, SnapshotError> {
         Ok(u64::from_le_bytes(self.array(what)?))
-    }
-    fn i128(&mut self, what: &'static str) -> Result<i128, SnapshotError> {
-        Ok(i128::from_le_bytes(self.array(what)?))
     }
     fn bool(&mut self, what: &'static str) -> Result<bool, SnapshotError> {
         match self.u8(what)? {
@@ -753,44 +747,13 @@ fn decode_unacked(
 }
 
 fn encode_report(w: &mut Writer, report: &WindowReport) {
-    w.u64(report.window);
-    w.u64(report.closed_at_ms);
-    w.len(report.positions.len());
-    for p in &report.positions {
-        w.u64(p.account);
-        w.i128(p.net);
-    }
-    w.len(report.instructions.len());
-    for i in &report.instructions {
-        w.u64(i.account);
-        w.u8(match i.direction {
-            Direction::Pay => 0,
-            Direction::Receive => 1,
-        });
-        w.u64(i.amount);
-    }
+    let mut b = Vec::new();
+    report.encode_into(&mut b);
+    w.bytes(&b);
 }
 
 fn decode_report(r: &mut Reader<'_>) -> Result<WindowReport, SnapshotError> {
-    let window = r.u64("report window")?;
-    let closed_at_ms = r.u64("report closed at")?;
-    let count = r.count(24, "report positions")?;
-    let mut positions = Vec::with_capacity(count);
-    for _ in 0..count {
-        positions.push(NetPosition { account: r.u64("position")?, net: r.i128("position")? });
-    }
-    let count = r.count(17, "report instructions")?;
-    let mut instructions = Vec::with_capacity(count);
-    for _ in 0..count {
-        let account = r.u64("instruction")?;
-        let direction = match r.u8("instruction direction")? {
-            0 => Direction::Pay,
-            1 => Direction::Receive,
-            v => return invalid(format!("instruction direction {v}")),
-        };
-        instructions.push(SettlementInstruction { account, direction, amount: r.u64("amount")? });
-    }
-    Ok(WindowReport { window, closed_at_ms, positions, instructions })
+    Ok(WindowReport::decode_from(r.bytes("window report")?)?)
 }
 
 const RECALL_STATES: [RecallState; 5] = [
