@@ -6,7 +6,9 @@
 use crate::codes::{StatusReason, TxStatus};
 use crate::common::*;
 use crate::error::{DecodeError, ErrorKind};
-use crate::pain002::{decode_reasons, encode_reasons, is_group_status, StatusReasonInfo};
+use crate::pain002::{
+    decode_reasons, decode_reasons_after, encode_reasons, is_group_status, StatusReasonInfo,
+};
 use crate::tape;
 use crate::xml::{self, Limits, Node, Writer};
 
@@ -158,7 +160,8 @@ fn decode_tx<'d, N: Node<'d>>(el: N, at: &At) -> Result<TxStatusReport, DecodeEr
         )
     })?;
     let first = first_reason(el, at)?;
-    let further_reasons = further_reasons(el, at)?;
+    // Every `StsRsnInf` after the first (`StsRsnInf[2]` on), codes checked like the first.
+    let further_reasons = decode_reasons_after(el, at, 1)?;
     Ok(TxStatusReport {
         original_instr_id: opt_text(el, at, "OrgnlInstrId", 35)?,
         original_end_to_end_id: opt_text(el, at, "OrgnlEndToEndId", 35)?,
@@ -210,26 +213,6 @@ fn first_reason<'d, N: Node<'d>>(el: N, at: &At) -> Result<FirstReason, DecodeEr
         more_additional_info.push(check_text(l.text(), &i_at.child("AddtlInf", Some(i + 2)), 105)?);
     }
     Ok(FirstReason { reason, proprietary, additional_info, more_additional_info })
-}
-
-/// Every `StsRsnInf` after the first (`StsRsnInf[2]` on), codes checked like the first.
-fn further_reasons<'d, N: Node<'d>>(el: N, at: &At) -> Result<Vec<StatusReasonInfo>, DecodeError> {
-    let mut v = Vec::new();
-    for (i, r) in el.children_named("StsRsnInf").enumerate().skip(1) {
-        let r_at = at.child("StsRsnInf", Some(i + 1));
-        let (reason, proprietary) = decode_reason(
-            r,
-            &r_at,
-            "status reason (ExternalStatusReason1Code)",
-            StatusReason::from_code,
-        )?;
-        v.push(StatusReasonInfo {
-            reason,
-            proprietary,
-            additional_info: additional_info(r, &r_at)?,
-        });
-    }
-    Ok(v)
 }
 
 /// Encode a pacs.002.001.10 document.

@@ -131,8 +131,17 @@ pub(crate) fn decode_reasons<'d, N: Node<'d>>(
     el: N,
     at: &At,
 ) -> Result<Vec<StatusReasonInfo>, DecodeError> {
+    decode_reasons_after(el, at, 0)
+}
+
+/// The `StsRsnInf` children of `el` after the first `skip` (paths keep their place).
+pub(crate) fn decode_reasons_after<'d, N: Node<'d>>(
+    el: N,
+    at: &At,
+    skip: usize,
+) -> Result<Vec<StatusReasonInfo>, DecodeError> {
     let mut v = Vec::new();
-    for (i, r) in el.children_named("StsRsnInf").enumerate() {
+    for (i, r) in el.children_named("StsRsnInf").enumerate().skip(skip) {
         let r_at = at.child("StsRsnInf", Some(i + 1));
         let (reason, proprietary) = decode_reason(
             r,
