@@ -52,6 +52,12 @@ pub enum ClientError {
     Frames(#[from] wire::FrameError),
 }
 
+impl From<PullResponse> for FramedPull {
+    fn from(p: PullResponse) -> FramedPull {
+        FramedPull { messages: p.messages.into_iter().map(Frame::from).collect(), next: p.next }
+    }
+}
+
 /// Answer to a framed pull: the messages as the raw bytes the switch sent.
 #[derive(Debug, Clone, Default)]
 pub struct FramedPull {
@@ -205,12 +211,7 @@ impl BankClient {
             }
             200 => {
                 let p: PullResponse = serde_json::from_slice(&r.body)?;
-                let messages = p
-                    .messages
-                    .into_iter()
-                    .map(|d| Frame { seq: d.seq, msg_type: d.msg_type, xml: d.xml.into() })
-                    .collect();
-                Ok(FramedPull { messages, next: p.next })
+                Ok(p.into())
             }
             status => Err(ClientError::Status {
                 status,

@@ -40,11 +40,20 @@ pub struct PullResponse {
     pub next: u64,
 }
 
+/// The boundary literal, written once for the constants below.
+macro_rules! boundary {
+    () => {
+        "iso20022-frame-3b9d0c5e71a4"
+    };
+}
+
 /// The boundary of a framed pull. A pull whose messages contain `--` followed by it is
 /// answered in JSON instead (the server checks), so a message can never forge a frame.
-pub const FRAME_BOUNDARY: &str = "iso20022-frame-3b9d0c5e71a4";
+pub const FRAME_BOUNDARY: &str = boundary!();
 /// Content type of a framed pull (`GET /v1/messages` with `Accept: multipart/mixed`).
-pub const FRAMES_CONTENT_TYPE: &str = "multipart/mixed; boundary=iso20022-frame-3b9d0c5e71a4";
+pub const FRAMES_CONTENT_TYPE: &str = concat!("multipart/mixed; boundary=", boundary!());
+/// The delimiter line that opens each part (and, with `--` after it, closes the body).
+const DELIMITER: &str = concat!("--", boundary!());
 /// Response header carrying the cursor of a framed pull (also on 204).
 pub const PULL_NEXT_HEADER: &str = "x-pull-next";
 
@@ -76,14 +85,13 @@ pub fn encode_frames<'a>(
     messages: impl IntoIterator<Item = (u64, &'a str, &'a [u8])>,
     size_hint: usize,
 ) -> Option<Vec<u8>> {
-    let delimiter = delimiter();
     let mut out = Vec::with_capacity(size_hint + 160);
     let mut n = 0usize;
     for (seq, msg_type, xml) in messages {
-        if memchr::memmem::find(xml, delimiter.as_bytes()).is_some() {
+        if memchr::memmem::find(xml, DELIMITER.as_bytes()).is_some() {
             return None;
         }
-        out.extend_from_slice(delimiter.as_bytes());
+        out.extend_from_slice(DELIMITER.as_bytes());
         out.extend_from_slice(b"\r\nContent-Type: application/xml\r\nContent-Length: ");
         out.extend_from_slice(itoa::Buffer::new().format(xml.len()).as_bytes());
         out.extend_from_slice(b"\r\nX-Seq: ");
@@ -98,21 +106,16 @@ pub fn encode_frames<'a>(
     if n == 0 {
         return None;
     }
-    out.extend_from_slice(delimiter.as_bytes());
+    out.extend_from_slice(DELIMITER.as_bytes());
     out.extend_from_slice(b"--\r\n");
     Some(out)
-}
-
-fn delimiter() -> String {
-    format!("--{FRAME_BOUNDARY}")
 }
 
 /// Read a body written by [`encode_frames`]. Parts are found by their `Content-Length`, and
 /// each must be followed by the delimiter: a body that does not follow the format exactly is
 /// refused, never half read. Header names are case-insensitive; `X-Seq` must increase.
 pub fn decode_frames(body: &bytes::Bytes) -> Result<Vec<Frame>, FrameError> {
-    let delimiter = delimiter();
-    let d = delimiter.as_bytes();
+    let d = DELIMITER.as_bytes();
     let mut out = Vec::new();
     let mut at = 0usize;
     let err = |at: usize, what: &'static str| FrameError { at, what };
@@ -165,6 +168,12 @@ pub fn decode_frames(body: &bytes::Bytes) -> Result<Vec<Frame>, FrameError> {
             return Err(err(at, "expected CRLF after the part body"));
         }
         at += 2;
+    }
+}
+
+impl From<Delivered> for Frame {
+    fn from(d: Delivered) -> Frame {
+        Frame { seq: d.seq, msg_type: d.msg_type, xml: d.xml.into() }
     }
 }
 

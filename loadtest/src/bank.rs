@@ -16,7 +16,6 @@
 use crate::scan;
 use crate::stats::Shared;
 use adapters::client::{BankClient, ClientError, FramedPull};
-use adapters::wire::Frame;
 use iso20022::codes::{StatusReason, TxStatus};
 use iso20022::pacs002::{self, Pacs002, TxStatusReport};
 use iso20022::{pacs008, Limits};
@@ -289,18 +288,7 @@ impl Bank {
                 let pull =
                     tokio::time::timeout(Duration::from_millis(PULL.1 + 5_000), async move {
                         if json {
-                            client.pull(after, PULL.0, PULL.1).await.map(|p| FramedPull {
-                                next: p.next,
-                                messages: p
-                                    .messages
-                                    .into_iter()
-                                    .map(|d| Frame {
-                                        seq: d.seq,
-                                        msg_type: d.msg_type,
-                                        xml: d.xml.into(),
-                                    })
-                                    .collect(),
-                            })
+                            client.pull(after, PULL.0, PULL.1).await.map(FramedPull::from)
                         } else {
                             client.pull_framed(after, PULL.0, PULL.1).await
                         }
