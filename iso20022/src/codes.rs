@@ -178,6 +178,9 @@ code_set! {
         /// Signer not allowed to sign this payment (Pix: signer not authorised on the debited
         /// account). ISO name NotAllowedPayment.
         SignerNotAuthorised = "DS0G" as "NotAllowedPayment",
+        /// Invalid date (the switch: a pacs.008 created before the oldest moment whose
+        /// duplicates it can still detect).
+        InvalidDate = "DT01",
         /// Future date not supported.
         FutureDateNotSupported = "DT04",
         /// Message identification not unique.

@@ -29,6 +29,9 @@ pub struct Config {
     /// The journal: snapshots.
     #[serde(default)]
     pub journal: JournalSettings,
+    /// How long finished transfers stay in memory.
+    #[serde(default)]
+    pub retention: RetentionSettings,
     /// Participants.
     #[serde(default)]
     pub participants: Vec<ParticipantConfig>,
@@ -214,6 +217,62 @@ impl Default for JournalSettings {
     }
 }
 
+/// How long finished transfers stay in the switch's memory (`[retention]`); the journal
+/// and its archive keep every one. See [`crate::core::Retention`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// A finished transfer's full record stays at most this long: returns, recalls, status
+    /// enquiries and resends work on it. Default 90 days, the default return window
+    /// (`exceptions.return_window_ms`); `finished_kept_max` usually comes first.
+    #[serde(default = "finished_keep_ms")]
+    pub finished_keep_ms: u64,
+    /// Full records of finished transfers held at most (about 215 bytes each); beyond it
+    /// the oldest go even before `finished_keep_ms`, and a return, recall or enquiry about
+    /// one is refused saying so. Default 10,000,000 (about 2.2 GB): at 1,000 payments per
+    /// second, the last 2.8 hours. Size it to the machine's memory.
+    #[serde(default = "finished_kept_max")]
+    pub finished_kept_max: u64,
+    /// Compact duplicate-detection records of retired transfers held at most (about 60
+    /// bytes each); beyond it the oldest are forgotten, and a pacs.008 created before the
+    /// newest forgotten one finished is refused with DT01. Default 50,000,000 (about 3 GB).
+    #[serde(default = "duplicates_kept_max")]
+    pub duplicates_kept_max: u64,
+}
+
+fn finished_keep_ms() -> u64 {
+    crate::core::Retention::default().finished_keep_ms
+}
+
+fn finished_kept_max() -> u64 {
+    crate::core::Retention::default().finished_kept_max
+}
+
+fn duplicates_kept_max() -> u64 {
+    crate::core::Retention::default().duplicates_kept_max
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            finished_keep_ms: finished_keep_ms(),
+            finished_kept_max: finished_kept_max(),
+            duplicates_kept_max: duplicates_kept_max(),
+        }
+    }
+}
+
+impl RetentionSettings {
+    /// The core's retention rules.
+    pub fn rules(&self) -> crate::core::Retention {
+        crate::core::Retention {
+            finished_keep_ms: self.finished_keep_ms,
+            finished_kept_max: self.finished_kept_max,
+            duplicates_kept_max: self.duplicates_kept_max,
+        }
+    }
+}
+
 /// Rules of the exception flows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -370,6 +429,7 @@ impl Config {
             limits: Limits::default(),
             exceptions: Exceptions::default(),
             journal: JournalSettings::default(),
+            retention: RetentionSettings::default(),
             participants: vec![
                 bank("BKAABRSP", "Banco Alfa", "10000001", 5_000_000_000),
                 bank("BKBBBRSP", "Banco Beta", "10000002", 5_000_000_000),

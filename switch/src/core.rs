@@ -17,7 +17,7 @@ use iso20022::pacs002::{Pacs002, TxStatusReport};
 use iso20022::pacs008::{CreditTransfer, GroupHeader, Pacs008};
 use iso20022::{Account, AccountId, Agent, Currency};
 use ledger::{AccountFlags, Ledger, TransferError};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// Ledger account of the scheme's funding side (the central bank's RTGS counterpart).
 pub const FUNDING_ACCOUNT: u64 = 1;
@@ -71,6 +71,65 @@ pub struct Rules {
     pub night: Option<NightLimit>,
     /// Returns, recalls, enquiries and fraud holds.
     pub exceptions: crate::exceptions::ExceptionRules,
+    /// How long finished transfers stay in memory.
+    pub retention: Retention,
+}
+
+/// How long finished transfers stay in the core's memory. The journal (and its archive)
+/// keeps every transfer; memory keeps, per finished transfer, a full record (about 215
+/// bytes: returns, recalls, enquiries and resends work on it) for `finished_keep_ms` or
+/// until `finished_kept_max` are held, then a compact duplicate-detection record (about 60
+/// bytes) until `duplicates_kept_max` are held. A pacs.008 created before the newest
+/// forgotten record finished is refused (DT01), so forgetting never lets a payment be
+/// made twice. Retirement is journaled ([`Event::Retired`]): replays and snapshots agree
+/// whatever the configuration was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Full records of finished transfers stay at least this long (unless the count
+    /// limit below is reached first).
+    pub finished_keep_ms: u64,
+    /// Full records of finished transfers held at most.
+    pub finished_kept_max: u64,
+    /// Compact duplicate-detection records held at most.
+    pub duplicates_kept_max: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            finished_keep_ms: 90 * 86_400_000,
+            finished_kept_max: 10_000_000,
+            duplicates_kept_max: 50_000_000,
+        }
+    }
+}
+
+/// What retention holds ([`Core::retention_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionStats {
+    /// Finished transfers held in full (queued for retirement).
+    pub finished_held: usize,
+    /// Duplicate-detection records of retired transfers.
+    pub retired_records: usize,
+    /// pacs.008s created before this are refused (0: nothing forgotten yet).
+    pub forgotten_before_ms: u64,
+}
+
+/// Transfers retired by one [`Event::Retired`] at most (bounds the pause it causes).
+pub const RETIRE_PER_EVENT_MAX: usize = 4_096;
+
+/// What the core remembers of a retired transfer: enough to answer a resent pacs.008 with
+/// its outcome, or refuse one that reuses its ids for other content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetiredRecord {
+    /// Transfer id.
+    pub id: u64,
+    /// Content fingerprint.
+    pub fingerprint: u64,
+    /// Outcome: `None` settled, else the reject reason.
+    pub reason: Option<StatusReason>,
+    /// When it finished.
+    pub finished_ms: u64,
 }
 
 /// A time-of-day limit for payments by natural persons (Pix's night limit).
@@ -245,6 +304,15 @@ pub struct Core {
     pub(crate) rng: directory::SeededRandom,
     pub(crate) exc: crate::exceptions::ExceptionState,
     pub(crate) windows: std::collections::BTreeMap<u64, (ledger::WindowReport, Option<u64>)>,
+    /// Finished transfers still held in full, in the order they finished: (when, id).
+    pub(crate) finished: VecDeque<(u64, u64)>,
+    /// Retired transfers by the hash of their idempotency key ([`Core::key_hash`]).
+    pub(crate) retired: HashMap<u128, RetiredRecord>,
+    /// The keys of `retired`, oldest first.
+    pub(crate) retired_order: VecDeque<u128>,
+    /// When the newest forgotten duplicate-detection record finished (0: none forgotten):
+    /// pacs.008s created before it are refused.
+    pub(crate) forgotten_before_ms: u64,
 }
 
 /// The answer of the directory API.
@@ -326,6 +394,10 @@ impl Core {
             rng: directory::SeededRandom(0x5eed_2026),
             exc: crate::exceptions::ExceptionState::default(),
             windows: std::collections::BTreeMap::new(),
+            finished: VecDeque::new(),
+            retired: HashMap::new(),
+            retired_order: VecDeque::new(),
+            forgotten_before_ms: 0,
         })
     }
 
@@ -363,6 +435,15 @@ impl Core {
     /// Counters.
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    /// What retention holds now.
+    pub fn retention_stats(&self) -> RetentionStats {
+        RetentionStats {
+            finished_held: self.finished.len(),
+            retired_records: self.retired.len(),
+            forgotten_before_ms: self.forgotten_before_ms,
+        }
     }
 
     /// Late answers recorded for operators: (transfer id, status).
@@ -444,6 +525,43 @@ impl Core {
         }
     }
 
+    /// The idempotency key of a retired transfer: the first 128 bits of the SHA-256 of
+    /// [`Core::key`] (stable across builds, so snapshots keep it).
+    pub(crate) fn key_hash(debtor: u32, ids: &Ids) -> u128 {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(Self::key(debtor, ids).as_bytes());
+        let mut first = [0u8; 16];
+        first.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+        u128::from_le_bytes(first)
+    }
+
+    /// The transfer the references name, if it was retired (its full record left memory).
+    pub(crate) fn retired_by_key(&self, debtor: u32, ids: &Ids) -> Option<&RetiredRecord> {
+        if self.retired.is_empty() {
+            return None;
+        }
+        self.retired.get(&Self::key_hash(debtor, ids))
+    }
+
+    /// Whether transfer `id` existed and was retired (every id below `next_id` was given
+    /// to a transfer, and only retirement removes one).
+    pub(crate) fn was_retired(&self, id: u64) -> bool {
+        id > 0 && id < self.next_id && !self.transfers.contains_key(&id)
+    }
+
+    /// Why references name no transfer, for a refusal: retired, or unknown.
+    pub(crate) fn unknown_transfer_why(&self, id: Option<u64>) -> String {
+        match id.filter(|id| self.was_retired(*id)) {
+            Some(id) => format!(
+                "transfer {id} is no longer held: retired after {} s or {} transfers \
+                 ([retention]); the journal archive keeps it",
+                self.rules.retention.finished_keep_ms / 1000,
+                self.rules.retention.finished_kept_max
+            ),
+            None => "no transfer of yours matches these references".to_string(),
+        }
+    }
+
     // ----- decisions -----
 
     /// Process a pacs.008 from participant `from`: one event per transaction, each applied
@@ -509,6 +627,19 @@ impl Core {
                 }
             };
         }
+        if let Some(r) = self.retired_by_key(from, &ids) {
+            if r.fingerprint != fingerprint {
+                return Some(Event::DuplicateRefused { debtor: from, at_ms: now_ms, ids });
+            }
+            return Some(Event::ResentRetired {
+                id: r.id,
+                at_ms: now_ms,
+                debtor: from,
+                amount_minor: tx.amount.minor,
+                ids,
+                reason: r.reason.map_or(String::new(), |r| r.code().to_string()),
+            });
+        }
         let id = self.next_id;
         self.next_id += 1;
         let amount_minor = tx.amount.minor;
@@ -521,6 +652,13 @@ impl Core {
             fingerprint,
             reason: reason.code().to_string(),
         };
+        if self.forgotten_before_ms > 0
+            && crate::time::parse_iso_datetime_ms(&header.created)
+                .is_none_or(|created| created < self.forgotten_before_ms)
+        {
+            // It could resend a payment whose duplicate-detection record is forgotten.
+            return Some(reject(StatusReason::InvalidDate));
+        }
         let Some(me) = self.participants.get(from as usize) else {
             return Some(reject(StatusReason::IncorrectAgent));
         };
@@ -708,6 +846,19 @@ impl Core {
                     report.clearing_ref.as_deref().and_then(|r| r.strip_prefix(FORWARD_PREFIX))
                 })
                 .and_then(|n| n.parse::<u64>().ok());
+            if let Some(id) = id.filter(|id| self.was_retired(*id)) {
+                let why = self.unknown_transfer_why(Some(id));
+                return (
+                    Vec::new(),
+                    Answer::Refused {
+                        code: "UNKNOWN_ORIGINAL",
+                        message: format!(
+                            "TxInfAndSts[{}]: {why}; nothing of this message was applied",
+                            i + 1
+                        ),
+                    },
+                );
+            }
             let Some(t) = id.and_then(|id| self.transfers.get(&id)) else {
                 return (
                     Vec::new(),
@@ -789,7 +940,46 @@ impl Core {
         }
         let mut events = events;
         events.extend(self.exception_timeouts(now_ms, max));
+        events.extend(self.process_retention(now_ms));
         events
+    }
+
+    /// Retire finished transfers that are past `[retention]` (at most
+    /// [`RETIRE_PER_EVENT_MAX`] at a time), skipping those a recall still needs. Returns the
+    /// applied event, if any.
+    pub fn process_retention(&mut self, now_ms: u64) -> Option<Event> {
+        let keep = self.rules.retention;
+        let held = self.finished.len() as u64;
+        let mut ids = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut front_to_drop = false;
+        for (n, (finished_ms, id)) in self.finished.iter().enumerate() {
+            let over_count = held.saturating_sub(n as u64) > keep.finished_kept_max;
+            if !over_count && finished_ms.saturating_add(keep.finished_keep_ms) > now_ms {
+                break;
+            }
+            if ids.len() >= RETIRE_PER_EVENT_MAX || n >= RETIRE_PER_EVENT_MAX * 4 {
+                break;
+            }
+            match self.transfers.get(id) {
+                Some(t) if t.recall.is_none() => {
+                    if seen.insert(*id) {
+                        ids.push(*id);
+                    }
+                }
+                // A recall holds it (it comes back when the recall ends), or it was
+                // queued twice and already went.
+                _ => front_to_drop |= n == 0,
+            }
+        }
+        let kept = (self.retired.len() + ids.len()) as u64;
+        let forget = kept.saturating_sub(keep.duplicates_kept_max).min(u64::from(u32::MAX)) as u32;
+        if ids.is_empty() && forget == 0 && !front_to_drop {
+            return None;
+        }
+        let e = Event::Retired { at_ms: now_ms, ids, forget };
+        self.apply(&e);
+        Some(e)
     }
 
     /// Move liquidity into a participant's settlement account. Returns the applied event.
@@ -1040,6 +1230,7 @@ impl Core {
                 self.counters.rejected += 1;
                 self.report_to_debtor(&t, *at_ms);
                 self.transfers.insert(*id, t);
+                self.finished.push_back((*at_ms, *id));
             }
             Event::Accepted { id, at_ms } => {
                 self.ledger.post(u128::from(*id), *at_ms).map_err(|e| e.to_string())?;
@@ -1086,6 +1277,30 @@ impl Core {
                     ids: ids.clone(),
                     fingerprint: 0,
                     state: State::Rejected(StatusReason::Duplication),
+                    created_ms: *at_ms,
+                    updated_ms: *at_ms,
+                    returned_minor: 0,
+                    creditor_key: None,
+                    recall: None,
+                };
+                self.report_to_debtor(&t, *at_ms);
+            }
+            Event::Retired { ids, forget, .. } => self.apply_retired(ids, *forget)?,
+            Event::ResentRetired { id, at_ms, debtor, amount_minor, ids, reason } => {
+                let state = match reason.as_str() {
+                    "" => State::Settled,
+                    code => {
+                        State::Rejected(StatusReason::from_code(code).ok_or("unknown reason code")?)
+                    }
+                };
+                let t = Transfer {
+                    id: *id,
+                    debtor: *debtor,
+                    creditor: None,
+                    amount_minor: *amount_minor,
+                    ids: ids.clone(),
+                    fingerprint: 0,
+                    state,
                     created_ms: *at_ms,
                     updated_ms: *at_ms,
                     returned_minor: 0,
@@ -1168,6 +1383,52 @@ impl Core {
         Ok(())
     }
 
+    /// Retire `ids` (finished, no open recall), then forget the `forget` oldest
+    /// duplicate-detection records.
+    fn apply_retired(&mut self, ids: &[u64], forget: u32) -> Result<(), String> {
+        for id in ids {
+            let t = self.transfers.get(id).ok_or("retirement of an unknown transfer")?;
+            let reason = match t.state {
+                State::Reserved { .. } => return Err(format!("transfer {id} is in flight")),
+                _ if t.recall.is_some() => return Err(format!("transfer {id} has a recall")),
+                State::Settled => None,
+                State::Rejected(r) => Some(r),
+            };
+            let hash = Self::key_hash(t.debtor, &t.ids);
+            let record = RetiredRecord {
+                id: *id,
+                fingerprint: t.fingerprint,
+                reason,
+                finished_ms: t.updated_ms,
+            };
+            self.by_key.remove(&Self::key(t.debtor, &t.ids));
+            self.transfers.remove(id);
+            if self.retired.insert(hash, record).is_none() {
+                self.retired_order.push_back(hash);
+            }
+        }
+        // Drop what left the front, and transfers a recall holds: the recall's end queues
+        // them again ([`Core::requeue_finished`]).
+        while let Some(&(_, id)) = self.finished.front() {
+            if self.transfers.get(&id).is_some_and(|t| t.recall.is_none()) {
+                break;
+            }
+            self.finished.pop_front();
+        }
+        for _ in 0..forget {
+            let hash = self.retired_order.pop_front().ok_or("nothing left to forget")?;
+            if let Some(r) = self.retired.remove(&hash) {
+                self.forgotten_before_ms = self.forgotten_before_ms.max(r.finished_ms);
+            }
+        }
+        Ok(())
+    }
+
+    /// A recall on finished transfer `id` ended: it may be retired again, from `at_ms`.
+    pub(crate) fn requeue_finished(&mut self, id: u64, at_ms: u64) {
+        self.finished.push_back((at_ms, id));
+    }
+
     fn finish(&mut self, id: u64, at_ms: u64, state: State) -> Result<(), String> {
         let t = self.transfers.get_mut(&id).ok_or("no such transfer")?;
         let State::Reserved { deadline_ms } = t.state else {
@@ -1176,6 +1437,7 @@ impl Core {
         t.state = state;
         t.updated_ms = at_ms;
         let t = t.clone();
+        self.finished.push_back((at_ms, id));
         self.deadlines.remove(&(deadline_ms, id));
         self.counters.in_flight = self.counters.in_flight.saturating_sub(1);
         self.finished_since_compact += 1;

@@ -288,6 +288,36 @@ pub enum Event {
         /// When.
         at_ms: u64,
     },
+    /// Retention: finished transfers leave memory (`[retention]` in the configuration).
+    /// Each named transfer's full record is dropped and a compact duplicate-detection
+    /// record takes its place; then the `forget` oldest duplicate-detection records are
+    /// dropped too, and pacs.008s created before the newest of them are refused (DT01), so a
+    /// forgotten payment can never be paid twice. The journal keeps everything.
+    Retired {
+        /// When.
+        at_ms: u64,
+        /// Finished transfers retired, in the order the switch finished them.
+        ids: Vec<u64>,
+        /// Duplicate-detection records forgotten, oldest first.
+        forget: u32,
+    },
+    /// A pacs.008 sent again for a transfer that was retired: the debtor gets the stored
+    /// outcome again (the ids and amount are the resent message's, which matched the
+    /// retired transfer's fingerprint).
+    ResentRetired {
+        /// Transfer id.
+        id: u64,
+        /// When.
+        at_ms: u64,
+        /// Debtor participant.
+        debtor: u32,
+        /// Amount, minor units.
+        amount_minor: u64,
+        /// The debtor's ids.
+        ids: Ids,
+        /// The stored outcome: empty if settled, else the reject reason code.
+        reason: String,
+    },
 }
 
 /// Serialize an event for the journal.
@@ -405,6 +435,15 @@ mod tests {
             Event::HoldReleased { recall: 1, at_ms: 37 },
             Event::WindowClosed { window: 1, at_ms: 38 },
             Event::WindowSettled { window: 1, at_ms: 39 },
+            Event::Retired { at_ms: 40, ids: vec![1, 3], forget: 2 },
+            Event::ResentRetired {
+                id: 3,
+                at_ms: 41,
+                debtor: 1,
+                amount_minor: 500,
+                ids: ids(),
+                reason: "AM04".into(),
+            },
         ]
     }
 

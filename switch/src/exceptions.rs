@@ -307,6 +307,24 @@ impl Core {
         (t.id != 0 && (t.debtor == party || t.creditor == Some(party))).then_some(t)
     }
 
+    /// Why `o` names no transfer of `party`'s: it was retired (said with the retention),
+    /// or it is unknown.
+    fn unknown_why(&self, party: u32, o: &OriginalIds) -> String {
+        let by_ref = prefixed_id(o.clearing_ref.as_deref(), FORWARD_PREFIX)
+            .or_else(|| prefixed_id(o.group.as_ref().map(|g| g.msg_id.as_str()), FORWARD_PREFIX));
+        let retired = by_ref.or_else(|| {
+            let ids = Ids {
+                msg_id: o.group.as_ref().map(|g| g.msg_id.clone()).unwrap_or_default(),
+                end_to_end_id: o.end_to_end_id.clone().unwrap_or_default(),
+                tx_id: o.tx_id.clone(),
+                uetr: o.uetr.clone(),
+                ..Ids::default()
+            };
+            self.retired_by_key(party, &ids).map(|r| r.id)
+        });
+        self.unknown_transfer_why(retired)
+    }
+
     fn agent_of(&self, p: u32) -> Agent {
         self.participants.get(p as usize).map(Participant::agent).unwrap_or_default()
     }
@@ -408,7 +426,7 @@ impl Core {
             None => (
                 TxStatus::Rejected,
                 Some(StatusReason::Narrative),
-                "UNKNOWN_TRANSFER: no transfer of yours matches these references".to_string(),
+                format!("UNKNOWN_TRANSFER: {}", self.unknown_why(from, &tx.original)),
                 None,
             ),
             Some(t) => {
@@ -541,7 +559,7 @@ impl Core {
             return refuse(self, (StatusReason::ForbiddenReturnPayment, why));
         }
         let Some(t) = found else {
-            let why = "NOOR: no transfer of yours matches these references".to_string();
+            let why = format!("NOOR: {}", self.unknown_why(from, &tx.original));
             return refuse(self, (StatusReason::Narrative, why));
         };
         let amount = tx.returned_amount.minor;
@@ -768,7 +786,7 @@ impl Core {
             return refuse(self, (CancellationRejection::Narrative, why));
         }
         let Some(t) = found else {
-            let why = "no transfer of yours matches these references".to_string();
+            let why = self.unknown_why(from, &tx.original);
             return refuse(self, (CancellationRejection::NoOriginalTransactionReceived, why));
         };
         let checks: [(bool, CancellationRejection, String); 6] = [
@@ -1169,6 +1187,9 @@ impl Core {
                     t.recall = None;
                     t.updated_ms = t.updated_ms.max(*at_ms);
                 }
+                if recall.is_some() {
+                    self.requeue_finished(*original, *at_ms);
+                }
                 if let Some(r) = recall.and_then(|r| self.exc.recalls.get_mut(&r)) {
                     r.state = RecallState::Returned;
                     self.exc.recall_deadlines.remove(&(r.expires_ms, r.id));
@@ -1254,7 +1275,7 @@ impl Core {
                 self.counters.recalls += 1;
                 self.emit(creditor, "camt.056.001.08", forward_xml.clone());
             }
-            Event::RecallAnswered { recall, at_ms: _, accepted, reason, forward_xml } => {
+            Event::RecallAnswered { recall, at_ms, accepted, reason, forward_xml } => {
                 let r = self.exc.recalls.get_mut(recall).ok_or("answer to an unknown recall")?;
                 if r.state != RecallState::Open {
                     return Err(format!("recall {recall} is not open"));
@@ -1269,6 +1290,7 @@ impl Core {
                     if let Some(t) = self.transfers.get_mut(&transfer) {
                         t.recall = None;
                     }
+                    self.requeue_finished(transfer, *at_ms);
                 }
                 let debtor =
                     self.transfers.get(&transfer).map(|t| t.debtor).ok_or("no transfer")?;
@@ -1287,6 +1309,7 @@ impl Core {
                 let t = self.transfers.get_mut(&r.transfer).ok_or("no transfer")?;
                 t.recall = None;
                 let t = t.clone();
+                self.requeue_finished(t.id, *at_ms);
                 let creditor = t.creditor.unwrap_or(t.debtor);
                 self.exc.investigate(Investigation {
                     kind,

@@ -122,6 +122,14 @@ impl Tracer {
             | Event::HoldReleased { recall, .. } => recall_transfer(core, *recall),
             _ => None,
         };
+        if let Event::Retired { at_ms, ids, .. } = e {
+            for id in ids.iter().filter(|id| self.followed.contains(id)) {
+                let text = "retired from the switch's memory ([retention]); the journal keeps it"
+                    .to_string();
+                let step = Step { at_ms: Some(*at_ms), kind: "state", text, xml: None };
+                self.steps.entry(*id).or_default().push(step);
+            }
+        }
         core.apply(e);
         let out = core.drain_outbound();
         let transfer = before.or_else(|| touched(e));
@@ -193,7 +201,8 @@ fn touched(e: &Event) -> Option<u64> {
         | Event::Declined { id, .. }
         | Event::Expired { id, .. }
         | Event::LateAnswer { id, .. }
-        | Event::Resent { id, .. } => Some(*id),
+        | Event::Resent { id, .. }
+        | Event::ResentRetired { id, .. } => Some(*id),
         Event::Notice { transfer, .. } => Some(*transfer).filter(|t| *t != 0),
         Event::ReturnSettled { original, .. } => Some(*original),
         Event::RecallOpened { transfer, .. } => Some(*transfer),
@@ -212,6 +221,8 @@ fn at(e: &Event) -> Option<u64> {
         | Event::Expired { at_ms, .. }
         | Event::LateAnswer { at_ms, .. }
         | Event::Resent { at_ms, .. }
+        | Event::ResentRetired { at_ms, .. }
+        | Event::Retired { at_ms, .. }
         | Event::DuplicateRefused { at_ms, .. }
         | Event::StatusChanged { at_ms, .. }
         | Event::Notice { at_ms, .. }
@@ -275,6 +286,10 @@ fn describe(e: &Event, core: &Core, bic: &dyn Fn(u32) -> String) -> Vec<Step> {
         Event::Resent { .. } => {
             vec![step("in", "pacs.008 again (same content): the outcome is re-sent".into())]
         }
+        Event::ResentRetired { .. } => vec![step(
+            "in",
+            "pacs.008 again (same content) after retirement: the stored outcome is re-sent".into(),
+        )],
         Event::Notice { participant, kind, .. } => {
             let what = match kind {
                 1 => "pacs.028 status enquiry",

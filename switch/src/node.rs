@@ -35,6 +35,7 @@ pub fn core_from_config(cfg: &Config) -> anyhow::Result<Core> {
         outbox_max: cfg.limits.outbox_max as u64,
         night,
         exceptions: cfg.exceptions.rules(),
+        retention: cfg.retention.rules(),
     };
     let participants = cfg
         .participants

@@ -422,6 +422,9 @@ fn run_core<J: Journal>(
         }
         events.extend(core.process_timeouts(now, batch_max));
         metrics::gauge!("switch_ingress_depth").set(rx.len() as f64);
+        let kept = core.retention_stats();
+        metrics::gauge!("switch_finished_transfers_held").set(kept.finished_held as f64);
+        metrics::gauge!("switch_duplicate_records_held").set(kept.retired_records as f64);
         if !events.is_empty() {
             metrics::histogram!("switch_journal_batch_events").record(events.len() as f64);
             for e in events.drain(..) {

@@ -24,12 +24,14 @@
 //! Must not: do I/O (the journal stores the bytes), read the clock, or change the core it
 //! encodes. Taken at a batch boundary, after the batch's messages were drained.
 //!
-//! Format, version 1, little-endian: magic `IPSWCORE`, version u32, body length u64, checksum
+//! Format, version 2, little-endian: magic `IPSWCORE`, version u32, body length u64, checksum
 //! u64 of the body, then the body: participants, scalars, per-participant vectors, counters,
 //! ledger, directory, anti-scanning buckets, transfers (by id), unacknowledged messages,
-//! late answers, windows, exception state.
+//! late answers, windows, exception state, retention (finished transfers in the order they
+//! finished, retired transfers' duplicate-detection records oldest first, the forgetting
+//! horizon). Version 1 is version 2 without the retention part.
 
-use crate::core::{Core, Counters, Outbound, State, Transfer};
+use crate::core::{Core, Counters, Outbound, RetiredRecord, State, Transfer};
 use crate::events::Ids;
 use crate::exceptions::{ExceptionState, Investigation, InvestigationKind, Recall, RecallState};
 use iso20022::codes::StatusReason;
@@ -38,8 +40,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// Magic bytes opening every core snapshot.
 pub const CORE_SNAPSHOT_MAGIC: [u8; 8] = *b"IPSWCORE";
-/// The format this build writes (and the only one it reads).
-pub const CORE_SNAPSHOT_VERSION: u32 = 1;
+/// The format this build writes. It reads this one and version 1 (before retention: its
+/// finished transfers are queued for retirement in the order they finished).
+pub const CORE_SNAPSHOT_VERSION: u32 = 2;
 /// Bytes before the body: magic, version, body length, checksum.
 pub const CORE_SNAPSHOT_HEADER_BYTES: usize = 8 + 4 + 8 + 8;
 
@@ -265,6 +268,16 @@ struct Decoded {
     late: Vec<(u64, String)>,
     windows: BTreeMap<u64, (WindowReport, Option<u64>)>,
     exc: ExceptionState,
+    retention: Retained,
+}
+
+/// The retention state of a snapshot.
+#[derive(Default)]
+struct Retained {
+    finished: VecDeque<(u64, u64)>,
+    retired: HashMap<u128, RetiredRecord>,
+    retired_order: VecDeque<u128>,
+    forgotten_before_ms: u64,
 }
 
 impl Core {
@@ -326,6 +339,10 @@ impl Core {
         self.late = d.late;
         self.windows = d.windows;
         self.exc = d.exc;
+        self.finished = d.retention.finished;
+        self.retired = d.retention.retired;
+        self.retired_order = d.retention.retired_order;
+        self.forgotten_before_ms = d.retention.forgotten_before_ms;
         Ok(())
     }
 
@@ -398,6 +415,7 @@ impl Core {
             w.opt_u64(*settled);
         }
         encode_exceptions(w, &self.exc);
+        encode_retention(w, self);
         Ok(())
     }
 
@@ -418,7 +436,7 @@ impl Core {
             return Err(SnapshotError::BadMagic);
         }
         let version = h.u32("version")?;
-        if version != CORE_SNAPSHOT_VERSION {
+        if !(1..=CORE_SNAPSHOT_VERSION).contains(&version) {
             return Err(SnapshotError::UnsupportedVersion(version));
         }
         let len = h.u64("body length")?;
@@ -436,7 +454,7 @@ impl Core {
             return Err(SnapshotError::ChecksumMismatch { stored, computed });
         }
         let mut r = Reader { b: body, at: 0, base: CORE_SNAPSHOT_HEADER_BYTES };
-        let d = self.decode_body(&mut r)?;
+        let d = self.decode_body(&mut r, version)?;
         if r.at != body.len() {
             return Err(SnapshotError::TrailingBytes(body.len() - r.at));
         }
@@ -477,7 +495,7 @@ impl Core {
         Ok(status)
     }
 
-    fn decode_body(&self, r: &mut Reader<'_>) -> Result<Decoded, SnapshotError> {
+    fn decode_body(&self, r: &mut Reader<'_>, version: u32) -> Result<Decoded, SnapshotError> {
         let n = self.participants.len();
         let status = self.decode_participants(r)?;
         let next_id = r.u64("next transfer id")?;
@@ -563,7 +581,8 @@ impl Core {
                 return invalid(format!("window {window} twice"));
             }
         }
-        let exc = decode_exceptions(r, &transfers)?;
+        let exc = decode_exceptions(r, &transfers, next_id)?;
+        let retention = decode_retention(r, &transfers, version)?;
         Ok(Decoded {
             status,
             next_id,
@@ -584,8 +603,81 @@ impl Core {
             late,
             windows,
             exc,
+            retention,
         })
     }
+}
+
+/// Retention: finished transfers held in full, in the order they finished; retired
+/// transfers' duplicate-detection records, oldest first; the forgetting horizon.
+fn encode_retention(w: &mut Writer, core: &Core) {
+    w.len(core.finished.len());
+    for (at, id) in &core.finished {
+        w.u64(*at);
+        w.u64(*id);
+    }
+    w.len(core.retired_order.len());
+    for hash in &core.retired_order {
+        let Some(r) = core.retired.get(hash) else { continue };
+        w.bytes(&hash.to_le_bytes());
+        w.u64(r.id);
+        w.u64(r.fingerprint);
+        w.str(r.reason.map_or("", |r| r.code()));
+        w.u64(r.finished_ms);
+    }
+    w.u64(core.forgotten_before_ms);
+}
+
+/// What [`encode_retention`] wrote; for a version 1 snapshot, the finished transfers in the
+/// order they finished (time, then id) and nothing retired.
+fn decode_retention(
+    r: &mut Reader<'_>,
+    transfers: &HashMap<u64, Transfer>,
+    version: u32,
+) -> Result<Retained, SnapshotError> {
+    let mut kept = Retained::default();
+    if version == 1 {
+        let mut done: Vec<(u64, u64)> = transfers
+            .values()
+            .filter(|t| !matches!(t.state, State::Reserved { .. }) && t.recall.is_none())
+            .map(|t| (t.updated_ms, t.id))
+            .collect();
+        done.sort_unstable();
+        kept.finished = done.into();
+        return Ok(kept);
+    }
+    let count = r.count(16, "finished transfers")?;
+    for _ in 0..count {
+        let (at, id) = (r.u64("finished at")?, r.u64("finished transfer")?);
+        kept.finished.push_back((at, id));
+    }
+    let count = r.count(4 + 16 + 8 + 8 + 4 + 8, "retired transfers")?;
+    for _ in 0..count {
+        let hash: [u8; 16] = r
+            .bytes("retired key")?
+            .try_into()
+            .map_err(|_| SnapshotError::Invalid("retired key is not 16 bytes".into()))?;
+        let hash = u128::from_le_bytes(hash);
+        let id = r.u64("retired id")?;
+        if transfers.contains_key(&id) {
+            return invalid(format!("transfer {id} is both held and retired"));
+        }
+        let fingerprint = r.u64("retired fingerprint")?;
+        let reason = match r.string("retired reason")?.as_str() {
+            "" => None,
+            code => Some(StatusReason::from_code(code).ok_or_else(|| {
+                SnapshotError::Invalid(format!("retired {id}: unknown reason {code}"))
+            })?),
+        };
+        let finished_ms = r.u64("retired at")?;
+        let record = RetiredRecord { id, fingerprint, reason, finished_ms };
+        if kept.retired.insert(hash, record).is_some() {
+            return invalid(format!("retired key of transfer {id} twice"));
+        }
+        kept.retired_order.push_back(hash);
+    }
+    kept.forgotten_before_ms = r.u64("forgotten before")?;
+    Ok(kept)
 }
 
 fn encode_ids(w: &mut Writer, ids: &Ids) {
@@ -844,9 +936,12 @@ fn encode_exceptions(w: &mut Writer, exc: &ExceptionState) {
     }
 }
 
+/// Decode the exception state. A return or an ended recall may name a transfer that was
+/// retired (below `next_id`, no longer held); an open or accepted recall holds its transfer.
 fn decode_exceptions(
     r: &mut Reader<'_>,
     transfers: &HashMap<u64, Transfer>,
+    next_id: u64,
 ) -> Result<ExceptionState, SnapshotError> {
     let mut exc = ExceptionState::default();
     let count = r.count(44, "returns")?;
@@ -859,7 +954,7 @@ fn decode_exceptions(
             at_ms: r.u64("return at")?,
             fingerprint: r.u64("return fingerprint")?,
         };
-        if !transfers.contains_key(&rec.original) {
+        if rec.original >= next_id {
             return invalid(format!("return {} of unknown transfer {}", rec.id, rec.original));
         }
         exc.returns.insert(rec.id, rec);
@@ -878,7 +973,8 @@ fn decode_exceptions(
         let Some(state) = RECALL_STATES.get(state as usize).copied() else {
             return invalid(format!("recall {id}: unknown state {state}"));
         };
-        if !transfers.contains_key(&transfer) {
+        let holds = matches!(state, RecallState::Open | RecallState::Accepted);
+        if transfer >= next_id || (holds && !transfers.contains_key(&transfer)) {
             return invalid(format!("recall {id} of unknown transfer {transfer}"));
         }
         let recall = Recall {

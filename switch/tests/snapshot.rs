@@ -22,7 +22,7 @@ use iso20022::codes::{CancellationReason, CancellationRejection, ReturnReason, T
 use iso20022::pacs002::{Pacs002, TxStatusReport};
 use iso20022::pacs008::{CreditTransfer, GroupHeader, Pacs008};
 use iso20022::{Account, AccountId, Agent, Amount, Currency, Party};
-use switch::config::Config;
+use switch::config::{Config, RetentionSettings};
 use switch::core::{Answer, Core, State, FORWARD_PREFIX};
 use switch::events::Event;
 use switch::snapshot::SnapshotError;
@@ -54,8 +54,22 @@ fn iso(ms: u64) -> String {
 }
 
 fn fresh() -> Core {
-    let cfg = Config::dev(std::path::Path::new("/nonexistent"));
+    fresh_with(None)
+}
+
+/// A development core, with these `[retention]` settings if given.
+fn fresh_with(retention: Option<&RetentionSettings>) -> Core {
+    let mut cfg = Config::dev(std::path::Path::new("/nonexistent"));
+    if let Some(r) = retention {
+        cfg.retention = r.clone();
+    }
     switch::node::core_from_config(&cfg).unwrap()
+}
+
+/// Retention tight enough that the workload retires transfers and forgets their
+/// duplicate-detection records many times over.
+fn tight() -> RetentionSettings {
+    RetentionSettings { finished_keep_ms: 20_000, finished_kept_max: 40, duplicates_kept_max: 60 }
 }
 
 /// One input to a core.
@@ -353,7 +367,11 @@ impl Workload {
 }
 
 fn funded_core() -> Core {
-    let mut core = fresh();
+    funded_core_with(None)
+}
+
+fn funded_core_with(retention: Option<&RetentionSettings>) -> Core {
+    let mut core = fresh_with(retention);
     for p in 0..3 {
         core.process_funding(p, 50_000_000, T0).unwrap();
         for i in 0..10 {
@@ -366,7 +384,11 @@ fn funded_core() -> Core {
 }
 
 fn restored(bytes: &[u8]) -> Core {
-    let mut core = fresh();
+    restored_with(bytes, None)
+}
+
+fn restored_with(bytes: &[u8], retention: Option<&RetentionSettings>) -> Core {
+    let mut core = fresh_with(retention);
     core.restore_snapshot(bytes).unwrap();
     core
 }
@@ -375,7 +397,18 @@ fn restored(bytes: &[u8]) -> Core {
 /// the next `follow` inputs exactly as `a` does and re-encode to the same bytes. Returns the
 /// events applied to `a`, in order.
 fn check_run(seed: u64, ops: u64, points: &[u64], follow: u64) -> Vec<Event> {
-    let mut a = funded_core();
+    check_run_with(seed, ops, points, follow, None)
+}
+
+fn check_run_with(
+    seed: u64,
+    ops: u64,
+    points: &[u64],
+    follow: u64,
+    retention: Option<&RetentionSettings>,
+) -> Vec<Event> {
+    let restored = |bytes: &[u8]| restored_with(bytes, retention);
+    let mut a = funded_core_with(retention);
     let mut w = Workload::new(seed);
     let mut journal = Vec::new();
     for i in 0..ops {
@@ -407,6 +440,20 @@ fn check_run(seed: u64, ops: u64, points: &[u64], follow: u64) -> Vec<Event> {
         let now = w.now;
         let (events, _, _) = run(&mut a, &op, now);
         journal.extend(events);
+        if let Some(r) = retention {
+            let held = a.retention_stats().retired_records as u64;
+            assert!(held <= r.duplicates_kept_max, "seed {seed}: {held} records at {i}");
+        }
+    }
+    if let Some(r) = retention {
+        // Once the timers ran, what is held in full is within the limits (a recall holds
+        // its transfer beyond them).
+        let (events, _, _) = run(&mut a, &Op::Timeouts, w.now);
+        journal.extend(events);
+        let done = a
+            .transfers()
+            .filter(|t| !matches!(t.state, State::Reserved { .. }) && t.recall.is_none());
+        assert!(done.count() as u64 <= r.finished_kept_max, "seed {seed}");
     }
     a.conserved().unwrap();
     journal
@@ -436,11 +483,37 @@ fn a_restored_core_answers_exactly_as_the_original() {
     }
 }
 
-/// Snapshot plus the events after it rebuilds the same state as replaying every event.
+/// With retention tight enough that transfers are retired and forgotten all the time, a
+/// restored core still answers exactly as the original (resends of retired transfers,
+/// refusals of forgotten ones), and memory stays within the limits.
+#[test]
+fn a_restored_core_answers_exactly_as_the_original_under_retention() {
+    let r = tight();
+    for seed in [5u64, 0xdead_2026] {
+        let events = check_run_with(seed, 2_500, &[0, 700, 1_600, 2_499], 500, Some(&r));
+        let kinds = |f: fn(&Event) -> bool| events.iter().filter(|e| f(e)).count();
+        assert!(kinds(|e| matches!(e, Event::Retired { ids, .. } if !ids.is_empty())) > 20);
+        assert!(kinds(|e| matches!(e, Event::Retired { forget, .. } if *forget > 0)) > 5);
+        assert!(kinds(|e| matches!(e, Event::ResentRetired { .. })) > 0, "seed {seed}");
+        let dt01 = |e: &Event| matches!(e, Event::Rejected { reason, .. } if reason == "DT01");
+        assert!(events.iter().filter(|e| dt01(e)).count() > 0, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::ReturnSettled { .. })) > 5, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::RecallOpened { .. })) > 5, "seed {seed}");
+    }
+}
+
+/// Snapshot plus the events after it rebuilds the same state as replaying every event,
+/// with and without retention at work.
 #[test]
 fn snapshot_then_tail_equals_full_replay() {
-    let seed = 77;
-    let events = check_run(seed, 1_500, &[], 0);
+    snapshot_then_tail_equals_full_replay_with(77, None);
+    snapshot_then_tail_equals_full_replay_with(78, Some(&tight()));
+}
+
+fn snapshot_then_tail_equals_full_replay_with(seed: u64, r: Option<&RetentionSettings>) {
+    let funded_core = || funded_core_with(r);
+    let restored = |bytes: &[u8]| restored_with(bytes, r);
+    let events = check_run_with(seed, 1_500, &[], 0, r);
     let mut full = funded_core();
     for e in &events {
         full.apply(e);
@@ -683,8 +756,9 @@ async fn a_restart_from_a_snapshot_replays_only_the_tail_and_loses_nothing() {
 // ----- offline tools on a journal whose first segments are gone -----
 
 /// A journal written as the switch writes it (small segments, a snapshot every 300 records,
-/// covered segments deleted) from the random workload. Returns the final core.
-fn write_journal(data: &std::path::Path) -> Core {
+/// covered segments deleted) from the random workload. Returns the final core and the
+/// oldest transfer the newest snapshot holds.
+fn write_journal(data: &std::path::Path) -> (Core, u64) {
     use store::Journal;
     let opts = store::JournalOptions { segment_bytes_max: 16 << 10, ..Default::default() };
     let (mut j, _) =
@@ -704,6 +778,7 @@ fn write_journal(data: &std::path::Path) -> Core {
     }
     let mut w = Workload::new(99);
     let mut last_snapshot = 0;
+    let mut oldest = 0;
     for _ in 0..2_000 {
         let op = w.next(&core);
         let now = w.now;
@@ -715,10 +790,11 @@ fn write_journal(data: &std::path::Path) -> Core {
         if j.last_seq() >= last_snapshot + 300 {
             last_snapshot = j.last_seq();
             j.write_snapshot(last_snapshot, &core.encode_snapshot().unwrap()).unwrap();
+            oldest = core.transfers().map(|t| t.id).min().unwrap_or(0);
         }
     }
     j.sync().unwrap();
-    core
+    (core, oldest)
 }
 
 fn switchctl(args: &[&str], data: &std::path::Path) -> (bool, String) {
@@ -737,7 +813,7 @@ fn switchctl(args: &[&str], data: &std::path::Path) -> (bool, String) {
 fn offline_tools_start_from_the_snapshot_when_the_history_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let core = write_journal(&data);
+    let (core, oldest_in_snapshot) = write_journal(&data);
     let first = data.join("journal").join(format!("journal-{:020}.seg", 1));
     assert!(!first.exists(), "the first segment was deleted once snapshots covered it");
 
@@ -748,14 +824,12 @@ fn offline_tools_start_from_the_snapshot_when_the_history_is_gone() {
 
     // Every outcome, including those decided long before the snapshot, is verifiable.
     let mut log = String::new();
-    let mut oldest = u64::MAX;
     for t in core.transfers() {
         let status = match t.state {
             State::Settled => ("ACSC", "-".to_string()),
             State::Rejected(r) => ("RJCT", r.code().to_string()),
             State::Reserved { .. } => continue,
         };
-        oldest = oldest.min(t.id);
         let bic = BICS[t.debtor as usize];
         log.push_str(&format!("{bic} {} {} {}\n", t.ids.end_to_end_id, status.0, status.1));
     }
@@ -776,8 +850,8 @@ fn offline_tools_start_from_the_snapshot_when_the_history_is_gone() {
         switchctl(&["transfers", "verify", "--ack-log", ack_log.to_str().unwrap()], &data);
     assert!(!ok && text.contains("mismatched=1"), "{text}");
 
-    // The oldest transfer's lifecycle starts with its state as of the snapshot.
-    let (ok, text) = switchctl(&["transfer", "show", &oldest.to_string()], &data);
+    // The lifecycle of a transfer the snapshot holds starts with its state as of then.
+    let (ok, text) = switchctl(&["transfer", "show", &oldest_in_snapshot.to_string()], &data);
     assert!(ok, "{text}");
     assert!(text.contains("(snapshot;"), "{text}");
     let (ok, text) = switchctl(&["journal"], &data);
@@ -887,4 +961,146 @@ async fn the_archive_keeps_the_whole_history_for_the_audit() {
     assert_eq!(common::positions(&op).await.0, before);
     drop(op);
     node.stop().unwrap().join().unwrap().unwrap();
+}
+
+// ----- retention -----
+
+/// The id a pacs.008 got (reserved or rejected).
+fn id_of(events: &[Event]) -> u64 {
+    match events {
+        [Event::Reserved { id, .. } | Event::ReservedRouted { id, .. }] => *id,
+        [Event::Rejected { id, .. }] => *id,
+        other => panic!("not one new transfer: {other:?}"),
+    }
+}
+
+/// Pays `n` from bank 0 to bank 1 at `now` and has bank 1 accept it; returns the message
+/// and the transfer id.
+fn pay_and_settle(core: &mut Core, n: u64, now: u64) -> (Pacs008, u64) {
+    let m = pacs008_agent(0, 1, n, 5_000, now);
+    let id = id_of(&core.process_pacs008(0, &m, now).0);
+    let (events, _) = core.process_pacs002(1, &answer(id, true, now + 5), now + 5);
+    assert!(matches!(events[..], [Event::Accepted { .. }]), "{events:?}");
+    core.drain_outbound();
+    (m, id)
+}
+
+#[test]
+fn retired_transfers_answer_resends_and_forgotten_ones_are_refused() {
+    let r = RetentionSettings {
+        finished_keep_ms: 1_000,
+        finished_kept_max: 1_000_000,
+        duplicates_kept_max: 2,
+    };
+    let mut core = funded_core_with(Some(&r));
+    let now = T0 + 10;
+    let (m1, id1) = pay_and_settle(&mut core, 1, now);
+    // Not yet: it finished less than finished_keep_ms ago.
+    assert!(core.process_timeouts(now + 900, 64).is_empty());
+    let events = core.process_timeouts(now + 2_000, 64);
+    assert!(
+        matches!(&events[..], [Event::Retired { ids, forget: 0, .. }] if *ids == vec![id1]),
+        "{events:?}"
+    );
+    assert!(core.transfer(id1).is_none());
+    assert_eq!(core.retention_stats().retired_records, 1);
+
+    // The same message again: the stored outcome, to the debtor only.
+    let (events, _) = core.process_pacs008(0, &m1, now + 2_100);
+    assert!(matches!(events[..], [Event::ResentRetired { id, .. }] if id == id1), "{events:?}");
+    let out = core.drain_outbound();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].participant, 0);
+    assert!(out[0].xml.contains("<TxSts>ACSC</TxSts>") && out[0].xml.contains("E0-1"));
+    common::assert_xsd_valid(&out[0].xml);
+
+    // Its ids with other content: refused as a duplicate (AM05), nothing reserved.
+    let mut other = m1.clone();
+    other.transactions[0].amount.minor += 1;
+    let (events, _) = core.process_pacs008(0, &other, now + 2_200);
+    assert!(matches!(events[..], [Event::DuplicateRefused { .. }]), "{events:?}");
+    assert!(core.drain_outbound()[0].xml.contains("AM05"));
+
+    // A return of it says why it cannot be found.
+    let original = Original::by_clearing_ref(&format!("{FORWARD_PREFIX}{id1}"), "E0-1");
+    let m = x::return_payment(
+        BICS[1],
+        "RT1",
+        &original,
+        100,
+        brl(),
+        ReturnReason::Fraud,
+        &iso(now + 2_300),
+    );
+    core.process_pacs004(1, &m, now + 2_300);
+    let out = core.drain_outbound();
+    assert!(out[0].xml.contains("no longer held"), "{}", out[0].xml);
+    // So does a late answer from its creditor.
+    let (_, answer_late) = core.process_pacs002(1, &answer(id1, true, now + 2_400), now + 2_400);
+    assert!(
+        matches!(&answer_late, Answer::Refused { message, .. } if message.contains("no longer held")),
+        "{answer_late:?}"
+    );
+
+    // Two more retire: the first record is forgotten, and with it anything created before
+    // the first transfer finished.
+    let (_, id2) = pay_and_settle(&mut core, 2, now + 3_000);
+    let (_, id3) = pay_and_settle(&mut core, 3, now + 3_100);
+    let events = core.process_timeouts(now + 6_000, 64);
+    assert!(
+        matches!(&events[..], [Event::Retired { ids, forget: 1, .. }] if *ids == vec![id2, id3]),
+        "{events:?}"
+    );
+    let stats = core.retention_stats();
+    assert_eq!(stats.retired_records, 2);
+    assert_eq!(stats.forgotten_before_ms, now + 5);
+    let (events, _) = core.process_pacs008(0, &m1, now + 6_100);
+    assert!(
+        matches!(&events[..], [Event::Rejected { reason, .. }] if reason == "DT01"),
+        "{events:?}"
+    );
+    let out = core.drain_outbound();
+    assert!(out[0].xml.contains("DT01"));
+    common::assert_xsd_valid(&out[0].xml);
+    // A payment created now goes through.
+    let (events, _) =
+        core.process_pacs008(0, &pacs008_agent(0, 1, 4, 5_000, now + 6_200), now + 6_200);
+    assert!(matches!(events[..], [Event::ReservedRouted { .. }]), "{events:?}");
+    core.conserved().unwrap();
+}
+
+#[test]
+fn a_recall_keeps_its_transfer_until_it_ends() {
+    let r = RetentionSettings { finished_keep_ms: 1_000, ..RetentionSettings::default() };
+    let mut core = funded_core_with(Some(&r));
+    let now = T0 + 10;
+    let (_, id) = pay_and_settle(&mut core, 1, now);
+    let original = Original::by_clearing_ref(&format!("{FORWARD_PREFIX}{id}"), "E0-1");
+    let m = x::recall(
+        BICS[0],
+        "AS1",
+        &original,
+        CancellationReason::DuplicatePayment,
+        "",
+        &iso(now + 100),
+    );
+    let (events, _) = core.process_camt056(0, &m, now + 100);
+    assert!(matches!(events[..], [Event::RecallOpened { .. }]), "{events:?}");
+    core.drain_outbound();
+    let events = core.process_timeouts(now + 5_000, 64);
+    assert!(core.transfer(id).is_some(), "retired with a recall open: {events:?}");
+    let m = x::answer_recall(
+        BICS[1],
+        "AS1",
+        &original,
+        Some(CancellationRejection::LegalDecision),
+        &iso(now + 5_100),
+    );
+    let (events, _) = core.process_camt029(1, &m, now + 5_100);
+    assert!(matches!(events[..], [Event::RecallAnswered { .. }]), "{events:?}");
+    let events = core.process_timeouts(now + 5_500, 64);
+    assert!(core.transfer(id).is_some(), "retired before finished_keep_ms: {events:?}");
+    let events = core.process_timeouts(now + 6_200, 64);
+    assert!(matches!(&events[..], [Event::Retired { ids, .. }] if *ids == vec![id]), "{events:?}");
+    assert!(core.transfer(id).is_none());
 }

@@ -681,27 +681,36 @@ fn ledger_audit(data: PathBuf, config: Option<PathBuf>) -> ExitCode {
     }
 }
 
+/// What an ack-log line of transfer `t` must say: its debtor's BIC and EndToEndId, and its
+/// outcome (`None` while in flight).
+type KnownOutcome = ((String, String), Option<(String, String)>);
+
+fn known_outcome(core: &switch::core::Core, t: &switch::core::Transfer) -> KnownOutcome {
+    let bic = core.participants().get(t.debtor as usize).map(|p| p.bic.clone()).unwrap_or_default();
+    let outcome = match t.state {
+        switch::core::State::Settled => Some(("ACSC".to_string(), "-".to_string())),
+        switch::core::State::Rejected(r) => Some(("RJCT".to_string(), r.code().to_string())),
+        switch::core::State::Reserved { .. } => None,
+    };
+    ((bic, t.ids.end_to_end_id.clone()), outcome)
+}
+
 fn transfers_verify(data: PathBuf, config: Option<PathBuf>, ack_log: PathBuf) -> ExitCode {
     let run = || -> anyhow::Result<(u64, u64, u64)> {
         let cfg = load_config(&data, config)?;
         let mut core = switch::node::core_from_config(&cfg)?;
-        replay_apply(&data, &mut core)?;
         let mut known = std::collections::HashMap::new();
-        for t in core.transfers() {
-            let bic = core
-                .participants()
-                .get(t.debtor as usize)
-                .map(|p| p.bic.clone())
-                .unwrap_or_default();
-            let outcome = match t.state {
-                switch::core::State::Settled => Some(("ACSC".to_string(), "-".to_string())),
-                switch::core::State::Rejected(r) => {
-                    Some(("RJCT".to_string(), r.code().to_string()))
+        // Transfers retired from memory during the replay are read just before they go.
+        replay(&data, &mut core, |core, r| {
+            if let Replayed::Event(e) = r {
+                if let switch::events::Event::Retired { ids, .. } = e {
+                    let retired = ids.iter().filter_map(|id| core.transfer(*id));
+                    known.extend(retired.map(|t| known_outcome(core, t)));
                 }
-                switch::core::State::Reserved { .. } => None,
-            };
-            known.insert((bic, t.ids.end_to_end_id.clone()), outcome);
-        }
+                core.apply(e);
+            }
+        })?;
+        known.extend(core.transfers().map(|t| known_outcome(&core, t)));
         let text = std::fs::read_to_string(&ack_log)?;
         let (mut checked, mut missing, mut mismatched) = (0u64, 0u64, 0u64);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
