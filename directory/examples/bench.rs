@@ -16,6 +16,17 @@ fn main() {
         println!("{}", directory::bench::run_snapshot(entries, passes));
         return;
     }
+    if std::env::args().nth(1).as_deref() == Some("tune") {
+        let arg = |i: usize| std::env::args().nth(i).and_then(|a| a.parse().ok());
+        let entries = arg(2).unwrap_or(2_000_000);
+        let rounds = arg(3).unwrap_or(5);
+        let passes = arg(4).unwrap_or(2);
+        let batch = arg(5).unwrap_or(directory::bench::RESOLVE_BATCH);
+        for line in directory::bench::run_tune(entries, rounds, passes, batch) {
+            println!("{line}");
+        }
+        return;
+    }
     let entries = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
     let passes = std::env::args().nth(2).and_then(|a| a.parse().ok());
     let passes = passes.unwrap_or(directory::bench::RESOLVE_PASSES);

@@ -29,8 +29,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use crate::{
-    CompactStore, Directory, DirectoryConfig, Entry, EntryView, Key, OwnerType, RandomSource,
-    SeededRandom,
+    CompactStore, Directory, DirectoryConfig, Entry, EntryStore, EntryView, Key, OwnerType,
+    RandomSource, SeededRandom,
 };
 
 /// Keys built and registered per batch.
@@ -182,9 +182,17 @@ pub fn run(entries: usize) -> BenchReport {
     run_with(entries, RESOLVE_PASSES)
 }
 
-/// [`run`] with `passes` passes over the sample for each way of resolving (at least 1).
-pub fn run_with(entries: usize, passes: usize) -> BenchReport {
-    let passes = passes.max(1);
+/// A directory loaded with the workload, and what the load measured.
+struct Loaded {
+    d: Directory<CompactStore>,
+    reg_wall: f64,
+    reg_cpu: f64,
+    refused: usize,
+    bytes_per_entry: u64,
+}
+
+/// Load `entries` keys of the workload through [`Directory::register_stream`].
+fn load(entries: usize) -> Loaded {
     let before = rss_bytes();
     let config = DirectoryConfig { max_entries: entries.max(1), ..DirectoryConfig::default() };
     let mut d: Directory<CompactStore> = Directory::compact(config);
@@ -209,14 +217,27 @@ pub fn run_with(entries: usize, passes: usize) -> BenchReport {
         (Some(b), Some(a)) if len > 0 => a.saturating_sub(b) / len as u64,
         _ => 0,
     };
-    let store_bytes_per_entry = d.store().allocated_bytes().checked_div(len).unwrap_or(0) as u64;
+    Loaded { d, reg_wall, reg_cpu, refused, bytes_per_entry }
+}
 
-    // A scattered sample: a stride prime to the number of keys.
+/// A scattered sample of up to [`SAMPLE_MAX`] registered keys: a stride prime to the number of
+/// keys.
+fn sample_keys(entries: usize) -> Vec<Key> {
     let sample = entries.min(SAMPLE_MAX);
     let stride = 1_000_003u64;
-    let keys: Vec<Key> = (0..sample as u64)
+    (0..sample as u64)
         .map(|j| workload_key((j.wrapping_mul(stride)) % entries.max(1) as u64))
-        .collect();
+        .collect()
+}
+
+/// [`run`] with `passes` passes over the sample for each way of resolving (at least 1).
+pub fn run_with(entries: usize, passes: usize) -> BenchReport {
+    let passes = passes.max(1);
+    let Loaded { d, reg_wall, reg_cpu, refused, bytes_per_entry } = load(entries);
+    let len = d.len();
+    let store_bytes_per_entry = d.store().allocated_bytes().checked_div(len).unwrap_or(0) as u64;
+    let keys = sample_keys(entries);
+    let sample = keys.len();
     let mut found = 0usize;
     let span = Span::start();
     for _ in 0..passes {
@@ -249,6 +270,108 @@ pub fn run_with(entries: usize, passes: usize) -> BenchReport {
         found: found.min(found_many) / passes,
         sample,
     }
+}
+
+/// CPU nanoseconds this thread has run (`/proc/thread-self/schedstat`, Linux), finer than the
+/// process's clock ticks.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// One way of resolving a batch, for [`run_tune`].
+type ManyFn = for<'s> fn(&'s CompactStore, &[Key], &mut Vec<Option<EntryView<'s>>>);
+
+/// The ways [`run_tune`] compares: the pipeline at several distances, with and without the
+/// texts' next line fetched ahead.
+fn tune_variants() -> Vec<(&'static str, ManyFn)> {
+    vec![
+        ("pipe_d2", CompactStore::view_many_piped::<2, 8, true, 0>),
+        ("pipe_d4", CompactStore::view_many_piped::<4, 16, true, 0>),
+        ("pipe_d6", CompactStore::view_many_piped::<6, 32, true, 0>),
+        ("pipe_d6_one_line", CompactStore::view_many_piped::<6, 32, false, 0>),
+        ("pipe_d8", CompactStore::view_many_piped::<8, 32, true, 0>),
+        ("pipe_d12", CompactStore::view_many_piped::<12, 64, true, 0>),
+        ("pipe_d16", CompactStore::view_many_piped::<16, 64, true, 0>),
+        ("diag_no_texts", CompactStore::view_many_piped::<6, 32, true, 1>),
+        ("diag_no_texts_d12", CompactStore::view_many_piped::<12, 64, true, 1>),
+        ("diag_slots_only", CompactStore::view_many_piped::<6, 32, true, 3>),
+        ("diag_slots_only_d12", CompactStore::view_many_piped::<12, 64, true, 3>),
+        ("diag_texts_fetched_unread", CompactStore::view_many_piped::<6, 32, true, 2>),
+        (
+            "one_at_a_time",
+            |s: &CompactStore, keys: &[Key], out: &mut Vec<Option<EntryView<'_>>>| {
+                out.clear();
+                out.extend(keys.iter().map(|k| s.view(k)));
+            },
+        ),
+    ]
+}
+
+/// Load `entries` keys, then resolve the sample `passes` times in batches of `batch` keys with
+/// each way of [`tune_variants`] in turn, `rounds` times (so every way sees the same machine), and return
+/// one line per way: the median of its rounds, per CPU second of the resolving thread and per
+/// wall-clock second, and whether every answer equalled the default's.
+pub fn run_tune(entries: usize, rounds: usize, passes: usize, batch: usize) -> Vec<String> {
+    let Loaded { d, .. } = load(entries);
+    let keys = sample_keys(entries);
+    let store = d.store();
+    let variants = tune_variants();
+    let mut per_cpu: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let mut per_wall: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+    let mut same = vec![true; variants.len()];
+    let mut want: Vec<Option<EntryView<'_>>> = Vec::new();
+    let mut got: Vec<Option<EntryView<'_>>> = Vec::new();
+    for chunk in keys.chunks(batch.max(1)).take(64) {
+        store.view_many(chunk, &mut want);
+        for (i, (_, f)) in variants.iter().enumerate() {
+            f(store, chunk, &mut got);
+            if let Some(s) = same.get_mut(i) {
+                *s &= got == want;
+            }
+        }
+    }
+    let mut views: Vec<Option<EntryView<'_>>> = Vec::with_capacity(batch.max(1));
+    for _ in 0..rounds.max(1) {
+        for (i, (_, f)) in variants.iter().enumerate() {
+            let start = Instant::now();
+            let cpu = thread_cpu_ns();
+            let mut found = 0usize;
+            for _ in 0..passes.max(1) {
+                for chunk in keys.chunks(batch.max(1)) {
+                    f(store, black_box(chunk), &mut views);
+                    found += views.iter().filter(|v| v.is_some()).count();
+                }
+            }
+            let wall = start.elapsed().as_secs_f64();
+            let cpu = thread_cpu_ns().zip(cpu).map_or(f64::NAN, |(b, a)| (b - a) as f64 / 1e9);
+            black_box(found);
+            if let Some(v) = per_cpu.get_mut(i) {
+                v.push(rate(keys.len() * passes.max(1), cpu));
+            }
+            if let Some(v) = per_wall.get_mut(i) {
+                v.push(rate(keys.len() * passes.max(1), wall));
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    variants
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            let c = per_cpu.get_mut(i).map_or(0.0, median);
+            let w = per_wall.get_mut(i).map_or(0.0, median);
+            let ok = same.get(i).copied().unwrap_or(false);
+            format!(
+                "directory-tune: {name} entries={} batch={batch} rounds={rounds} passes={passes} \
+                 per_cpu_s={c:.0} per_s={w:.0} same={ok}",
+                d.len()
+            )
+        })
+        .collect()
 }
 
 /// What [`run_snapshot`] measured.

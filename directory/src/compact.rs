@@ -40,6 +40,7 @@ use std::sync::Arc;
 
 use crate::fasthash::SeededState;
 use crate::hugemem::HugeVec;
+use crate::keys::KEY_LEN_MAX;
 use crate::store::{AccountParts, EntryStore, EntryView};
 use crate::{Entry, Key, KeyType, Masked, OwnerType, ACCOUNT_TYPES};
 
@@ -87,12 +88,12 @@ fn tag_of(code: u128) -> u8 {
 #[inline]
 fn probe_of(key: &Key) -> Probe<'_> {
     let b = key.text_bytes();
+    let (padded, len) = key.text_padded();
     let text = Probe::Text(TAG_TEXT + key.key_type().to_u8(), b);
     match key.key_type() {
         KeyType::Phone => match b.split_first() {
-            Some((b'+', rest)) if rest.first() != Some(&b'0') => {
-                digits_value(rest).map_or(text, |v| Probe::Code(tagged(TAG_PHONE, u128::from(v))))
-            }
+            Some((b'+', rest)) if rest.first() != Some(&b'0') => digits_at(padded, 1, len - 1)
+                .map_or(text, |v| Probe::Code(tagged(TAG_PHONE, u128::from(v)))),
             _ => text,
         },
         KeyType::NationalId | KeyType::TaxId => {
@@ -101,20 +102,60 @@ fn probe_of(key: &Key) -> Probe<'_> {
             } else {
                 TAG_TAX_DIGITS
             };
-            digits_value(b).map_or(text, |v| {
-                Probe::Code(tagged(tag, ((b.len() as u128) << 64) | u128::from(v)))
-            })
+            digits_at(padded, 0, len)
+                .map_or(text, |v| Probe::Code(tagged(tag, ((len as u128) << 64) | u128::from(v))))
         }
-        KeyType::Random => uuid_code(b).map_or(text, Probe::Code),
+        KeyType::Random => uuid_code(padded, len).map_or(text, Probe::Code),
         KeyType::Email => text,
     }
 }
 
-/// The value of 8 lower-case hex digits (first digit most significant), 8 at a time. Any
-/// other bytes give some value: callers pass only validated key text.
+/// ASCII `'0'` in every byte.
+const ASCII_ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The 8 bytes of `b` from `at`, little-endian (`at` is at most `KEY_LEN_MAX - 8`; 0 past it).
 #[inline]
-fn hex8(b: [u8; 8]) -> u64 {
-    let x = u64::from_le_bytes(b);
+fn load8(b: &[u8; KEY_LEN_MAX], at: usize) -> u64 {
+    b.get(at..).and_then(|s| s.first_chunk::<8>()).map_or(0, |w| u64::from_le_bytes(*w))
+}
+
+/// The value of the `n` (1 to 8) ASCII digits in the low `n` bytes of `x` (the first digit in
+/// the lowest byte), or `None` if one of them is not a digit. Eight at a time: the digits are
+/// moved to the top bytes, `'0'`s fill the bytes below, then pairs, fours and the eight are
+/// combined with three multiplications.
+#[inline]
+fn digits8(x: u64, n: usize) -> Option<u64> {
+    let drop = (8 * (8 - n.clamp(1, 8))) as u32;
+    let x = (x << drop) | ASCII_ZEROS.checked_shr(64 - drop).unwrap_or(0);
+    let high = 0xf0f0_f0f0_f0f0_f0f0u64;
+    if (x & high) | ((x.wrapping_add(0x0606_0606_0606_0606) & high) >> 4) != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    let v = x & 0x0f0f_0f0f_0f0f_0f0f;
+    let v = (v.wrapping_mul(2561) >> 8) & 0x00ff_00ff_00ff_00ff;
+    let v = (v.wrapping_mul(6_553_601) >> 16) & 0x0000_ffff_0000_ffff;
+    Some(v.wrapping_mul(42_949_672_960_001) >> 32)
+}
+
+/// The value of the `n` ASCII digits of `b` from `at` (1 to 19 of them; `None` otherwise or if
+/// one is not a digit): eight at a time up to 16, one at a time beyond.
+#[inline]
+fn digits_at(b: &[u8; KEY_LEN_MAX], at: usize, n: usize) -> Option<u64> {
+    match n {
+        1..=8 => digits8(load8(b, at), n),
+        9..=16 => {
+            let high = digits8(load8(b, at), n - 8)?;
+            let low = digits8(load8(b, at + n - 8), 8)?;
+            Some(high * 100_000_000 + low)
+        }
+        _ => digits_value(b.get(at..at + n)?),
+    }
+}
+
+/// The value of 8 lower-case hex digits held little-endian in `x` (first digit most
+/// significant). Any other bytes give some value: callers pass only validated key text.
+#[inline]
+fn hex8(x: u64) -> u64 {
     // '0'..'9' keep their low nibble; 'a'..'f' (bit 6 set) add 9 to it.
     let v = (x & 0x0f0f_0f0f_0f0f_0f0f) + 9 * ((x >> 6) & 0x0101_0101_0101_0101);
     let v = ((v << 4) | (v >> 8)) & 0x00ff_00ff_00ff_00ff;
@@ -122,29 +163,23 @@ fn hex8(b: [u8; 8]) -> u64 {
     ((v << 16) | (v >> 32)) & 0xffff_ffff
 }
 
-/// The value of 4 lower-case hex digits.
-#[inline]
-fn hex4(b: [u8; 4]) -> u64 {
-    let [a, b, c, d] = b;
-    hex8([a, b, c, d, b'0', b'0', b'0', b'0']) >> 16
-}
-
 /// A UUIDv4 (lower-case, version nibble `4`) as its 124 bits without the version nibble.
 /// The text is a valid key's (checked at parse), so only its shape is checked here.
 #[inline]
-fn uuid_code(b: &[u8]) -> Option<u128> {
-    let b: &[u8; 36] = b.try_into().ok()?;
-    if b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' || b[14] != b'4' {
+fn uuid_code(b: &[u8; KEY_LEN_MAX], len: usize) -> Option<u128> {
+    if len != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' || b[14] != b'4'
+    {
         return None;
     }
-    let g8 = |i: usize| hex8(std::array::from_fn(|k| b.get(i + k).copied().unwrap_or(b'0')));
-    let g4 = |i: usize| hex4(std::array::from_fn(|k| b.get(i + k).copied().unwrap_or(b'0')));
-    let v = (u128::from(g8(0)) << 92)
-        | (u128::from(g4(9)) << 76)
-        | (u128::from(g4(14) & 0x0fff) << 64)
-        | (u128::from(g4(19)) << 48)
-        | (u128::from(g8(24)) << 16)
-        | u128::from(g4(32));
+    let low4 = |at: usize| load8(b, at) & 0xffff_ffff;
+    // Digits 0-8, 9-12 and 14-17, 19-22 and 24-27, 28-35: four groups of eight.
+    let g0 = u128::from(hex8(load8(b, 0)));
+    let g1 = u128::from(hex8(low4(9) | (low4(14) << 32)));
+    let g2 = u128::from(hex8(low4(19) | (low4(24) << 32)));
+    let g3 = u128::from(hex8(load8(b, 28)));
+    let all = (g0 << 96) | (g1 << 64) | (g2 << 32) | g3;
+    // Without the version nibble (bits 76 to 79).
+    let v = ((all >> 80) << 76) | (all & ((1u128 << 76) - 1));
     Some(tagged(TAG_RANDOM, v))
 }
 
@@ -368,6 +403,40 @@ impl fmt::Debug for CompactStore {
 /// Bytes of a cache line, for reading an entry's texts ahead.
 const TEXT_LINE: usize = 64;
 
+/// Steps between the stages of [`CompactStore::view_many`]'s pipeline: a key's slot is
+/// fetched ahead `PIPE_DISTANCE` keys before it is scanned, its record as many before it is
+/// read, its texts as many before they are read.
+pub const PIPE_DISTANCE: usize = 6;
+
+/// Keys in flight in the pipeline (at least `3 * PIPE_DISTANCE + 1`).
+const PIPE_RING: usize = 32;
+
+/// No record: the key's slots ended before any slot with its hash bits.
+const NO_RECORD: u32 = u32::MAX;
+
+/// One key of the batch pipeline: its probe and hash, home slot, and the record of the first
+/// slot with its hash bits.
+#[derive(Clone, Copy)]
+struct Lane<'k> {
+    probe: Probe<'k>,
+    hash: u64,
+    home: usize,
+    record: u32,
+}
+
+impl Lane<'_> {
+    const EMPTY: Lane<'static> =
+        Lane { probe: Probe::Code(0), hash: 0, home: 0, record: NO_RECORD };
+}
+
+/// Ask for the line holding `v` to be fetched into the caches (a hint: no fault, no wait).
+#[inline(always)]
+fn prefetch<T>(v: Option<&T>) {
+    if let Some(v) = v {
+        mem_prefetch::prefetch_read_data::<T, 3>(v);
+    }
+}
+
 /// Longest text the arena holds, in bytes (the largest length one `char` below the surrogates
 /// can say).
 pub const TEXT_LEN_MAX: usize = 0xd7ff;
@@ -444,7 +513,12 @@ impl CompactStore {
 
     #[inline]
     fn key_matches(&self, n: u32, p: Probe<'_>) -> bool {
-        let Some(r) = self.records.get(n as usize) else { return false };
+        self.records.get(n as usize).is_some_and(|r| self.record_matches(r, p))
+    }
+
+    /// Whether the record holds the probe's key.
+    #[inline]
+    fn record_matches(&self, r: &Record, p: Probe<'_>) -> bool {
         match p {
             Probe::Code(c) => r.key == c,
             Probe::Text(tag, b) => {
@@ -570,26 +644,156 @@ impl CompactStore {
         n
     }
 
+    /// [`EntryStore::view_many`] with the pipeline's distance `D` between stages, `RING` keys
+    /// in flight (more than `3 * D`, else one key at a time), and whether the line after the
+    /// first of an entry's texts is fetched ahead too: for measuring other settings in one
+    /// process ([`crate::bench::run_tune`]). Same answers whatever these settings.
+    ///
+    /// `DIAG` is 0 except to measure what each read costs, and then the answers are wrong:
+    /// 1 reads slots and records only (views without texts), 3 reads slots only (all `None`).
+    pub(crate) fn view_many_piped<
+        's,
+        const D: usize,
+        const RING: usize,
+        const NEXT: bool,
+        const DIAG: u8,
+    >(
+        &'s self,
+        keys: &[Key],
+        out: &mut Vec<Option<EntryView<'s>>>,
+    ) {
+        out.clear();
+        out.reserve(keys.len());
+        let slots: &[u64] = &self.index.slots;
+        let records: &[Record] = &self.records;
+        let arena = self.arena.as_bytes();
+        if slots.is_empty() || RING <= 3 * D {
+            out.extend(keys.iter().map(|k| self.view(k)));
+            return;
+        }
+        let fp_shift = 32 - self.index.bits;
+        let mask = self.index.mask();
+        // A software pipeline across the batch (see [`PIPE_DISTANCE`]): at step `t`, key `t` is
+        // hashed and its home slot fetched ahead; key `t - D` scans its slots (now in cache)
+        // and its record is fetched ahead; key `t - 2D` reads its record and its texts are
+        // fetched ahead; key `t - 3D` is compared and its view built. No step waits on a
+        // miss of its own key issued less than `D` steps earlier.
+        let mut lanes = [Lane::EMPTY; RING];
+        let n = keys.len();
+        for t in 0..n + 3 * D {
+            if let Some(k) = keys.get(t) {
+                let p = probe_of(k);
+                let hash = self.hash_probe(p);
+                let home = if self.index.bits == 0 { 0 } else { (hash >> 32 >> fp_shift) as usize };
+                prefetch(slots.get(home));
+                if let Some(l) = lanes.get_mut(t % RING) {
+                    *l = Lane { probe: p, hash, home, record: NO_RECORD };
+                }
+            }
+            if let Some(l) = t.checked_sub(D).filter(|j| *j < n) {
+                if let Some(l) = lanes.get_mut(l % RING) {
+                    let fp = (l.hash >> 32) as u32;
+                    let mut i = l.home;
+                    loop {
+                        let s = slots.get(i).copied().unwrap_or(0);
+                        if s == 0 {
+                            break;
+                        }
+                        if (s >> 32) as u32 == fp {
+                            l.record = (s as u32).wrapping_sub(1);
+                            if DIAG != 3 {
+                                prefetch(records.get(l.record as usize));
+                            }
+                            break;
+                        }
+                        i = (i + 1) & mask;
+                    }
+                }
+            }
+            if let Some(l) = t.checked_sub(2 * D).filter(|j| *j < n && DIAG != 1 && DIAG != 3) {
+                if let Some(r) = lanes.get(l % RING).and_then(|l| records.get(l.record as usize)) {
+                    // The texts (about 40 bytes) start anywhere in a line: more than half of
+                    // them run into the next line, so fetch that one too. A text key's own
+                    // text sits just before them.
+                    let at = r.owner as usize;
+                    prefetch(arena.get(at));
+                    if NEXT {
+                        prefetch(arena.get((at | (TEXT_LINE - 1)) + 1));
+                    }
+                    if tag_of(r.key) >= TAG_TEXT {
+                        prefetch(arena.get((r.key as u64) as usize));
+                    }
+                }
+            }
+            if let Some(l) = t.checked_sub(3 * D).filter(|j| *j < n) {
+                let view = match lanes.get(l % RING) {
+                    Some(_) if DIAG == 3 => None,
+                    Some(l) if l.record != NO_RECORD => {
+                        let r = records.get(l.record as usize);
+                        if let Some(r) = r.filter(|r| self.record_matches(r, l.probe)) {
+                            if DIAG != 0 {
+                                Some(self.view_record_only(r))
+                            } else {
+                                Some(self.view_at(r))
+                            }
+                        } else {
+                            // Another key with the same 32 hash bits came first: the full
+                            // probe (rare: about one key in 4 billion).
+                            self.index
+                                .find(l.hash, |n| self.key_matches(n, l.probe))
+                                .and_then(|(_, n)| self.view_of(n))
+                        }
+                    }
+                    _ => None,
+                };
+                out.push(view);
+            }
+        }
+    }
+
     /// The view of record `n`.
     #[inline]
     fn view_of(&self, n: u32) -> Option<EntryView<'_>> {
-        let r = self.records.get(n as usize)?;
+        Some(self.view_at(self.records.get(n as usize)?))
+    }
+
+    /// A view of the record's fields only (no texts): for diagnosing where time goes.
+    fn view_record_only(&self, r: &Record) -> EntryView<'_> {
+        EntryView {
+            participant: self.participant_name(u32::from(r.participant)),
+            branch: "",
+            account: Masked(""),
+            account_type: "",
+            owner_name: Masked(""),
+            owner_type: if r.owner_type == 1 { OwnerType::Legal } else { OwnerType::Natural },
+            owner_tax_id: Masked(""),
+            trade_name: Masked(""),
+            created_at_ms: r.created_at_ms,
+            owned_since_ms: r.owned_since_ms,
+            request_id: r.request_id,
+        }
+    }
+
+    /// The view of a record.
+    #[inline]
+    fn view_at(&self, r: &Record) -> EntryView<'_> {
+        let arena = self.arena.as_str();
         let mut at = r.owner as usize;
-        let owner_tax_id = get_str(&self.arena, &mut at);
-        let owner_name = get_str(&self.arena, &mut at);
-        let trade_name = get_str(&self.arena, &mut at);
+        let owner_tax_id = get_str(arena, &mut at);
+        let owner_name = get_str(arena, &mut at);
+        let trade_name = get_str(arena, &mut at);
         let account_type = match ACCOUNT_TYPES.get(usize::from(r.kind)) {
             Some(t) => t,
-            None => get_str(&self.arena, &mut at),
+            None => get_str(arena, &mut at),
         };
-        let branch = get_str(&self.arena, &mut at);
-        let account = get_str(&self.arena, &mut at);
+        let branch = get_str(arena, &mut at);
+        let account = get_str(arena, &mut at);
         let participant = if r.participant == u16::MAX {
             self.accounts.get(r.account as usize).map_or(u32::MAX, |a| a.participant)
         } else {
             u32::from(r.participant)
         };
-        Some(EntryView {
+        EntryView {
             participant: self.participant_name(participant),
             branch,
             account: Masked(account),
@@ -601,7 +805,7 @@ impl CompactStore {
             created_at_ms: r.created_at_ms,
             owned_since_ms: r.owned_since_ms,
             request_id: r.request_id,
-        })
+        }
     }
 
     /// The key of record `n`.
@@ -669,54 +873,7 @@ impl EntryStore for CompactStore {
     }
 
     fn view_many<'s>(&'s self, keys: &[Key], out: &mut Vec<Option<EntryView<'s>>>) {
-        const LANES: usize = 32;
-        out.clear();
-        out.reserve(keys.len());
-        let slots: &[u64] = &self.index.slots;
-        let arena = self.arena.as_bytes();
-        for chunk in keys.chunks(LANES) {
-            // Compute first, then read in short loops of independent loads: each loop's reads
-            // are all in flight together instead of waiting one after another.
-            let mut probes = [Probe::Code(0); LANES];
-            let mut hashes = [0u64; LANES];
-            let mut homes = [0usize; LANES];
-            for (((p, h), home), k) in
-                probes.iter_mut().zip(hashes.iter_mut()).zip(homes.iter_mut()).zip(chunk)
-            {
-                *p = probe_of(k);
-                *h = self.hash_probe(*p);
-                *home = self.index.home((*h >> 32) as u32);
-            }
-            let n = chunk.len();
-            let mut warm = 0u64;
-            let mut first = [u32::MAX; LANES];
-            for (f, home) in first.iter_mut().zip(homes).take(n) {
-                *f = (slots.get(home).copied().unwrap_or(0) as u32).wrapping_sub(1);
-            }
-            for f in first.iter().take(n) {
-                warm ^= self.records.get(*f as usize).map_or(0, |r| r.owner);
-            }
-            let mut found = [u32::MAX; LANES];
-            for ((f, h), p) in found.iter_mut().zip(hashes).zip(probes).take(n) {
-                if let Some((_, n)) = self.index.find(h, |n| self.key_matches(n, p)) {
-                    *f = n;
-                }
-            }
-            for f in found.iter().take(n) {
-                if let Some(r) = self.records.get(*f as usize) {
-                    // The texts (about 40 bytes) start anywhere in a line: more than half of
-                    // them run into the next line, so read that one now too, not after.
-                    let at = r.owner as usize;
-                    let next = (at | (TEXT_LINE - 1)) + 1;
-                    warm ^= u64::from(arena.get(at).copied().unwrap_or(0));
-                    warm ^= u64::from(arena.get(next).copied().unwrap_or(0));
-                }
-            }
-            std::hint::black_box(warm);
-            for f in found.iter().take(n) {
-                out.push(if *f == u32::MAX { None } else { self.view_of(*f) });
-            }
-        }
+        self.view_many_piped::<PIPE_DISTANCE, PIPE_RING, true, 0>(keys, out);
     }
 
     #[inline]
@@ -893,6 +1050,97 @@ mod tests {
         }
         let e = Key::parse("ana@example.com").unwrap();
         assert!(matches!(probe_of(&e), Probe::Text(_, b) if b == b"ana@example.com"));
+    }
+
+    #[test]
+    fn digits_eight_at_a_time_equal_one_at_a_time() {
+        let mut texts: Vec<String> = vec!["0".into(), "9".into(), "10".into(), "99999999".into()];
+        texts.push("1".repeat(19));
+        texts.push("9".repeat(19));
+        let mut x = 0x1234_5678_9abc_def1u64;
+        for n in 1..=19usize {
+            for _ in 0..200 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let t: String =
+                    (0..n).map(|i| char::from(b'0' + ((x >> (i * 3)) % 10) as u8)).collect();
+                texts.push(t);
+            }
+        }
+        for bad in ["12a4", "1234567/", "12345678:", "123456789012345x", " 1", "1\u{e9}"] {
+            texts.push(bad.into());
+        }
+        for t in &texts {
+            let mut buf = [0u8; KEY_LEN_MAX];
+            buf.get_mut(..t.len()).unwrap().copy_from_slice(t.as_bytes());
+            assert_eq!(digits_at(&buf, 0, t.len()), digits_value(t.as_bytes()), "{t}");
+            let mut shifted = [0u8; KEY_LEN_MAX];
+            shifted[0] = b'+';
+            shifted.get_mut(1..=t.len()).unwrap().copy_from_slice(t.as_bytes());
+            assert_eq!(digits_at(&shifted, 1, t.len()), digits_value(t.as_bytes()), "+{t}");
+        }
+        assert_eq!(digits_at(&[0u8; KEY_LEN_MAX], 0, 0), None);
+        assert_eq!(digits_at(&[b'1'; KEY_LEN_MAX], 0, 20), None);
+    }
+
+    #[test]
+    fn uuid_codes_keep_every_digit_but_the_version() {
+        let k = Key::parse("0123abcd-ef45-4678-9abc-def012345678").unwrap();
+        let (b, len) = k.text_padded();
+        // 31 hex digits: all but the version's `4`.
+        let want = tagged(TAG_RANDOM, 0x0012_3abc_def4_5678_9abc_def0_1234_5678_u128);
+        assert_eq!(uuid_code(b, len), Some(want));
+    }
+
+    /// Every setting of the pipeline gives the answers of one key at a time.
+    fn assert_pipelines_agree(store: &CompactStore, keys: &[Key]) {
+        let want: Vec<Option<EntryView<'_>>> = keys.iter().map(|k| store.view(k)).collect();
+        let mut got = Vec::new();
+        for f in [
+            CompactStore::view_many_piped::<1, 4, true, 0>,
+            CompactStore::view_many_piped::<2, 8, false, 0>,
+            CompactStore::view_many_piped::<PIPE_DISTANCE, PIPE_RING, true, 0>,
+            CompactStore::view_many_piped::<16, 64, true, 0>,
+            // A ring too small for the distance: one key at a time.
+            CompactStore::view_many_piped::<8, 16, true, 0>,
+        ] {
+            f(store, keys, &mut got);
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_key_behind_another_with_the_same_hash_bits_is_found_by_the_batch() {
+        // Two e-mail keys whose hashes share the top 32 bits (the slots' fingerprint): the
+        // batch reads the record of the first slot with those bits, which is the other key's.
+        let mut store = CompactStore::with_seed(11);
+        let mut seen: HashMap<u32, Key> = HashMap::new();
+        let mut pair = None;
+        for i in 0..400_000u32 {
+            let k = Key::parse(&format!("c{i}@x.co")).unwrap();
+            let fp = (store.hash_probe(probe_of(&k)) >> 32) as u32;
+            if let Some(first) = seen.insert(fp, k.clone()) {
+                pair = Some((first, k));
+                break;
+            }
+        }
+        let (first, second) = pair.expect("a 32-bit collision among 400,000 keys");
+        let mut keys = vec![first.clone(), second.clone()];
+        assert_pipelines_agree(&store, &keys);
+        store.insert(Arc::new(Entry::new(first.clone(), "P", "1", "10", "First")));
+        // The second key is missing: its first candidate is the first key's record.
+        assert_pipelines_agree(&store, &keys);
+        assert!(store.view(&second).is_none() && store.view(&first).is_some());
+        store.insert(Arc::new(Entry::new(second.clone(), "P", "1", "20", "Second")));
+        for i in 0..40 {
+            let k = Key::parse(&format!("f{i}@x.co")).unwrap();
+            store.insert(Arc::new(Entry::new(k.clone(), "Q", "2", &i.to_string(), "Filler")));
+            keys.push(k);
+        }
+        keys.extend([second.clone(), first.clone(), second.clone()]);
+        assert_pipelines_agree(&store, &keys);
+        assert_eq!(store.view(&second).map(|v| v.owner_name.0), Some("Second"));
     }
 
     #[test]

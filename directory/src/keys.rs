@@ -287,6 +287,13 @@ impl Key {
         self.text.as_bytes()
     }
 
+    /// The key text zero-padded to [`KEY_LEN_MAX`] bytes, and its length: for fixed-size loads
+    /// on the hot path of lookups.
+    #[inline]
+    pub(crate) fn text_padded(&self) -> (&[u8; KEY_LEN_MAX], usize) {
+        (&self.text.bytes, usize::from(self.text.len))
+    }
+
     /// A key from text that was a valid key of this type when stored (the compact store's
     /// records); not checked again.
     pub(crate) fn from_trusted(kind: KeyType, text: &str) -> Option<Key> {

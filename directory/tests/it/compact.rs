@@ -388,3 +388,49 @@ fn lookups_with_fraud_marks_answer_the_same_over_both_stores() {
         }
     }
 }
+
+/// The batch path (`resolve_many`, a software pipeline with reads fetched ahead) gives exactly
+/// the views of one-at-a-time resolves: hits, misses and both mixed, in batches of every size
+/// around the pipeline's distances (0, 1, not a multiple of the distance, longer than the ring).
+#[test]
+fn batched_resolves_equal_one_at_a_time_for_every_batch_size() {
+    let mut d = compact();
+    let registered = 3_000u64;
+    let entries: Vec<Entry> = (0..registered).map(workload_entry_at).collect();
+    assert!(d.register_stream(entries, 1_700_000_000_000, drop).is_empty());
+    assert_eq!(d.len(), registered as usize);
+    let hits: Vec<Key> =
+        (0..registered).rev().step_by(7).map(directory::bench::workload_key).collect();
+    let misses: Vec<Key> =
+        (registered..registered + 500).map(directory::bench::workload_key).collect();
+    let mut mixed = Vec::new();
+    for (i, (h, m)) in hits.iter().zip(&misses).enumerate() {
+        mixed.push(h.clone());
+        if i % 3 != 1 {
+            mixed.push(m.clone());
+        }
+    }
+    let pipeline = directory::compact::PIPE_DISTANCE;
+    let mut sizes = vec![0, 1, 2, 3, pipeline - 1, pipeline, pipeline + 1, 2 * pipeline + 1];
+    sizes.extend([3 * pipeline, 3 * pipeline + 1, 31, 32, 33, 64, 65, 100, 257, 1_000]);
+    let mut views = Vec::new();
+    for keys in [&hits, &misses, &mixed] {
+        for size in &sizes {
+            let batches: Vec<&[Key]> =
+                if *size == 0 { vec![&keys[..0]] } else { keys.chunks(*size).collect() };
+            for batch in batches {
+                d.resolve_many(batch, &mut views);
+                let one: Vec<_> = batch.iter().map(|k| d.resolve_view(k)).collect();
+                assert_eq!(views, one, "batch of {}", batch.len());
+            }
+        }
+        d.resolve_many(keys, &mut views);
+        assert_eq!(views.len(), keys.len());
+    }
+    assert!(hits.iter().all(|k| d.resolve_view(k).is_some()));
+    assert!(misses.iter().all(|k| d.resolve_view(k).is_none()));
+    // An empty directory: every key a miss.
+    let empty = compact();
+    empty.resolve_many(&mixed, &mut views);
+    assert!(views.len() == mixed.len() && views.iter().all(Option::is_none));
+}
