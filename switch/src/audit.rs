@@ -183,6 +183,11 @@ impl Audit {
                 );
             }
             Event::Accepted { id, .. } => self.finish(*id, true),
+            Event::Answered { answers, .. } => {
+                for (id, reason) in answers {
+                    self.finish(*id, reason.is_empty());
+                }
+            }
             Event::Declined { id, .. } | Event::Expired { id, .. } => self.finish(*id, false),
             Event::ReturnSettled { return_id, original, amount_minor, .. } => {
                 self.return_settled(*return_id, *original, *amount_minor)

@@ -922,7 +922,27 @@ impl Core {
             events.push(e);
         }
         let n = events.len() as u32;
-        (events, Answer::Taken { transactions: n })
+        (Self::grouped(from, now_ms, events), Answer::Taken { transactions: n })
+    }
+
+    /// Several plain accepts and declines of one pacs.002 become one [`Event::Answered`]
+    /// (one confirmation to the creditor); anything else stays as it is.
+    fn grouped(creditor: u32, at_ms: u64, events: Vec<Event>) -> Vec<Event> {
+        if events.len() < 2 {
+            return events;
+        }
+        let answers: Option<Vec<(u64, String)>> = events
+            .iter()
+            .map(|e| match e {
+                Event::Accepted { id, .. } => Some((*id, String::new())),
+                Event::Declined { id, reason, .. } => Some((*id, reason.clone())),
+                _ => None,
+            })
+            .collect();
+        match answers {
+            Some(answers) => vec![Event::Answered { at_ms, creditor, answers }],
+            None => events,
+        }
     }
 
     /// Expire transfers whose creditor deadline has passed (at most `max`). Returns the
@@ -1236,6 +1256,28 @@ impl Core {
                 self.ledger.post(u128::from(*id), *at_ms).map_err(|e| e.to_string())?;
                 self.finish(*id, *at_ms, State::Settled)?;
             }
+            Event::Answered { at_ms, creditor, answers } => {
+                let mut done = Vec::with_capacity(answers.len());
+                for (id, reason) in answers {
+                    let state = if reason.is_empty() {
+                        self.ledger.post(u128::from(*id), *at_ms).map_err(|e| e.to_string())?;
+                        State::Settled
+                    } else {
+                        let reason =
+                            StatusReason::from_code(reason).ok_or("unknown reason code")?;
+                        self.ledger.void(u128::from(*id)).map_err(|e| e.to_string())?;
+                        State::Rejected(reason)
+                    };
+                    let t = self.finish_quietly(*id, *at_ms, state)?;
+                    if t.creditor != Some(*creditor) {
+                        return Err(format!("transfer {id} is not to participant {creditor}"));
+                    }
+                    done.push(t);
+                }
+                let reports = done.iter().map(|t| Self::tx_report(t, Self::creditor_status(t)));
+                let xml = self.report_many(*creditor, reports.collect(), *at_ms, None, 'C');
+                self.emit(*creditor, "pacs.002.001.10", xml);
+            }
             Event::Declined { id, at_ms, reason } => {
                 let reason = StatusReason::from_code(reason).ok_or("unknown reason code")?;
                 self.ledger.void(u128::from(*id)).map_err(|e| e.to_string())?;
@@ -1430,6 +1472,25 @@ impl Core {
     }
 
     fn finish(&mut self, id: u64, at_ms: u64, state: State) -> Result<(), String> {
+        let t = self.finish_quietly(id, at_ms, state)?;
+        if let Some(c) = t.creditor {
+            let status = Self::creditor_status(&t);
+            let xml = self.report(&t, c, status, at_ms, format!("{FORWARD_PREFIX}{id}"), 'C');
+            self.emit(c, "pacs.002.001.10", xml);
+        }
+        Ok(())
+    }
+
+    /// What the creditor is told of a finished transfer: credit it (ACCC), or not (RJCT).
+    fn creditor_status(t: &Transfer) -> TxStatus {
+        match t.state {
+            State::Settled => TxStatus::AcceptedCreditSettlementCompleted,
+            _ => TxStatus::Rejected,
+        }
+    }
+
+    /// Finish transfer `id` and tell its debtor; the creditor's confirmation is the caller's.
+    fn finish_quietly(&mut self, id: u64, at_ms: u64, state: State) -> Result<Transfer, String> {
         let t = self.transfers.get_mut(&id).ok_or("no such transfer")?;
         let State::Reserved { deadline_ms } = t.state else {
             return Err(format!("transfer {id} is not in flight"));
@@ -1451,15 +1512,7 @@ impl Core {
             _ => self.counters.rejected += 1,
         }
         self.report_to_debtor(&t, at_ms);
-        if let Some(c) = t.creditor {
-            let status = match state {
-                State::Settled => TxStatus::AcceptedCreditSettlementCompleted,
-                _ => TxStatus::Rejected,
-            };
-            let xml = self.report(&t, c, status, at_ms, format!("{FORWARD_PREFIX}{id}"), 'C');
-            self.emit(c, "pacs.002.001.10", xml);
-        }
-        Ok(())
+        Ok(t)
     }
 
     pub(crate) fn report_to_debtor(&mut self, t: &Transfer, at_ms: u64) {
@@ -1481,28 +1534,46 @@ impl Core {
         original_msg_id: String,
         side: char,
     ) -> String {
+        self.report_many(to, vec![Self::tx_report(t, status)], at_ms, Some(original_msg_id), side)
+    }
+
+    /// The status report of transfer `t` inside a pacs.002.
+    fn tx_report(t: &Transfer, status: TxStatus) -> TxStatusReport {
         let reason = match t.state {
             State::Rejected(r) => Some(r),
             _ => None,
         };
+        TxStatusReport {
+            original_instr_id: t.ids.instr_id.clone(),
+            original_end_to_end_id: Some(t.ids.end_to_end_id.clone()),
+            original_tx_id: t.ids.tx_id.clone(),
+            original_uetr: t.ids.uetr.clone(),
+            status,
+            reason,
+            additional_info: reason.map(|r| r.name().to_string()),
+            clearing_ref: (t.id != 0).then(|| format!("{FORWARD_PREFIX}{}", t.id)),
+            ..TxStatusReport::default()
+        }
+    }
+
+    /// A pacs.002 to `to` with `reports`; `original_msg_id` names the one pacs.008 they all
+    /// answer (none when they answer several: each report's `ClrSysRef` names its transfer).
+    fn report_many(
+        &self,
+        to: u32,
+        reports: Vec<TxStatusReport>,
+        at_ms: u64,
+        original_msg_id: Option<String>,
+        side: char,
+    ) -> String {
         let seq = self.stream_next.get(to as usize).copied().unwrap_or(0);
         let msg = Pacs002 {
             msg_id: format!("IPS{side}{}-{seq}", to),
             created: crate::time::iso_datetime(at_ms),
             instructed_agent: self.participants.get(to as usize).map(Participant::agent),
-            original_msg_id: Some(original_msg_id),
-            original_msg_name: Some("pacs.008.001.08".into()),
-            transactions: vec![TxStatusReport {
-                original_instr_id: t.ids.instr_id.clone(),
-                original_end_to_end_id: Some(t.ids.end_to_end_id.clone()),
-                original_tx_id: t.ids.tx_id.clone(),
-                original_uetr: t.ids.uetr.clone(),
-                status,
-                reason,
-                additional_info: reason.map(|r| r.name().to_string()),
-                clearing_ref: (t.id != 0).then(|| format!("{FORWARD_PREFIX}{}", t.id)),
-                ..TxStatusReport::default()
-            }],
+            original_msg_name: original_msg_id.is_some().then(|| "pacs.008.001.08".into()),
+            original_msg_id,
+            transactions: reports,
             ..Pacs002::default()
         };
         iso20022::pacs002::encode(&msg)

@@ -318,6 +318,18 @@ pub enum Event {
         /// The stored outcome: empty if settled, else the reject reason code.
         reason: String,
     },
+    /// A creditor bank answered several transfers in one pacs.002: each is posted (accepted)
+    /// or voided (declined), each debtor gets its pacs.002 as for [`Event::Accepted`] and
+    /// [`Event::Declined`], and the creditor gets one confirmation listing them all instead
+    /// of one per transfer.
+    Answered {
+        /// When.
+        at_ms: u64,
+        /// The creditor participant that answered.
+        creditor: u32,
+        /// Each transfer and its answer: empty if accepted, else the reject reason code.
+        answers: Vec<(u64, String)>,
+    },
 }
 
 /// Serialize an event for the journal.
@@ -443,6 +455,11 @@ mod tests {
                 amount_minor: 500,
                 ids: ids(),
                 reason: "AM04".into(),
+            },
+            Event::Answered {
+                at_ms: 42,
+                creditor: 2,
+                answers: vec![(5, String::new()), (6, "AC03".into())],
             },
         ]
     }

@@ -122,6 +122,14 @@ impl Tracer {
             | Event::HoldReleased { recall, .. } => recall_transfer(core, *recall),
             _ => None,
         };
+        if let Event::Answered { at_ms, creditor, answers } = e {
+            let bic = core.participants().get(*creditor as usize).map(|p| p.bic.clone());
+            let bic = bic.unwrap_or_default();
+            for (id, reason) in answers.iter().filter(|(id, _)| self.followed.contains(id)) {
+                let steps = answered(*at_ms, &bic, reason, answers.len());
+                self.steps.entry(*id).or_default().extend(steps);
+            }
+        }
         if let Event::Retired { at_ms, ids, .. } = e {
             for id in ids.iter().filter(|id| self.followed.contains(id)) {
                 let text = "retired from the switch's memory ([retention]); the journal keeps it"
@@ -232,6 +240,24 @@ fn at(e: &Event) -> Option<u64> {
         | Event::RecallExpired { at_ms, .. }
         | Event::HoldReleased { at_ms, .. } => Some(*at_ms),
         _ => None,
+    }
+}
+
+/// The steps of one answer inside a creditor's pacs.002 that answered `of` transfers.
+fn answered(at_ms: u64, creditor: &str, reason: &str, of: usize) -> Vec<Step> {
+    let step =
+        |kind: &'static str, text: String| Step { at_ms: Some(at_ms), kind, text, xml: None };
+    match reason {
+        "" => vec![
+            step("in", format!("pacs.002 accept from {creditor} (one of {of} it answered)")),
+            step("ledger", "post the reservation".into()),
+            step("state", "Settled".into()),
+        ],
+        r => vec![
+            step("in", format!("pacs.002 RJCT {r} from {creditor} (one of {of} it answered)")),
+            step("ledger", "void the reservation".into()),
+            step("state", format!("Rejected by the creditor: {r}")),
+        ],
     }
 }
 

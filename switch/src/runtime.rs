@@ -429,13 +429,7 @@ fn run_core<J: Journal>(
             metrics::histogram!("switch_journal_batch_events").record(events.len() as f64);
             for e in events.drain(..) {
                 crate::telemetry::record_event(&e);
-                if let Event::Accepted { id, at_ms } | Event::Declined { id, at_ms, .. } = &e {
-                    // The creditor hop: forwarded pacs.008 to the creditor's answer.
-                    if let Some(t) = core.transfer(*id) {
-                        let s = at_ms.saturating_sub(t.created_ms) as f64 / 1000.0;
-                        metrics::histogram!("switch_creditor_answer_seconds").record(s);
-                    }
-                }
+                record_creditor_hop(&core, &e);
                 let bytes = events::encode(&e)?;
                 journal.append(&bytes).map_err(|e| e.to_string())?;
             }
@@ -474,6 +468,23 @@ fn run_core<J: Journal>(
             }
         }
         maybe_snapshot(&core, &mut journal, &mut snapshots);
+    }
+}
+
+/// The creditor hop: forwarded pacs.008 to the creditor's answer.
+fn record_creditor_hop(core: &Core, e: &Event) {
+    let record = |id: &u64, at_ms: &u64| {
+        if let Some(t) = core.transfer(*id) {
+            let s = at_ms.saturating_sub(t.created_ms) as f64 / 1000.0;
+            metrics::histogram!("switch_creditor_answer_seconds").record(s);
+        }
+    };
+    match e {
+        Event::Accepted { id, at_ms } | Event::Declined { id, at_ms, .. } => record(id, at_ms),
+        Event::Answered { at_ms, answers, .. } => {
+            answers.iter().for_each(|(id, _)| record(id, at_ms));
+        }
+        _ => {}
     }
 }
 

@@ -39,6 +39,19 @@ pub fn record_event(e: &Event) {
                 iso20022::codes::StatusReason::from_code(reason).map_or("other", |r| r.code());
             metrics::counter!("switch_transfers_total", "outcome" => "rejected", "reason" => reason).increment(1);
         }
+        Event::Answered { answers, .. } => {
+            for (_, reason) in answers {
+                let (outcome, reason) = match reason.as_str() {
+                    "" => ("settled", ""),
+                    r => (
+                        "rejected",
+                        iso20022::codes::StatusReason::from_code(r).map_or("other", |r| r.code()),
+                    ),
+                };
+                metrics::counter!("switch_transfers_total", "outcome" => outcome, "reason" => reason)
+                    .increment(1);
+            }
+        }
         Event::Expired { .. } => {
             metrics::counter!("switch_transfers_total", "outcome" => "rejected", "reason" => "AB05")
                 .increment(1)

@@ -509,4 +509,32 @@ async fn one_pacs002_answers_several_transfers_or_none() {
         .filter(|m| std::str::from_utf8(&m.xml).unwrap().contains("ACSC"))
         .count();
     assert_eq!(acsc, 2, "A is told of both settlements");
+    // B gets one confirmation naming both transfers (ACCC each), valid against the XSD.
+    let to_b = b.client().pull_framed(pulled.next, 10, 2_000).await.unwrap();
+    let confirmations: Vec<String> = to_b
+        .messages
+        .iter()
+        .filter(|m| m.msg_type == "pacs.002.001.10")
+        .map(|m| String::from_utf8(m.xml.to_vec()).unwrap())
+        .collect();
+    assert_eq!(confirmations.len(), 1, "{confirmations:?}");
+    let c = &confirmations[0];
+    common::assert_xsd_valid(c);
+    assert_eq!(c.matches("<TxSts>ACCC</TxSts>").count(), 2, "{c}");
+    for f in &forwarded {
+        assert!(c.contains(&format!("<ClrSysRef>{f}</ClrSysRef>")), "{f} in {c}");
+    }
+    drop((banks, op));
+    node.stop().unwrap().join().unwrap().unwrap();
+    // A replay rebuilds the same streams: a restarted switch delivers B the same bytes.
+    let node = Node::start(&cfg).await.unwrap();
+    let restarted = common::banks(&cfg, node.addr, &pki).await;
+    let again = restarted[1].client().pull_framed(pulled.next, 10, 2_000).await.unwrap();
+    let again: Vec<String> = again
+        .messages
+        .iter()
+        .filter(|m| m.msg_type == "pacs.002.001.10")
+        .map(|m| String::from_utf8(m.xml.to_vec()).unwrap())
+        .collect();
+    assert_eq!(again, confirmations);
 }

@@ -196,6 +196,23 @@ fn answer(id: u64, accept: bool, now: u64) -> Pacs002 {
     }
 }
 
+/// One pacs.002 answering several forwarded transfers, each named by its `ClrSysRef`.
+fn answer_many(ids: &[u64], accepts: &[bool], now: u64) -> Pacs002 {
+    Pacs002 {
+        msg_id: format!("RM{}-{now}", ids[0]),
+        created: iso(now),
+        transactions: ids
+            .iter()
+            .zip(accepts)
+            .map(|(id, accept)| TxStatusReport {
+                clearing_ref: Some(format!("{FORWARD_PREFIX}{id}")),
+                ..answer(*id, *accept, now).transactions.remove(0)
+            })
+            .collect(),
+        ..Pacs002::default()
+    }
+}
+
 /// The workload: the next input, chosen from the state of `core`.
 struct Workload {
     rng: Rng,
@@ -256,6 +273,15 @@ impl Workload {
                 op
             }
             40..=64 => match self.pick(&Self::ids_where(core, pending)) {
+                Some(id) if self.rng.below(3) == 0 => {
+                    // Several of one creditor's transfers answered in one pacs.002.
+                    let c = core.transfer(id).unwrap().creditor;
+                    let same = Self::ids_where(core, |t| pending(t) && t.creditor == c);
+                    let ids: Vec<u64> =
+                        same.into_iter().take(1 + self.rng.below(4) as usize).collect();
+                    let accepts: Vec<bool> = ids.iter().map(|_| self.rng.below(4) != 0).collect();
+                    Op::Pacs002(c.unwrap(), answer_many(&ids, &accepts, now))
+                }
                 Some(id) => {
                     let t = core.transfer(id).unwrap();
                     Op::Pacs002(t.creditor.unwrap(), answer(id, self.rng.below(4) != 0, now))
@@ -475,6 +501,7 @@ fn a_restored_core_answers_exactly_as_the_original() {
         assert!(kinds(|e| matches!(e, Event::Resent { .. })) > 2, "seed {seed}");
         assert!(kinds(|e| matches!(e, Event::DuplicateRefused { .. })) > 2, "seed {seed}");
         assert!(kinds(|e| matches!(e, Event::Acked { .. })) > 20, "seed {seed}");
+        assert!(kinds(|e| matches!(e, Event::Answered { .. })) > 5, "seed {seed}");
         assert!(kinds(|e| matches!(e, Event::Directory { .. })) > 2, "seed {seed}");
         let by_alias = events.iter().filter(
             |e| matches!(e, Event::ReservedRouted { creditor_key, .. } if !creditor_key.is_empty()),
