@@ -4,18 +4,39 @@
 //! Pulling is cursor-based: `pull(after)` returns messages with a sequence number above
 //! `after`; passing a higher `after` acknowledges everything up to it. A bank that crashes
 //! pulls again from its last processed sequence and gets every unacknowledged message again.
+//!
+//! The HTTP/2 client is the `h2` crate's, driven directly: a request's head and body go out
+//! from the caller's task (no per-request task, no body pipe), and the connection's I/O runs
+//! in one task per connection. Guarantees: every answer is read whole (up to
+//! [`RESPONSE_BODY_MAX`], over it a [`ClientError::TooLarge`]) with its flow-control credit
+//! given back as it is read; a lost connection fails every request on it with
+//! [`ClientError::H2`] (callers reconnect by connecting again); dropping the last clone of a
+//! client closes its connection. It must not retry on its own nor decide what an answer means
+//! beyond its status.
 
 use crate::wire::{self, Frame, PullResponse, SendResponse};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http2::SendRequest;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use bytes::{Bytes, BytesMut};
+use h2::client::SendRequest;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 use tokio_rustls::TlsConnector;
+
+/// Largest answer body read; over it the request fails with [`ClientError::TooLarge`]. A pull
+/// of the switch's default 100 messages of at most 1 MiB each fits.
+pub const RESPONSE_BODY_MAX: usize = 128 << 20;
+
+/// HTTP/2 receive window of each stream (as hyper's client had it: 2 MiB).
+const STREAM_WINDOW: u32 = 2 << 20;
+/// HTTP/2 receive window of the connection (as hyper's client had it: 5 MiB).
+const CONNECTION_WINDOW: u32 = 5 << 20;
+/// Largest header list accepted from the switch.
+const HEADER_LIST_MAX: u32 = 16 << 10;
+/// Bytes a stream may buffer for sending beyond the peer's window (hyper's client: 1 MiB).
+const SEND_BUFFER_MAX: usize = 1 << 20;
 
 /// Client failures.
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +51,19 @@ pub enum ClientError {
     /// The server name is not valid.
     #[error("invalid server name {0:?}")]
     ServerName(String),
-    /// HTTP/2 failure (connection lost, stream reset).
+    /// HTTP/2 failure (connection lost, stream reset). No longer produced by this client
+    /// (see [`ClientError::H2`]); kept for callers that match on it.
     #[error("HTTP/2: {0}")]
     Http(#[from] hyper::Error),
+    /// HTTP/2 failure (connection lost, stream reset): connect again.
+    #[error("HTTP/2: {0}")]
+    H2(#[from] h2::Error),
+    /// The switch's answer was larger than [`RESPONSE_BODY_MAX`].
+    #[error("answer body over {limit} bytes; ask for fewer messages per pull")]
+    TooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
     /// The request could not be built.
     #[error("request: {0}")]
     Request(#[from] http::Error),
@@ -85,8 +116,15 @@ pub struct RawResponse {
 /// A connection to the switch. Cheap to clone; clones share the HTTP/2 connection.
 #[derive(Debug, Clone)]
 pub struct BankClient {
-    sender: SendRequest<Full<Bytes>>,
+    sender: SendRequest<Bytes>,
+    // Dropped with the last clone (after `sender`): wakes the connection task so that it
+    // notices no handle is left and closes the connection.
+    _closer: Arc<Closer>,
 }
+
+/// Tells the connection task, when dropped, that the last handle is gone.
+#[derive(Debug)]
+struct Closer(#[allow(dead_code)] oneshot::Sender<()>);
 
 impl BankClient {
     /// Connect over TLS 1.3 with the bank's client certificate (in `tls`).
@@ -100,13 +138,25 @@ impl BankClient {
         let name = ServerName::try_from(server_name.to_string())
             .map_err(|_| ClientError::ServerName(server_name.to_string()))?;
         let stream = TlsConnector::from(tls).connect(name, tcp).await.map_err(ClientError::Tls)?;
-        let (sender, conn) =
-            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
-                .await?;
+        let (sender, conn) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_header_list_size(HEADER_LIST_MAX)
+            .max_send_buffer_size(SEND_BUFFER_MAX)
+            .enable_push(false)
+            .handshake::<_, Bytes>(stream)
+            .await?;
+        let (closer, closed) = oneshot::channel::<()>();
         tokio::spawn(async move {
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = &mut conn => return,
+                _ = closed => {}
+            }
+            // Every handle is gone: polled once more, the connection says goodbye and ends.
             let _ = conn.await;
         });
-        Ok(BankClient { sender })
+        Ok(BankClient { sender, _closer: Arc::new(Closer(closer)) })
     }
 
     /// One HTTP request.
@@ -129,27 +179,36 @@ impl BankClient {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> Result<RawResponse, ClientError> {
-        let mut sender = self.sender.clone();
-        sender.ready().await?;
-        let mut builder = hyper::Request::builder()
+        let uri = http::Uri::builder()
+            .scheme(http::uri::Scheme::HTTPS)
+            .authority(http::uri::Authority::from_static("switch"))
+            .path_and_query(path_and_query)
+            .build()?;
+        let mut builder = http::Request::builder()
             .method(method)
-            .uri(format!("https://switch{path_and_query}"))
+            .uri(uri)
             .header(http::header::CONTENT_TYPE, content_type);
+        if !body.is_empty() {
+            builder = builder.header(http::header::CONTENT_LENGTH, body.len());
+        }
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
-        let req = builder.body(Full::new(body))?;
-        let resp = sender.send_request(req).await?;
+        let req = builder.body(())?;
+        let mut sender = self.sender.clone().ready().await?;
+        let (answer, mut outgoing) = sender.send_request(req, body.is_empty())?;
+        if !body.is_empty() {
+            // Queued whole; h2 sends it as the switch's window allows (the body is bounded by
+            // the caller: one message).
+            outgoing.send_data(body, true)?;
+        }
+        let resp = answer.await?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
         let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
+        let retry_after = header(http::header::RETRY_AFTER.as_str()).map(str::to_string);
         let content_type = header(http::header::CONTENT_TYPE.as_str()).map(str::to_string);
         let pull_next = header(wire::PULL_NEXT_HEADER).and_then(|v| v.parse().ok());
-        let body = resp.into_body().collect().await?.to_bytes();
+        let body = read_body(&mut resp.into_body(), RESPONSE_BODY_MAX).await?;
         Ok(RawResponse { status, retry_after, content_type, pull_next, body })
     }
 
@@ -219,4 +278,52 @@ impl BankClient {
             }),
         }
     }
+}
+
+/// Why a body could not be read whole.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// More than the limit arrived.
+    TooLarge,
+    /// The stream or the connection failed.
+    H2(h2::Error),
+}
+
+impl From<BodyError> for ClientError {
+    fn from(e: BodyError) -> ClientError {
+        match e {
+            BodyError::TooLarge => ClientError::TooLarge { limit: RESPONSE_BODY_MAX },
+            BodyError::H2(e) => ClientError::H2(e),
+        }
+    }
+}
+
+/// Read a body whole, at most `max` bytes, giving the flow-control credit back as it arrives.
+/// A body of one DATA frame is returned as it came (no copy). Used by the client for answers
+/// and by the server for requests.
+pub(crate) async fn read_body(body: &mut h2::RecvStream, max: usize) -> Result<Bytes, BodyError> {
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<BytesMut> = None;
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(BodyError::H2)?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        let held = first.as_ref().map_or(0, Bytes::len) + joined.as_ref().map_or(0, BytesMut::len);
+        if held + chunk.len() > max {
+            return Err(BodyError::TooLarge);
+        }
+        match (&mut joined, first.take()) {
+            (Some(j), _) => j.extend_from_slice(&chunk),
+            (None, None) => first = Some(chunk),
+            (None, Some(f)) => {
+                let mut j = BytesMut::with_capacity(f.len() + chunk.len());
+                j.extend_from_slice(&f);
+                j.extend_from_slice(&chunk);
+                joined = Some(j);
+            }
+        }
+    }
+    Ok(match joined {
+        Some(j) => j.freeze(),
+        None => first.unwrap_or_default(),
+    })
 }

@@ -6,19 +6,24 @@
 //! [`Handler`] supplied by the switch: this module moves bytes and never decides outcomes.
 //!
 //! Hot path: every message a bank sends passes here. No per-request logging.
+//!
+//! HTTP/2 is the `h2` crate's, driven directly: each connection is one task that reads its
+//! frames and runs the handler of each of its streams (at most `streams_per_connection_max`
+//! at once), with no task spawned per request; a stream the client resets has its handler
+//! dropped, as a dropped connection has all of its own.
 
+use crate::client::{read_body, BodyError};
 use crate::tls::identity_of;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::server::conn::http2;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use http::header::{HeaderName, HeaderValue};
 use rustls::ServerConfig;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
@@ -108,6 +113,17 @@ impl Default for ServerLimits {
     }
 }
 
+/// HTTP/2 receive window of each stream and of the connection (hyper's server had 1 MiB).
+const RECEIVE_WINDOW: u32 = 1 << 20;
+/// Largest DATA frame sent (the protocol's default).
+const FRAME_MAX: u32 = 16 << 10;
+/// Bytes a stream may buffer for sending beyond the peer's window (hyper's server: 400 KiB).
+const SEND_BUFFER_MAX: usize = 400 << 10;
+/// Largest request header list.
+const HEADER_LIST_MAX: u32 = 16 << 10;
+/// Streams a client may make the server reset before the connection is closed.
+const LOCAL_RESETS_MAX: usize = 1_024;
+
 /// Counters of the endpoint, for metrics and tests.
 #[derive(Debug, Default)]
 pub struct ServerStats {
@@ -178,32 +194,83 @@ pub async fn serve<H: Handler>(
             };
             stats.connections_served.fetch_add(1, Ordering::Relaxed);
             let participant: Arc<str> = participant.into();
-            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let handler = handler.clone();
-                let participant = participant.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(
-                        answer(handler, participant, req, limits.body_max_bytes).await,
-                    )
-                }
-            });
-            let _ = http2::Builder::new(TokioExecutor::new())
+            let handshake = h2::server::Builder::new()
                 .max_concurrent_streams(limits.streams_per_connection_max)
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
+                .initial_window_size(RECEIVE_WINDOW)
+                .initial_connection_window_size(RECEIVE_WINDOW)
+                .max_frame_size(FRAME_MAX)
+                .max_send_buffer_size(SEND_BUFFER_MAX)
+                .max_header_list_size(HEADER_LIST_MAX)
+                .max_local_error_reset_streams(Some(LOCAL_RESETS_MAX))
+                .handshake::<_, Bytes>(tls);
+            let deadline = Duration::from_millis(limits.handshake_timeout_ms);
+            let Ok(Ok(conn)) = tokio::time::timeout(deadline, handshake).await else {
+                return;
+            };
+            serve_connection(conn, handler, participant, limits.body_max_bytes).await;
         });
     }
 }
 
+/// Serve the streams of one connection until it ends: accept each stream and run its answer
+/// in this task, alongside the connection's I/O.
+async fn serve_connection<H: Handler, T: AsyncRead + AsyncWrite + Unpin>(
+    mut conn: h2::server::Connection<T, Bytes>,
+    handler: Arc<H>,
+    participant: Arc<str>,
+    body_max: usize,
+) {
+    let mut streams = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some(()) = streams.next(), if !streams.is_empty() => {}
+            next = conn.accept() => match next {
+                Some(Ok((req, respond))) => streams.push(answer(
+                    handler.clone(),
+                    participant.clone(),
+                    req,
+                    respond,
+                    body_max,
+                )),
+                Some(Err(_)) | None => break,
+            },
+        }
+    }
+    // No new stream: finish the open ones while the connection sends their answers, until it
+    // is closed (then what is left can no longer be answered and is dropped).
+    let closed = std::future::poll_fn(|cx| conn.poll_closed(cx));
+    tokio::pin!(closed);
+    loop {
+        tokio::select! {
+            biased;
+            Some(()) = streams.next(), if !streams.is_empty() => {}
+            _ = &mut closed => break,
+        }
+    }
+}
+
+/// Read one request (at most `body_max` bytes of body, else 413), have the handler answer it
+/// and send the answer; gives up quietly when the client resets the stream.
 async fn answer<H: Handler>(
     handler: Arc<H>,
     participant: Arc<str>,
-    req: hyper::Request<hyper::body::Incoming>,
+    req: http::Request<h2::RecvStream>,
+    mut respond: h2::server::SendResponse<Bytes>,
     body_max: usize,
-) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
-    let resp = match Limited::new(body, body_max).collect().await {
-        Ok(collected) => {
+) {
+    let (parts, mut body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let read = match declared {
+        Some(n) if n > body_max as u64 => Err(BodyError::TooLarge),
+        _ => read_body(&mut body, body_max).await,
+    };
+    let resp = match read {
+        Ok(bytes) => {
             let request = Request {
                 participant: participant.to_string(),
                 method: parts.method,
@@ -220,25 +287,55 @@ async fn answer<H: Handler>(
                     .iter()
                     .filter_map(|v| v.to_str().ok())
                     .any(|v| v.contains("multipart/mixed")),
-                body: collected.to_bytes(),
+                body: bytes,
             };
-            handler.handle(request).await
+            let handled = handler.handle(request);
+            tokio::pin!(handled);
+            tokio::select! {
+                biased;
+                r = &mut handled => r,
+                _ = std::future::poll_fn(|cx| respond.poll_reset(cx)) => return,
+            }
         }
-        Err(_) => Response::error(
+        Err(BodyError::TooLarge) => Response::error(
             413,
             "BODY_TOO_LARGE",
             &format!("request body over {body_max} bytes; split the message"),
         ),
+        Err(BodyError::H2(_)) => return,
     };
-    let mut builder = hyper::Response::builder()
-        .status(resp.status)
-        .header(http::header::CONTENT_TYPE, resp.content_type);
-    for (k, v) in resp.headers {
-        builder = builder.header(k, v);
+    drop(body);
+    let (head, payload) = head_of(resp);
+    let end = payload.is_empty();
+    if let Ok(mut send) = respond.send_response(head, end) {
+        if !end {
+            // Queued whole (it is in memory already); h2 sends it as the window allows.
+            let _ = send.send_data(payload, true);
+        }
     }
-    builder.body(Full::new(resp.body)).unwrap_or_else(|_| {
-        let mut r = hyper::Response::new(Full::new(Bytes::from_static(b"internal error")));
-        *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-        r
-    })
+}
+
+/// The HTTP head of a response, and its body; a header the handler got wrong turns the
+/// answer into a 500 rather than a panic.
+fn head_of(resp: Response) -> (http::Response<()>, Bytes) {
+    let mut head = http::Response::new(());
+    let built = http::StatusCode::from_u16(resp.status).ok().and_then(|status| {
+        *head.status_mut() = status;
+        let h = head.headers_mut();
+        h.insert(http::header::CONTENT_TYPE, HeaderValue::from_str(resp.content_type).ok()?);
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(resp.body.len()));
+        for (k, v) in &resp.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).ok()?;
+            h.append(name, HeaderValue::from_str(v).ok()?);
+        }
+        Some(())
+    });
+    match built {
+        Some(()) => (head, resp.body),
+        None => {
+            let mut head = http::Response::new(());
+            *head.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            (head, Bytes::from_static(b"internal error"))
+        }
+    }
 }

@@ -91,7 +91,10 @@ pub enum BankError {
 }
 
 fn breaks_connection(e: &ClientError) -> bool {
-    matches!(e, ClientError::Connect(_) | ClientError::Tls(_) | ClientError::Http(_))
+    matches!(
+        e,
+        ClientError::Connect(_) | ClientError::Tls(_) | ClientError::Http(_) | ClientError::H2(_)
+    )
 }
 
 impl Bank {

@@ -1,0 +1,167 @@
+//! The SDK client against the participant endpoint over real loopback TLS 1.3 with client
+//! certificates: bodies larger than one HTTP/2 frame go out and come back whole, answers far
+//! beyond the receive windows are read (flow-control credit is given back), the participant is
+//! the certificate's name, and dropping the last clone of a client closes its connection.
+//!
+//! Guarantees: outcomes only, no timings; waits are bounded only so a regression fails instead
+//! of hanging. Must not use anything but real sockets, TLS and HTTP/2.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+use adapters::client::BankClient;
+use adapters::pki::DevPki;
+use adapters::server::{self, Handler, Request, Response, ServerLimits, ServerStats};
+use adapters::tls;
+use bytes::Bytes;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Echoes the body, or answers `size=N` bytes, and names the participant in a header.
+struct Echo;
+
+impl Handler for Echo {
+    async fn handle(&self, req: Request) -> Response {
+        let size = req.query.strip_prefix("size=").and_then(|n| n.parse::<usize>().ok());
+        let body = match size {
+            _ if req.path == "/whoami" => Bytes::from(req.participant.clone()),
+            Some(n) => Bytes::from((0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>()),
+            None => req.body,
+        };
+        Response {
+            status: 200,
+            content_type: "application/octet-stream",
+            headers: vec![("x-participant".to_string(), req.participant)],
+            body,
+        }
+    }
+}
+
+struct Endpoint {
+    addr: SocketAddr,
+    client_tls: Arc<rustls::ClientConfig>,
+    stats: Arc<ServerStats>,
+    _stop: watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+async fn endpoint(limits: ServerLimits) -> Endpoint {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = DevPki::ensure(dir.path(), &["BKAABRSP"]).unwrap();
+    let server_tls = tls::server_config(&pki.ca_cert, &pki.server).unwrap();
+    let client_tls = tls::client_config(&pki.ca_cert, &pki.participant("BKAABRSP")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stats = Arc::new(ServerStats::default());
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(server::serve(
+        listener,
+        server_tls,
+        Arc::new(Echo),
+        limits,
+        stats.clone(),
+        Arc::new(HashSet::new()),
+        stopped,
+    ));
+    Endpoint { addr, client_tls, stats, _stop: stop, _dir: dir }
+}
+
+/// Fails the test instead of hanging when a request never completes.
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), f).await.expect("request hung")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_of_many_frames_go_out_and_come_back_whole_as_the_certificate_s_participant() {
+    let e = endpoint(ServerLimits::default()).await;
+    let client = BankClient::connect(e.addr, "localhost", e.client_tls.clone()).await.unwrap();
+    // 200 KB: more than the server's 64 KiB initial stream window and many 16 KiB frames.
+    let body: Bytes = (0..200_000u32).map(|i| (i % 7) as u8).collect::<Vec<u8>>().into();
+    let r =
+        bounded(client.request(http::Method::POST, "/echo", "x/y", body.clone())).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, body);
+    assert_eq!(r.content_type.as_deref(), Some("application/octet-stream"));
+    // An empty request (a pull's GET) is a request with no DATA frame at all.
+    let r = bounded(client.request(http::Method::GET, "/echo", "x/y", Bytes::new())).await.unwrap();
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    let r = bounded(client.request_with(
+        http::Method::GET,
+        "/echo?size=10",
+        "x/y",
+        &[("pi-payerid", "12345678901")],
+        Bytes::new(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(&r.body[..], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    let r =
+        bounded(client.request(http::Method::GET, "/whoami", "x/y", Bytes::new())).await.unwrap();
+    assert_eq!(&r.body[..], b"BKAABRSP");
+    // A path the URI grammar refuses is a request error, not a panic nor a lost connection.
+    let bad = client.request(http::Method::GET, "/a b", "x/y", Bytes::new()).await;
+    assert!(matches!(bad, Err(adapters::client::ClientError::Request(_))), "{bad:?}");
+    let r = bounded(client.request(http::Method::GET, "/echo", "x/y", Bytes::new())).await.unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_far_beyond_the_receive_windows_are_read_whole() {
+    let e = endpoint(ServerLimits::default()).await;
+    let client = BankClient::connect(e.addr, "localhost", e.client_tls.clone()).await.unwrap();
+    // 12 answers of 1 MiB: more than the connection's 5 MiB window twice over, so the credit
+    // of every byte read must be given back or the later answers stall.
+    for _ in 0..12 {
+        let r =
+            bounded(client.request(http::Method::GET, "/big?size=1048576", "x/y", Bytes::new()))
+                .await
+                .unwrap();
+        assert_eq!(r.body.len(), 1 << 20);
+        assert!(r.body.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+    }
+    // Concurrent requests on clones of one client share its connection.
+    let mut tasks = Vec::new();
+    for i in 0..32u32 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = Bytes::from(format!("message {i}").repeat(100));
+            let r = c.request(http::Method::POST, "/echo", "x/y", body.clone()).await.unwrap();
+            (r.body == body, r.status)
+        }));
+    }
+    for t in tasks {
+        assert_eq!(bounded(t).await.unwrap(), (true, 200));
+    }
+    assert_eq!(e.stats.connections_served.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_clone_closes_the_connection() {
+    // One connection at most: a second client gets in only once the first one's is closed.
+    let e = endpoint(ServerLimits { connections_max: 1, ..ServerLimits::default() }).await;
+    let first = BankClient::connect(e.addr, "localhost", e.client_tls.clone()).await.unwrap();
+    let r = bounded(first.request(http::Method::GET, "/echo", "x/y", Bytes::new())).await.unwrap();
+    assert_eq!(r.status, 200);
+    let clone = first.clone();
+    drop(first);
+    // A clone keeps the connection.
+    let r = bounded(clone.request(http::Method::GET, "/echo", "x/y", Bytes::new())).await.unwrap();
+    assert_eq!(r.status, 200);
+    drop(clone);
+    let mut attempts = 0;
+    let second = loop {
+        attempts += 1;
+        assert!(attempts <= 500, "the first connection was never closed");
+        if let Ok(c) = BankClient::connect(e.addr, "localhost", e.client_tls.clone()).await {
+            if let Ok(r) = c.request(http::Method::GET, "/echo", "x/y", Bytes::new()).await {
+                break (c, r);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(second.1.status, 200);
+    assert_eq!(e.stats.connections_served.load(Ordering::Relaxed), 2);
+}
