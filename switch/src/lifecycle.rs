@@ -51,6 +51,8 @@ pub struct Tracer {
     selector: Selector,
     followed: BTreeSet<u64>,
     steps: BTreeMap<u64, Vec<Step>>,
+    /// Followed transfers as they were when retention retired them from the core.
+    retired: BTreeMap<u64, crate::core::Transfer>,
 }
 
 /// An amount in the scheme's currency, with its own number of decimals.
@@ -65,7 +67,7 @@ impl Tracer {
             Selector::Ids(ids) => ids.clone(),
             Selector::Reference(_) => BTreeSet::new(),
         };
-        Tracer { selector, followed, steps: BTreeMap::new() }
+        Tracer { selector, followed, steps: BTreeMap::new(), retired: BTreeMap::new() }
     }
 
     /// The transfers followed, each with its steps in order.
@@ -122,24 +124,23 @@ impl Tracer {
             | Event::HoldReleased { recall, .. } => recall_transfer(core, *recall),
             _ => None,
         };
-        if let Event::Answered { at_ms, creditor, answers } = e {
-            let bic = core.participants().get(*creditor as usize).map(|p| p.bic.clone());
-            let bic = bic.unwrap_or_default();
-            for (id, reason) in answers.iter().filter(|(id, _)| self.followed.contains(id)) {
-                let steps = answered(*at_ms, &bic, reason, answers.len());
-                self.steps.entry(*id).or_default().extend(steps);
-            }
-        }
         if let Event::Retired { at_ms, ids, .. } = e {
             for id in ids.iter().filter(|id| self.followed.contains(id)) {
                 let text = "retired from the switch's memory ([retention]); the journal keeps it"
                     .to_string();
                 let step = Step { at_ms: Some(*at_ms), kind: "state", text, xml: None };
                 self.steps.entry(*id).or_default().push(step);
+                if let Some(t) = core.transfer(*id) {
+                    self.retired.insert(*id, t.clone());
+                }
             }
         }
         core.apply(e);
         let out = core.drain_outbound();
+        if let Event::Answered { at_ms, creditor, answers } = e {
+            self.answered(core, (*at_ms, *creditor, answers), &out);
+            return;
+        }
         let transfer = before.or_else(|| touched(e));
         let Some(id) = transfer.filter(|id| self.followed.contains(id)) else { return };
         let bic = |p: u32| {
@@ -157,11 +158,37 @@ impl Tracer {
         self.steps.entry(id).or_default().extend(steps);
     }
 
+    /// Steps of the followed transfers one creditor's pacs.002 answered together, with the
+    /// messages that name each of them.
+    fn answered(
+        &mut self,
+        core: &Core,
+        (at_ms, creditor, answers): (u64, u32, &[(u64, String)]),
+        out: &[crate::core::Outbound],
+    ) {
+        let bic = |p: u32| {
+            core.participants().get(p as usize).map_or_else(|| p.to_string(), |p| p.bic.clone())
+        };
+        for (id, reason) in answers.iter().filter(|(id, _)| self.followed.contains(id)) {
+            let mut steps = answered(at_ms, &bic(creditor), reason, answers.len());
+            let reference = format!("<ClrSysRef>{FORWARD_PREFIX}{id}</ClrSysRef>");
+            for o in out.iter().filter(|o| o.xml.contains(&reference)) {
+                steps.push(Step {
+                    at_ms: Some(at_ms),
+                    kind: "out",
+                    text: format!("{} #{} {}", bic(o.participant), o.seq, o.msg_type),
+                    xml: Some(o.xml.as_ref().clone()),
+                });
+            }
+            self.steps.entry(*id).or_default().extend(steps);
+        }
+    }
+
     /// Render the followed transfers for a terminal; with `xml`, every message in full.
     pub fn render(&self, core: &Core, xml: bool) -> String {
         let mut s = String::new();
         for (id, steps) in &self.steps {
-            if let Some(t) = core.transfer(*id) {
+            if let Some(t) = core.transfer(*id).or_else(|| self.retired.get(id)) {
                 let bic = |p: u32| {
                     core.participants().get(p as usize).map_or("?", |p| p.bic.as_str()).to_string()
                 };

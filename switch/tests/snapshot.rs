@@ -1131,3 +1131,41 @@ fn a_recall_keeps_its_transfer_until_it_ends() {
     assert!(matches!(&events[..], [Event::Retired { ids, .. }] if *ids == vec![id]), "{events:?}");
     assert!(core.transfer(id).is_none());
 }
+
+/// `switchctl transfer show` (the lifecycle tracer over a replay) follows a transfer through
+/// an answer shared with another transfer and through its retirement.
+#[test]
+fn the_lifecycle_follows_grouped_answers_and_retirement() {
+    let r = RetentionSettings { finished_keep_ms: 1_000, ..RetentionSettings::default() };
+    let mut core = funded_core_with(Some(&r));
+    let setup = core.encode_snapshot().unwrap();
+    let now = T0 + 10;
+    let mut journal = Vec::new();
+    let mut ids = Vec::new();
+    for n in 1..=2 {
+        let m = pacs008_agent(0, 1, n, 5_000, now);
+        let (events, _) = core.process_pacs008(0, &m, now);
+        ids.push(id_of(&events));
+        journal.extend(events);
+    }
+    let (events, _) = core.process_pacs002(1, &answer_many(&ids, &[true, false], now + 5), now + 5);
+    assert!(matches!(&events[..], [Event::Answered { answers, .. }] if answers.len() == 2));
+    journal.extend(events);
+    journal.extend(core.process_timeouts(now + 2_000, 64));
+    assert!(matches!(journal.last(), Some(Event::Retired { .. })));
+
+    let mut replay = restored_with(&setup, Some(&r));
+    let selector = switch::lifecycle::Selector::parse(&ids[0].to_string());
+    let mut tracer = switch::lifecycle::Tracer::new(selector);
+    for e in &journal {
+        tracer.feed(&mut replay, e);
+    }
+    let text = tracer.render(&replay, false);
+    assert!(text.contains(&format!("transfer {} ", ids[0])), "{text}");
+    assert!(text.contains("state=Settled"), "{text}");
+    assert!(text.contains("pacs.002 accept from BKBBBRSP (one of 2 it answered)"), "{text}");
+    // The debtor's pacs.002 and the creditor's shared confirmation.
+    assert!(text.contains("out    BKAABRSP"), "{text}");
+    assert!(text.contains("out    BKBBBRSP"), "{text}");
+    assert!(text.contains("retired from the switch's memory"), "{text}");
+}
