@@ -538,3 +538,60 @@ async fn one_pacs002_answers_several_transfers_or_none() {
         .collect();
     assert_eq!(again, confirmations);
 }
+
+/// Retention on a running switch: once a settled transfer is retired from memory, the same
+/// pacs.008 again still gets its stored outcome, before and after a restart, and no money
+/// moves twice; `switchctl transfer show` finds it in the journal, retirement included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_transfer_answers_its_resend_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.retention.finished_keep_ms = 300;
+    let node = Node::start(&cfg).await.unwrap();
+    let pki = node.pki.dir.clone();
+    let all = banks(&cfg, node.addr, &pki).await;
+    let (stop, rx) = watch::channel(false);
+    let _inboxes: Vec<_> = all.iter().map(|b| b.spawn_inbox(rx.clone())).collect();
+    let op = operator(node.addr, &pki).await;
+    let m = all[0].pacs008_by_alias("E2E-RETIRED", "000001", &alias(1, 2, 0), 700, NOW);
+    let xml = pacs008::encode(&m);
+    let first = all[0].send_and_wait("E2E-RETIRED", xml.clone(), WAIT).await.unwrap();
+    assert_eq!(first.status, TxStatus::AcceptedSettlementCompleted);
+    let (settled, _, _) = positions(&op).await;
+    // The core's timer retires it once it is 300 ms old.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let again = all[0].send_and_wait("E2E-RETIRED", xml.clone(), WAIT).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(positions(&op).await.0, settled);
+    let _ = stop.send(true);
+    drop((all, op));
+    node.stop().unwrap().join().unwrap().unwrap();
+
+    let node = Node::start(&cfg).await.unwrap();
+    let all = banks(&cfg, node.addr, &pki).await;
+    let (stop, rx) = watch::channel(false);
+    let _inboxes: Vec<_> = all.iter().map(|b| b.spawn_inbox(rx.clone())).collect();
+    let op = operator(node.addr, &pki).await;
+    let third = all[0].send_and_wait("E2E-RETIRED", xml, WAIT).await.unwrap();
+    assert_eq!(third, first);
+    let (after, conserved, _) = positions(&op).await;
+    assert!(conserved);
+    assert_eq!(after, settled);
+    let _ = stop.send(true);
+    drop((all, op));
+    node.stop().unwrap().join().unwrap().unwrap();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchctl"))
+        .args(["transfer", "show", "E2E-RETIRED", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("retired from the switch's memory"), "{text}");
+    assert_eq!(
+        text.matches("after retirement: the stored outcome is re-sent").count(),
+        2,
+        "{text}"
+    );
+}
