@@ -5,12 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use iso20022::codes::TxStatus;
-use iso20022::pacs002::{Pacs002, TxStatusReport};
-use iso20022::pacs008::{CreditTransfer, GroupHeader, Pacs008};
-use iso20022::{Account, AccountId, Agent, Amount, Currency, Party, Proxy};
 use switch::config::Config;
-use switch::core::FORWARD_PREFIX;
+
+const CREATED: &str = "2026-11-23T10:00:00Z";
 
 fn core() -> switch::core::Core {
     let cfg = Config::dev(std::path::Path::new("/nonexistent"));
@@ -23,47 +20,6 @@ fn core() -> switch::core::Core {
     core
 }
 
-fn pacs008(i: u64) -> Pacs008 {
-    let alias = switch::devnet::customers(1, (i % 100) as u32 + 1).last().unwrap().keys[0].clone();
-    Pacs008 {
-        header: GroupHeader {
-            msg_id: format!("M{i}"),
-            created: "2026-11-23T10:00:00Z".into(),
-            settlement_method: "CLRG".into(),
-            ..GroupHeader::default()
-        },
-        transactions: vec![CreditTransfer {
-            end_to_end_id: format!("E{i}"),
-            amount: Amount { minor: 1_000 + i % 1_000, currency: Currency::parse("BRL").unwrap() },
-            charge_bearer: "SLEV".into(),
-            debtor: Party { name: Some("Payer".into()), ..Party::default() },
-            debtor_agent: Agent::bic("BKAABRSP"),
-            creditor_agent: Agent { other_id: Some("NOTPROVIDED".into()), ..Agent::default() },
-            creditor: Party { name: Some("Payee".into()), ..Party::default() },
-            creditor_account: Some(Account {
-                id: AccountId::Other("NOTPROVIDED".into()),
-                proxy: Some(Proxy { id: alias, ..Proxy::default() }),
-                ..Account::default()
-            }),
-            ..CreditTransfer::default()
-        }],
-    }
-}
-
-fn accept(id: u64) -> Pacs002 {
-    Pacs002 {
-        msg_id: format!("R{id}"),
-        created: "2026-11-23T10:00:00Z".into(),
-        original_msg_id: Some(format!("{FORWARD_PREFIX}{id}")),
-        original_msg_name: Some("pacs.008.001.08".into()),
-        transactions: vec![TxStatusReport {
-            status: TxStatus::AcceptedSettlementInProcess,
-            ..TxStatusReport::default()
-        }],
-        ..Pacs002::default()
-    }
-}
-
 fn pipeline(c: &mut Criterion) {
     let mut g = c.benchmark_group("core");
     g.throughput(Throughput::Elements(1));
@@ -73,7 +29,7 @@ fn pipeline(c: &mut Criterion) {
         b.iter_batched(
             || {
                 i += 1;
-                (pacs008(i), i)
+                (switch::devnet::bench_payment(i, 100, CREATED), i)
             },
             |(msg, n)| {
                 if n % 1_000 == 0 {
@@ -86,7 +42,7 @@ fn pipeline(c: &mut Criterion) {
                     Some(switch::events::Event::ReservedRouted { id, .. }) => *id,
                     other => panic!("not reserved: {other:?}"),
                 };
-                let (events, _) = core.process_pacs002(1, &accept(id), n);
+                let (events, _) = core.process_pacs002(1, &switch::devnet::bench_accept(id, CREATED), n);
                 assert!(matches!(events.first(), Some(switch::events::Event::Accepted { .. })));
                 core.drain_outbound()
             },

@@ -55,6 +55,56 @@ pub fn customers(bank: u32, count: u32) -> impl Iterator<Item = Customer> {
     })
 }
 
+/// Payment number `i` of a benchmark: bank 0 pays customer `i % customers` of bank 1 by
+/// that customer's phone alias, with a UETR, created at `created`.
+pub fn bench_payment(i: u64, customers: u32, created: &str) -> iso20022::pacs008::Pacs008 {
+    use iso20022::{Account, AccountId, Agent, Amount, Party, Proxy};
+    let c = (i % u64::from(customers.max(1))) as u32;
+    let alias = format!("+55119{}{c:07}", 1);
+    iso20022::pacs008::Pacs008 {
+        header: iso20022::pacs008::GroupHeader {
+            msg_id: format!("M{i}"),
+            created: created.to_string(),
+            settlement_method: "CLRG".into(),
+            ..Default::default()
+        },
+        transactions: vec![iso20022::pacs008::CreditTransfer {
+            end_to_end_id: format!("E{i}"),
+            uetr: Some(format!("8a562c67-ca16-48ba-b074-{:012}", i % 1_000_000_000_000)),
+            amount: Amount {
+                minor: 1_000 + i % 1_000,
+                currency: iso20022::Currency::parse("BRL").unwrap_or_default(),
+            },
+            charge_bearer: "SLEV".into(),
+            debtor: Party { name: Some("Payer".into()), ..Party::default() },
+            debtor_agent: Agent::bic("BKAABRSP"),
+            creditor_agent: Agent { other_id: Some("NOTPROVIDED".into()), ..Agent::default() },
+            creditor: Party { name: Some("Payee".into()), ..Party::default() },
+            creditor_account: Some(Account {
+                id: AccountId::Other("NOTPROVIDED".into()),
+                proxy: Some(Proxy { id: alias, ..Proxy::default() }),
+                ..Account::default()
+            }),
+            ..Default::default()
+        }],
+    }
+}
+
+/// The creditor's acceptance of transfer `id`, named by the forwarded pacs.008's MsgId.
+pub fn bench_accept(id: u64, created: &str) -> iso20022::pacs002::Pacs002 {
+    iso20022::pacs002::Pacs002 {
+        msg_id: format!("R{id}"),
+        created: created.to_string(),
+        original_msg_id: Some(format!("{}{id}", crate::core::FORWARD_PREFIX)),
+        original_msg_name: Some("pacs.008.001.08".into()),
+        transactions: vec![iso20022::pacs002::TxStatusReport {
+            status: iso20022::codes::TxStatus::AcceptedSettlementInProcess,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
 /// Set-up steps for a config: funding once, and the development aliases if enabled.
 pub fn setup_steps(cfg: &Config) -> Vec<AdminStep> {
     let mut steps = Vec::new();

@@ -166,6 +166,22 @@ enum BenchCmd {
         #[arg(long, default_value = "./bench-ledger")]
         dir: PathBuf,
     },
+    /// Transfers through the in-process core (decoded pacs.008 by alias, the creditor's
+    /// accept, streams acknowledged, timers run every 1,000 at 10,000 a second of simulated
+    /// time) with the given `[retention]`, and the memory they leave:
+    /// `retention: transfers=N finished_held=N retired_records=N rss_growth_mb=X
+    /// bytes_per_transfer=X us_per_transfer=X`.
+    Retention {
+        /// Transfers to run.
+        #[arg(long, default_value_t = 2_000_000)]
+        transfers: u64,
+        /// `[retention] finished_kept_max`.
+        #[arg(long, default_value_t = 10_000_000)]
+        finished_kept_max: u64,
+        /// `[retention] duplicates_kept_max`.
+        #[arg(long, default_value_t = 50_000_000)]
+        duplicates_kept_max: u64,
+    },
     /// Bulk-load the directory with `entries` keys, then resolve hits on one core:
     /// `directory: resolve_per_s=X register_per_s=X bytes_per_entry=X entries=N`.
     Directory {
@@ -261,6 +277,9 @@ fn main() -> ExitCode {
         }
         Cmd::Investigations { data, config, xml } => investigations(data, config, xml),
         Cmd::Bench { cmd: BenchCmd::Ledger { pairs, dir } } => bench_ledger(pairs, &dir),
+        Cmd::Bench {
+            cmd: BenchCmd::Retention { transfers, finished_kept_max, duplicates_kept_max },
+        } => bench_retention(transfers, finished_kept_max, duplicates_kept_max),
         Cmd::Bench { cmd: BenchCmd::Directory { entries } } => {
             println!("{}", directory::bench::run(entries));
             Ok(())
@@ -393,6 +412,59 @@ async fn online(cmd: Cmd) -> anyhow::Result<()> {
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// Resident memory of this process, bytes (`/proc/self/statm`).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn bench_retention(transfers: u64, kept_max: u64, duplicates_max: u64) -> anyhow::Result<()> {
+    let mut cfg = switch::config::Config::dev(std::path::Path::new("/nonexistent"));
+    cfg.retention.finished_kept_max = kept_max;
+    cfg.retention.duplicates_kept_max = duplicates_max;
+    let mut core = switch::node::core_from_config(&cfg)?;
+    let start_ms = 1_795_000_000_000u64;
+    core.process_funding(0, 1 << 50, start_ms).map_err(anyhow::Error::msg)?;
+    const CUSTOMERS: u32 = 100;
+    for c in switch::devnet::customers(1, CUSTOMERS) {
+        let key = directory::Key::parse(&c.keys[0])?;
+        core.process_alias(&key, 1, "0001", &c.account, &c.owner).map_err(anyhow::Error::msg)?;
+    }
+    core.drain_outbound();
+    let before = resident_bytes();
+    let cpu = std::time::Instant::now();
+    for i in 1..=transfers {
+        let now = start_ms + i / 10;
+        let created = switch::time::iso_datetime(now);
+        let msg = switch::devnet::bench_payment(i, CUSTOMERS, &created);
+        let (events, _) = core.process_pacs008(0, &msg, now);
+        if let Some(switch::events::Event::ReservedRouted { id, .. }) = events.first() {
+            core.process_pacs002(1, &switch::devnet::bench_accept(*id, &created), now);
+        }
+        if i % 1_000 == 0 {
+            core.process_timeouts(now, 64);
+            for p in 0..3 {
+                core.process_ack(p, u64::MAX);
+            }
+        }
+        core.drain_outbound();
+    }
+    let elapsed = cpu.elapsed();
+    let grown = resident_bytes().saturating_sub(before);
+    let kept = core.retention_stats();
+    println!(
+        "retention: transfers={transfers} finished_held={} retired_records={} rss_growth_mb={} \
+         bytes_per_transfer={} us_per_transfer={:.2}",
+        kept.finished_held,
+        kept.retired_records,
+        grown >> 20,
+        grown / transfers.max(1),
+        elapsed.as_secs_f64() * 1e6 / transfers.max(1) as f64
+    );
     Ok(())
 }
 
