@@ -42,7 +42,8 @@ fn pipeline(c: &mut Criterion) {
                     Some(switch::events::Event::ReservedRouted { id, .. }) => *id,
                     other => panic!("not reserved: {other:?}"),
                 };
-                let (events, _) = core.process_pacs002(1, &switch::devnet::bench_accept(id, CREATED), n);
+                let (events, _) =
+                    core.process_pacs002(1, &switch::devnet::bench_accept(id, CREATED), n);
                 assert!(matches!(events.first(), Some(switch::events::Event::Accepted { .. })));
                 core.drain_outbound()
             },

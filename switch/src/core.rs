@@ -282,7 +282,7 @@ pub struct Core {
     pub(crate) ledger: Ledger,
     pub(crate) directory: Directory<CompactStore>,
     pub(crate) transfers: HashMap<u64, Transfer>,
-    pub(crate) by_key: HashMap<String, u64>,
+    pub(crate) by_key: HashMap<u128, u64>,
     pub(crate) deadlines: BTreeSet<(u64, u64)>,
     pub(crate) next_id: u64,
     pub(crate) funded: Vec<u64>,
@@ -429,7 +429,7 @@ impl Core {
 
     /// A transfer by the debtor's ids (as the idempotency record knows them).
     pub fn transfer_by_ids(&self, debtor: u32, ids: &Ids) -> Option<&Transfer> {
-        self.by_key.get(&Self::key(debtor, ids)).and_then(|id| self.transfers.get(id))
+        self.by_key_hash(Self::key_hash(debtor, ids))
     }
 
     /// Counters.
@@ -513,23 +513,29 @@ impl Core {
         self.stream_acked.get(participant as usize).copied().unwrap_or(0)
     }
 
-    pub(crate) fn key(debtor: u32, ids: &Ids) -> String {
-        match &ids.uetr {
-            Some(u) => format!("U{u}"),
-            None => format!(
-                "M{debtor}|{}|{}|{}",
-                ids.msg_id,
-                ids.end_to_end_id,
-                ids.tx_id.as_deref().unwrap_or("")
-            ),
-        }
-    }
-
-    /// The idempotency key of a retired transfer: the first 128 bits of the SHA-256 of
-    /// [`Core::key`] (stable across builds, so snapshots keep it).
+    /// The idempotency key of a transfer: the first 128 bits of a SHA-256 of the UETR if the
+    /// debtor sent one, else of the debtor, its MsgId, EndToEndId and TxId (stable across
+    /// builds, so snapshots keep it; a collision would need a SHA-256 one).
     pub(crate) fn key_hash(debtor: u32, ids: &Ids) -> u128 {
         use sha2::Digest;
-        let digest = sha2::Sha256::digest(Self::key(debtor, ids).as_bytes());
+        let mut h = sha2::Sha256::new();
+        match &ids.uetr {
+            Some(u) => {
+                h.update(b"U");
+                h.update(u.as_bytes());
+            }
+            None => {
+                // 0xff never occurs in UTF-8: the parts cannot run into each other.
+                h.update(b"M");
+                h.update(debtor.to_le_bytes());
+                h.update(ids.msg_id.as_bytes());
+                h.update([0xff]);
+                h.update(ids.end_to_end_id.as_bytes());
+                h.update([0xff]);
+                h.update(ids.tx_id.as_deref().unwrap_or("").as_bytes());
+            }
+        }
+        let digest = h.finalize();
         let mut first = [0u8; 16];
         first.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
         u128::from_le_bytes(first)
@@ -541,6 +547,11 @@ impl Core {
             return None;
         }
         self.retired.get(&Self::key_hash(debtor, ids))
+    }
+
+    /// The transfer with idempotency key `key` ([`Core::key_hash`]).
+    pub(crate) fn by_key_hash(&self, key: u128) -> Option<&Transfer> {
+        self.by_key.get(&key).and_then(|id| self.transfers.get(id))
     }
 
     /// Whether transfer `id` existed and was retired (every id below `next_id` was given
@@ -614,9 +625,8 @@ impl Core {
     ) -> Option<Event> {
         let ids = Self::ids_of(header, tx);
         let fingerprint = Self::fingerprint(tx);
-        if let Some(existing) =
-            self.by_key.get(&Self::key(from, &ids)).and_then(|id| self.transfers.get(id))
-        {
+        let key = Self::key_hash(from, &ids);
+        if let Some(existing) = self.by_key_hash(key) {
             if existing.fingerprint != fingerprint {
                 return Some(Event::DuplicateRefused { debtor: from, at_ms: now_ms, ids });
             }
@@ -627,7 +637,7 @@ impl Core {
                 }
             };
         }
-        if let Some(r) = self.retired_by_key(from, &ids) {
+        if let Some(r) = self.retired.get(&key) {
             if r.fingerprint != fingerprint {
                 return Some(Event::DuplicateRefused { debtor: from, at_ms: now_ms, ids });
             }
@@ -1232,7 +1242,7 @@ impl Core {
             Event::Rejected { id, at_ms, debtor, amount_minor, ids, fingerprint, reason } => {
                 let reason = StatusReason::from_code(reason).ok_or("unknown reason code")?;
                 self.next_id = self.next_id.max(id + 1);
-                self.by_key.insert(Self::key(*debtor, ids), *id);
+                self.by_key.insert(Self::key_hash(*debtor, ids), *id);
                 let t = Transfer {
                     id: *id,
                     debtor: *debtor,
@@ -1401,7 +1411,7 @@ impl Core {
             )
             .map_err(|e| e.to_string())?;
         self.next_id = self.next_id.max(id + 1);
-        self.by_key.insert(Self::key(debtor, ids), id);
+        self.by_key.insert(Self::key_hash(debtor, ids), id);
         self.deadlines.insert((deadline_ms, id));
         self.transfers.insert(
             id,
@@ -1443,7 +1453,9 @@ impl Core {
                 reason,
                 finished_ms: t.updated_ms,
             };
-            self.by_key.remove(&Self::key(t.debtor, &t.ids));
+            if self.by_key.get(&hash) == Some(id) {
+                self.by_key.remove(&hash);
+            }
             self.transfers.remove(id);
             if self.retired.insert(hash, record).is_none() {
                 self.retired_order.push_back(hash);

@@ -293,7 +293,10 @@ impl Core {
         let by_ref = prefixed_id(o.clearing_ref.as_deref(), FORWARD_PREFIX)
             .or_else(|| prefixed_id(o.group.as_ref().map(|g| g.msg_id.as_str()), FORWARD_PREFIX));
         let id = by_ref
-            .or_else(|| o.uetr.as_ref().and_then(|u| self.by_key.get(&format!("U{u}")).copied()))
+            .or_else(|| {
+                let ids = Ids { uetr: o.uetr.clone(), ..Ids::default() };
+                o.uetr.as_ref().and_then(|_| self.by_key.get(&Core::key_hash(party, &ids)).copied())
+            })
             .or_else(|| {
                 let ids = Ids {
                     msg_id: o.group.as_ref()?.msg_id.clone(),
@@ -301,7 +304,7 @@ impl Core {
                     tx_id: o.tx_id.clone(),
                     ..Ids::default()
                 };
-                self.by_key.get(&Core::key(party, &ids)).copied()
+                self.by_key.get(&Core::key_hash(party, &ids)).copied()
             })?;
         let t = self.transfers.get(&id)?;
         (t.id != 0 && (t.debtor == party || t.creditor == Some(party))).then_some(t)

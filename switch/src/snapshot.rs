@@ -262,7 +262,7 @@ struct Decoded {
     directory: directory::Directory<directory::CompactStore>,
     scan: directory::AntiScan,
     transfers: HashMap<u64, Transfer>,
-    by_key: HashMap<String, u64>,
+    by_key: HashMap<u128, u64>,
     deadlines: BTreeSet<(u64, u64)>,
     unacked: Vec<VecDeque<Outbound>>,
     late: Vec<(u64, String)>,
@@ -562,7 +562,7 @@ impl Core {
         let mut by_key = HashMap::with_capacity(ids.len());
         for id in ids {
             if let Some(t) = transfers.get(&id) {
-                by_key.insert(Core::key(t.debtor, &t.ids), id);
+                by_key.insert(Core::key_hash(t.debtor, &t.ids), id);
             }
         }
         let unacked = decode_unacked(r, &stream_next, &stream_acked)?;
