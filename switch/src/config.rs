@@ -227,15 +227,15 @@ pub struct RetentionSettings {
     /// (`exceptions.return_window_ms`); `finished_kept_max` usually comes first.
     #[serde(default = "finished_keep_ms")]
     pub finished_keep_ms: u64,
-    /// Full records of finished transfers held at most (about 215 bytes each); beyond it
+    /// Full records of finished transfers held at most (about 750 bytes each); beyond it
     /// the oldest go even before `finished_keep_ms`, and a return, recall or enquiry about
-    /// one is refused saying so. Default 10,000,000 (about 2.2 GB): at 1,000 payments per
-    /// second, the last 2.8 hours. Size it to the machine's memory.
+    /// one is refused saying so. Default 5,000,000 (about 3.7 GB): at 1,000 payments per
+    /// second, the last 83 minutes. Size it to the machine's memory.
     #[serde(default = "finished_kept_max")]
     pub finished_kept_max: u64,
-    /// Compact duplicate-detection records of retired transfers held at most (about 60
+    /// Compact duplicate-detection records of retired transfers held at most (about 120
     /// bytes each); beyond it the oldest are forgotten, and a pacs.008 created before the
-    /// newest forgotten one finished is refused with DT01. Default 50,000,000 (about 3 GB).
+    /// newest forgotten one finished is refused with DT01. Default 20,000,000 (about 2.4 GB).
     #[serde(default = "duplicates_kept_max")]
     pub duplicates_kept_max: u64,
 }

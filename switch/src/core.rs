@@ -76,10 +76,11 @@ pub struct Rules {
 }
 
 /// How long finished transfers stay in the core's memory. The journal (and its archive)
-/// keeps every transfer; memory keeps, per finished transfer, a full record (about 215
-/// bytes: returns, recalls, enquiries and resends work on it) for `finished_keep_ms` or
-/// until `finished_kept_max` are held, then a compact duplicate-detection record (about 60
-/// bytes) until `duplicates_kept_max` are held. A pacs.008 created before the newest
+/// keeps every transfer; memory keeps, per finished transfer, a full record (about 750
+/// bytes of memory with its indexes, measured by `switchctl bench retention`: returns,
+/// recalls, enquiries and resends work on it) for `finished_keep_ms` or until
+/// `finished_kept_max` are held, then a compact duplicate-detection record (about 120 bytes)
+/// until `duplicates_kept_max` are held. A pacs.008 created before the newest
 /// forgotten record finished is refused (DT01), so forgetting never lets a payment be
 /// made twice. Retirement is journaled ([`Event::Retired`]): replays and snapshots agree
 /// whatever the configuration was.
@@ -98,8 +99,8 @@ impl Default for Retention {
     fn default() -> Self {
         Retention {
             finished_keep_ms: 90 * 86_400_000,
-            finished_kept_max: 10_000_000,
-            duplicates_kept_max: 50_000_000,
+            finished_kept_max: 5_000_000,
+            duplicates_kept_max: 20_000_000,
         }
     }
 }

@@ -176,10 +176,10 @@ enum BenchCmd {
         #[arg(long, default_value_t = 2_000_000)]
         transfers: u64,
         /// `[retention] finished_kept_max`.
-        #[arg(long, default_value_t = 10_000_000)]
+        #[arg(long, default_value_t = 5_000_000)]
         finished_kept_max: u64,
         /// `[retention] duplicates_kept_max`.
-        #[arg(long, default_value_t = 50_000_000)]
+        #[arg(long, default_value_t = 20_000_000)]
         duplicates_kept_max: u64,
     },
     /// Bulk-load the directory with `entries` keys, then resolve hits on one core:
