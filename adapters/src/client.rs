@@ -179,29 +179,11 @@ impl BankClient {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> Result<RawResponse, ClientError> {
-        let uri = http::Uri::builder()
-            .scheme(http::uri::Scheme::HTTPS)
-            .authority(http::uri::Authority::from_static("switch"))
-            .path_and_query(path_and_query)
-            .build()?;
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(http::header::CONTENT_TYPE, content_type);
-        if !body.is_empty() {
-            builder = builder.header(http::header::CONTENT_LENGTH, body.len());
-        }
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
-        let req = builder.body(())?;
-        let mut sender = self.sender.clone().ready().await?;
-        let (answer, mut outgoing) = sender.send_request(req, body.is_empty())?;
-        if !body.is_empty() {
-            // Queued whole; h2 sends it as the switch's window allows (the body is bounded by
-            // the caller: one message).
-            outgoing.send_data(body, true)?;
-        }
+        // Only what the awaits need is held across them (the future is moved when a caller
+        // spawns it): the handle while waiting for a stream, the answer future, then the body.
+        let sender = self.sender.clone().ready().await?;
+        let answer =
+            send_head_and_body(sender, method, path_and_query, content_type, headers, body)?;
         let resp = answer.await?;
         let status = resp.status().as_u16();
         let header = |name| resp.headers().get(name).and_then(|v| v.to_str().ok());
@@ -278,6 +260,40 @@ impl BankClient {
             }),
         }
     }
+}
+
+/// Open a stream on a ready connection and queue the request's head and body on it.
+fn send_head_and_body(
+    mut sender: SendRequest<Bytes>,
+    method: http::Method,
+    path_and_query: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<h2::client::ResponseFuture, ClientError> {
+    let uri = http::Uri::builder()
+        .scheme(http::uri::Scheme::HTTPS)
+        .authority(http::uri::Authority::from_static("switch"))
+        .path_and_query(path_and_query)
+        .build()?;
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(http::header::CONTENT_TYPE, content_type);
+    if !body.is_empty() {
+        builder = builder.header(http::header::CONTENT_LENGTH, body.len());
+    }
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let req = builder.body(())?;
+    let (answer, mut outgoing) = sender.send_request(req, body.is_empty())?;
+    if !body.is_empty() {
+        // Queued whole; h2 sends it as the switch's window allows (the body is bounded by the
+        // caller: one message). The answer future keeps the stream open.
+        outgoing.send_data(body, true)?;
+    }
+    Ok(answer)
 }
 
 /// Why a body could not be read whole.

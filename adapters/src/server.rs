@@ -259,6 +259,8 @@ async fn answer<H: Handler>(
     mut respond: h2::server::SendResponse<Bytes>,
     body_max: usize,
 ) {
+    // Only what the awaits need is held across them: the future is moved into the
+    // connection's set of streams, once per request.
     let (parts, mut body) = req.into_parts();
     let declared = parts
         .headers
@@ -269,27 +271,11 @@ async fn answer<H: Handler>(
         Some(n) if n > body_max as u64 => Err(BodyError::TooLarge),
         _ => read_body(&mut body, body_max).await,
     };
+    // The body's remaining frames, if any, are discarded from here on.
+    drop(body);
     let resp = match read {
         Ok(bytes) => {
-            let request = Request {
-                participant: participant.to_string(),
-                method: parts.method,
-                path: parts.uri.path().to_string(),
-                query: parts.uri.query().unwrap_or_default().to_string(),
-                payer_id: parts
-                    .headers
-                    .get("pi-payerid")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
-                accepts_frames: parts
-                    .headers
-                    .get_all(http::header::ACCEPT)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .any(|v| v.contains("multipart/mixed")),
-                body: bytes,
-            };
-            let handled = handler.handle(request);
+            let handled = handler.handle(request_of(&participant, parts, bytes));
             tokio::pin!(handled);
             tokio::select! {
                 biased;
@@ -304,7 +290,6 @@ async fn answer<H: Handler>(
         ),
         Err(BodyError::H2(_)) => return,
     };
-    drop(body);
     let (head, payload) = head_of(resp);
     let end = payload.is_empty();
     if let Ok(mut send) = respond.send_response(head, end) {
@@ -312,6 +297,25 @@ async fn answer<H: Handler>(
             // Queued whole (it is in memory already); h2 sends it as the window allows.
             let _ = send.send_data(payload, true);
         }
+    }
+}
+
+/// The handler's view of a request.
+fn request_of(participant: &str, parts: http::request::Parts, body: Bytes) -> Request {
+    let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    Request {
+        participant: participant.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        payer_id: header("pi-payerid").map(str::to_string),
+        accepts_frames: parts
+            .headers
+            .get_all(http::header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("multipart/mixed")),
+        method: parts.method,
+        body,
     }
 }
 

@@ -165,3 +165,23 @@ async fn dropping_the_last_clone_closes_the_connection() {
     assert_eq!(second.1.status, 200);
     assert_eq!(e.stats.connections_served.load(Ordering::Relaxed), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_cap_gets_413_and_the_connection_serves_on() {
+    let e = endpoint(ServerLimits { body_max_bytes: 1_000, ..ServerLimits::default() }).await;
+    let client = BankClient::connect(e.addr, "localhost", e.client_tls.clone()).await.unwrap();
+    for size in [1_001usize, 100_000] {
+        let body = Bytes::from(vec![b'x'; size]);
+        let r = bounded(client.request(http::Method::POST, "/echo", "x/y", body)).await.unwrap();
+        assert_eq!(r.status, 413, "{size} bytes");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["error"], "BODY_TOO_LARGE");
+        assert!(v["message"].as_str().unwrap().contains("over 1000 bytes"), "{v}");
+    }
+    // Exactly at the cap is taken, on the same connection.
+    let body = Bytes::from(vec![b'y'; 1_000]);
+    let r =
+        bounded(client.request(http::Method::POST, "/echo", "x/y", body.clone())).await.unwrap();
+    assert_eq!((r.status, r.body), (200, body));
+    assert_eq!(e.stats.connections_served.load(Ordering::Relaxed), 1);
+}

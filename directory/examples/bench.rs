@@ -33,10 +33,12 @@ fn main() {
     let r = directory::bench::run_with(entries, passes);
     println!("{r}");
     println!(
-        "directory: resolve_single_per_s={:.0} resolve_per_cpu_s={:.0} register_per_cpu_s={:.0} \
-         store_bytes_per_entry={} refused={} found={} of {}",
+        "directory: resolve_single_per_s={:.0} resolve_per_cpu_s={:.0} \
+         resolve_single_per_cpu_s={:.0} register_per_cpu_s={:.0} store_bytes_per_entry={} \
+         refused={} found={} of {}",
         r.resolve_single_per_s,
         r.resolve_per_cpu_s,
+        r.resolve_single_per_cpu_s,
         r.register_per_cpu_s,
         r.store_bytes_per_entry,
         r.refused,

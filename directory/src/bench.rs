@@ -69,6 +69,8 @@ pub struct BenchReport {
     pub found: usize,
     /// Keys resolved per pass.
     pub sample: usize,
+    /// Hits resolved per CPU second of the process, one at a time.
+    pub resolve_single_per_cpu_s: f64,
 }
 
 impl fmt::Display for BenchReport {
@@ -245,7 +247,7 @@ pub fn run_with(entries: usize, passes: usize) -> BenchReport {
             found += usize::from(black_box(d.resolve_view(black_box(k))).is_some());
         }
     }
-    let (single_wall, _) = span.stop();
+    let (single_wall, single_cpu) = span.stop();
     let mut views: Vec<Option<EntryView<'_>>> = Vec::with_capacity(RESOLVE_BATCH);
     let mut found_many = 0usize;
     let span = Span::start();
@@ -269,6 +271,7 @@ pub fn run_with(entries: usize, passes: usize) -> BenchReport {
         refused,
         found: found.min(found_many) / passes,
         sample,
+        resolve_single_per_cpu_s: rate(resolves, single_cpu),
     }
 }
 

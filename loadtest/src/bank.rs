@@ -138,6 +138,13 @@ impl Bank {
         if let Some(c) = self.current.lock().ok().and_then(|c| c.clone()) {
             return Ok(c);
         }
+        // Boxed: the connect future is about 3 KB, and inline it would make every send's
+        // future (spawned, hence moved, once per payment) that large.
+        Box::pin(self.reconnect()).await
+    }
+
+    /// The slow path of [`Bank::client`]: connect, one caller at a time, within the back-off.
+    async fn reconnect(&self) -> Result<(u64, BankClient), BankError> {
         let mut r = self.reconnect.lock().await;
         if let Some(c) = self.current.lock().ok().and_then(|c| c.clone()) {
             return Ok(c);
