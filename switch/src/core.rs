@@ -901,6 +901,20 @@ impl Core {
                     },
                 );
             }
+            if events.iter().any(|e| Self::answers(e) == Some(t.id)) {
+                return (
+                    Vec::new(),
+                    Answer::Refused {
+                        code: "DUPLICATE_REPORT",
+                        message: format!(
+                            "TxInfAndSts[{}]: transfer {} is answered twice in this message; \
+                             answer each transfer once; nothing of this message was applied",
+                            i + 1,
+                            t.id
+                        ),
+                    },
+                );
+            }
             let accept = report.status.is_accept();
             let e = match t.state {
                 State::Reserved { deadline_ms } if now_ms <= deadline_ms => {
@@ -934,6 +948,17 @@ impl Core {
         }
         let n = events.len() as u32;
         (Self::grouped(from, now_ms, events), Answer::Taken { transactions: n })
+    }
+
+    /// The transfer a creditor's answer event is about.
+    fn answers(e: &Event) -> Option<u64> {
+        match e {
+            Event::Accepted { id, .. }
+            | Event::Declined { id, .. }
+            | Event::Expired { id, .. }
+            | Event::LateAnswer { id, .. } => Some(*id),
+            _ => None,
+        }
     }
 
     /// Several plain accepts and declines of one pacs.002 become one [`Event::Answered`]

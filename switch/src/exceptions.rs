@@ -1045,8 +1045,11 @@ impl Core {
                     Self::refused("NO_OPEN_RECALL", "no recall is open on this transfer"),
                 );
             };
-            if r.state != RecallState::Open {
-                continue; // Accepted already: a repeated answer.
+            let answered_here = decided
+                .iter()
+                .any(|e| matches!(e, Event::RecallAnswered { recall, .. } if *recall == r.id));
+            if r.state != RecallState::Open || answered_here {
+                continue; // Accepted already, or earlier in this message: a repeated answer.
             }
             let reason = tx
                 .reasons

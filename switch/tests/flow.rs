@@ -495,6 +495,15 @@ async fn one_pacs002_answers_several_transfers_or_none() {
     let (_, _, v) = positions(&op).await;
     assert_eq!(v["in_flight"].as_u64(), Some(2), "nothing applied: {v}");
 
+    // The same transfer twice in one message: refused whole (it would be applied twice).
+    let twice = answer("MULTI-TWICE", &[&forwarded[0], &forwarded[0]]);
+    let err = b.client().send(iso20022::pacs002::encode(&twice)).await.unwrap_err();
+    let adapters::client::ClientError::Status { status, body } = err else { panic!() };
+    assert_eq!(status, 422);
+    assert!(body.contains("DUPLICATE_REPORT") && body.contains("TxInfAndSts[2]"), "{body}");
+    let (_, _, v) = positions(&op).await;
+    assert_eq!(v["in_flight"].as_u64(), Some(2), "nothing applied: {v}");
+
     let good = answer("MULTI-OK", &[&forwarded[0], &forwarded[1]]);
     let taken = b.client().send(iso20022::pacs002::encode(&good)).await.unwrap();
     assert_eq!(taken.transactions, 2);

@@ -1116,13 +1116,16 @@ fn a_recall_keeps_its_transfer_until_it_ends() {
     core.drain_outbound();
     let events = core.process_timeouts(now + 5_000, 64);
     assert!(core.transfer(id).is_some(), "retired with a recall open: {events:?}");
-    let m = x::answer_recall(
+    let mut m = x::answer_recall(
         BICS[1],
         "AS1",
         &original,
         Some(CancellationRejection::LegalDecision),
         &iso(now + 5_100),
     );
+    // The same answer twice in one camt.029 is applied once.
+    let tx = m.cancellation_details[0].transactions[0].clone();
+    m.cancellation_details[0].transactions.push(tx);
     let (events, _) = core.process_camt029(1, &m, now + 5_100);
     assert!(matches!(events[..], [Event::RecallAnswered { .. }]), "{events:?}");
     let events = core.process_timeouts(now + 5_500, 64);
