@@ -277,8 +277,12 @@ impl Workload {
                     // Several of one creditor's transfers answered in one pacs.002.
                     let c = core.transfer(id).unwrap().creditor;
                     let same = Self::ids_where(core, |t| pending(t) && t.creditor == c);
-                    let ids: Vec<u64> =
+                    let mut ids: Vec<u64> =
                         same.into_iter().take(1 + self.rng.below(4) as usize).collect();
+                    if self.rng.below(8) == 0 {
+                        // A bank's mistake: one transfer twice (refused whole).
+                        ids.push(ids[0]);
+                    }
                     let accepts: Vec<bool> = ids.iter().map(|_| self.rng.below(4) != 0).collect();
                     Op::Pacs002(c.unwrap(), answer_many(&ids, &accepts, now))
                 }
