@@ -15,8 +15,9 @@
 //!   the slot, the record and one or two lines of texts, and never the account);
 //! - accounts interned once (24 bytes each: participant, key count, arena offset and lengths of
 //!   branch and account number) found through a second table; participants interned;
-//! - the arena is one `String`, each text a length (one `char`) then the text, so texts are
-//!   lent as `&str` without a UTF-8 check. Texts are at most 55,295 bytes (longer ones are cut
+//! - the arena is one `String`, each text's length kept as one `char` (an entry's lengths
+//!   first, then its texts; a key's text after its length), so texts are lent as `&str`
+//!   without a UTF-8 check. Texts are at most 55,295 bytes (longer ones are cut
 //!   at a character boundary; the directory's own limits are far lower);
 //! - the index slots and the records live in memory advised for transparent huge pages once
 //!   they pass 2 MiB ([`crate::hugemem`]): a hit reads lines at random in gigabytes, and with
@@ -343,8 +344,9 @@ struct Record {
     created_at_ms: u64,
     owned_since_ms: u64,
     request_id: [u8; 16],
-    /// Arena offset of the entry's texts: owner's tax id, name, trade name, then (a copy of
-    /// the account's) type when it is not one of [`ACCOUNT_TYPES`], branch, account number.
+    /// Arena offset of the entry's texts ([`put_texts`]): owner's tax id, name, trade name,
+    /// then (a copy of the account's) type when it is not one of [`ACCOUNT_TYPES`], branch,
+    /// account number.
     owner: u64,
     account: u32,
     owner_type: u8,
@@ -446,10 +448,7 @@ pub const TEXT_LEN_MAX: usize = 0xd7ff;
 
 /// Append a text: its length as one `char`, then the text (cut at `TEXT_LEN_MAX` bytes).
 fn put_str(arena: &mut String, s: &str) {
-    let mut end = s.len().min(TEXT_LEN_MAX);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = kept_len(s);
     arena.push(char::from_u32(end as u32).unwrap_or('\0'));
     arena.push_str(s.get(..end).unwrap_or_default());
 }
@@ -471,28 +470,63 @@ fn get_str<'a>(arena: &'a str, at: &mut usize) -> &'a str {
     arena.get(start..start + len).unwrap_or_default()
 }
 
-/// The next text of a run written by [`put_str`], and `rest` moved past it (to `""` if the
-/// run is cut short).
+/// The length of a text as kept: at most `TEXT_LEN_MAX` bytes, cut at a `char` boundary.
+fn kept_len(s: &str) -> usize {
+    let mut end = s.len().min(TEXT_LEN_MAX);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
+/// Append an entry's texts: first their lengths, each as one `char` (as [`put_str`]), then the
+/// texts one after another, so that reading them takes one check of the lengths and one
+/// `char`-boundary check per text.
+fn put_texts(arena: &mut String, texts: &[&str]) {
+    for s in texts {
+        arena.push(char::from_u32(kept_len(s) as u32).unwrap_or('\0'));
+    }
+    for s in texts {
+        arena.push_str(s.get(..kept_len(s)).unwrap_or_default());
+    }
+}
+
+/// The `N` (at most 8) texts written by [`put_texts`] at the start of `run` (`""` for any the
+/// run cuts short).
 #[inline(always)]
-fn next_str<'a>(rest: &mut &'a str) -> &'a str {
-    let r = *rest;
-    let (len, width) = match r.as_bytes().first() {
-        Some(b) if *b < 0x80 => (usize::from(*b), 1),
-        _ => match r.chars().next() {
-            Some(c) => (c as usize, c.len_utf8()),
-            None => (0, 0),
-        },
-    };
-    match r.get(width..).and_then(|body| body.split_at_checked(len)) {
-        Some((text, after)) => {
-            *rest = after;
-            text
+fn get_texts<const N: usize>(run: &str) -> [&str; N] {
+    let mut lens = [0usize; N];
+    let bytes = run.as_bytes();
+    // Nearly always every length is below 128, so one byte each: checked 8 bytes at once.
+    let high = 0x8080_8080_8080_8080u64.checked_shr(64 - 8 * N as u32).unwrap_or(0);
+    let head = bytes.first_chunk::<8>().map(|h| u64::from_le_bytes(*h));
+    let mut rest = match head.filter(|h| h & high == 0) {
+        Some(_) => {
+            for (l, b) in lens.iter_mut().zip(bytes) {
+                *l = usize::from(*b);
+            }
+            run.get(N..).unwrap_or_default()
         }
         None => {
-            *rest = "";
-            ""
+            let mut end = 0;
+            for (l, (i, c)) in lens.iter_mut().zip(run.char_indices()) {
+                *l = c as usize;
+                end = i + c.len_utf8();
+            }
+            run.get(end..).unwrap_or_default()
+        }
+    };
+    let mut texts = [""; N];
+    for (t, len) in texts.iter_mut().zip(lens) {
+        match rest.split_at_checked(len) {
+            Some((text, after)) => {
+                *t = text;
+                rest = after;
+            }
+            None => rest = "",
         }
     }
+    texts
 }
 
 impl CompactStore {
@@ -804,16 +838,18 @@ impl CompactStore {
     /// The view of a record.
     #[inline(always)]
     fn view_at(&self, r: &Record) -> EntryView<'_> {
-        let mut rest = self.arena.get(r.owner as usize..).unwrap_or_default();
-        let owner_tax_id = next_str(&mut rest);
-        let owner_name = next_str(&mut rest);
-        let trade_name = next_str(&mut rest);
-        let account_type = match ACCOUNT_TYPES.get(usize::from(r.kind)) {
-            Some(t) => t,
-            None => next_str(&mut rest),
-        };
-        let branch = next_str(&mut rest);
-        let account = next_str(&mut rest);
+        let run = self.arena.get(r.owner as usize..).unwrap_or_default();
+        let (owner_tax_id, owner_name, trade_name, account_type, branch, account) =
+            match ACCOUNT_TYPES.get(usize::from(r.kind)) {
+                Some(t) => {
+                    let [id, name, trade, branch, account] = get_texts::<5>(run);
+                    (id, name, trade, *t, branch, account)
+                }
+                None => {
+                    let [id, name, trade, t, branch, account] = get_texts::<6>(run);
+                    (id, name, trade, t, branch, account)
+                }
+            };
         let participant = if r.participant == u16::MAX {
             self.accounts.get(r.account as usize).map_or(u32::MAX, |a| a.participant)
         } else {
@@ -946,14 +982,12 @@ impl EntryStore for CompactStore {
         let kind = ACCOUNT_TYPES.iter().position(|t| *t == e.account_type);
         let kind = kind.map_or(ACCOUNT_LONG, |k| k as u8);
         let owner = self.arena.len() as u64;
-        for s in [e.owner_tax_id.0, e.owner_name.0, e.trade_name.0] {
-            put_str(&mut self.arena, s);
-        }
+        let (id, name, trade) = (e.owner_tax_id.0, e.owner_name.0, e.trade_name.0);
         if kind == ACCOUNT_LONG {
-            put_str(&mut self.arena, e.account_type);
+            put_texts(&mut self.arena, &[id, name, trade, e.account_type, e.branch, e.account.0]);
+        } else {
+            put_texts(&mut self.arena, &[id, name, trade, e.branch, e.account.0]);
         }
-        put_str(&mut self.arena, e.branch);
-        put_str(&mut self.arena, e.account.0);
         let rec = Record {
             key: code,
             created_at_ms: e.created_at_ms,
