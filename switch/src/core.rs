@@ -203,6 +203,32 @@ pub struct Transfer {
     pub recall: Option<u64>,
 }
 
+impl Transfer {
+    /// A transfer that is not kept, only answered: a duplicate refused, or a resend of a
+    /// retired transfer. `(id, debtor, amount_minor)`.
+    fn answer_only(
+        (id, debtor, amount_minor): (u64, u32, u64),
+        ids: &Ids,
+        state: State,
+        at_ms: u64,
+    ) -> Transfer {
+        Transfer {
+            id,
+            debtor,
+            creditor: None,
+            amount_minor,
+            ids: ids.clone(),
+            fingerprint: 0,
+            state,
+            created_ms: at_ms,
+            updated_ms: at_ms,
+            returned_minor: 0,
+            creditor_key: None,
+            recall: None,
+        }
+    }
+}
+
 /// A message for a participant, with its place in that participant's stream.
 #[derive(Debug, Clone)]
 pub struct Outbound {
@@ -1347,20 +1373,8 @@ impl Core {
                 self.report_to_debtor(&t, *at_ms);
             }
             Event::DuplicateRefused { debtor, at_ms, ids } => {
-                let t = Transfer {
-                    id: 0,
-                    debtor: *debtor,
-                    creditor: None,
-                    amount_minor: 0,
-                    ids: ids.clone(),
-                    fingerprint: 0,
-                    state: State::Rejected(StatusReason::Duplication),
-                    created_ms: *at_ms,
-                    updated_ms: *at_ms,
-                    returned_minor: 0,
-                    creditor_key: None,
-                    recall: None,
-                };
+                let state = State::Rejected(StatusReason::Duplication);
+                let t = Transfer::answer_only((0, *debtor, 0), ids, state, *at_ms);
                 self.report_to_debtor(&t, *at_ms);
             }
             Event::Retired { ids, forget, .. } => self.apply_retired(ids, *forget)?,
@@ -1371,20 +1385,7 @@ impl Core {
                         State::Rejected(StatusReason::from_code(code).ok_or("unknown reason code")?)
                     }
                 };
-                let t = Transfer {
-                    id: *id,
-                    debtor: *debtor,
-                    creditor: None,
-                    amount_minor: *amount_minor,
-                    ids: ids.clone(),
-                    fingerprint: 0,
-                    state,
-                    created_ms: *at_ms,
-                    updated_ms: *at_ms,
-                    returned_minor: 0,
-                    creditor_key: None,
-                    recall: None,
-                };
+                let t = Transfer::answer_only((*id, *debtor, *amount_minor), ids, state, *at_ms);
                 self.report_to_debtor(&t, *at_ms);
             }
             Event::Directory { bytes } => {
