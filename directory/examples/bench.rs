@@ -1,9 +1,12 @@
 //! Runs the directory benchmark ([`directory::bench::run`]) and prints its line, with the
 //! extra figures on a second line. Usage: `cargo run --release -p directory --example bench
 //! -- [ENTRIES [PASSES]]` (default 1,000,000 and 5), or `-- snapshot [ENTRIES [PASSES]]` to time
-//! a snapshot's encoding and decoding instead (default 2,000,000 and 3). With
-//! `DIRECTORY_HUGE_PAGES=0` the store's large arrays get no huge-page advice (A/B runs). Allocates about 150 bytes per entry plus
-//! one batch of entries. Guarantees nothing beyond printing; must not write files.
+//! a snapshot's encoding and decoding instead (default 2,000,000 and 3), or `-- tune [ENTRIES
+//! [ROUNDS [PASSES [BATCH]]]]` to compare ways of resolving in one process
+//! ([`directory::bench::run_tune`]; default 2,000,000, 5, 2, 64). With
+//! `DIRECTORY_HUGE_PAGES=0` the store's large arrays get no huge-page advice (A/B runs).
+//! Allocates about 150 bytes per entry plus one batch of entries. Guarantees nothing beyond
+//! printing; must not write files.
 
 fn main() {
     // `DIRECTORY_HUGE_PAGES=0`: the same build without huge-page advice, for A/B runs.
