@@ -78,6 +78,10 @@ pub struct FrameError {
     pub what: &'static str,
 }
 
+/// The delimiter's searcher, built once (building one costs about what a search does).
+static DELIMITER_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(DELIMITER.as_bytes()));
+
 /// Write messages `(seq, msg_type, xml)` as a `multipart/mixed` body with one part each,
 /// every part carrying `Content-Length`, `X-Seq` and `X-Msg-Type`. `None` when a message
 /// contains the boundary delimiter (the caller then answers in JSON) or there is no message.
@@ -88,7 +92,7 @@ pub fn encode_frames<'a>(
     let mut out = Vec::with_capacity(size_hint + 160);
     let mut n = 0usize;
     for (seq, msg_type, xml) in messages {
-        if memchr::memmem::find(xml, DELIMITER.as_bytes()).is_some() {
+        if DELIMITER_FINDER.find(xml).is_some() {
             return None;
         }
         out.extend_from_slice(DELIMITER.as_bytes());
