@@ -1,7 +1,8 @@
 //! The SDK client against the participant endpoint over real loopback TLS 1.3 with client
 //! certificates: bodies larger than one HTTP/2 frame go out and come back whole, answers far
 //! beyond the receive windows are read (flow-control credit is given back), the participant is
-//! the certificate's name, and dropping the last clone of a client closes its connection.
+//! the certificate's name, dropping the last clone of a client closes its connection, and a
+//! body over the cap gets 413, declared or not.
 //!
 //! Guarantees: outcomes only, no timings; waits are bounded only so a regression fails instead
 //! of hanging. Must not use anything but real sockets, TLS and HTTP/2.
@@ -183,5 +184,46 @@ async fn a_body_over_the_cap_gets_413_and_the_connection_serves_on() {
     let r =
         bounded(client.request(http::Method::POST, "/echo", "x/y", body.clone())).await.unwrap();
     assert_eq!((r.status, r.body), (200, body));
+    assert_eq!(e.stats.connections_served.load(Ordering::Relaxed), 1);
+}
+
+/// A body sent without `content-length` (a raw HTTP/2 client streaming it in chunks) is cut
+/// off at the cap while it is read: 413, and the connection serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_body_over_the_cap_gets_413_while_it_is_read() {
+    let e = endpoint(ServerLimits { body_max_bytes: 1_000, ..ServerLimits::default() }).await;
+    let tcp = tokio::net::TcpStream::connect(e.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls =
+        tokio_rustls::TlsConnector::from(e.client_tls.clone()).connect(name, tcp).await.unwrap();
+    let (h2, connection) = h2::client::handshake(tls).await.unwrap();
+    tokio::spawn(connection);
+    let mut h2 = h2.ready().await.unwrap();
+    let send = |h2: &mut h2::client::SendRequest<Bytes>, chunks: usize| {
+        let req = http::Request::post("https://localhost/echo")
+            .header("content-type", "x/y")
+            .body(())
+            .unwrap();
+        let (answer, mut body) = h2.send_request(req, false).unwrap();
+        for i in 0..chunks {
+            body.send_data(Bytes::from(vec![b'z'; 400]), i + 1 == chunks).unwrap();
+        }
+        answer
+    };
+    let over = bounded(send(&mut h2, 3)).await.unwrap();
+    assert_eq!(over.status(), 413);
+    let mut body = over.into_body();
+    let mut text = Vec::new();
+    while let Some(chunk) = bounded(body.data()).await {
+        let chunk = chunk.unwrap();
+        body.flow_control().release_capacity(chunk.len()).unwrap();
+        text.extend_from_slice(&chunk);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    assert_eq!(v["error"], "BODY_TOO_LARGE", "{v}");
+    // Two chunks (800 bytes) are under the cap, on the same connection.
+    let mut h2 = h2.ready().await.unwrap();
+    let under = bounded(send(&mut h2, 2)).await.unwrap();
+    assert_eq!(under.status(), 200);
     assert_eq!(e.stats.connections_served.load(Ordering::Relaxed), 1);
 }
