@@ -487,22 +487,21 @@ async fn one_pacs002_answers_several_transfers_or_none() {
         ..Pacs002::default()
     };
     let op = operator(node.addr, &pki).await;
-    let bad = answer("MULTI-BAD", &[&forwarded[0], "IPSF999999"]);
-    let err = b.client().send(iso20022::pacs002::encode(&bad)).await.unwrap_err();
-    let adapters::client::ClientError::Status { status, body } = err else { panic!() };
-    assert_eq!(status, 422);
-    assert!(body.contains("UNKNOWN_ORIGINAL") && body.contains("TxInfAndSts[2]"), "{body}");
-    let (_, _, v) = positions(&op).await;
-    assert_eq!(v["in_flight"].as_u64(), Some(2), "nothing applied: {v}");
-
-    // The same transfer twice in one message: refused whole (it would be applied twice).
-    let twice = answer("MULTI-TWICE", &[&forwarded[0], &forwarded[0]]);
-    let err = b.client().send(iso20022::pacs002::encode(&twice)).await.unwrap_err();
-    let adapters::client::ClientError::Status { status, body } = err else { panic!() };
-    assert_eq!(status, 422);
-    assert!(body.contains("DUPLICATE_REPORT") && body.contains("TxInfAndSts[2]"), "{body}");
-    let (_, _, v) = positions(&op).await;
-    assert_eq!(v["in_flight"].as_u64(), Some(2), "nothing applied: {v}");
+    // Refused whole, naming its second report, with nothing applied.
+    let refused = |msg: Pacs002, code: &'static str| {
+        let (b, op) = (b.clone(), &op);
+        async move {
+            let err = b.client().send(iso20022::pacs002::encode(&msg)).await.unwrap_err();
+            let adapters::client::ClientError::Status { status, body } = err else { panic!() };
+            assert_eq!(status, 422);
+            assert!(body.contains(code) && body.contains("TxInfAndSts[2]"), "{body}");
+            let (_, _, v) = positions(op).await;
+            assert_eq!(v["in_flight"].as_u64(), Some(2), "nothing applied: {v}");
+        }
+    };
+    refused(answer("MULTI-BAD", &[&forwarded[0], "IPSF999999"]), "UNKNOWN_ORIGINAL").await;
+    // The same transfer twice in one message (it would be applied twice).
+    refused(answer("MULTI-TWICE", &[&forwarded[0], &forwarded[0]]), "DUPLICATE_REPORT").await;
 
     let good = answer("MULTI-OK", &[&forwarded[0], &forwarded[1]]);
     let taken = b.client().send(iso20022::pacs002::encode(&good)).await.unwrap();

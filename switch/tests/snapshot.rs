@@ -893,7 +893,6 @@ fn offline_tools_start_from_the_snapshot_when_the_history_is_gone() {
 /// snapshot before it takes any message, so the restart after it replays only what came since.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_writes_a_snapshot_before_taking_messages() {
-    use std::time::Duration;
     use switch::node::Node;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -907,15 +906,7 @@ async fn a_restart_writes_a_snapshot_before_taking_messages() {
     for b in &banks {
         b.spawn_inbox(rx.clone());
     }
-    for k in 0..12u32 {
-        let e2e = format!("START{k:03}");
-        let msg = banks[0].pacs008_by_alias(&e2e, "000001", &common::alias(1, k % 10, 0), 700, NOW);
-        let out = banks[0]
-            .send_and_wait(&e2e, iso20022::pacs008::encode(&msg), Duration::from_secs(20))
-            .await
-            .unwrap();
-        assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted, "{e2e}");
-    }
+    common::pay_settled(&banks[0], "START", 12, 700, NOW).await;
     let op = common::operator(node.addr, &pki).await;
     let (before, conserved, _) = common::positions(&op).await;
     assert!(conserved);
@@ -949,7 +940,6 @@ async fn a_restart_writes_a_snapshot_before_taking_messages() {
 /// replays the whole history from the first record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_archive_keeps_the_whole_history_for_the_audit() {
-    use std::time::Duration;
     use switch::node::Node;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -964,13 +954,7 @@ async fn the_archive_keeps_the_whole_history_for_the_audit() {
     for b in &banks {
         b.spawn_inbox(rx.clone());
     }
-    for k in 0..80u32 {
-        let e2e = format!("ARCH{k:03}");
-        let msg = banks[0].pacs008_by_alias(&e2e, "000001", &common::alias(1, k % 10, 0), 300, NOW);
-        let xml = iso20022::pacs008::encode(&msg);
-        let out = banks[0].send_and_wait(&e2e, xml, Duration::from_secs(20)).await.unwrap();
-        assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted, "{e2e}");
-    }
+    common::pay_settled(&banks[0], "ARCH", 80, 300, NOW).await;
     let op = common::operator(node.addr, &pki).await;
     let (before, _, _) = common::positions(&op).await;
     let _ = stop.send(true);

@@ -137,3 +137,16 @@ pub async fn connect(
 pub fn clearing_ref_in(xml: &str) -> String {
     xml.split("<ClrSysRef>").nth(1).unwrap().split('<').next().unwrap().to_string()
 }
+
+/// `bank` pays `n` payments of `amount_minor` by alias to customers of bank 1 (EndToEndIds
+/// `{prefix}000`, `{prefix}001`, ...), each answered ACSC within 20 s.
+#[allow(dead_code)]
+pub async fn pay_settled(bank: &SimBank, prefix: &str, n: u32, amount_minor: u64, now: &str) {
+    for k in 0..n {
+        let e2e = format!("{prefix}{k:03}");
+        let msg = bank.pacs008_by_alias(&e2e, "000001", &alias(1, k % 10, 0), amount_minor, now);
+        let xml = iso20022::pacs008::encode(&msg);
+        let out = bank.send_and_wait(&e2e, xml, std::time::Duration::from_secs(20)).await.unwrap();
+        assert_eq!(out.status, iso20022::codes::TxStatus::AcceptedSettlementCompleted, "{e2e}");
+    }
+}
