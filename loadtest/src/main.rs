@@ -138,12 +138,18 @@ struct Cli {
     /// Forwarded transfers a creditor bank answers in one pacs.002 at most (those of one pull).
     #[arg(long, default_value_t = 10)]
     answer_batch: usize,
+    /// Print one `loadtest-second:` line per second of scheduled time (answers, p50, p99 and
+    /// max latency), to tell steady queueing from stalls.
+    #[arg(long)]
+    timeline: bool,
     /// Banks pull in JSON instead of `multipart/mixed` frames (to measure what frames save).
     #[arg(long)]
     json_pulls: bool,
 }
 
 fn main() -> anyhow::Result<()> {
+    // The banks' process has the same allocation pattern as the switch's: same settings.
+    switch::memory::keep_memory();
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // The whole run is a task on the workers, so the payments it spawns start on the local
@@ -274,7 +280,11 @@ fn prepare(spec: &Spec) -> anyhow::Result<Vec<workload::Planned>> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let t = target(&cli)?;
-    let shared = Arc::new(Shared::new(cli.ack_log.as_deref()).context("creating the ack log")?);
+    let mut shared = Shared::new(cli.ack_log.as_deref()).context("creating the ack log")?;
+    if cli.timeline {
+        shared = shared.with_timeline();
+    }
+    let shared = Arc::new(shared);
     let (bank_list, specs) = banks(&cli, &t, &shared)?;
     // Connect every bank before the clock starts, so handshakes do not count as latency.
     for b in &bank_list {
@@ -299,6 +309,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let plans = prepare(&spec(&cli, &t, specs, cli.rate, cli.duration, "")?)?;
         let cpu = Cpu::start(&t);
         let s = run::step(&bank_list, &shared, plans, cli.duration, limits).await;
+        print_timeline(&shared);
         println!("{}", cpu.line(s.accepted + s.rejected));
         println!("{}", s.detail());
         println!("{}", s.line());
@@ -311,6 +322,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let _ = keeper.await;
     shared.flush_ack_log(true).context("flushing the ack log")?;
     result
+}
+
+fn print_timeline(shared: &Shared) {
+    for (second, n, p50, p99, max) in shared.timeline() {
+        println!(
+            "loadtest-second: s={second} answers={n} p50_ms={p50:.2} p99_ms={p99:.2} max_ms={max:.2}"
+        );
+    }
 }
 
 /// CPU time of the load test and of its child switch over a step.
@@ -368,6 +387,7 @@ async fn find_max(
         let plans = prepare(&spec(cli, t, specs.to_vec(), rate, cli.step_s, &format!("S{n}"))?)?;
         let cpu = Cpu::start(t);
         let s = run::step(banks, shared, plans, cli.step_s, limits).await;
+        print_timeline(shared);
         println!("loadtest-step: {}", cpu.line(s.accepted + s.rejected));
         let ok = run::sustained(&s, cli.p99_objective_ms);
         println!("loadtest-step: rate={rate:.0} sustained={ok} {}", s.detail());

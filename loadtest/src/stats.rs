@@ -57,6 +57,8 @@ pub struct Shared {
     pub last_answer_ns: AtomicU64,
     /// Latency from scheduled send to final answer, microseconds.
     pub latency_us: Mutex<Histogram<u64>>,
+    /// With `--timeline`: one latency histogram per second of scheduled time since `t0`.
+    timeline: Option<Mutex<Vec<Histogram<u64>>>>,
     ack_log: Option<Mutex<BufWriter<File>>>,
     /// Failed writes to the acknowledgement log.
     pub ack_log_errors: AtomicU64,
@@ -180,10 +182,34 @@ impl Shared {
             reconnects: AtomicU64::new(0),
             last_answer_ns: AtomicU64::new(0),
             latency_us: Mutex::new(histogram()?),
+            timeline: None,
             ack_log,
             ack_log_errors: AtomicU64::new(0),
             ack_log_lines: AtomicU64::new(0),
         })
+    }
+
+    /// Keep a latency histogram per second of scheduled time too (see [`Shared::timeline`]).
+    pub fn with_timeline(mut self) -> Shared {
+        self.timeline = Some(Mutex::new(Vec::new()));
+        self
+    }
+
+    /// Per second of scheduled time since the step's start: `(second, answers, p50, p99, max)`
+    /// in milliseconds, for the seconds that had answers. Shows whether a tail is steady
+    /// queueing or a few stalls.
+    pub fn timeline(&self) -> Vec<(usize, u64, f64, f64, f64)> {
+        let Some(t) = &self.timeline else { return Vec::new() };
+        let Ok(t) = t.lock() else { return Vec::new() };
+        let ms = |us: u64| us as f64 / 1000.0;
+        t.iter()
+            .enumerate()
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(s, h)| {
+                let q = |x| ms(h.value_at_quantile(x));
+                (s, h.len(), q(0.5), q(0.99), ms(h.max()))
+            })
+            .collect()
     }
 
     /// Start a step at `t0`: per-step counters and the histogram go back to zero.
@@ -209,6 +235,9 @@ impl Shared {
         if let Ok(mut h) = self.latency_us.lock() {
             h.reset();
         }
+        if let Some(Ok(mut t)) = self.timeline.as_ref().map(|t| t.lock()) {
+            t.clear();
+        }
     }
 
     /// Record a final answer to a payment scheduled at `due`.
@@ -219,6 +248,9 @@ impl Shared {
             u64::try_from(latency_us).unwrap_or(LATENCY_US_MAX).clamp(1, LATENCY_US_MAX);
         if let Ok(mut h) = self.latency_us.lock() {
             let _ = h.record(latency_us);
+        }
+        if let Some(t) = &self.timeline {
+            self.record_second(t, due, latency_us);
         }
         if accepted {
             self.accepted.fetch_add(1, Ordering::Relaxed);
@@ -235,6 +267,22 @@ impl Shared {
             let ns =
                 u64::try_from(now.saturating_duration_since(*t0).as_nanos()).unwrap_or(u64::MAX);
             self.last_answer_ns.fetch_max(ns, Ordering::Relaxed);
+        }
+    }
+
+    fn record_second(&self, t: &Mutex<Vec<Histogram<u64>>>, due: Instant, latency_us: u64) {
+        let Ok(t0) = self.t0.lock().map(|t0| *t0) else { return };
+        // Seconds past an hour are not kept: a timeline is for runs of minutes.
+        let second = due.saturating_duration_since(t0).as_secs().min(3_600) as usize;
+        let Ok(mut t) = t.lock() else { return };
+        while t.len() <= second {
+            match histogram() {
+                Ok(h) => t.push(h),
+                Err(_) => return,
+            }
+        }
+        if let Some(h) = t.get_mut(second) {
+            let _ = h.record(latency_us);
         }
     }
 
@@ -321,5 +369,23 @@ mod tests {
         assert!(line.starts_with("loadtest: offered_tps=4 achieved_tps=3 accepted=1 rejected=2"));
         s.start_step(Instant::now());
         assert_eq!(s.summary(0, 1.0).accepted, 0);
+    }
+
+    #[test]
+    fn the_timeline_puts_each_answer_in_the_second_it_was_scheduled() {
+        let s = Shared::new(None).unwrap().with_timeline();
+        let t0 = Instant::now() - Duration::from_millis(2_500);
+        s.start_step(t0);
+        s.answered(t0 + Duration::from_millis(100), true, false);
+        s.answered(t0 + Duration::from_millis(2_100), true, false);
+        s.answered(t0 + Duration::from_millis(2_200), true, false);
+        let t = s.timeline();
+        assert_eq!(t.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), vec![(0, 1), (2, 2)]);
+        // Scheduled 100 ms after t0 and answered at t0 + 2.5 s: about 2.4 s.
+        assert!(t[0].4 >= 2_390.0 && t[0].4 < 3_000.0, "{t:?}");
+        assert!(t[1].4 < t[0].4, "{t:?}");
+        s.start_step(Instant::now());
+        assert!(s.timeline().is_empty());
+        assert!(Shared::new(None).unwrap().timeline().is_empty());
     }
 }

@@ -155,6 +155,17 @@ pub struct Limits {
     /// Burst of status enquiries above the average.
     #[serde(default = "enquiry_burst")]
     pub enquiry_burst: u32,
+    /// Payments per second the switch is sized for (not a limit). At start it allocates the
+    /// ledger's live set for this rate (a minute of finalized transfers plus those in flight)
+    /// and the queues of finished transfers up to `[retention]`, so that no table doubles
+    /// under load: a doubling of hundreds of thousands of entries stalls every payment
+    /// behind it. 0: allocate as the tables grow.
+    #[serde(default = "peak_tps")]
+    pub peak_tps: u32,
+}
+
+fn peak_tps() -> u32 {
+    25_000
 }
 
 fn enquiries_per_second() -> u32 {
@@ -337,6 +348,7 @@ impl Default for Limits {
             pull_wait_max_ms: 30_000,
             enquiries_per_second: enquiries_per_second(),
             enquiry_burst: enquiry_burst(),
+            peak_tps: peak_tps(),
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod devnet;
 pub mod events;
 pub mod exceptions;
 pub mod lifecycle;
+pub mod memory;
 pub mod node;
 pub mod runtime;
 pub mod snapshot;

@@ -111,6 +111,8 @@ impl Node {
         let pki = DevPki::ensure(&cfg.data, &names)?;
         let mut core = core_from_config(cfg)?;
         let (mut journal, recovered) = open_journal(cfg, &mut core)?;
+        // After recovery, which may replace the tables with a snapshot's.
+        core.preallocate(cfg.limits.peak_tps);
         let replayed = recovered.records_replayed;
         core.conserved().map_err(|e| anyhow::anyhow!("journal replay broke conservation: {e}"))?;
         let mut snapshot_seq = recovered.snapshot_seq.unwrap_or(0);

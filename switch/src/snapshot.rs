@@ -31,7 +31,7 @@
 //! finished, retired transfers' duplicate-detection records oldest first, the forgetting
 //! horizon). Version 1 is version 2 without the retention part.
 
-use crate::core::{Core, Counters, Outbound, RetiredRecord, State, Transfer};
+use crate::core::{Core, Counters, GrowingMap, Outbound, RetiredRecord, State, Transfer};
 use crate::events::Ids;
 use crate::exceptions::{ExceptionState, Investigation, InvestigationKind, Recall, RecallState};
 use iso20022::codes::StatusReason;
@@ -261,8 +261,8 @@ struct Decoded {
     ledger: ledger::Ledger,
     directory: directory::Directory<directory::CompactStore>,
     scan: directory::AntiScan,
-    transfers: HashMap<u64, Transfer>,
-    by_key: HashMap<u128, u64>,
+    transfers: GrowingMap<u64, Transfer>,
+    by_key: GrowingMap<u128, u64>,
     deadlines: BTreeSet<(u64, u64)>,
     unacked: Vec<VecDeque<Outbound>>,
     late: Vec<(u64, String)>,
@@ -275,7 +275,7 @@ struct Decoded {
 #[derive(Default)]
 struct Retained {
     finished: VecDeque<(u64, u64)>,
-    retired: HashMap<u128, RetiredRecord>,
+    retired: GrowingMap<u128, RetiredRecord>,
     retired_order: VecDeque<u128>,
     forgotten_before_ms: u64,
 }
@@ -534,7 +534,7 @@ impl Core {
         )
         .map_err(|e| SnapshotError::Directory(format!("anti-scanning buckets: {e}")))?;
         let count = r.count(8, "transfers")?;
-        let mut transfers = HashMap::with_capacity(count);
+        let mut transfers = GrowingMap::with_capacity(count);
         let mut deadlines = BTreeSet::new();
         let mut last = 0;
         for _ in 0..count {
@@ -559,7 +559,7 @@ impl Core {
         // id is given, in increasing id order, so the last transfer with a key holds it.
         let mut ids: Vec<u64> = transfers.keys().copied().collect();
         ids.sort_unstable();
-        let mut by_key = HashMap::with_capacity(ids.len());
+        let mut by_key = GrowingMap::with_capacity(ids.len());
         for id in ids {
             if let Some(t) = transfers.get(&id) {
                 by_key.insert(Core::key_hash(t.debtor, &t.ids), id);
@@ -632,7 +632,7 @@ fn encode_retention(w: &mut Writer, core: &Core) {
 /// order they finished (time, then id) and nothing retired.
 fn decode_retention(
     r: &mut Reader<'_>,
-    transfers: &HashMap<u64, Transfer>,
+    transfers: &GrowingMap<u64, Transfer>,
     version: u32,
 ) -> Result<Retained, SnapshotError> {
     let mut kept = Retained::default();
@@ -940,7 +940,7 @@ fn encode_exceptions(w: &mut Writer, exc: &ExceptionState) {
 /// retired (below `next_id`, no longer held); an open or accepted recall holds its transfer.
 fn decode_exceptions(
     r: &mut Reader<'_>,
-    transfers: &HashMap<u64, Transfer>,
+    transfers: &GrowingMap<u64, Transfer>,
     next_id: u64,
 ) -> Result<ExceptionState, SnapshotError> {
     let mut exc = ExceptionState::default();

@@ -50,6 +50,7 @@ enum Cmd {
 }
 
 fn main() -> anyhow::Result<()> {
+    switch::memory::keep_memory();
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
