@@ -37,6 +37,7 @@ pub fn keep_memory() -> MemorySettings {
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     }
     // SAFETY: reads one integer from mimalloc's option table.
+    #[allow(clippy::useless_conversion)] // c_long is i64 on Linux, i32 elsewhere
     let purge_delay_ms =
         i64::from(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) });
     // SAFETY: prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) passes integers only and sets a flag of

@@ -1,15 +1,25 @@
-//! The runtime around the sans-IO core: one core thread that owns the [`Core`] and the
-//! journal, fed through a bounded channel; and the [`Delivery`] streams banks pull from.
+//! The runtime around the sans-IO core: a core thread that owns the [`Core`], fed through a
+//! bounded channel; a journal thread that owns the journal; and the [`Delivery`] streams banks
+//! pull from.
 //!
-//! The core thread takes a batch of commands (up to `batch_max`), processes each, appends
-//! every resulting event to the journal, syncs once (group commit), and only then answers
-//! the senders and releases the batch's outbound messages to [`Delivery`]. Nothing reaches a
-//! bank before it is on disk. A failed sync poisons the journal: the core thread stops, every
-//! later command gets "unavailable", and `switchd` exits so a supervisor restarts it; the
-//! restart recovers from the journal.
+//! The core thread takes a batch of commands (up to `batch_max`), processes each, and hands
+//! the batch's events, outbound messages and answers to the journal thread (a bounded queue of
+//! `JOURNAL_QUEUE_BATCHES`). The journal thread appends every batch queued, syncs once for all
+//! of them (group commit), and only then answers the senders and releases the messages to
+//! [`Delivery`], oldest batch first. Nothing reaches a bank before it is on disk. The two
+//! threads overlap: the core works on the next batches while the journal syncs, so a slow
+//! fdatasync delays answers but not processing, and the sync after it covers everything that
+//! queued meanwhile. The core's state may run ahead of the disk, never what anyone is told: an
+//! answer that depends on an earlier batch leaves after that batch, because batches are
+//! journaled and released in order.
 //!
-//! Hot path: every transfer passes through `run_core`. One fsync per batch, no per-transfer
-//! logging, no locks besides the per-participant delivery queues.
+//! A failed append or sync poisons the journal: the journal thread stops without answering
+//! anything after the failure, the core thread stops at its next batch or tick, every later
+//! command gets "unavailable", and `switchd` exits so a supervisor restarts it; the restart
+//! recovers from the journal.
+//!
+//! Hot path: every transfer passes through `core_loop` and `run_journal`. One fsync per group
+//! of batches, no per-transfer logging, no locks besides the per-participant delivery queues.
 
 use crate::core::{Answer, Core, Outbound, Position};
 use crate::events::{self, Event};
@@ -377,7 +387,7 @@ pub fn start_with_snapshots<J: Journal + 'static>(
     let thread = std::thread::Builder::new()
         .name("switch-core".into())
         .spawn(move || {
-            let r = run_core(core, journal, &rx, &delivery, batch_max, snapshots);
+            let r = run_core(core, journal, &rx, delivery, batch_max, snapshots, flag.clone());
             flag.store(true, Ordering::Release);
             r
         })
@@ -390,84 +400,245 @@ enum Reply {
     Directory(oneshot::Sender<crate::core::DirectoryAnswer>, crate::core::DirectoryAnswer),
     Setup(oneshot::Sender<Result<usize, String>>, Result<usize, String>),
     Query(oneshot::Sender<QueryAnswer>, Query),
+    /// A query answered on the core thread at the end of its batch, sent once it is durable.
+    Answered(oneshot::Sender<QueryAnswer>, QueryAnswer),
 }
 
-fn run_core<J: Journal>(
-    mut core: Core,
-    mut journal: J,
+impl Reply {
+    /// Send the answer (the asker may have gone: nothing to do then).
+    fn send(self) {
+        match self {
+            Reply::Answer(tx, a) => {
+                let _ = tx.send(a);
+            }
+            Reply::Directory(tx, a) => {
+                let _ = tx.send(a);
+            }
+            Reply::Setup(tx, a) => {
+                let _ = tx.send(a);
+            }
+            Reply::Answered(tx, a) => {
+                let _ = tx.send(a);
+            }
+            // Answered on the core thread before it leaves it; dropping the sender here
+            // would tell the asker the core stopped, so this arm is never reached.
+            Reply::Query(_, _) => {}
+        }
+    }
+}
+
+/// Batches queued for the journal thread at most; beyond it the core thread waits, its
+/// ingress fills and banks get 503 with Retry-After.
+const JOURNAL_QUEUE_BATCHES: usize = 8;
+
+/// What the core thread hands the journal thread, in order.
+enum ToJournal {
+    /// A batch's events, the messages it releases and its answers.
+    Batch { events: Vec<Event>, outbound: Vec<Outbound>, replies: Vec<Reply> },
+    /// A snapshot of the core after every batch before it.
+    Snapshot { seq: u64, bytes: Vec<u8> },
+}
+
+fn run_core<J: Journal + Send + 'static>(
+    core: Core,
+    journal: J,
     rx: &Receiver<Command>,
-    delivery: &Delivery,
+    delivery: Arc<Delivery>,
+    batch_max: usize,
+    snapshots: SnapshotPolicy,
+    stopped: Arc<AtomicBool>,
+) -> Result<(), String> {
+    let (jtx, jrx) = crossbeam_channel::bounded(JOURNAL_QUEUE_BATCHES);
+    let first_seq = journal.last_seq();
+    let failed = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let failed = failed.clone();
+        std::thread::Builder::new()
+            .name("switch-journal".into())
+            .spawn(move || {
+                let r = run_journal(journal, &jrx, &delivery);
+                if let Err(e) = &r {
+                    eprintln!("fatal: journal failed, stopping: {e}");
+                    failed.store(true, Ordering::Release);
+                    // New commands are refused from now on; the core thread stops at its
+                    // next batch or tick.
+                    stopped.store(true, Ordering::Release);
+                }
+                r
+            })
+            .map_err(|e| e.to_string())?
+    };
+    let r = core_loop(core, first_seq, rx, &jtx, &failed, batch_max, snapshots);
+    // The journal thread finishes what is queued (syncs it and answers), then ends.
+    drop(jtx);
+    let written = writer.join().map_err(|_| "the journal thread panicked".to_string())?;
+    written.and(r)
+}
+
+fn core_loop(
+    mut core: Core,
+    first_seq: u64,
+    rx: &Receiver<Command>,
+    jtx: &Sender<ToJournal>,
+    failed: &AtomicBool,
     batch_max: usize,
     mut snapshots: SnapshotPolicy,
 ) -> Result<(), String> {
     let tick = Duration::from_millis(50);
-    let mut replies: Vec<Reply> = Vec::with_capacity(batch_max);
-    let mut events: Vec<Event> = Vec::with_capacity(batch_max * 2);
+    let mut seq = first_seq;
+    let stopped = || "the journal thread stopped".to_string();
     loop {
+        if failed.load(Ordering::Acquire) {
+            return Err(stopped());
+        }
         let first = match rx.recv_timeout(tick) {
             Ok(c) => Some(c),
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         };
         let now = crate::time::now_ms();
-        let mut cmds: Vec<Command> = first.into_iter().collect();
-        while cmds.len() < batch_max {
-            match rx.try_recv() {
-                Ok(c) => cmds.push(c),
-                Err(_) => break,
+        let mut events: Vec<Event> = Vec::new();
+        let mut replies: Vec<Reply> = Vec::new();
+        if let Some(first) = first {
+            handle(&mut core, first, now, &mut events, &mut replies);
+            let mut taken = 1;
+            while taken < batch_max {
+                match rx.try_recv() {
+                    Ok(c) => handle(&mut core, c, now, &mut events, &mut replies),
+                    Err(_) => break,
+                }
+                taken += 1;
             }
-        }
-        for cmd in cmds {
-            handle(&mut core, cmd, now, &mut events, &mut replies);
         }
         events.extend(core.process_timeouts(now, batch_max));
         metrics::gauge!("switch_ingress_depth").set(rx.len() as f64);
         let kept = core.retention_stats();
         metrics::gauge!("switch_finished_transfers_held").set(kept.finished_held as f64);
         metrics::gauge!("switch_duplicate_records_held").set(kept.retired_records as f64);
-        if !events.is_empty() {
-            metrics::histogram!("switch_journal_batch_events").record(events.len() as f64);
-            for e in events.drain(..) {
-                crate::telemetry::record_event(&e);
-                record_creditor_hop(&core, &e);
-                let bytes = events::encode(&e)?;
-                journal.append(&bytes).map_err(|e| e.to_string())?;
-            }
-            let t = std::time::Instant::now();
-            if let Err(e) = journal.sync() {
-                eprintln!("fatal: journal sync failed, stopping: {e}");
-                return Err(e.to_string());
-            }
-            metrics::histogram!("switch_journal_sync_seconds").record(t.elapsed().as_secs_f64());
+        for e in &events {
+            record_creditor_hop(&core, e);
         }
-        delivery.publish(core.drain_outbound());
-        for r in replies.drain(..) {
-            match r {
-                Reply::Answer(tx, a) => {
-                    let _ = tx.send(a);
-                }
-                Reply::Directory(tx, a) => {
-                    let _ = tx.send(a);
-                }
-                Reply::Setup(tx, a) => {
-                    let _ = tx.send(a);
-                }
-                Reply::Query(tx, Query::Windows) => {
-                    let _ = tx.send(QueryAnswer::Windows(windows_json(&core)));
-                }
-                Reply::Query(tx, Query::Investigations) => {
-                    let _ = tx.send(QueryAnswer::Investigations(core.investigations()));
-                }
-                Reply::Query(tx, Query::Positions) => {
-                    let _ = tx.send(QueryAnswer::Positions {
-                        positions: core.positions(),
-                        conserved: core.conserved(),
-                        counters: core.counters(),
-                    });
+        // Questions see the core as the whole batch left it.
+        let replies: Vec<Reply> = replies
+            .into_iter()
+            .map(|r| match r {
+                Reply::Query(tx, q) => Reply::Answered(tx, answer_query(&core, &q)),
+                r => r,
+            })
+            .collect();
+        let outbound = core.drain_outbound();
+        if events.is_empty() && outbound.is_empty() && replies.is_empty() {
+            continue;
+        }
+        seq += events.len() as u64;
+        jtx.send(ToJournal::Batch { events, outbound, replies }).map_err(|_| stopped())?;
+        if snapshots.every_records > 0
+            && seq >= snapshots.last_seq.saturating_add(snapshots.every_records)
+        {
+            snapshots.last_seq = seq;
+            match core.encode_snapshot() {
+                Ok(bytes) => jtx.send(ToJournal::Snapshot { seq, bytes }).map_err(|_| stopped())?,
+                Err(e) => {
+                    metrics::counter!("switch_snapshot_failures_total").increment(1);
+                    eprintln!("snapshot at record {seq} not encoded: {e}");
                 }
             }
         }
-        maybe_snapshot(&core, &mut journal, &mut snapshots);
+    }
+}
+
+/// The journal thread: append every batch queued, sync once for all of them (group commit,
+/// while the core thread works on the next ones), then release their messages and answers,
+/// in order. Returns at the first failure: nothing after it is answered.
+fn run_journal<J: Journal>(
+    mut journal: J,
+    rx: &Receiver<ToJournal>,
+    delivery: &Delivery,
+) -> Result<(), String> {
+    let mut done: Vec<(Vec<Outbound>, Vec<Reply>)> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        let mut appended = 0usize;
+        while let Some(item) = next.take() {
+            match item {
+                ToJournal::Batch { events, outbound, replies } => {
+                    for e in &events {
+                        crate::telemetry::record_event(e);
+                        let bytes = events::encode(e)?;
+                        journal.append(&bytes).map_err(|e| e.to_string())?;
+                    }
+                    appended += events.len();
+                    done.push((outbound, replies));
+                }
+                ToJournal::Snapshot { seq, bytes } => {
+                    sync_and_release(&mut journal, &mut done, appended, delivery)?;
+                    appended = 0;
+                    write_snapshot(&mut journal, seq, &bytes);
+                }
+            }
+            // Take what else is queued into the same sync, a bounded number of batches.
+            if done.len() < JOURNAL_QUEUE_BATCHES * 4 {
+                next = rx.try_recv().ok();
+            }
+        }
+        sync_and_release(&mut journal, &mut done, appended, delivery)?;
+    }
+    Ok(())
+}
+
+/// Make the appended records durable, then publish the batches' messages and send their
+/// answers, oldest batch first.
+fn sync_and_release<J: Journal>(
+    journal: &mut J,
+    done: &mut Vec<(Vec<Outbound>, Vec<Reply>)>,
+    appended: usize,
+    delivery: &Delivery,
+) -> Result<(), String> {
+    if appended > 0 {
+        metrics::histogram!("switch_journal_batch_events").record(appended as f64);
+        let t = std::time::Instant::now();
+        journal.sync().map_err(|e| e.to_string())?;
+        metrics::histogram!("switch_journal_sync_seconds").record(t.elapsed().as_secs_f64());
+    }
+    for (outbound, replies) in done.drain(..) {
+        delivery.publish(outbound);
+        replies.into_iter().for_each(Reply::send);
+    }
+    Ok(())
+}
+
+/// Write a snapshot of the core as of record `seq` (every record up to it is durable). A
+/// snapshot that cannot be written is reported and the next one comes as many records later:
+/// the journal still holds everything, so nothing is lost, only restart time.
+fn write_snapshot<J: Journal>(journal: &mut J, seq: u64, bytes: &[u8]) {
+    let t = std::time::Instant::now();
+    let written = if journal.last_seq() == seq {
+        journal.write_snapshot(seq, bytes).map_err(|e| e.to_string())
+    } else {
+        Err(format!("the journal is at record {}, the snapshot at {seq}", journal.last_seq()))
+    };
+    match written {
+        Ok(()) => {
+            metrics::histogram!("switch_snapshot_seconds").record(t.elapsed().as_secs_f64());
+            metrics::gauge!("switch_snapshot_bytes").set(bytes.len() as f64);
+        }
+        Err(e) => {
+            metrics::counter!("switch_snapshot_failures_total").increment(1);
+            eprintln!("snapshot at record {seq} not written: {e}");
+        }
+    }
+}
+
+/// The answer to a read-only question, from the core as it is now.
+fn answer_query(core: &Core, q: &Query) -> QueryAnswer {
+    match q {
+        Query::Windows => QueryAnswer::Windows(windows_json(core)),
+        Query::Investigations => QueryAnswer::Investigations(core.investigations()),
+        Query::Positions => QueryAnswer::Positions {
+            positions: core.positions(),
+            conserved: core.conserved(),
+            counters: core.counters(),
+        },
     }
 }
 
@@ -485,34 +656,6 @@ fn record_creditor_hop(core: &Core, e: &Event) {
             answers.iter().for_each(|(id, _)| record(id, at_ms));
         }
         _ => {}
-    }
-}
-
-/// At a batch boundary (its records synced, its messages drained and its answers sent):
-/// write a snapshot if enough records were appended since the last one. A snapshot that
-/// cannot be written is reported and retried after as many records again: the journal still
-/// holds everything, so nothing is lost, only restart time.
-fn maybe_snapshot<J: Journal>(core: &Core, journal: &mut J, snapshots: &mut SnapshotPolicy) {
-    let seq = journal.last_seq();
-    if snapshots.every_records == 0
-        || seq < snapshots.last_seq.saturating_add(snapshots.every_records)
-    {
-        return;
-    }
-    snapshots.last_seq = seq;
-    let t = std::time::Instant::now();
-    let written = core.encode_snapshot().map_err(|e| e.to_string()).and_then(|bytes| {
-        journal.write_snapshot(seq, &bytes).map(|()| bytes.len()).map_err(|e| e.to_string())
-    });
-    match written {
-        Ok(bytes) => {
-            metrics::histogram!("switch_snapshot_seconds").record(t.elapsed().as_secs_f64());
-            metrics::gauge!("switch_snapshot_bytes").set(bytes as f64);
-        }
-        Err(e) => {
-            metrics::counter!("switch_snapshot_failures_total").increment(1);
-            eprintln!("snapshot at record {seq} not written: {e}");
-        }
     }
 }
 
@@ -607,5 +750,116 @@ fn handle(
             events.extend(evs);
             replies.push(Reply::Directory(reply, answer));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A journal whose every sync waits for the test to open the gate (fault injection: a
+    /// slow disk), then fails if told to.
+    struct Gated {
+        records: u64,
+        durable: Arc<std::sync::atomic::AtomicU64>,
+        gate: mpsc::Receiver<bool>,
+    }
+
+    impl Journal for Gated {
+        fn append(&mut self, _record: &[u8]) -> Result<u64, store::JournalError> {
+            self.records += 1;
+            Ok(self.records)
+        }
+        fn sync(&mut self) -> Result<(), store::JournalError> {
+            match self.gate.recv() {
+                Ok(true) => {
+                    self.durable.store(self.records, Ordering::Release);
+                    Ok(())
+                }
+                _ => Err(store::JournalError::Io(std::io::Error::other("injected sync failure"))),
+            }
+        }
+        fn last_seq(&self) -> u64 {
+            self.records
+        }
+    }
+
+    type Started = (CoreHandle, std::thread::JoinHandle<Result<(), String>>);
+
+    fn start_gated() -> (Started, mpsc::Sender<bool>, Arc<std::sync::atomic::AtomicU64>) {
+        let cfg = crate::config::Config::dev(std::path::Path::new("/nonexistent"));
+        let core = crate::node::core_from_config(&cfg).unwrap();
+        let (open, gate) = mpsc::channel();
+        let durable = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let journal = Gated { records: 0, durable: durable.clone(), gate };
+        let delivery = Arc::new(Delivery::new(cfg.participants.len()));
+        (start(core, journal, delivery, 64, 16).unwrap(), open, durable)
+    }
+
+    fn fund(h: &CoreHandle, participant: u32) -> oneshot::Receiver<Result<usize, String>> {
+        let (reply, rx) = oneshot::channel();
+        let steps = vec![AdminStep::FundOnce { participant, amount_minor: 1_000 }];
+        h.submit(Command::Admin { steps, reply }).unwrap();
+        rx
+    }
+
+    /// Wait (bounded) until `f` holds.
+    fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(std::time::Instant::now() < until, "never: {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn answers_wait_for_their_sync_and_leave_in_order_while_the_core_goes_on() {
+        let ((h, thread), open, durable) = start_gated();
+        let mut first = fund(&h, 0);
+        // The journal thread sits in the first sync: nothing is answered.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(first.try_recv().is_err(), "answered before its record was durable");
+        // The core takes more work meanwhile; it is not answered either.
+        let mut second = fund(&h, 1);
+        let (reply, mut positions) = oneshot::channel();
+        h.submit(Command::Query { query: Query::Positions, reply }).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(second.try_recv().is_err() && positions.try_recv().is_err());
+        open.send(true).unwrap();
+        eventually("the first answer", || matches!(first.try_recv(), Ok(Ok(1))));
+        assert_eq!(durable.load(Ordering::Acquire), 1);
+        // One sync covers everything queued behind the first.
+        open.send(true).unwrap();
+        eventually("the second answer", || matches!(second.try_recv(), Ok(Ok(1))));
+        assert_eq!(durable.load(Ordering::Acquire), 2);
+        let Ok(QueryAnswer::Positions { positions, conserved, .. }) = positions.try_recv() else {
+            panic!("the query is answered with the batch before it");
+        };
+        assert!(conserved.is_ok());
+        let funded: Vec<bool> = positions.iter().map(|p| p.balance_minor > 0).collect();
+        assert_eq!(funded[..2], [true, true], "the query saw both fundings: {positions:?}");
+        drop(h);
+        assert_eq!(thread.join().unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn a_failed_sync_answers_nothing_after_it_and_stops_the_core() {
+        let ((h, thread), open, durable) = start_gated();
+        let mut first = fund(&h, 0);
+        open.send(true).unwrap();
+        eventually("the first answer", || matches!(first.try_recv(), Ok(Ok(1))));
+        let mut second = fund(&h, 1);
+        open.send(false).unwrap();
+        eventually("the core stops", || h.is_stopped());
+        // The asker of the failed batch hears that the core stopped, never a success.
+        eventually("the second asker is let go", || {
+            matches!(second.try_recv(), Err(oneshot::error::TryRecvError::Closed))
+        });
+        assert_eq!(durable.load(Ordering::Acquire), 1);
+        assert_eq!(h.submit(Command::Ack { participant: 0, up_to: 0 }), Err(SubmitError::Stopped));
+        let err = thread.join().unwrap().unwrap_err();
+        assert!(err.contains("injected sync failure"), "{err}");
     }
 }

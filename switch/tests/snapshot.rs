@@ -1160,3 +1160,24 @@ fn the_lifecycle_follows_grouped_answers_and_retirement() {
     assert!(text.contains("out    BKBBBRSP"), "{text}");
     assert!(text.contains("retired from the switch's memory"), "{text}");
 }
+
+/// A core with its tables allocated for a peak rate at start (`[limits] peak_tps`) answers
+/// exactly as one whose tables grow, input for input, and ends in the same state; the
+/// allocation is the one promised (a minute of the rate plus the creditor's window).
+#[test]
+fn a_preallocated_core_answers_exactly_as_one_that_grows() {
+    let r = tight();
+    let mut grown = funded_core_with(Some(&r));
+    let mut sized = funded_core_with(Some(&r));
+    assert_eq!(sized.preallocate(0), 0);
+    let cfg = Config::dev(std::path::Path::new("/nonexistent"));
+    let window_s = (60_000 + cfg.scheme.creditor_timeout_ms) / 1_000;
+    assert_eq!(sized.preallocate(1_000), (1_000 * window_s) as usize);
+    let mut w = Workload::new(41);
+    for i in 0..2_000 {
+        let op = w.next(&grown);
+        let now = w.now;
+        assert_eq!(run(&mut grown, &op, now), run(&mut sized, &op, now), "input {i}");
+    }
+    assert_eq!(grown.encode_snapshot().unwrap(), sized.encode_snapshot().unwrap());
+}
