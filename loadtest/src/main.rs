@@ -19,6 +19,11 @@
 //!
 //! Output: detail lines, then exactly one summary line:
 //! `loadtest: offered_tps=X achieved_tps=X accepted=N rejected=N p50_ms=X p99_ms=X p999_ms=X`
+//! With `--warmup S`, a `loadtest-warmup:` line first gives the same figures for S seconds of
+//! payments at the rate that the summary leaves out (a switch in service is warm: its memory
+//! faulted in, its tables grown). With `--timeline`, one `loadtest-second: s=N answers=N
+//! p50_ms=X p99_ms=X max_ms=X` line per second of scheduled time tells steady queueing from
+//! stalls.
 //! With `--find-max`: one `loadtest-step:` line per step, then
 //! `loadtest: max_sustained_tps=X p99_ms=X`.
 //!
@@ -138,6 +143,12 @@ struct Cli {
     /// Forwarded transfers a creditor bank answers in one pacs.002 at most (those of one pull).
     #[arg(long, default_value_t = 10)]
     answer_batch: usize,
+    /// Seconds of payments at `--rate` before the measured run (or the first `--find-max`
+    /// step), reported on a `loadtest-warmup:` line and left out of the summary: the switch
+    /// and the banks fault in their memory and fill their tables first, as a switch in service
+    /// has. Warm-up payments are checked like the others and are in the acknowledgement log.
+    #[arg(long, default_value_t = 0.0)]
+    warmup: f64,
     /// Print one `loadtest-second:` line per second of scheduled time (answers, p50, p99 and
     /// max latency), to tell steady queueing from stalls.
     #[arg(long)]
@@ -303,6 +314,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         batch_max: cli.batch,
         batch_window: Duration::from_millis(cli.batch_window_ms),
     };
+    if cli.warmup > 0.0 {
+        let plans = prepare(&spec(&cli, &t, specs.clone(), cli.rate, cli.warmup, "W")?)?;
+        let w = run::step(&bank_list, &shared, plans, cli.warmup, limits).await;
+        println!("loadtest-warmup: {}", w.line().trim_start_matches("loadtest: "));
+        if w.errors() > 0 || w.shed > 0 {
+            println!("loadtest-warmup: {}", w.detail());
+        }
+    }
     let result = if cli.find_max {
         find_max(&cli, &t, &bank_list, &specs, &shared, limits).await
     } else {

@@ -88,7 +88,7 @@ fn a_short_run_on_its_own_switch_answers_every_payment_and_logs_each_answer() {
     let out = run_bounded(
         Command::new(loadtest())
             .args(["--rate", "150", "--duration", "2", "--banks", "4", "--customers", "20"])
-            .args(["--reject-share", "0.1", "--wait-s", "20"])
+            .args(["--reject-share", "0.1", "--wait-s", "20", "--warmup", "1", "--timeline"])
             .arg("--switchd")
             .arg(&sw)
             .arg("--data")
@@ -112,8 +112,18 @@ fn a_short_run_on_its_own_switch_answers_every_payment_and_logs_each_answer() {
     assert_eq!(accepted + rejected, num(&d, "offered"), "{stdout}");
     assert_eq!(num(&d, "send_errors") + num(&d, "timeouts") + num(&d, "shed"), 0.0, "{stdout}");
     assert!(num(&s, "p50_ms") > 0.0 && num(&s, "p99_ms") >= num(&s, "p50_ms"), "{last}");
+    // The warm-up's payments are answered and logged too, but left out of the summary.
+    let w = fields(&stdout, "loadtest-warmup: ");
+    let warm = num(&w, "accepted") + num(&w, "rejected");
+    assert!(warm > 100.0, "{stdout}");
     let lines = check_ack_log(&ack, &["BKAABRSP", "BKBBBRSP", "BKCCBRSP", "BKDDBRSP"]);
-    assert_eq!(lines as f64, accepted + rejected);
+    assert_eq!(lines as f64, accepted + rejected + warm);
+    // One timeline line per second of the measured run, together holding every answer.
+    let seconds: Vec<_> = stdout.lines().filter(|l| l.starts_with("loadtest-second: ")).collect();
+    assert!((2..=3).contains(&seconds.len()), "{stdout}");
+    let per_second: f64 =
+        seconds.iter().map(|l| num(&fields(l, "loadtest-second: "), "answers")).sum();
+    assert_eq!(per_second, accepted + rejected, "{stdout}");
     // The child's data directory is kept with its journal, for `switchctl transfers verify`.
     assert!(dir.path().join("switch/journal").is_dir());
 }

@@ -183,7 +183,8 @@ pub struct JournalSettings {
     /// The core thread writes a snapshot of the whole core state once this many journal
     /// records were appended since the last one, so a restart replays only the records after
     /// it; 0: never (the default). The journal then deletes the segments the older kept
-    /// snapshot covers. The core thread stops taking messages while it writes one, for a time
+    /// snapshot covers. The core thread stops taking messages while it encodes one (the journal
+    /// thread writes it, and answers wait behind the write), for a time
     /// that grows with the transfers it holds (about 2.5 s per million transfers, see
     /// BENCHMARKS.md "switch-snapshot"), so under load only small cores should use it.
     #[serde(default)]
