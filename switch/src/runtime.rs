@@ -420,8 +420,8 @@ impl Reply {
             Reply::Answered(tx, a) => {
                 let _ = tx.send(a);
             }
-            // Answered on the core thread before it leaves it; dropping the sender here
-            // would tell the asker the core stopped, so this arm is never reached.
+            // Not reached: the core thread turns every question into `Answered` before its
+            // batch leaves (dropping the sender here would tell the asker the core stopped).
             Reply::Query(_, _) => {}
         }
     }
