@@ -1322,22 +1322,13 @@ impl Core {
                 self.finished.push_back((*at_ms, *id));
             }
             Event::Accepted { id, at_ms } => {
-                self.ledger.post(u128::from(*id), *at_ms).map_err(|e| e.to_string())?;
-                self.finish(*id, *at_ms, State::Settled)?;
+                let t = self.conclude(*id, *at_ms, "")?;
+                self.confirm_to_creditor(&t, *at_ms);
             }
             Event::Answered { at_ms, creditor, answers } => {
                 let mut done = Vec::with_capacity(answers.len());
                 for (id, reason) in answers {
-                    let state = if reason.is_empty() {
-                        self.ledger.post(u128::from(*id), *at_ms).map_err(|e| e.to_string())?;
-                        State::Settled
-                    } else {
-                        let reason =
-                            StatusReason::from_code(reason).ok_or("unknown reason code")?;
-                        self.ledger.void(u128::from(*id)).map_err(|e| e.to_string())?;
-                        State::Rejected(reason)
-                    };
-                    let t = self.finish_quietly(*id, *at_ms, state)?;
+                    let t = self.conclude(*id, *at_ms, reason)?;
                     if t.creditor != Some(*creditor) {
                         return Err(format!("transfer {id} is not to participant {creditor}"));
                     }
@@ -1348,9 +1339,8 @@ impl Core {
                 self.emit(*creditor, "pacs.002.001.10", xml);
             }
             Event::Declined { id, at_ms, reason } => {
-                let reason = StatusReason::from_code(reason).ok_or("unknown reason code")?;
-                self.ledger.void(u128::from(*id)).map_err(|e| e.to_string())?;
-                self.finish(*id, *at_ms, State::Rejected(reason))?;
+                let t = self.conclude(*id, *at_ms, reason)?;
+                self.confirm_to_creditor(&t, *at_ms);
             }
             Event::Expired { id, at_ms } => {
                 match self.ledger.void(u128::from(*id)) {
@@ -1519,12 +1509,31 @@ impl Core {
 
     fn finish(&mut self, id: u64, at_ms: u64, state: State) -> Result<(), String> {
         let t = self.finish_quietly(id, at_ms, state)?;
+        self.confirm_to_creditor(&t, at_ms);
+        Ok(())
+    }
+
+    /// The creditor's answer to transfer `id` applied: an acceptance (`reason` empty) posts
+    /// it, a decline (`reason` its ISO code) voids it; then it finishes and its debtor is told.
+    fn conclude(&mut self, id: u64, at_ms: u64, reason: &str) -> Result<Transfer, String> {
+        let state = if reason.is_empty() {
+            self.ledger.post(u128::from(id), at_ms).map_err(|e| e.to_string())?;
+            State::Settled
+        } else {
+            let reason = StatusReason::from_code(reason).ok_or("unknown reason code")?;
+            self.ledger.void(u128::from(id)).map_err(|e| e.to_string())?;
+            State::Rejected(reason)
+        };
+        self.finish_quietly(id, at_ms, state)
+    }
+
+    /// Tell the creditor of finished transfer `t` whether to credit it (one pacs.002).
+    fn confirm_to_creditor(&mut self, t: &Transfer, at_ms: u64) {
         if let Some(c) = t.creditor {
-            let status = Self::creditor_status(&t);
-            let xml = self.report(&t, c, status, at_ms, format!("{FORWARD_PREFIX}{id}"), 'C');
+            let status = Self::creditor_status(t);
+            let xml = self.report(t, c, status, at_ms, format!("{FORWARD_PREFIX}{}", t.id), 'C');
             self.emit(c, "pacs.002.001.10", xml);
         }
-        Ok(())
     }
 
     /// What the creditor is told of a finished transfer: credit it (ACCC), or not (RJCT).

@@ -251,6 +251,13 @@ fn ids_text(o: &OriginalIds) -> String {
     )
 }
 
+/// The id in one of the switch's own references (`prefix` then the number), if `o` carries
+/// one: as the clearing reference, or as the original MsgId (the message the switch sent).
+fn switch_ref(o: &OriginalIds, prefix: &str) -> Option<u64> {
+    prefixed_id(o.clearing_ref.as_deref(), prefix)
+        .or_else(|| prefixed_id(o.group.as_ref().map(|g| g.msg_id.as_str()), prefix))
+}
+
 fn prefixed_id(text: Option<&str>, prefix: &str) -> Option<u64> {
     text.and_then(|t| t.strip_prefix(prefix)).and_then(|n| n.parse().ok())
 }
@@ -290,9 +297,7 @@ impl Core {
     /// MsgId of the forwarded pacs.008), the UETR, or the debtor's own MsgId + EndToEndId
     /// (+ TxId when it sent one).
     pub fn find_for(&self, party: u32, o: &OriginalIds) -> Option<&Transfer> {
-        let by_ref = prefixed_id(o.clearing_ref.as_deref(), FORWARD_PREFIX)
-            .or_else(|| prefixed_id(o.group.as_ref().map(|g| g.msg_id.as_str()), FORWARD_PREFIX));
-        let id = by_ref
+        let id = switch_ref(o, FORWARD_PREFIX)
             .or_else(|| {
                 let ids = Ids { uetr: o.uetr.clone(), ..Ids::default() };
                 o.uetr.as_ref().and_then(|_| self.by_key.get(&Core::key_hash(party, &ids)).copied())
@@ -313,9 +318,7 @@ impl Core {
     /// Why `o` names no transfer of `party`'s: it was retired (said with the retention),
     /// or it is unknown.
     fn unknown_why(&self, party: u32, o: &OriginalIds) -> String {
-        let by_ref = prefixed_id(o.clearing_ref.as_deref(), FORWARD_PREFIX)
-            .or_else(|| prefixed_id(o.group.as_ref().map(|g| g.msg_id.as_str()), FORWARD_PREFIX));
-        let retired = by_ref.or_else(|| {
+        let retired = switch_ref(o, FORWARD_PREFIX).or_else(|| {
             let ids = Ids {
                 msg_id: o.group.as_ref().map(|g| g.msg_id.clone()).unwrap_or_default(),
                 end_to_end_id: o.end_to_end_id.clone().unwrap_or_default(),
@@ -552,11 +555,7 @@ impl Core {
                 xml,
             }];
         }
-        let returns_a_return = prefixed_id(tx.original.clearing_ref.as_deref(), RETURN_PREFIX)
-            .or_else(|| {
-                prefixed_id(tx.original.group.as_ref().map(|g| g.msg_id.as_str()), RETURN_PREFIX)
-            })
-            .is_some();
+        let returns_a_return = switch_ref(&tx.original, RETURN_PREFIX).is_some();
         if returns_a_return {
             let why = "a return cannot itself be returned".to_string();
             return refuse(self, (StatusReason::ForbiddenReturnPayment, why));

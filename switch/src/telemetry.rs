@@ -23,6 +23,18 @@ pub fn init() -> Option<PrometheusHandle> {
     HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().ok()).clone()
 }
 
+/// Count a finished transfer: settled (`reason` empty) or rejected with an ISO reason code.
+fn count_finished(reason: &str) {
+    let (outcome, reason) = match reason {
+        "" => ("settled", ""),
+        r => {
+            ("rejected", iso20022::codes::StatusReason::from_code(r).map_or("other", |r| r.code()))
+        }
+    };
+    metrics::counter!("switch_transfers_total", "outcome" => outcome, "reason" => reason)
+        .increment(1);
+}
+
 /// Count what a journaled event means for transfers.
 pub fn record_event(e: &Event) {
     match e {
@@ -30,27 +42,10 @@ pub fn record_event(e: &Event) {
             metrics::counter!("switch_transfers_total", "outcome" => "reserved", "reason" => "")
                 .increment(1)
         }
-        Event::Accepted { .. } => {
-            metrics::counter!("switch_transfers_total", "outcome" => "settled", "reason" => "")
-                .increment(1)
-        }
-        Event::Rejected { reason, .. } | Event::Declined { reason, .. } => {
-            let reason =
-                iso20022::codes::StatusReason::from_code(reason).map_or("other", |r| r.code());
-            metrics::counter!("switch_transfers_total", "outcome" => "rejected", "reason" => reason).increment(1);
-        }
+        Event::Accepted { .. } => count_finished(""),
+        Event::Rejected { reason, .. } | Event::Declined { reason, .. } => count_finished(reason),
         Event::Answered { answers, .. } => {
-            for (_, reason) in answers {
-                let (outcome, reason) = match reason.as_str() {
-                    "" => ("settled", ""),
-                    r => (
-                        "rejected",
-                        iso20022::codes::StatusReason::from_code(r).map_or("other", |r| r.code()),
-                    ),
-                };
-                metrics::counter!("switch_transfers_total", "outcome" => outcome, "reason" => reason)
-                    .increment(1);
-            }
+            answers.iter().for_each(|(_, reason)| count_finished(reason));
         }
         Event::Expired { .. } => {
             metrics::counter!("switch_transfers_total", "outcome" => "rejected", "reason" => "AB05")
