@@ -616,7 +616,8 @@ fn encode_retention(w: &mut Writer, core: &Core) {
         w.u64(*at);
         w.u64(*id);
     }
-    w.len(core.retired_order.len());
+    // Counted as written, so that the count always matches the records that follow.
+    w.len(core.retired_order.iter().filter(|h| core.retired.contains_key(*h)).count());
     for hash in &core.retired_order {
         let Some(r) = core.retired.get(hash) else { continue };
         w.bytes(&hash.to_le_bytes());
