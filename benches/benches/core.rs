@@ -1,6 +1,7 @@
 //! The in-process pipeline: one credit transfer through the sans-IO core, from the debtor's
 //! decoded pacs.008 (alias resolution, checks, reservation, forwarded pacs.008 encoded) to
-//! the creditor's accept (post, pacs.002 to both banks encoded). No journal, no sockets:
+//! the creditor's accept (post, pacs.002 to both banks encoded), with the forwarded pacs.008
+//! encoded from the decoded value or copied from the received bytes. No journal, no sockets:
 //! this is the core thread's CPU cost per transfer, the part that cannot be spread over cores.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -23,33 +24,44 @@ fn core() -> switch::core::Core {
 fn pipeline(c: &mut Criterion) {
     let mut g = c.benchmark_group("core");
     g.throughput(Throughput::Elements(1));
-    let mut core = core();
-    let mut i = 0u64;
-    g.bench_function("transfer_reserve_forward_accept_post", |b| {
-        b.iter_batched(
-            || {
-                i += 1;
-                (switch::devnet::bench_payment(i, 100, CREATED), i)
-            },
-            |(msg, n)| {
-                if n % 1_000 == 0 {
-                    // The banks acknowledge their streams, as pulling banks do.
-                    core.process_ack(0, u64::MAX);
-                    core.process_ack(1, u64::MAX);
-                }
-                let (events, _) = core.process_pacs008(0, &msg, n);
-                let id = match events.first() {
-                    Some(switch::events::Event::ReservedRouted { id, .. }) => *id,
-                    other => panic!("not reserved: {other:?}"),
-                };
-                let (events, _) =
-                    core.process_pacs002(1, &switch::devnet::bench_accept(id, CREATED), n);
-                assert!(matches!(events.first(), Some(switch::events::Event::Accepted { .. })));
-                core.drain_outbound()
-            },
-            criterion::BatchSize::SmallInput,
-        )
-    });
+    // `encoded`: the forwarded pacs.008 encoded from the decoded value (a caller without the
+    // received bytes). `spliced`: copied from the received bytes, as the switch does; their
+    // layout is found on the connection's worker thread, so outside the measured core work.
+    for spliced in [false, true] {
+        let mut core = core();
+        let mut i = 0u64;
+        let name = if spliced { "spliced" } else { "encoded" };
+        g.bench_function(format!("transfer_reserve_forward_accept_post/{name}"), |b| {
+            b.iter_batched(
+                || {
+                    i += 1;
+                    let msg = switch::devnet::bench_payment(i, 100, CREATED);
+                    let received = spliced
+                        .then(|| iso20022::pacs008::encode(&msg))
+                        .and_then(|xml| switch::core::Received::of(xml.into()));
+                    assert_eq!(received.is_some(), spliced);
+                    (msg, received, i)
+                },
+                |(msg, received, n)| {
+                    if n % 1_000 == 0 {
+                        // The banks acknowledge their streams, as pulling banks do.
+                        core.process_ack(0, u64::MAX);
+                        core.process_ack(1, u64::MAX);
+                    }
+                    let (events, _) = core.process_pacs008_received(0, &msg, received.as_ref(), n);
+                    let id = match events.first() {
+                        Some(switch::events::Event::ReservedRouted { id, .. }) => *id,
+                        other => panic!("not reserved: {other:?}"),
+                    };
+                    let (events, _) =
+                        core.process_pacs002(1, &switch::devnet::bench_accept(id, CREATED), n);
+                    assert!(matches!(events.first(), Some(switch::events::Event::Accepted { .. })));
+                    core.drain_outbound()
+                },
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 }
 

@@ -90,6 +90,7 @@ pub mod pain002;
 pub mod pain013;
 pub mod reference;
 pub mod remittance;
+pub mod splice;
 pub mod tape;
 pub mod xml;
 

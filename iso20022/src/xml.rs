@@ -466,6 +466,13 @@ impl Writer {
         self.close(name)
     }
 
+    /// Markup written as it is: for copying a part of a document already read, which is
+    /// well-formed and escaped.
+    pub fn raw(&mut self, markup: &str) -> &mut Self {
+        self.out.push_str(markup);
+        self
+    }
+
     /// The finished document.
     pub fn finish(self) -> String {
         self.out

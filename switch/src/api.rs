@@ -130,7 +130,7 @@ impl SwitchApi {
         }
     }
 
-    async fn post_message(&self, from: u32, bic: &str, body: &[u8]) -> Response {
+    async fn post_message(&self, from: u32, bic: &str, body: &bytes::Bytes) -> Response {
         let started = std::time::Instant::now();
         let mut kind = "unreadable";
         let r = self.take_message(from, bic, body, &mut kind).await;
@@ -150,7 +150,7 @@ impl SwitchApi {
         &self,
         from: u32,
         bic: &str,
-        body: &[u8],
+        body: &bytes::Bytes,
         kind: &mut &'static str,
     ) -> Response {
         let (header, msg) = match read_message(body, &self.limits) {
@@ -197,7 +197,13 @@ impl SwitchApi {
         }
         let (msg_id, msg_type, inbound) = match msg {
             Message::Pacs008(m) => {
-                (m.header.msg_id.clone(), "pacs.008.001.08", Inbound::Pacs008(Box::new(m)))
+                // Found here, off the core thread: where each transaction lies in the body.
+                let received = crate::core::Received::of(body.clone()).map(Box::new);
+                (
+                    m.header.msg_id.clone(),
+                    "pacs.008.001.08",
+                    Inbound::Pacs008(Box::new(m), received),
+                )
             }
             Message::Pacs002(m) => {
                 (m.msg_id.clone(), "pacs.002.001.10", Inbound::Pacs002(Box::new(m)))

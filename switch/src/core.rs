@@ -26,6 +26,24 @@ const FUNDING_ID_BASE: u128 = 1 << 64;
 /// Prefix of the MsgId the switch gives forwarded pacs.008s; the number is the transfer id.
 pub const FORWARD_PREFIX: &str = "IPSF";
 
+/// A pacs.008 as it was received: its bytes and where its transactions lie in them, so each
+/// is forwarded exactly as the debtor bank wrote it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The body the bank sent (a document or an envelope).
+    pub bytes: bytes::Bytes,
+    /// Where its parts are.
+    pub layout: iso20022::splice::Layout,
+}
+
+impl Received {
+    /// The layout of `bytes`, a body the pacs.008 decoder accepted; `None` when its
+    /// transactions cannot be copied alone (they are then re-encoded).
+    pub fn of(bytes: bytes::Bytes) -> Option<Received> {
+        iso20022::splice::Layout::of(&bytes).map(|layout| Received { bytes, layout })
+    }
+}
+
 /// A participant as the core knows it.
 #[derive(Debug, Clone)]
 pub struct Participant {
@@ -617,9 +635,23 @@ impl Core {
         msg: &Pacs008,
         now_ms: u64,
     ) -> (Vec<Event>, Answer) {
+        self.process_pacs008_received(from, msg, None, now_ms)
+    }
+
+    /// [`Core::process_pacs008`] with the bytes the message arrived as: each transaction is
+    /// forwarded as the debtor bank wrote it (see [`iso20022::splice`]), every element kept,
+    /// instead of re-encoded from the decoded value.
+    pub fn process_pacs008_received(
+        &mut self,
+        from: u32,
+        msg: &Pacs008,
+        received: Option<&Received>,
+        now_ms: u64,
+    ) -> (Vec<Event>, Answer) {
         let mut events = Vec::with_capacity(msg.transactions.len());
-        for tx in &msg.transactions {
-            if let Some(e) = self.decide_transaction(from, &msg.header, tx, now_ms) {
+        for (i, tx) in msg.transactions.iter().enumerate() {
+            let original = received.map(|r| (r, i));
+            if let Some(e) = self.decide_transaction(from, &msg.header, tx, original, now_ms) {
                 self.apply(&e);
                 events.push(e);
             }
@@ -655,6 +687,7 @@ impl Core {
         from: u32,
         header: &GroupHeader,
         tx: &CreditTransfer,
+        original: Option<(&Received, usize)>,
         now_ms: u64,
     ) -> Option<Event> {
         let ids = Self::ids_of(header, tx);
@@ -775,7 +808,7 @@ impl Core {
                 self.scan.payment_sent(&me.bic, &payer.id, key.key_type(), now_ms);
             }
         }
-        let forward_xml = self.forward(id, from, creditor, tx, account, now_ms);
+        let forward_xml = self.forward(id, (from, creditor), header, tx, account, original, now_ms);
         Some(Event::ReservedRouted {
             id,
             at_ms: now_ms,
@@ -830,33 +863,58 @@ impl Core {
         }
     }
 
+    /// The pacs.008 that carries transaction `tx` (with the switch's id `id`) from `debtor`
+    /// to `creditor`: the received bytes with the agents changed when they are at hand,
+    /// otherwise encoded from the decoded value (which carries only what the codec models).
+    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
         id: u64,
-        debtor: u32,
-        creditor: u32,
+        (debtor, creditor): (u32, u32),
+        header: &GroupHeader,
         tx: &CreditTransfer,
         account: Option<Account>,
+        original: Option<(&Received, usize)>,
         now_ms: u64,
     ) -> String {
         let agent =
             |i: u32| self.participants.get(i as usize).map(Participant::agent).unwrap_or_default();
+        let (instructing, instructed) = (agent(debtor), agent(creditor));
+        let msg_id = format!("{FORWARD_PREFIX}{id}");
+        let created = crate::time::iso_datetime(now_ms);
+        if let Some((r, i)) = original {
+            let f = iso20022::splice::Forward {
+                msg_id: &msg_id,
+                created: &created,
+                clearing_system: &self.rules.scheme,
+                instructing_agent: &instructing,
+                instructed_agent: &instructed,
+                acceptance: &created,
+                creditor: account.as_ref().map(|a| (&instructed, a)),
+            };
+            if let Some(xml) = r.layout.forward(&r.bytes, i, &f) {
+                return xml;
+            }
+        }
         let mut out = tx.clone();
-        out.instructing_agent = Some(agent(debtor));
-        out.instructed_agent = Some(agent(creditor));
+        out.instructing_agent = Some(instructing);
+        out.instructed_agent = Some(instructed.clone());
         if let Some(a) = account {
-            out.creditor_agent = agent(creditor);
+            out.creditor_agent = instructed;
             out.creditor_account = Some(a);
         }
         if out.acceptance.is_none() {
-            out.acceptance = Some(crate::time::iso_datetime(now_ms));
+            out.acceptance = Some(created.clone());
         }
         let msg = Pacs008 {
             header: GroupHeader {
-                msg_id: format!("{FORWARD_PREFIX}{id}"),
-                created: crate::time::iso_datetime(now_ms),
+                msg_id,
+                created,
                 settlement_method: "CLRG".into(),
                 clearing_system: Some(self.rules.scheme.clone()),
+                // Group-level settlement date and payment type apply to every transaction.
+                settlement_date: header.settlement_date.clone(),
+                payment_type: header.payment_type.clone(),
                 ..GroupHeader::default()
             },
             transactions: vec![out],

@@ -37,8 +37,8 @@ use tokio::sync::{oneshot, Notify};
 /// A decoded inbound message.
 #[derive(Debug)]
 pub enum Inbound {
-    /// Credit transfer.
-    Pacs008(Box<Pacs008>),
+    /// Credit transfer, with the bytes it arrived as when the receiver has them.
+    Pacs008(Box<Pacs008>, Option<Box<crate::core::Received>>),
     /// Status report.
     Pacs002(Box<Pacs002>),
     /// Return.
@@ -695,7 +695,7 @@ fn handle(
     match cmd {
         Command::Message { from, msg, reply } => {
             let (evs, answer) = match &msg {
-                Inbound::Pacs008(m) => core.process_pacs008(from, m, now),
+                Inbound::Pacs008(m, r) => core.process_pacs008_received(from, m, r.as_deref(), now),
                 Inbound::Pacs002(m) => core.process_pacs002(from, m, now),
                 Inbound::Pacs004(m) => core.process_pacs004(from, m, now),
                 Inbound::Pacs028(m) => core.process_pacs028(from, m, now),

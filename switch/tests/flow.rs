@@ -264,6 +264,57 @@ async fn messages_in_an_apphdr_envelope_are_accepted_only_from_their_sender() {
     let _ = stop.send(true);
 }
 
+/// What the debtor bank wrote reaches the creditor bank: elements the codec does not model
+/// (instructions for the creditor agent, regulatory reporting, supplementary data in a
+/// foreign namespace) are forwarded byte for byte; only the agents and the resolved creditor
+/// account are the switch's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_transfer_carries_every_element_the_debtor_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg).await.unwrap();
+    let banks = banks(&cfg, node.addr, &node.pki.dir).await;
+    let (stop, rx) = watch::channel(false);
+    for b in &banks {
+        b.spawn_inbox(rx.clone());
+    }
+    let extra = [
+        "<InstrForCdtrAgt><InstrInf>Credit before noon</InstrInf></InstrForCdtrAgt>",
+        "<RgltryRptg><DbtCdtRptgInd>CRED</DbtCdtRptgInd></RgltryRptg>",
+    ];
+    let supplementary =
+        "<SplmtryData><Envlp><x:Note xmlns:x=\"urn:example:note\">kept</x:Note></Envlp></SplmtryData>";
+    let msg = banks[0].pacs008_by_alias("E2E-KEEP-1", "000001", &alias(1, 3, 0), 700, NOW);
+    let xml = pacs008::encode(&msg);
+    assert!(!xml.contains("<Purp>") && xml.contains("</CdtrAcct><RmtInf>"), "{xml}");
+    let xml = xml
+        .replace("</CdtrAcct><RmtInf>", &format!("</CdtrAcct>{}<RmtInf>", extra.concat()))
+        .replace("</CdtTrfTxInf>", &format!("{supplementary}</CdtTrfTxInf>"));
+    assert_xsd_valid(&xml);
+    let out = banks[0].send_and_wait("E2E-KEEP-1", xml, WAIT).await.unwrap();
+    assert_eq!(out.status, TxStatus::AcceptedSettlementCompleted);
+    let forwarded: Vec<_> = banks[1]
+        .delivered_log()
+        .into_iter()
+        .filter(|m| m.msg_type == "pacs.008.001.08" && m.xml.contains("E2E-KEEP-1"))
+        .collect();
+    assert_eq!(forwarded.len(), 1);
+    let fwd = &forwarded[0].xml;
+    assert_xsd_valid(fwd);
+    for part in extra.iter().chain([&supplementary]) {
+        assert!(fwd.contains(part), "lost {part}:\n{fwd}");
+    }
+    let decoded = pacs008::decode(fwd.as_bytes(), &iso20022::Limits::default()).unwrap();
+    let tx = &decoded.transactions[0];
+    assert_eq!(tx.instructing_agent.as_ref().and_then(|a| a.bic.as_deref()), Some("BKAABRSP"));
+    assert_eq!(tx.instructed_agent.as_ref().and_then(|a| a.bic.as_deref()), Some("BKBBBRSP"));
+    assert_eq!(tx.creditor_agent.bic.as_deref(), Some("BKBBBRSP"));
+    let acct = tx.creditor_account.as_ref().unwrap();
+    assert_eq!(acct.id.as_str(), "000004", "the account the alias resolved to");
+    assert!(decoded.header.msg_id.starts_with(switch::core::FORWARD_PREFIX));
+    let _ = stop.send(true);
+}
+
 /// The AppHdr and the Document of an envelope each validate against their own XSD.
 fn assert_xsd_valid_parts(xml: &str) {
     let hdr_start = xml.find("<AppHdr").unwrap();
