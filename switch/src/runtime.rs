@@ -431,6 +431,21 @@ impl Reply {
 /// ingress fills and banks get 503 with Retry-After.
 const JOURNAL_QUEUE_BATCHES: usize = 8;
 
+/// A journal write or sync slower than this is reported on stderr and counted
+/// (`switch_journal_slow_total`): every payment in flight waits for it.
+const JOURNAL_SLOW: Duration = Duration::from_millis(20);
+
+/// Report a journal step that took `took` (`what`: "append" or "sync") if it was slow.
+fn note_if_slow(what: &str, took: Duration, records: usize) {
+    if took >= JOURNAL_SLOW {
+        metrics::counter!("switch_journal_slow_total", "step" => what.to_string()).increment(1);
+        eprintln!(
+            "warning: journal {what} took {} ms ({records} records); payments waited for it",
+            took.as_millis()
+        );
+    }
+}
+
 /// What the core thread hands the journal thread, in order.
 enum ToJournal {
     /// A batch's events, the messages it releases and its answers.
@@ -562,11 +577,15 @@ fn run_journal<J: Journal>(
         while let Some(item) = next.take() {
             match item {
                 ToJournal::Batch { events, outbound, replies } => {
+                    let t = std::time::Instant::now();
                     for e in &events {
                         crate::telemetry::record_event(e);
                         let bytes = events::encode(e)?;
                         journal.append(&bytes).map_err(|e| e.to_string())?;
                     }
+                    // An append writes when the buffer fills and starts a new segment when
+                    // the active one is full (a file created and synced with its directory).
+                    note_if_slow("append", t.elapsed(), events.len());
                     appended += events.len();
                     done.push((outbound, replies));
                 }
@@ -598,7 +617,9 @@ fn sync_and_release<J: Journal>(
         metrics::histogram!("switch_journal_batch_events").record(appended as f64);
         let t = std::time::Instant::now();
         journal.sync().map_err(|e| e.to_string())?;
-        metrics::histogram!("switch_journal_sync_seconds").record(t.elapsed().as_secs_f64());
+        let took = t.elapsed();
+        metrics::histogram!("switch_journal_sync_seconds").record(took.as_secs_f64());
+        note_if_slow("sync", took, appended);
     }
     for (outbound, replies) in done.drain(..) {
         delivery.publish(outbound);
