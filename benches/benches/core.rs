@@ -38,7 +38,7 @@ fn pipeline(c: &mut Criterion) {
                     let msg = switch::devnet::bench_payment(i, 100, CREATED);
                     let received = spliced
                         .then(|| iso20022::pacs008::encode(&msg))
-                        .and_then(|xml| switch::core::Received::of(xml.into()));
+                        .and_then(|xml| switch::core::Received::of(xml.as_bytes()));
                     assert_eq!(received.is_some(), spliced);
                     (msg, received, i)
                 },

@@ -85,11 +85,13 @@ const AFTER_AGENTS: [&str; 9] = [
     "Dbtr",
 ];
 
-/// A start tag: its local name, whether it closes itself, and where it ends.
+/// A start tag: its name, whether it closes itself, where it ends, and whether a `:` is in
+/// it (a prefix, a namespace declaration, or only an attribute value: checked further then).
 struct StartTag {
     name: Range<usize>,
     empty: bool,
     end: usize,
+    colon: bool,
 }
 
 /// An open element while scanning.
@@ -103,8 +105,8 @@ struct Open {
 impl Layout {
     /// The layout of a pacs.008 the decoder accepted, or `None` if its transactions cannot be
     /// copied on their own (see the module documentation).
-    pub fn of(input: &[u8]) -> Option<Layout> {
-        std::str::from_utf8(input).ok()?;
+    pub fn of(input: &str) -> Option<Layout> {
+        let input = input.as_bytes();
         let mut layout = Layout::default();
         let mut stack: Vec<Open> = Vec::new();
         // Depth of `FIToFICstmrCdtTrf` once found.
@@ -130,8 +132,12 @@ impl Layout {
                 pos = tag.end;
                 let depth = stack.len();
                 let inside = body.is_some_and(|b| depth > b);
-                let declares =
-                    if inside { declared_prefixes(input, &tag, &stack)? } else { Vec::new() };
+                // Without a `:` a tag neither uses nor declares a prefix.
+                let declares = if inside && tag.colon {
+                    declared_prefixes(input, &tag, &stack)?
+                } else {
+                    Vec::new()
+                };
                 if body.is_none() && local(input, &tag.name) == b"FIToFICstmrCdtTrf" {
                     body = Some(depth);
                 }
@@ -180,11 +186,10 @@ impl Layout {
 
     /// Transaction `index` of `input` (the bytes this layout was made of) in a pacs.008 of its
     /// own, with the changes of `f`. `None` when there is no such transaction.
-    pub fn forward(&self, input: &[u8], index: usize, f: &Forward) -> Option<String> {
+    pub fn forward(&self, input: &str, index: usize, f: &Forward) -> Option<String> {
         let tx = self.txs.get(index)?;
-        let text =
-            |r: &Range<usize>| input.get(r.clone()).and_then(|b| std::str::from_utf8(b).ok());
-        let name_of = |p: &Part| input.get(p.name.clone()).unwrap_or_default();
+        let text = |r: &Range<usize>| input.get(r.clone());
+        let name_of = |p: &Part| input.as_bytes().get(p.name.clone()).unwrap_or_default();
         let mut w = Writer::new(tx.at.len() + 1024);
         w.open_with("Document", &[("xmlns", NAMESPACE)]).open("FIToFICstmrCdtTrf");
         w.open("GrpHdr").leaf("MsgId", f.msg_id).leaf("CreDtTm", f.created).leaf("NbOfTxs", "1");
@@ -272,22 +277,17 @@ fn start_tag(input: &[u8], at: usize) -> Option<StartTag> {
     let len = input.get(from..)?.iter().position(|&c| is_name_end(c))?;
     let name = from..from + len;
     let mut i = name.end;
-    loop {
+    // Jump from quote to quote: a `>` inside an attribute value does not end the tag.
+    let end = loop {
+        i += memchr::memchr3(b'>', b'"', b'\'', input.get(i..)?)?;
         match *input.get(i)? {
-            b'>' => return Some(StartTag { name, empty: false, end: i + 1 }),
-            b'/' => {
-                return (input.get(i + 1) == Some(&b'>')).then_some(StartTag {
-                    name,
-                    empty: true,
-                    end: i + 2,
-                })
-            }
-            q @ (b'"' | b'\'') => {
-                i += 1 + memchr::memchr(q, input.get(i + 1..)?)? + 1;
-            }
-            _ => i += 1,
+            b'>' => break i + 1,
+            q => i += 1 + memchr::memchr(q, input.get(i + 1..)?)? + 1,
         }
-    }
+    };
+    let empty = input.get(end.checked_sub(2)?) == Some(&b'/');
+    let colon = memchr::memchr(b':', input.get(at..end)?).is_some();
+    Some(StartTag { name, empty, end, colon })
 }
 
 /// The attributes of `tag`: (name, value) ranges.

@@ -130,7 +130,7 @@ impl SwitchApi {
         }
     }
 
-    async fn post_message(&self, from: u32, bic: &str, body: &bytes::Bytes) -> Response {
+    async fn post_message(&self, from: u32, bic: &str, body: &[u8]) -> Response {
         let started = std::time::Instant::now();
         let mut kind = "unreadable";
         let r = self.take_message(from, bic, body, &mut kind).await;
@@ -150,7 +150,7 @@ impl SwitchApi {
         &self,
         from: u32,
         bic: &str,
-        body: &bytes::Bytes,
+        body: &[u8],
         kind: &mut &'static str,
     ) -> Response {
         let (header, msg) = match read_message(body, &self.limits) {
@@ -198,7 +198,7 @@ impl SwitchApi {
         let (msg_id, msg_type, inbound) = match msg {
             Message::Pacs008(m) => {
                 // Found here, off the core thread: where each transaction lies in the body.
-                let received = crate::core::Received::of(body.clone()).map(Box::new);
+                let received = crate::core::Received::of(body).map(Box::new);
                 (
                     m.header.msg_id.clone(),
                     "pacs.008.001.08",

@@ -31,16 +31,18 @@ pub const FORWARD_PREFIX: &str = "IPSF";
 #[derive(Debug, Clone)]
 pub struct Received {
     /// The body the bank sent (a document or an envelope).
-    pub bytes: bytes::Bytes,
+    pub text: Box<str>,
     /// Where its parts are.
     pub layout: iso20022::splice::Layout,
 }
 
 impl Received {
-    /// The layout of `bytes`, a body the pacs.008 decoder accepted; `None` when its
+    /// The layout of `body`, a body the pacs.008 decoder accepted; `None` when its
     /// transactions cannot be copied alone (they are then re-encoded).
-    pub fn of(bytes: bytes::Bytes) -> Option<Received> {
-        iso20022::splice::Layout::of(&bytes).map(|layout| Received { bytes, layout })
+    pub fn of(body: &[u8]) -> Option<Received> {
+        let text = std::str::from_utf8(body).ok()?;
+        let layout = iso20022::splice::Layout::of(text)?;
+        Some(Received { text: text.into(), layout })
     }
 }
 
@@ -892,7 +894,7 @@ impl Core {
                 acceptance: &created,
                 creditor: account.as_ref().map(|a| (&instructed, a)),
             };
-            if let Some(xml) = r.layout.forward(&r.bytes, i, &f) {
+            if let Some(xml) = r.layout.forward(&r.text, i, &f) {
                 return xml;
             }
         }
