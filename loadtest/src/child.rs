@@ -95,6 +95,33 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
+/// Milliseconds this host takes for a fixed single-threaded integer loop: a shared or
+/// throttled host shows up as a larger number, so runs on a slower machine are recognised as
+/// such instead of blamed on the switch.
+pub fn calibration_ms() -> f64 {
+    let t = std::time::Instant::now();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..CALIBRATION_STEPS {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x = std::hint::black_box(x);
+    }
+    std::hint::black_box(x);
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// Steps of [`calibration_ms`]: about 30 ms on a quiet core of the benchmark machine.
+pub const CALIBRATION_STEPS: u64 = 20_000_000;
+
+/// Ticks the whole machine has spent, and of them stolen by the hypervisor (`/proc/stat`).
+pub fn machine_ticks() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = text.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = cpu.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    Some((v.iter().sum(), *v.get(7)?))
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.process.kill();

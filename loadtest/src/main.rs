@@ -326,9 +326,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         find_max(&cli, &t, &bank_list, &specs, &shared, limits).await
     } else {
         let plans = prepare(&spec(&cli, &t, specs, cli.rate, cli.duration, "")?)?;
+        let host = Host::start();
         let cpu = Cpu::start(&t);
         let s = run::step(&bank_list, &shared, plans, cli.duration, limits).await;
         print_timeline(&shared);
+        println!("{}", host.line());
         println!("{}", cpu.line(s.accepted + s.rejected));
         println!("{}", s.detail());
         println!("{}", s.line());
@@ -348,6 +350,34 @@ fn print_timeline(shared: &Shared) {
         println!(
             "loadtest-second: s={second} answers={n} p50_ms={p50:.2} p99_ms={p99:.2} max_ms={max:.2}"
         );
+    }
+}
+
+/// How fast the host was around a step: the calibration loop before and after, and the
+/// share of the machine's time the hypervisor took.
+struct Host {
+    before_ms: f64,
+    ticks: Option<(u64, u64)>,
+}
+
+impl Host {
+    fn start() -> Host {
+        Host { before_ms: child::calibration_ms(), ticks: child::machine_ticks() }
+    }
+
+    /// `loadtest-host:` line.
+    fn line(&self) -> String {
+        let steal = match (self.ticks, child::machine_ticks()) {
+            (Some((t0, s0)), Some((t1, s1))) if t1 > t0 => {
+                format!("{:.1}", 100.0 * s1.saturating_sub(s0) as f64 / (t1 - t0) as f64)
+            }
+            _ => "-".to_string(),
+        };
+        format!(
+            "loadtest-host: calibration_ms_before={:.1} calibration_ms_after={:.1} steal_pct={steal}",
+            self.before_ms,
+            child::calibration_ms()
+        )
     }
 }
 
