@@ -126,7 +126,7 @@ impl Layout {
             } else if rest.starts_with(b"</") {
                 pos = at + memchr::memchr(b'>', rest)? + 1;
                 let open = stack.pop()?;
-                layout.closed(input, &open, stack.len(), body, pos);
+                layout.closed(input, &open, (stack.len(), stack.last()), body, pos);
             } else {
                 let tag = start_tag(input, at)?;
                 pos = tag.end;
@@ -152,7 +152,7 @@ impl Layout {
                     });
                 }
                 if tag.empty {
-                    layout.closed(input, &open, depth, body, pos);
+                    layout.closed(input, &open, (depth, stack.last()), body, pos);
                 } else {
                     stack.push(open);
                 }
@@ -161,20 +161,27 @@ impl Layout {
         (body.is_some() && !layout.txs.is_empty() && stack.is_empty()).then_some(layout)
     }
 
-    /// Record element `open`, at `depth`, closed at `end`, where it matters.
-    fn closed(&mut self, input: &[u8], open: &Open, depth: usize, body: Option<usize>, end: usize) {
+    /// Record element `open`, at `depth` under `parent`, closed at `end`, where it matters:
+    /// a transaction, a child of the group header, or a child of the transaction being read.
+    fn closed(
+        &mut self,
+        input: &[u8],
+        open: &Open,
+        (depth, parent): (usize, Option<&Open>),
+        body: Option<usize>,
+        end: usize,
+    ) {
         let Some(b) = body else { return };
-        let part = || Part { name: open.name.clone(), at: open.start..end };
         if depth == b + 1 && local(input, &open.name) == b"CdtTrfTxInf" {
             if let Some(tx) = self.txs.last_mut() {
                 tx.at = open.start..end;
             }
         } else if depth == b + 2 {
-            // A child of the group header or of the transaction being read.
-            match self.txs.last_mut() {
-                Some(tx) if tx.at.is_empty() => tx.children.push(part()),
-                None => self.header.push(part()),
-                Some(_) => {}
+            let part = Part { name: open.name.clone(), at: open.start..end };
+            match (parent.map(|p| local(input, &p.name)), self.txs.last_mut()) {
+                (Some(b"CdtTrfTxInf"), Some(tx)) if tx.at.is_empty() => tx.children.push(part),
+                (Some(b"GrpHdr"), None) => self.header.push(part),
+                _ => {}
             }
         }
     }

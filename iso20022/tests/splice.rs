@@ -200,6 +200,24 @@ fn agents_the_debtor_wrote_are_replaced_and_a_resolved_alias_replaces_creditor_a
 }
 
 #[test]
+fn only_the_group_header_lends_its_settlement_date_and_payment_type() {
+    // A body-level element that is not the group header (the XSD forbids it, the decoder
+    // ignores it) does not pass its children off as the header's.
+    let input = rich_message()
+        .replace("<IntrBkSttlmDt>2026-11-24</IntrBkSttlmDt>", "")
+        .replace("<PmtTpInf><LclInstrm><Prtry>INST</Prtry></LclInstrm></PmtTpInf>", "")
+        .replace(
+            "</GrpHdr>",
+            "</GrpHdr><Stray><PmtTpInf><LclInstrm><Prtry>X</Prtry></LclInstrm></PmtTpInf></Stray>",
+        );
+    let layout = Layout::of(&input).unwrap();
+    let (debtor, creditor) = (agent("BANKBRSPXXX"), agent("BANKBRRJXXX"));
+    let xml = layout.forward(&input, 0, &forward_of(&debtor, &creditor)).unwrap();
+    assert!(!xml.contains("<Prtry>X</Prtry>") && !xml.contains("Stray"), "{xml}");
+    assert_xsd_valid(&xml, "pacs.008.001.08.xsd");
+}
+
+#[test]
 fn a_prefix_declared_outside_the_copied_part_leaves_no_layout() {
     // Every element prefixed, declared on the root: the transaction cannot be copied alone.
     let prefixed = rich_message()

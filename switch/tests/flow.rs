@@ -19,6 +19,21 @@ fn rjct(reason: StatusReason) -> Outcome {
     Outcome { status: TxStatus::Rejected, reason: Some(reason) }
 }
 
+/// A switch with the development configuration on `dir`, and its banks pulling their streams
+/// until `true` is sent.
+async fn started(
+    dir: &std::path::Path,
+) -> (Node, Vec<std::sync::Arc<adapters::simbank::SimBank>>, watch::Sender<bool>) {
+    let cfg = config(dir);
+    let node = Node::start(&cfg).await.unwrap();
+    let banks = banks(&cfg, node.addr, &node.pki.dir).await;
+    let (stop, rx) = watch::channel(false);
+    for b in &banks {
+        b.spawn_inbox(rx.clone());
+    }
+    (node, banks, stop)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_by_alias_settles_and_refusals_carry_iso_reasons() {
     let dir = tempfile::tempdir().unwrap();
@@ -231,13 +246,7 @@ async fn messages_in_an_apphdr_envelope_are_accepted_only_from_their_sender() {
     use iso20022::{Agent, Message};
 
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let node = Node::start(&cfg).await.unwrap();
-    let banks = banks(&cfg, node.addr, &node.pki.dir).await;
-    let (stop, rx) = watch::channel(false);
-    for b in &banks {
-        b.spawn_inbox(rx.clone());
-    }
+    let (_node, banks, stop) = started(dir.path()).await;
     let wrap = |from: &str, msg: iso20022::pacs008::Pacs008| {
         let header = AppHdr {
             from: PartyOrAgent::Agent(Agent::bic(from)),
@@ -271,13 +280,7 @@ async fn messages_in_an_apphdr_envelope_are_accepted_only_from_their_sender() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forwarded_transfer_carries_every_element_the_debtor_wrote() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let node = Node::start(&cfg).await.unwrap();
-    let banks = banks(&cfg, node.addr, &node.pki.dir).await;
-    let (stop, rx) = watch::channel(false);
-    for b in &banks {
-        b.spawn_inbox(rx.clone());
-    }
+    let (_node, banks, stop) = started(dir.path()).await;
     let extra = [
         "<InstrForCdtrAgt><InstrInf>Credit before noon</InstrInf></InstrForCdtrAgt>",
         "<RgltryRptg><DbtCdtRptgInd>CRED</DbtCdtRptgInd></RgltryRptg>",
