@@ -237,3 +237,29 @@ fn a_prefix_declared_outside_the_copied_part_leaves_no_layout() {
     // Nothing to forward in a document without transactions.
     assert!(Layout::of(&format!("<Document xmlns=\"{NS}\"/>")).is_none());
 }
+
+proptest::proptest! {
+    /// Whatever the bytes: a layout or none, a forward or none, never a panic. And when the
+    /// decoder accepts the bytes (all the switch ever passes), each forward is the received
+    /// transaction with the switch's changes.
+    #[test]
+    fn any_text_gives_a_layout_or_none_without_panicking(
+        cut in 0usize..4000,
+        junk in "[<>/=\"':a-zA-Z !?\\[\\]-]{0,40}",
+    ) {
+        let base = rich_message();
+        let at = base.char_indices().map(|(i, _)| i).take_while(|i| *i <= cut).last().unwrap_or(0);
+        let input = format!("{}{junk}{}", &base[..at], &base[at..]);
+        let Some(layout) = Layout::of(&input) else { return Ok(()) };
+        let (debtor, creditor) = (agent("BANKBRSPXXX"), agent("BANKBRRJXXX"));
+        let f = forward_of(&debtor, &creditor);
+        let accepted = pacs008::decode(input.as_bytes(), &Limits::default()).ok();
+        for i in 0..=layout.transactions() {
+            let xml = layout.forward(&input, i, &f);
+            if let (Some(received), Some(xml)) = (&accepted, &xml) {
+                let again = pacs008::decode(xml.as_bytes(), &Limits::default());
+                proptest::prop_assert_eq!(again.ok(), Some(expected(received, i, &f)));
+            }
+        }
+    }
+}
