@@ -95,24 +95,70 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
-/// Milliseconds this host takes for a fixed single-threaded integer loop: a shared or
-/// throttled host shows up as a larger number, so runs on a slower machine are recognised as
-/// such instead of blamed on the switch.
-pub fn calibration_ms() -> f64 {
-    let t = std::time::Instant::now();
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for _ in 0..CALIBRATION_STEPS {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x = std::hint::black_box(x);
-    }
-    std::hint::black_box(x);
-    t.elapsed().as_secs_f64() * 1e3
+/// Timings of fixed work on this host, in milliseconds: a shared or throttled host shows up
+/// as larger numbers, so runs on a slower machine are recognised as such instead of blamed on
+/// the switch. Two kinds, because they are slowed by different neighbours: `cpu` is an integer
+/// loop in registers, `memory` a chase through an 8 MiB random cycle (past the per-core
+/// caches: the shared cache and memory latency the switch's tables depend on).
+#[derive(Debug)]
+pub struct Calibration {
+    cycle: Vec<u32>,
 }
 
-/// Steps of [`calibration_ms`]: about 30 ms on a quiet core of the benchmark machine.
-pub const CALIBRATION_STEPS: u64 = 20_000_000;
+/// Steps of the integer loop: about 38 ms on a quiet core of the benchmark machine.
+pub const CALIBRATION_CPU_STEPS: u64 = 20_000_000;
+
+/// Entries of the memory cycle (8 MiB of `u32`) and steps taken through it.
+pub const CALIBRATION_MEMORY: (usize, usize) = (1 << 21, 1 << 20);
+
+impl Calibration {
+    /// Build the random cycle (Sattolo's shuffle: one cycle through every entry).
+    pub fn new() -> Calibration {
+        let n = CALIBRATION_MEMORY.0;
+        let mut cycle: Vec<u32> = (0..n as u32).collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for i in (1..n).rev() {
+            x = xorshift(x);
+            cycle.swap(i, (x % i as u64) as usize);
+        }
+        Calibration { cycle }
+    }
+
+    /// Milliseconds of the integer loop.
+    pub fn cpu_ms(&self) -> f64 {
+        let t = std::time::Instant::now();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..CALIBRATION_CPU_STEPS {
+            x = std::hint::black_box(xorshift(x));
+        }
+        std::hint::black_box(x);
+        t.elapsed().as_secs_f64() * 1e3
+    }
+
+    /// Milliseconds of the chase through the cycle.
+    pub fn memory_ms(&self) -> f64 {
+        let t = std::time::Instant::now();
+        let mut at = 0usize;
+        for _ in 0..CALIBRATION_MEMORY.1 {
+            at = self.cycle.get(at).map_or(0, |&n| n as usize);
+        }
+        std::hint::black_box(at);
+        t.elapsed().as_secs_f64() * 1e3
+    }
+}
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Calibration::new()
+    }
+}
+
+fn xorshift(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
 
 /// Ticks the whole machine has spent, and of them stolen by the hypervisor (`/proc/stat`).
 pub fn machine_ticks() -> Option<(u64, u64)> {

@@ -353,16 +353,19 @@ fn print_timeline(shared: &Shared) {
     }
 }
 
-/// How fast the host was around a step: the calibration loop before and after, and the
-/// share of the machine's time the hypervisor took.
+/// How fast the host was around a step: fixed work timed before and after, and the share of
+/// the machine's time the hypervisor took.
 struct Host {
-    before_ms: f64,
+    calibration: child::Calibration,
+    before: (f64, f64),
     ticks: Option<(u64, u64)>,
 }
 
 impl Host {
     fn start() -> Host {
-        Host { before_ms: child::calibration_ms(), ticks: child::machine_ticks() }
+        let calibration = child::Calibration::new();
+        let before = (calibration.cpu_ms(), calibration.memory_ms());
+        Host { calibration, before, ticks: child::machine_ticks() }
     }
 
     /// `loadtest-host:` line.
@@ -373,10 +376,11 @@ impl Host {
             }
             _ => "-".to_string(),
         };
+        let after = (self.calibration.cpu_ms(), self.calibration.memory_ms());
         format!(
-            "loadtest-host: calibration_ms_before={:.1} calibration_ms_after={:.1} steal_pct={steal}",
-            self.before_ms,
-            child::calibration_ms()
+            "loadtest-host: cpu_ms_before={:.1} cpu_ms_after={:.1} memory_ms_before={:.1} \
+             memory_ms_after={:.1} steal_pct={steal}",
+            self.before.0, after.0, self.before.1, after.1
         )
     }
 }

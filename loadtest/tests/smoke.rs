@@ -120,7 +120,9 @@ fn a_short_run_on_its_own_switch_answers_every_payment_and_logs_each_answer() {
     assert_eq!(lines as f64, accepted + rejected + warm);
     // The host's speed around the run: two timings of the same loop, and the stolen share.
     let h = fields(&stdout, "loadtest-host: ");
-    assert!(num(&h, "calibration_ms_before") > 0.0 && num(&h, "calibration_ms_after") > 0.0);
+    for k in ["cpu_ms_before", "cpu_ms_after", "memory_ms_before", "memory_ms_after"] {
+        assert!(num(&h, k) > 0.0, "{stdout}");
+    }
     assert!((0.0..=100.0).contains(&num(&h, "steal_pct")), "{stdout}");
     // One timeline line per second of the measured run, together holding every answer.
     let seconds: Vec<_> = stdout.lines().filter(|l| l.starts_with("loadtest-second: ")).collect();
