@@ -835,8 +835,17 @@ mod tests {
         }
     }
 
+    /// The count of slow journal syncs in the process's Prometheus registry.
+    fn slow_syncs(metrics: &metrics_exporter_prometheus::PrometheusHandle) -> f64 {
+        let text = metrics.render();
+        let line = text.lines().find(|l| l.starts_with("switch_journal_slow_total{step=\"sync\"}"));
+        line.and_then(|l| l.split_whitespace().last()).map_or(0.0, |v| v.parse().unwrap())
+    }
+
     #[test]
     fn answers_wait_for_their_sync_and_leave_in_order_while_the_core_goes_on() {
+        let metrics = crate::telemetry::init().expect("the recorder of this test process");
+        let slow_before = slow_syncs(&metrics);
         let ((h, thread), open, durable) = start_gated();
         let mut first = fund(&h, 0);
         // The journal thread sits in the first sync: nothing is answered.
@@ -851,6 +860,8 @@ mod tests {
         open.send(true).unwrap();
         eventually("the first answer", || matches!(first.try_recv(), Ok(Ok(1))));
         assert_eq!(durable.load(Ordering::Acquire), 1);
+        // That sync was held over 200 ms: reported and counted for operators.
+        assert!(slow_syncs(&metrics) > slow_before, "{}", metrics.render());
         // One sync covers everything queued behind the first.
         open.send(true).unwrap();
         eventually("the second answer", || matches!(second.try_recv(), Ok(Ok(1))));
