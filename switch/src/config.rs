@@ -7,6 +7,13 @@
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// Smallest `limits.message_max_bytes`: a minimal pacs.008 with its header.
+pub const MESSAGE_MIN_BYTES: usize = 4 << 10;
+
+/// Largest `limits.message_max_bytes`: half a journal record, so that a transaction forwarded
+/// as the bank wrote it, with the switch's header and the event around it, always fits.
+pub const MESSAGE_MAX_BYTES: usize = store::RECORD_MAX_BYTES / 2;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -488,6 +495,14 @@ impl Config {
         if self.limits.ingress_max == 0 || self.limits.batch_max == 0 || self.limits.pull_max == 0 {
             return bad("limits.ingress_max, batch_max and pull_max must be positive");
         }
+        if !(MESSAGE_MIN_BYTES..=MESSAGE_MAX_BYTES).contains(&self.limits.message_max_bytes) {
+            return bad(&format!(
+                "limits.message_max_bytes must be within {MESSAGE_MIN_BYTES} and \
+                 {MESSAGE_MAX_BYTES}: a transaction is forwarded and journaled as the bank \
+                 wrote it, and a journal record holds at most {} bytes",
+                store::RECORD_MAX_BYTES
+            ));
+        }
         if self.participants.is_empty() {
             return bad("at least one participant is needed");
         }
@@ -543,5 +558,13 @@ mod tests {
         assert!(matches!(Config::load(&p), Err(ConfigError::Parse(..))));
         std::fs::write(&p, "[[participants]]\nbic = \"nope\"\nname = \"x\"\n").unwrap();
         assert!(matches!(Config::load(&p), Err(ConfigError::Invalid(_))));
+        // A message limit past what one journal record can hold is refused at start.
+        let mut cfg = Config::dev(dir.path());
+        assert!(cfg.check().is_ok());
+        cfg.limits.message_max_bytes = MESSAGE_MAX_BYTES + 1;
+        let Err(ConfigError::Invalid(why)) = cfg.check() else { panic!("accepted") };
+        assert!(why.contains("limits.message_max_bytes"), "{why}");
+        cfg.limits.message_max_bytes = MESSAGE_MAX_BYTES;
+        assert!(cfg.check().is_ok());
     }
 }
