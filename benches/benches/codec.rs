@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the ISO 20022 codec: decode of pacs.008 and pacs.002 (the fast
-//! tape path and the owned-tree `decode_dom`), encode of pacs.002 and pacs.008, each beside the
+//! tape path and the owned-tree `decode_dom`), encode of pacs.002 and pacs.008, the splice
+//! that forwards a pacs.008 as received (layout and forward), each beside the
 //! floor (a bare quick-xml event scan of the same bytes, `iso20022::xml::scan`), plus heap
 //! allocations per message counted by a wrapping allocator.
 //!
@@ -46,6 +47,10 @@ fn compact_pacs008() -> Vec<u8> {
     let msg = pacs008::decode(&sample("pacs.008/fednow-participant.xml"), &Limits::default())
         .expect("decode");
     pacs008::encode(&msg).into_bytes()
+}
+
+fn agent(bic: &str) -> iso20022::common::Agent {
+    iso20022::common::Agent { bic: Some(bic.into()), ..Default::default() }
 }
 
 fn allocs<T>(f: impl Fn() -> T) -> usize {
@@ -148,6 +153,26 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_function(format!("decode_dom/{name}"), |b| {
             b.iter(|| pacs008::decode_dom(black_box(bytes), &limits).unwrap())
+        });
+        // Forwarding by splice: finding the layout (the worker's part) and writing the
+        // forwarded message (the core's part), beside `encode/pacs008` below.
+        let text = std::str::from_utf8(bytes).unwrap();
+        g.bench_function(format!("splice_layout/{name}"), |b| {
+            b.iter(|| iso20022::splice::Layout::of(black_box(text)).unwrap())
+        });
+        let layout = iso20022::splice::Layout::of(text).unwrap();
+        let (debtor, creditor) = (agent("BANKBRSPXXX"), agent("BANKBRRJXXX"));
+        let f = iso20022::splice::Forward {
+            msg_id: "IPSF42",
+            created: "2026-11-24T10:00:00.000Z",
+            clearing_system: "IPS",
+            instructing_agent: &debtor,
+            instructed_agent: &creditor,
+            acceptance: "2026-11-24T10:00:00.000Z",
+            creditor: None,
+        };
+        g.bench_function(format!("splice_forward/{name}"), |b| {
+            b.iter(|| layout.forward(black_box(text), 0, &f).unwrap())
         });
     }
     g.throughput(Throughput::Bytes(p002.len() as u64));

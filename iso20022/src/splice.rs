@@ -94,91 +94,110 @@ struct StartTag {
     colon: bool,
 }
 
-/// An open element while scanning.
-struct Open {
-    name: Range<usize>,
-    start: usize,
-    /// Namespace prefixes this element declares (ranges of the input).
-    declares: Vec<Range<usize>>,
-}
+/// An open element followed while scanning (those down to the transactions' children): its
+/// name and where its start tag begins.
+type Open = (Range<usize>, usize);
+
+/// A namespace prefix declared inside the copied part, by an element at this depth.
+type Scope = (usize, Range<usize>);
 
 impl Layout {
     /// The layout of a pacs.008 the decoder accepted, or `None` if its transactions cannot be
     /// copied on their own (see the module documentation).
+    ///
+    /// One pass: every tag's end is found, but only the elements down to the transactions'
+    /// children are followed by name; deeper ones are only counted, and read further only when
+    /// a `:` in their tag may use or declare a namespace prefix.
     pub fn of(input: &str) -> Option<Layout> {
         let input = input.as_bytes();
         let mut layout = Layout::default();
-        let mut stack: Vec<Open> = Vec::new();
+        let mut open: Vec<Open> = Vec::with_capacity(8);
+        let mut scopes: Vec<Scope> = Vec::new();
+        let mut depth = 0usize;
         // Depth of `FIToFICstmrCdtTrf` once found.
         let mut body: Option<usize> = None;
         let mut pos = 0;
-        while let Some(lt) = memchr::memchr(b'<', input.get(pos..)?) {
+        while let Some(lt) = next_tag(input.get(pos..)?) {
             let at = pos + lt;
             let rest = input.get(at..)?;
-            if rest.starts_with(b"<?") {
-                pos = at + find(rest, b"?>")? + 2;
-            } else if rest.starts_with(b"<!--") {
-                pos = at + find(rest, b"-->")? + 3;
-            } else if rest.starts_with(b"<![CDATA[") {
-                pos = at + find(rest, b"]]>")? + 3;
-            } else if rest.starts_with(b"<!") {
-                return None;
-            } else if rest.starts_with(b"</") {
-                pos = at + memchr::memchr(b'>', rest)? + 1;
-                let open = stack.pop()?;
-                layout.closed(input, &open, (stack.len(), stack.last()), body, pos);
-            } else {
-                let tag = start_tag(input, at)?;
-                pos = tag.end;
-                let depth = stack.len();
-                let inside = body.is_some_and(|b| depth > b);
-                // Without a `:` a tag neither uses nor declares a prefix.
-                let declares = if inside && tag.colon {
-                    declared_prefixes(input, &tag, &stack)?
-                } else {
-                    Vec::new()
-                };
-                if body.is_none() && local(input, &tag.name) == b"FIToFICstmrCdtTrf" {
-                    body = Some(depth);
+            match rest.get(1) {
+                Some(b'/') => {
+                    pos = at + rest.iter().position(|&c| c == b'>')? + 1;
+                    depth = depth.checked_sub(1)?;
+                    while scopes.last().is_some_and(|(d, _)| *d >= depth) {
+                        scopes.pop();
+                    }
+                    if open.len() > depth {
+                        let (name, start) = open.pop()?;
+                        let parent = open.last().map(|(p, _)| p.clone());
+                        layout.closed(input, (&name, start..pos), (depth, parent), body);
+                    }
                 }
-                let open = Open { name: tag.name, start: at, declares };
-                if body.is_some_and(|b| depth == b + 1)
-                    && local(input, &open.name) == b"CdtTrfTxInf"
-                {
-                    layout.txs.push(TxLayout {
-                        at: at..at,
-                        content_start: pos,
-                        children: Vec::new(),
-                    });
+                Some(b'?') => pos = at + find(rest, b"?>")? + 2,
+                Some(b'!') if rest.starts_with(b"<!--") => pos = at + find(rest, b"-->")? + 3,
+                Some(b'!') if rest.starts_with(b"<![CDATA[") => {
+                    pos = at + find(rest, b"]]>")? + 3;
                 }
-                if tag.empty {
-                    layout.closed(input, &open, (depth, stack.last()), body, pos);
-                } else {
-                    stack.push(open);
+                Some(b'!') => return None,
+                _ => {
+                    let tag = start_tag(input, at)?;
+                    pos = tag.end;
+                    // Without a `:` a tag neither uses nor declares a prefix.
+                    if tag.colon && body.is_some_and(|b| depth > b) {
+                        for p in declared_prefixes(input, &tag, &scopes)? {
+                            scopes.push((depth, p));
+                        }
+                    }
+                    if body.is_none() && local(input, &tag.name) == b"FIToFICstmrCdtTrf" {
+                        body = Some(depth);
+                    }
+                    if body.is_some_and(|b| depth == b + 1)
+                        && local(input, &tag.name) == b"CdtTrfTxInf"
+                    {
+                        layout.txs.push(TxLayout {
+                            at: at..at,
+                            content_start: pos,
+                            children: Vec::new(),
+                        });
+                    }
+                    let followed = body.is_none_or(|b| depth <= b + 2);
+                    if tag.empty {
+                        while scopes.last().is_some_and(|(d, _)| *d >= depth) {
+                            scopes.pop();
+                        }
+                        if followed {
+                            let parent = open.last().map(|(p, _)| p.clone());
+                            layout.closed(input, (&tag.name, at..pos), (depth, parent), body);
+                        }
+                    } else {
+                        if followed {
+                            open.push((tag.name, at));
+                        }
+                        depth += 1;
+                    }
                 }
             }
         }
-        (body.is_some() && !layout.txs.is_empty() && stack.is_empty()).then_some(layout)
+        (body.is_some() && !layout.txs.is_empty() && depth == 0).then_some(layout)
     }
 
-    /// Record element `open`, at `depth` under `parent`, closed at `end`, where it matters:
-    /// a transaction, a child of the group header, or a child of the transaction being read.
+    /// Record the element `name` at `at`, at `depth` under `parent`, where it matters: a
+    /// transaction, a child of the group header, or a child of the transaction being read.
     fn closed(
         &mut self,
         input: &[u8],
-        open: &Open,
-        (depth, parent): (usize, Option<&Open>),
+        (name, at): (&Range<usize>, Range<usize>),
+        (depth, parent): (usize, Option<Range<usize>>),
         body: Option<usize>,
-        end: usize,
     ) {
         let Some(b) = body else { return };
-        if depth == b + 1 && local(input, &open.name) == b"CdtTrfTxInf" {
+        if depth == b + 1 && local(input, name) == b"CdtTrfTxInf" {
             if let Some(tx) = self.txs.last_mut() {
-                tx.at = open.start..end;
+                tx.at = at;
             }
         } else if depth == b + 2 {
-            let part = Part { name: open.name.clone(), at: open.start..end };
-            match (parent.map(|p| local(input, &p.name)), self.txs.last_mut()) {
+            let part = Part { name: name.clone(), at };
+            match (parent.map(|p| local(input, &p)), self.txs.last_mut()) {
                 (Some(b"CdtTrfTxInf"), Some(tx)) if tx.at.is_empty() => tx.children.push(part),
                 (Some(b"GrpHdr"), None) => self.header.push(part),
                 _ => {}
@@ -257,6 +276,16 @@ impl Layout {
     }
 }
 
+/// Where the next `<` is: a byte loop over the first few bytes (text between tags is mostly
+/// short), a vectorised search past them (indentation, long remittance text).
+fn next_tag(hay: &[u8]) -> Option<usize> {
+    const NEAR: usize = 16;
+    match hay.iter().take(NEAR).position(|&c| c == b'<') {
+        Some(i) => Some(i),
+        None => memchr::memchr(b'<', hay.get(NEAR..)?).map(|i| i + NEAR),
+    }
+}
+
 /// The position of `needle` in `hay`.
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
@@ -277,24 +306,30 @@ fn prefix<'a>(input: &'a [u8], r: &Range<usize>) -> Option<&'a [u8]> {
     memchr::memchr(b':', name).and_then(|i| name.get(..i))
 }
 
-/// Read the start tag at `at` (`<name attr="v" ...>` or `.../>`).
+/// Read the start tag at `at` (`<name attr="v" ...>` or `.../>`), in one pass over its bytes.
+/// Tags are short: a byte loop beats a vectorised search's set-up here.
 fn start_tag(input: &[u8], at: usize) -> Option<StartTag> {
-    let is_name_end = |c: u8| c.is_ascii_whitespace() || c == b'>' || c == b'/';
-    let from = at + 1;
-    let len = input.get(from..)?.iter().position(|&c| is_name_end(c))?;
-    let name = from..from + len;
-    let mut i = name.end;
-    // Jump from quote to quote: a `>` inside an attribute value does not end the tag.
-    let end = loop {
-        i += memchr::memchr3(b'>', b'"', b'\'', input.get(i..)?)?;
-        match *input.get(i)? {
-            b'>' => break i + 1,
-            q => i += 1 + memchr::memchr(q, input.get(i + 1..)?)? + 1,
+    let bytes = input.get(at + 1..)?;
+    let mut colon = false;
+    let mut name_len = None;
+    let mut i = 0;
+    while let Some(&c) = bytes.get(i) {
+        match c {
+            b'>' => {
+                // The name ends at the first space or `/`, or here.
+                let name = at + 1..at + 1 + name_len.unwrap_or(i);
+                let empty = i > 0 && bytes.get(i - 1) == Some(&b'/');
+                return Some(StartTag { name, empty, end: at + 1 + i + 1, colon });
+            }
+            // An attribute value: a `>` or `:` in it is text.
+            b'"' | b'\'' => i += bytes.get(i + 1..)?.iter().position(|&q| q == c)? + 1,
+            b':' => colon = true,
+            b'/' | b' ' | b'\t' | b'\r' | b'\n' if name_len.is_none() => name_len = Some(i),
+            _ => {}
         }
-    };
-    let empty = input.get(end.checked_sub(2)?) == Some(&b'/');
-    let colon = memchr::memchr(b':', input.get(at..end)?).is_some();
-    Some(StartTag { name, empty, end, colon })
+        i += 1;
+    }
+    None
 }
 
 /// The attributes of `tag`: (name, value) ranges.
@@ -327,10 +362,9 @@ fn attributes(input: &[u8], tag: &StartTag) -> Option<Vec<(Range<usize>, Range<u
 }
 
 /// The prefixes `tag` declares, after checking that every prefix it uses is declared by
-/// itself or by an open element inside the copied part (`stack` entries with declarations are
-/// all inside it: outside elements are pushed with none). `None` when a prefix comes from
-/// outside.
-fn declared_prefixes(input: &[u8], tag: &StartTag, stack: &[Open]) -> Option<Vec<Range<usize>>> {
+/// itself or by an open element inside the copied part (`scopes`: only declarations inside it
+/// are kept). `None` when a prefix comes from outside.
+fn declared_prefixes(input: &[u8], tag: &StartTag, scopes: &[Scope]) -> Option<Vec<Range<usize>>> {
     let attrs = attributes(input, tag)?;
     let mut declares = Vec::new();
     for (name, _) in &attrs {
@@ -343,7 +377,7 @@ fn declared_prefixes(input: &[u8], tag: &StartTag, stack: &[Open]) -> Option<Vec
     let declared = |p: &[u8]| {
         p == b"xml"
             || declares.iter().any(|d| input.get(d.clone()) == Some(p))
-            || stack.iter().any(|o| o.declares.iter().any(|d| input.get(d.clone()) == Some(p)))
+            || scopes.iter().any(|(_, d)| input.get(d.clone()) == Some(p))
     };
     if prefix(input, &tag.name).is_some_and(|p| !declared(p)) {
         return None;
