@@ -13,13 +13,13 @@
 //! Guarantees: the output is the transaction exactly as received except for those elements,
 //! in the XSD's order (inserted elements go where the schema puts them). A document this
 //! cannot copy safely (an element or attribute whose namespace prefix is declared outside the
-//! copied part, a DOCTYPE, bytes that are not UTF-8) has no layout: [`Layout::of`] returns
-//! `None` and the caller re-encodes. Must only be given bytes the pacs.008 decoder accepted:
-//! it tracks structure, it does not check well-formedness.
+//! copied part, a DOCTYPE) has no layout: [`Layout::of`] returns `None` and the caller
+//! re-encodes. Must only be given text the pacs.008 decoder accepted: it tracks structure, it
+//! does not check well-formedness.
 
 use crate::common::{encode_account, encode_agent, Account, Agent};
 use crate::pacs008::NAMESPACE;
-use crate::xml::Writer;
+use crate::xml::{local_bytes, Writer};
 use std::ops::Range;
 
 /// One direct child of the group header or of a transaction: its local name and its bytes
@@ -85,8 +85,8 @@ const AFTER_AGENTS: [&str; 9] = [
     "Dbtr",
 ];
 
-/// A start tag: its name, whether it closes itself, where it ends, and whether a `:` is in
-/// it (a prefix, a namespace declaration, or only an attribute value: checked further then).
+/// A start tag: its name, whether it closes itself, where it ends, and whether a `:` is in it
+/// outside attribute values (a prefix or a namespace declaration: checked further then).
 struct StartTag {
     name: Range<usize>,
     empty: bool,
@@ -293,11 +293,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The local part of the name at `r`.
 fn local<'a>(input: &'a [u8], r: &Range<usize>) -> &'a [u8] {
-    let name = input.get(r.clone()).unwrap_or_default();
-    match memchr::memchr(b':', name) {
-        Some(i) => name.get(i + 1..).unwrap_or_default(),
-        None => name,
-    }
+    local_bytes(input.get(r.clone()).unwrap_or_default())
 }
 
 /// The prefix of the name at `r`, if it has one.

@@ -326,7 +326,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         find_max(&cli, &t, &bank_list, &specs, &shared, limits).await
     } else {
         let plans = prepare(&spec(&cli, &t, specs, cli.rate, cli.duration, "")?)?;
-        let host = Host::start();
+        let host = loadtest::host::Host::start();
         let cpu = Cpu::start(&t);
         let s = run::step(&bank_list, &shared, plans, cli.duration, limits).await;
         print_timeline(&shared);
@@ -350,38 +350,6 @@ fn print_timeline(shared: &Shared) {
         println!(
             "loadtest-second: s={second} answers={n} p50_ms={p50:.2} p99_ms={p99:.2} max_ms={max:.2}"
         );
-    }
-}
-
-/// How fast the host was around a step: fixed work timed before and after, and the share of
-/// the machine's time the hypervisor took.
-struct Host {
-    calibration: child::Calibration,
-    before: (f64, f64),
-    ticks: Option<(u64, u64)>,
-}
-
-impl Host {
-    fn start() -> Host {
-        let calibration = child::Calibration::new();
-        let before = (calibration.cpu_ms(), calibration.memory_ms());
-        Host { calibration, before, ticks: child::machine_ticks() }
-    }
-
-    /// `loadtest-host:` line.
-    fn line(&self) -> String {
-        let steal = match (self.ticks, child::machine_ticks()) {
-            (Some((t0, s0)), Some((t1, s1))) if t1 > t0 => {
-                format!("{:.1}", 100.0 * s1.saturating_sub(s0) as f64 / (t1 - t0) as f64)
-            }
-            _ => "-".to_string(),
-        };
-        let after = (self.calibration.cpu_ms(), self.calibration.memory_ms());
-        format!(
-            "loadtest-host: cpu_ms_before={:.1} cpu_ms_after={:.1} memory_ms_before={:.1} \
-             memory_ms_after={:.1} steal_pct={steal}",
-            self.before.0, after.0, self.before.1, after.1
-        )
     }
 }
 

@@ -436,9 +436,9 @@ const JOURNAL_QUEUE_BATCHES: usize = 8;
 const JOURNAL_SLOW: Duration = Duration::from_millis(20);
 
 /// Report a journal step that took `took` (`what`: "append" or "sync") if it was slow.
-fn note_if_slow(what: &str, took: Duration, records: usize) {
+fn note_if_slow(what: &'static str, took: Duration, records: usize) {
     if took >= JOURNAL_SLOW {
-        metrics::counter!("switch_journal_slow_total", "step" => what.to_string()).increment(1);
+        metrics::counter!("switch_journal_slow_total", "step" => what).increment(1);
         eprintln!(
             "warning: journal {what} took {} ms ({records} records); payments waited for it",
             took.as_millis()
