@@ -4,6 +4,8 @@
 //! Pulling is cursor-based: `pull(after)` returns messages with a sequence number above
 //! `after`; passing a higher `after` acknowledges everything up to it. A bank that crashes
 //! pulls again from its last processed sequence and gets every unacknowledged message again.
+//! `stream(after)` instead keeps one answer open, into which the switch writes each message
+//! as it becomes durable (no pull round trip per batch); `ack(through)` acknowledges.
 //!
 //! The HTTP/2 client is the `h2` crate's, driven directly: a request's head and body go out
 //! from the caller's task (no per-request task, no body pipe), and the connection's I/O runs
@@ -81,6 +83,10 @@ pub enum ClientError {
     /// A framed pull body did not follow the format.
     #[error("{0}")]
     Frames(#[from] wire::FrameError),
+    /// A stream's body ended without its close delimiter: the switch or the connection went
+    /// away. Open a new stream from the cursor.
+    #[error("the stream was cut before its close delimiter")]
+    StreamCut,
 }
 
 impl From<PullResponse> for FramedPull {
@@ -258,6 +264,84 @@ impl BankClient {
                 status,
                 body: String::from_utf8_lossy(&r.body).into_owned(),
             }),
+        }
+    }
+
+    /// Open the message stream from `after` (acknowledging everything up to it, as a pull
+    /// does). Acknowledge what it delivers with [`BankClient::ack`] from time to time: the
+    /// switch keeps, and redelivers after a reconnect, every message not acknowledged.
+    pub async fn stream(&self, after: u64) -> Result<MessageStream, ClientError> {
+        let sender = self.sender.clone().ready().await?;
+        let path = format!("/v1/stream?after={after}");
+        let accept = [("accept", "multipart/mixed")];
+        let answer = send_head_and_body(
+            sender,
+            http::Method::GET,
+            &path,
+            "application/json",
+            &accept,
+            Bytes::new(),
+        )?;
+        let resp = answer.await?;
+        let status = resp.status().as_u16();
+        let mut body = resp.into_body();
+        if status != 200 {
+            let text = read_body(&mut body, 64 << 10).await?;
+            return Err(ClientError::Status {
+                status,
+                body: String::from_utf8_lossy(&text).into_owned(),
+            });
+        }
+        let reader = wire::FrameReader::new(RESPONSE_BODY_MAX);
+        Ok(MessageStream { body, reader, _client: self.clone() })
+    }
+
+    /// Acknowledge every message up to `through`: the switch drops them from the bank's
+    /// stream and will not deliver them again.
+    pub async fn ack(&self, through: u64) -> Result<(), ClientError> {
+        let path = format!("/v1/acks?through={through}");
+        let r = self.request(http::Method::POST, &path, "application/json", Bytes::new()).await?;
+        if r.status != 204 {
+            return Err(ClientError::Status {
+                status: r.status,
+                body: String::from_utf8_lossy(&r.body).into_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// An open message stream (`GET /v1/stream`): the switch writes each message as soon as it
+/// is durable, with no pull in between. Holds its connection open.
+#[derive(Debug)]
+pub struct MessageStream {
+    body: h2::RecvStream,
+    reader: wire::FrameReader,
+    _client: BankClient,
+}
+
+impl MessageStream {
+    /// The next messages: every whole one received, waiting for at least one. `Ok(None)` when
+    /// the switch ended the stream cleanly (its lifetime is over, or the next message must be
+    /// pulled: it holds the frame delimiter): pull once, then open the next stream from the
+    /// cursor. Flow-control credit is given back as the bytes are read.
+    pub async fn next(&mut self) -> Result<Option<Vec<Frame>>, ClientError> {
+        loop {
+            let frames = self.reader.frames()?;
+            if !frames.is_empty() {
+                return Ok(Some(frames));
+            }
+            if self.reader.ended() {
+                return Ok(None);
+            }
+            match self.body.data().await {
+                Some(chunk) => {
+                    let chunk = chunk?;
+                    let _ = self.body.flow_control().release_capacity(chunk.len());
+                    self.reader.push(&chunk);
+                }
+                None => return Err(ClientError::StreamCut),
+            }
         }
     }
 }

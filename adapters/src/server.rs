@@ -48,7 +48,7 @@ pub struct Request {
 }
 
 /// A response to a participant.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Response {
     /// HTTP status.
     pub status: u16,
@@ -58,6 +58,20 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// Body.
     pub body: Bytes,
+    /// A body written piece by piece instead, as its source yields (after `body`, if any):
+    /// sent with no `Content-Length`, ended when the source ends.
+    pub stream: Option<BodyStream>,
+}
+
+/// The source of a streamed response body. The endpoint writes each piece as the client's
+/// flow-control window allows, so a client that stops reading holds the source back rather
+/// than growing a buffer; a client that resets the stream or drops the connection drops it.
+pub struct BodyStream(pub std::pin::Pin<Box<dyn futures_util::Stream<Item = Bytes> + Send>>);
+
+impl std::fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BodyStream")
+    }
 }
 
 impl Response {
@@ -68,12 +82,30 @@ impl Response {
             content_type: "application/json",
             headers: Vec::new(),
             body: body.into(),
+            stream: None,
         }
     }
 
     /// An XML response (ISO 20022 message).
     pub fn xml(status: u16, body: String) -> Self {
-        Response { status, content_type: "application/xml", headers: Vec::new(), body: body.into() }
+        Response {
+            status,
+            content_type: "application/xml",
+            headers: Vec::new(),
+            body: body.into(),
+            stream: None,
+        }
+    }
+
+    /// A 200 response whose body is written as `stream` yields.
+    pub fn streaming(content_type: &'static str, stream: BodyStream) -> Self {
+        Response {
+            status: 200,
+            content_type,
+            headers: Vec::new(),
+            body: Bytes::new(),
+            stream: Some(stream),
+        }
     }
 
     /// A JSON error with a stable code and a message saying what to do.
@@ -290,14 +322,56 @@ async fn answer<H: Handler>(
         ),
         Err(BodyError::H2(_)) => return,
     };
-    let (head, payload) = head_of(resp);
-    let end = payload.is_empty();
-    if let Ok(mut send) = respond.send_response(head, end) {
-        if !end {
-            // Queued whole (it is in memory already); h2 sends it as the window allows.
-            let _ = send.send_data(payload, true);
+    let (head, payload, stream) = head_of(resp);
+    let end = payload.is_empty() && stream.is_none();
+    let Ok(mut send) = respond.send_response(head, end) else { return };
+    if !payload.is_empty() {
+        // Queued whole (it is in memory already); h2 sends it as the window allows.
+        let _ = send.send_data(payload, stream.is_none());
+    }
+    if let Some(stream) = stream {
+        send_stream(&mut send, stream).await;
+    }
+}
+
+/// Write a streamed body until its source ends (then end the HTTP/2 stream), the client
+/// resets the stream, or the connection fails.
+async fn send_stream(send: &mut h2::SendStream<Bytes>, mut body: BodyStream) {
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = std::future::poll_fn(|cx| send.poll_reset(cx)) => return,
+            n = body.0.next() => n,
+        };
+        let Some(piece) = next else {
+            let _ = send.send_data(Bytes::new(), true);
+            return;
+        };
+        if send_within_window(send, piece).await.is_err() {
+            return;
         }
     }
+}
+
+/// Send `data` no faster than the client's flow-control window opens: at most what h2 has
+/// given capacity for is queued at a time.
+async fn send_within_window(send: &mut h2::SendStream<Bytes>, mut data: Bytes) -> Result<(), ()> {
+    while !data.is_empty() {
+        send.reserve_capacity(data.len());
+        let mut room = send.capacity();
+        if room == 0 {
+            room = match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
+                Some(Ok(n)) => n,
+                _ => return Err(()),
+            };
+        }
+        if room == 0 {
+            continue;
+        }
+        let piece = data.split_to(room.min(data.len()));
+        send.send_data(piece, false).map_err(|_| ())?;
+    }
+    Ok(())
 }
 
 /// The handler's view of a request.
@@ -319,15 +393,17 @@ fn request_of(participant: &str, parts: http::request::Parts, body: Bytes) -> Re
     }
 }
 
-/// The HTTP head of a response, and its body; a header the handler got wrong turns the
-/// answer into a 500 rather than a panic.
-fn head_of(resp: Response) -> (http::Response<()>, Bytes) {
+/// The HTTP head of a response, its body and its streamed body; a header the handler got
+/// wrong turns the answer into a 500 rather than a panic.
+fn head_of(resp: Response) -> (http::Response<()>, Bytes, Option<BodyStream>) {
     let mut head = http::Response::new(());
     let built = http::StatusCode::from_u16(resp.status).ok().and_then(|status| {
         *head.status_mut() = status;
         let h = head.headers_mut();
         h.insert(http::header::CONTENT_TYPE, HeaderValue::from_str(resp.content_type).ok()?);
-        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(resp.body.len()));
+        if resp.stream.is_none() {
+            h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(resp.body.len()));
+        }
         for (k, v) in &resp.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).ok()?;
             h.append(name, HeaderValue::from_str(v).ok()?);
@@ -335,11 +411,11 @@ fn head_of(resp: Response) -> (http::Response<()>, Bytes) {
         Some(())
     });
     match built {
-        Some(()) => (head, resp.body),
+        Some(()) => (head, resp.body, resp.stream),
         None => {
             let mut head = http::Response::new(());
             *head.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-            (head, Bytes::from_static(b"internal error"))
+            (head, Bytes::from_static(b"internal error"), None)
         }
     }
 }

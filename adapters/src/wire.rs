@@ -6,7 +6,13 @@
 //! `Accept: multipart/mixed` (as Pix's SPI delivers) the messages come as raw XML parts
 //! instead ([`encode_frames`], [`decode_frames`]), 204 when there is none, and the cursor in
 //! the `x-pull-next` header.
+//! `GET /v1/stream?after=N` with `Accept: multipart/mixed` -> 200 whose body never waits for
+//! a pull: each message is written as a part as soon as it is durable ([`encode_parts`],
+//! read with [`FrameReader`]); the body ends with the close delimiter after the stream's
+//! lifetime (the bank opens the next one from its cursor). `after` acknowledges like a pull's.
+//! `POST /v1/acks?through=N` -> 204: acknowledges the messages up to N without pulling.
 
+use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
 /// Receipt for a message the switch took.
@@ -90,10 +96,28 @@ pub fn encode_frames<'a>(
     size_hint: usize,
 ) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(size_hint + 160);
+    let (n, forged) = encode_parts(messages, &mut out);
+    if forged || n == 0 {
+        return None;
+    }
+    out.extend_from_slice(FRAMES_CLOSE.as_bytes());
+    Some(out)
+}
+
+/// The close delimiter that ends a framed body (a stream ends with it too).
+pub const FRAMES_CLOSE: &str = concat!("--", boundary!(), "--\r\n");
+
+/// Append messages to `out` as parts of a framed body, without the close delimiter (a
+/// stream's pieces), stopping before the first message that contains the delimiter. Returns
+/// the parts written and whether it stopped at such a message.
+pub fn encode_parts<'a>(
+    messages: impl IntoIterator<Item = (u64, &'a str, &'a [u8])>,
+    out: &mut Vec<u8>,
+) -> (usize, bool) {
     let mut n = 0usize;
     for (seq, msg_type, xml) in messages {
         if DELIMITER_FINDER.find(xml).is_some() {
-            return None;
+            return (n, true);
         }
         out.extend_from_slice(DELIMITER.as_bytes());
         out.extend_from_slice(b"\r\nContent-Type: application/xml\r\nContent-Length: ");
@@ -107,71 +131,174 @@ pub fn encode_frames<'a>(
         out.extend_from_slice(b"\r\n");
         n += 1;
     }
-    if n == 0 {
-        return None;
+    (n, false)
+}
+
+/// Longest part header block read before the reader gives up on it.
+const PART_HEAD_MAX: usize = 4 << 10;
+
+/// What the bytes at one place of a framed body hold.
+enum Step {
+    /// A whole part: its frame, and where the next part starts.
+    Part(Frame, usize),
+    /// The close delimiter, ending at the given offset.
+    Close(usize),
+    /// Not enough bytes yet to tell.
+    Incomplete,
+}
+
+/// Read the part (or the close delimiter) starting at `at` of `body`. Parts are found by
+/// their `Content-Length`, each followed by CRLF; `last` is the previous part's `X-Seq`,
+/// which this one's must exceed; a part over `part_max` bytes is refused.
+fn step(body: &Bytes, at: usize, last: Option<u64>, part_max: usize) -> Result<Step, FrameError> {
+    let d = DELIMITER.as_bytes();
+    let err = |at: usize, what: &'static str| FrameError { at, what };
+    let rest = body.get(at..).unwrap_or_default();
+    let known = rest.len().min(d.len());
+    if rest.get(..known) != d.get(..known) {
+        return Err(err(at, "expected the boundary delimiter"));
     }
-    out.extend_from_slice(DELIMITER.as_bytes());
-    out.extend_from_slice(b"--\r\n");
-    Some(out)
+    if rest.len() < d.len() + 2 {
+        return Ok(Step::Incomplete);
+    }
+    let mut at = at + d.len();
+    let rest = body.get(at..).unwrap_or_default();
+    if rest.starts_with(b"--") {
+        return match rest.get(..4) {
+            None if b"--\r\n".starts_with(rest) => Ok(Step::Incomplete),
+            Some(b"--\r\n") => Ok(Step::Close(at + 4)),
+            _ => Err(err(at, "expected CRLF and the end after the close delimiter")),
+        };
+    }
+    if !rest.starts_with(b"\r\n") {
+        return Err(err(at, "expected CRLF after the delimiter"));
+    }
+    at += 2;
+    let rest = body.get(at..).unwrap_or_default();
+    let Some(head_len) = memchr::memmem::find(rest, b"\r\n\r\n") else {
+        if rest.len() > PART_HEAD_MAX {
+            return Err(err(at, "part headers do not end"));
+        }
+        return Ok(Step::Incomplete);
+    };
+    let head = std::str::from_utf8(rest.get(..head_len).unwrap_or_default())
+        .map_err(|_| err(at, "part headers are not UTF-8"))?;
+    let (mut len, mut seq, mut msg_type) = (None, None, None);
+    for line in head.split("\r\n") {
+        let (k, v) = line.split_once(':').ok_or_else(|| err(at, "malformed part header"))?;
+        let v = v.trim();
+        if k.eq_ignore_ascii_case("content-length") {
+            len = Some(v.parse::<usize>().map_err(|_| err(at, "bad Content-Length"))?);
+        } else if k.eq_ignore_ascii_case("x-seq") {
+            seq = Some(v.parse::<u64>().map_err(|_| err(at, "bad X-Seq"))?);
+        } else if k.eq_ignore_ascii_case("x-msg-type") {
+            msg_type = Some(v.to_string());
+        }
+    }
+    let len = len.ok_or_else(|| err(at, "part without Content-Length"))?;
+    let seq = seq.ok_or_else(|| err(at, "part without X-Seq"))?;
+    let msg_type = msg_type.ok_or_else(|| err(at, "part without X-Msg-Type"))?;
+    if last.is_some_and(|l| l >= seq) {
+        return Err(err(at, "X-Seq does not increase"));
+    }
+    if len > part_max {
+        return Err(err(at, "part larger than the reader's limit"));
+    }
+    at += head_len + 4;
+    let end = at.checked_add(len).ok_or_else(|| err(at, "bad Content-Length"))?;
+    match body.get(end..).map(|r| r.get(..2)) {
+        None | Some(None) if body.len() < end + 2 => Ok(Step::Incomplete),
+        Some(Some(b"\r\n")) => {
+            Ok(Step::Part(Frame { seq, msg_type, xml: body.slice(at..end) }, end + 2))
+        }
+        _ => Err(err(end, "expected CRLF after the part body")),
+    }
 }
 
 /// Read a body written by [`encode_frames`]. Parts are found by their `Content-Length`, and
 /// each must be followed by the delimiter: a body that does not follow the format exactly is
 /// refused, never half read. Header names are case-insensitive; `X-Seq` must increase.
-pub fn decode_frames(body: &bytes::Bytes) -> Result<Vec<Frame>, FrameError> {
-    let d = DELIMITER.as_bytes();
-    let mut out = Vec::new();
+pub fn decode_frames(body: &Bytes) -> Result<Vec<Frame>, FrameError> {
+    let mut out: Vec<Frame> = Vec::new();
     let mut at = 0usize;
-    let err = |at: usize, what: &'static str| FrameError { at, what };
     loop {
-        let rest = body.get(at..).unwrap_or_default();
-        if !rest.starts_with(d) {
-            return Err(err(at, "expected the boundary delimiter"));
-        }
-        at += d.len();
-        let rest = body.get(at..).unwrap_or_default();
-        if rest.starts_with(b"--") {
-            if rest != b"--\r\n" {
-                return Err(err(at, "expected CRLF and the end after the close delimiter"));
+        match step(body, at, out.last().map(|f| f.seq), usize::MAX)? {
+            Step::Part(f, next) => {
+                out.push(f);
+                at = next;
             }
+            Step::Close(end) if end == body.len() => return Ok(out),
+            Step::Close(end) => {
+                return Err(FrameError { at: end, what: "bytes after the close delimiter" })
+            }
+            Step::Incomplete => return Err(FrameError { at, what: "the body ends inside a part" }),
+        }
+    }
+}
+
+/// Reads the frames of a body that arrives in pieces (a stream, `GET /v1/stream`): each part
+/// is returned as soon as its last byte is in, found by its `Content-Length`; the close
+/// delimiter ends the body. Same format and checks as [`decode_frames`]; a part over
+/// `part_max` bytes is refused rather than buffered.
+#[derive(Debug)]
+pub struct FrameReader {
+    buf: BytesMut,
+    last: Option<u64>,
+    ended: bool,
+    part_max: usize,
+    /// Bytes of the body consumed before `buf` (for error offsets).
+    offset: usize,
+}
+
+impl FrameReader {
+    /// A reader refusing parts over `part_max` bytes.
+    pub fn new(part_max: usize) -> FrameReader {
+        FrameReader { buf: BytesMut::new(), last: None, ended: false, part_max, offset: 0 }
+    }
+
+    /// Add the next bytes of the body.
+    pub fn push(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// Every whole part now buffered, in order; after an error the body cannot be read on.
+    pub fn frames(&mut self) -> Result<Vec<Frame>, FrameError> {
+        let mut out = Vec::new();
+        if self.ended {
             return Ok(out);
         }
-        if !rest.starts_with(b"\r\n") {
-            return Err(err(at, "expected CRLF after the delimiter"));
-        }
-        at += 2;
-        let rest = body.get(at..).unwrap_or_default();
-        let head_len = memchr::memmem::find(rest, b"\r\n\r\n")
-            .ok_or_else(|| err(at, "part headers do not end"))?;
-        let head = std::str::from_utf8(rest.get(..head_len).unwrap_or_default())
-            .map_err(|_| err(at, "part headers are not UTF-8"))?;
-        let (mut len, mut seq, mut msg_type) = (None, None, None);
-        for line in head.split("\r\n") {
-            let (k, v) = line.split_once(':').ok_or_else(|| err(at, "malformed part header"))?;
-            let v = v.trim();
-            if k.eq_ignore_ascii_case("content-length") {
-                len = Some(v.parse::<usize>().map_err(|_| err(at, "bad Content-Length"))?);
-            } else if k.eq_ignore_ascii_case("x-seq") {
-                seq = Some(v.parse::<u64>().map_err(|_| err(at, "bad X-Seq"))?);
-            } else if k.eq_ignore_ascii_case("x-msg-type") {
-                msg_type = Some(v.to_string());
+        // The buffered bytes, frozen once so that frames share them without a copy.
+        let body = std::mem::take(&mut self.buf).freeze();
+        let mut at = 0usize;
+        let result = loop {
+            match step(&body, at, self.last, self.part_max) {
+                Ok(Step::Part(f, next)) => {
+                    self.last = Some(f.seq);
+                    out.push(f);
+                    at = next;
+                }
+                Ok(Step::Close(end)) => {
+                    self.ended = true;
+                    at = end;
+                    break Ok(out);
+                }
+                Ok(Step::Incomplete) => break Ok(out),
+                Err(e) => break Err(FrameError { at: self.offset + e.at, what: e.what }),
             }
-        }
-        let len = len.ok_or_else(|| err(at, "part without Content-Length"))?;
-        let seq = seq.ok_or_else(|| err(at, "part without X-Seq"))?;
-        let msg_type = msg_type.ok_or_else(|| err(at, "part without X-Msg-Type"))?;
-        if out.last().is_some_and(|f: &Frame| f.seq >= seq) {
-            return Err(err(at, "X-Seq does not increase"));
-        }
-        at += head_len + 4;
-        let end = at.checked_add(len).filter(|&e| e <= body.len());
-        let end = end.ok_or_else(|| err(at, "part body shorter than its Content-Length"))?;
-        out.push(Frame { seq, msg_type, xml: body.slice(at..end) });
-        at = end;
-        if body.get(at..at + 2) != Some(b"\r\n".as_slice()) {
-            return Err(err(at, "expected CRLF after the part body"));
-        }
-        at += 2;
+        };
+        self.offset += at;
+        self.buf.extend_from_slice(body.get(at..).unwrap_or_default());
+        result
+    }
+
+    /// Whether the close delimiter was read: the body is over.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Bytes buffered of a part not yet whole.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
     }
 }
 
@@ -226,5 +353,59 @@ mod tests {
         let twice = text.replacen(&format!("--{FRAME_BOUNDARY}--\r\n"), "", 1);
         let twice = bytes::Bytes::from(format!("{twice}{text}"));
         assert_eq!(decode_frames(&twice).unwrap_err().what, "X-Seq does not increase");
+    }
+
+    #[test]
+    fn a_body_read_in_pieces_gives_each_part_once_it_is_whole() {
+        let xml: Vec<String> =
+            (0..5).map(|i| format!("<Document>{}</Document>", "x".repeat(i * 37))).collect();
+        let parts =
+            xml.iter().enumerate().map(|(i, x)| (i as u64 + 1, "pacs.002.001.10", x.as_bytes()));
+        let body = encode_frames(parts, 0).unwrap();
+        let whole = decode_frames(&Bytes::from(body.clone())).unwrap();
+        for piece in [1usize, 2, 7, 64, 1000] {
+            let mut r = FrameReader::new(1 << 20);
+            let mut got = Vec::new();
+            for chunk in body.chunks(piece) {
+                assert!(!r.ended());
+                let before = got.len();
+                got.extend(r.frames().unwrap());
+                assert_eq!(got.len(), before, "a frame came out before its bytes were in");
+                r.push(chunk);
+                got.extend(r.frames().unwrap());
+            }
+            assert!(r.ended(), "piece {piece}: the close delimiter was not seen");
+            assert_eq!(r.buffered(), 0);
+            assert_eq!(got, whole, "piece {piece}");
+        }
+        // A stream that has not ended yet: the parts so far, nothing half read.
+        let open = &body[..body.len() - (FRAME_BOUNDARY.len() + 6)];
+        let mut r = FrameReader::new(1 << 20);
+        r.push(open);
+        assert_eq!(r.frames().unwrap(), whole);
+        assert!(!r.ended());
+    }
+
+    #[test]
+    fn a_damaged_or_oversized_stream_is_refused_at_its_place() {
+        let good = encode_frames([(1, "pacs.002.001.10", b"<x/>".as_slice())], 0).unwrap();
+        let text = String::from_utf8(good).unwrap();
+        let mut r = FrameReader::new(3);
+        r.push(text.as_bytes());
+        assert_eq!(r.frames().unwrap_err().what, "part larger than the reader's limit");
+        let mut r = FrameReader::new(1 << 20);
+        r.push(b"--not-the-boundary");
+        assert_eq!(r.frames().unwrap_err().what, "expected the boundary delimiter");
+        // An error after good parts is placed in the whole body, not in the buffer.
+        let mut r = FrameReader::new(1 << 20);
+        let body = text.replace(&format!("--{FRAME_BOUNDARY}--\r\n"), "");
+        r.push(body.as_bytes());
+        assert_eq!(r.frames().unwrap().len(), 1);
+        r.push(b"garbage");
+        assert_eq!(r.frames().unwrap_err().at, body.len());
+        let mut r = FrameReader::new(1 << 20);
+        r.push(format!("--{FRAME_BOUNDARY}\r\nX-Seq: 1\r\n").as_bytes());
+        r.push(&[b'a'; PART_HEAD_MAX + 1]);
+        assert_eq!(r.frames().unwrap_err().what, "part headers do not end");
     }
 }

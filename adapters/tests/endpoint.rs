@@ -11,21 +11,57 @@
 
 use adapters::client::BankClient;
 use adapters::pki::DevPki;
-use adapters::server::{self, Handler, Request, Response, ServerLimits, ServerStats};
-use adapters::tls;
+use adapters::server::{self, BodyStream, Handler, Request, Response, ServerLimits, ServerStats};
+use adapters::{tls, wire};
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Echoes the body, or answers `size=N` bytes, and names the participant in a header.
-struct Echo;
+/// Echoes the body, or answers `size=N` bytes, and names the participant in a header;
+/// `GET /v1/stream` is a streamed answer of [`STREAM_PARTS`] parts, counted as they are made.
+struct Echo {
+    produced: Arc<AtomicUsize>,
+}
+
+/// Parts of the test stream, and the size of each.
+const STREAM_PARTS: u64 = 200;
+const PART_BYTES: usize = 64 << 10;
+
+fn part_xml(seq: u64) -> Vec<u8> {
+    let mut x = format!("<Document seq=\"{seq}\">").into_bytes();
+    x.resize(PART_BYTES - 11, b'a' + (seq % 26) as u8);
+    x.extend_from_slice(b"</Document>");
+    x
+}
 
 impl Handler for Echo {
     async fn handle(&self, req: Request) -> Response {
+        if req.path == "/v1/stream" {
+            let produced = self.produced.clone();
+            let parts = futures_util::stream::unfold(1u64, move |seq| {
+                let produced = produced.clone();
+                async move {
+                    let mut out = Vec::new();
+                    match seq {
+                        s if s <= STREAM_PARTS => {
+                            let xml = part_xml(s);
+                            wire::encode_parts([(s, "pacs.008.001.08", xml.as_slice())], &mut out);
+                            produced.fetch_add(1, Ordering::SeqCst);
+                        }
+                        s if s == STREAM_PARTS + 1 => {
+                            out.extend_from_slice(wire::FRAMES_CLOSE.as_bytes())
+                        }
+                        _ => return None,
+                    }
+                    Some((Bytes::from(out), seq + 1))
+                }
+            });
+            return Response::streaming(wire::FRAMES_CONTENT_TYPE, BodyStream(Box::pin(parts)));
+        }
         let size = req.query.strip_prefix("size=").and_then(|n| n.parse::<usize>().ok());
         let body = match size {
             _ if req.path == "/whoami" => Bytes::from(req.participant.clone()),
@@ -37,6 +73,7 @@ impl Handler for Echo {
             content_type: "application/octet-stream",
             headers: vec![("x-participant".to_string(), req.participant)],
             body,
+            stream: None,
         }
     }
 }
@@ -45,6 +82,7 @@ struct Endpoint {
     addr: SocketAddr,
     client_tls: Arc<rustls::ClientConfig>,
     stats: Arc<ServerStats>,
+    produced: Arc<AtomicUsize>,
     _stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
@@ -58,16 +96,17 @@ async fn endpoint(limits: ServerLimits) -> Endpoint {
     let addr = listener.local_addr().unwrap();
     let stats = Arc::new(ServerStats::default());
     let (stop, stopped) = watch::channel(false);
+    let produced = Arc::new(AtomicUsize::new(0));
     tokio::spawn(server::serve(
         listener,
         server_tls,
-        Arc::new(Echo),
+        Arc::new(Echo { produced: produced.clone() }),
         limits,
         stats.clone(),
         Arc::new(HashSet::new()),
         stopped,
     ));
-    Endpoint { addr, client_tls, stats, _stop: stop, _dir: dir }
+    Endpoint { addr, client_tls, stats, produced, _stop: stop, _dir: dir }
 }
 
 /// Fails the test instead of hanging when a request never completes.
@@ -226,4 +265,29 @@ async fn an_undeclared_body_over_the_cap_gets_413_while_it_is_read() {
     let under = bounded(send(&mut h2, 2)).await.unwrap();
     assert_eq!(under.status(), 200);
     assert_eq!(e.stats.connections_served.load(Ordering::Relaxed), 1);
+}
+
+/// A streamed answer is written no faster than the client reads it: a client that does not
+/// read holds the source back at about its receive window (2 MiB) plus the server's send
+/// buffer (400 KiB), and every part then arrives whole and in order, ended by the close
+/// delimiter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_answer_waits_for_its_reader_and_arrives_whole() {
+    let e = endpoint(ServerLimits::default()).await;
+    let c = bounded(BankClient::connect(e.addr, "localhost", e.client_tls.clone())).await.unwrap();
+    let mut s = bounded(c.stream(0)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = e.produced.load(Ordering::SeqCst);
+    let window_parts = ((2 << 20) + (400 << 10)) / PART_BYTES;
+    assert!(held > 0, "nothing was written");
+    assert!(held <= window_parts + 4, "{held} parts made for a reader that reads nothing");
+    let mut seqs = Vec::new();
+    while let Some(frames) = bounded(s.next()).await.unwrap() {
+        for f in frames {
+            assert_eq!(f.xml.as_ref(), part_xml(f.seq).as_slice(), "part {}", f.seq);
+            seqs.push(f.seq);
+        }
+    }
+    assert_eq!(seqs, (1..=STREAM_PARTS).collect::<Vec<_>>());
+    assert_eq!(e.produced.load(Ordering::SeqCst), STREAM_PARTS as usize);
 }

@@ -1,5 +1,5 @@
 //! A load-test bank: one HTTP/2 + mTLS connection to the switch that sends prepared pacs.008,
-//! pulls its stream, answers the transfers forwarded to it (ACSP) and matches the final
+//! reads its stream (or pulls it), answers the transfers forwarded to it (ACSP) and matches the final
 //! pacs.002 (ACSC or RJCT) to the payments it is waiting for.
 //!
 //! Unlike `adapters::simbank::SimBank` it survives a switch crash: when a request fails on the
@@ -16,6 +16,7 @@
 use crate::scan;
 use crate::stats::Shared;
 use adapters::client::{BankClient, ClientError, FramedPull};
+use adapters::wire::Frame;
 use iso20022::codes::{StatusReason, TxStatus};
 use iso20022::pacs002::{self, Pacs002, TxStatusReport};
 use iso20022::{pacs008, Limits};
@@ -38,6 +39,13 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BACKOFF: (Duration, Duration) = (Duration::from_millis(20), Duration::from_secs(1));
 /// Messages asked for by one pull, and its long-poll wait.
 pub const PULL: (u32, u64) = (100, 200);
+/// Shortest time between two acknowledgements of the stream.
+pub const ACK_EVERY: Duration = Duration::from_millis(20);
+/// Longest a stream read waits before the bank acknowledges what it has processed.
+pub const ACK_IDLE: Duration = Duration::from_millis(50);
+/// A stream that delivers nothing for this long is taken as dead (the switch ends each
+/// stream within a minute).
+pub const STREAM_SILENCE_MAX: Duration = Duration::from_secs(70);
 /// Forwarded transfers answered by one pacs.002 at most (the switch's default
 /// `transactions_per_message_max`).
 pub const ANSWER_BATCH: usize = 10;
@@ -74,6 +82,11 @@ pub struct Bank {
     full_decode: bool,
     answer_batch: usize,
     json_pulls: bool,
+    streaming: bool,
+    /// Highest sequence acknowledged to the switch, and whether an acknowledgement is on its
+    /// way (at most one at a time).
+    acked: AtomicU64,
+    ack_in_flight: std::sync::atomic::AtomicBool,
     answers_sent: AtomicU64,
     created: String,
 }
@@ -117,6 +130,9 @@ impl Bank {
             full_decode: false,
             answer_batch: ANSWER_BATCH,
             json_pulls: false,
+            streaming: true,
+            acked: AtomicU64::new(0),
+            ack_in_flight: std::sync::atomic::AtomicBool::new(false),
             answers_sent: AtomicU64::new(0),
             created: switch::time::iso_datetime(
                 std::time::SystemTime::now()
@@ -276,6 +292,133 @@ impl Bank {
         old.len()
     }
 
+    /// Take messages by long-poll pulls (`GET /v1/messages`) instead of the stream
+    /// (`GET /v1/stream`).
+    pub fn with_pulls(mut self, on: bool) -> Bank {
+        self.streaming = !on;
+        self
+    }
+
+    /// Process the messages of one pull or stream read, answer the transfers among them and
+    /// move the cursor past them.
+    fn take(self: &Arc<Self>, frames: &[Frame], next: u64) {
+        if !frames.is_empty() {
+            self.shared.pulls.fetch_add(1, Ordering::Relaxed);
+            self.shared.pulled.fetch_add(frames.len() as u64, Ordering::Relaxed);
+        }
+        let mut answers = Vec::new();
+        for m in frames {
+            match std::str::from_utf8(&m.xml) {
+                Ok(xml) => self.process(&m.msg_type, xml, &mut answers),
+                Err(_) => {
+                    self.shared.undecodable.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.answer_all(answers);
+        self.cursor.fetch_max(next, Ordering::AcqRel);
+    }
+
+    /// Acknowledge the cursor when it moved past the last acknowledgement, unless one is
+    /// already on its way or was sent less than [`ACK_EVERY`] ago.
+    fn ack_cursor(self: &Arc<Self>, client: &BankClient) {
+        let through = self.cursor.load(Ordering::Acquire);
+        if through <= self.acked.load(Ordering::Acquire)
+            || self.ack_in_flight.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let bank = self.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            let next_allowed = Instant::now() + ACK_EVERY;
+            if let Ok(Ok(())) = tokio::time::timeout(SEND_TIMEOUT, client.ack(through)).await {
+                bank.acked.fetch_max(through, Ordering::AcqRel);
+            }
+            tokio::time::sleep_until(next_allowed).await;
+            bank.ack_in_flight.store(false, Ordering::Release);
+        });
+    }
+
+    /// Read the stream (`GET /v1/stream`) and process it until `stop` turns true: reopened
+    /// from the cursor when it ends or its connection is lost, acknowledged as it goes.
+    async fn run_stream(self: &Arc<Self>, stop: &mut watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            let (generation, client) = match self.client().await {
+                Ok(c) => c,
+                Err(_) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(BACKOFF.0) => continue,
+                        _ = stop.changed() => return,
+                    }
+                }
+            };
+            let after = self.cursor.load(Ordering::Acquire);
+            let opened = tokio::select! {
+                o = tokio::time::timeout(SEND_TIMEOUT, client.stream(after)) => o,
+                _ = stop.changed() => return,
+            };
+            let mut stream = match opened {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    if breaks_connection(&e) {
+                        self.drop_connection(generation);
+                    }
+                    tokio::time::sleep(BACKOFF.0).await;
+                    continue;
+                }
+                Err(_) => {
+                    self.drop_connection(generation);
+                    continue;
+                }
+            };
+            // Reads wake at least every ACK_IDLE to acknowledge what the last one delivered;
+            // a stream silent for longer than its lifetime is dead.
+            let mut silent = Duration::ZERO;
+            loop {
+                let read = tokio::select! {
+                    r = tokio::time::timeout(ACK_IDLE, stream.next()) => r,
+                    _ = stop.changed() => return,
+                };
+                match read {
+                    Ok(Ok(Some(frames))) => {
+                        silent = Duration::ZERO;
+                        let next = frames.last().map_or(0, |f| f.seq);
+                        self.take(&frames, next);
+                        self.ack_cursor(&client);
+                    }
+                    Ok(Ok(None)) => {
+                        // Ended cleanly: what stopped it (a message the stream cannot frame)
+                        // comes by one pull, then the next stream opens.
+                        let after = self.cursor.load(Ordering::Acquire);
+                        if let Ok(Ok(p)) =
+                            tokio::time::timeout(SEND_TIMEOUT, client.pull_framed(after, PULL.0, 0))
+                                .await
+                        {
+                            self.take(&p.messages, p.next);
+                        }
+                        break;
+                    }
+                    Ok(Err(e)) => {
+                        if breaks_connection(&e) || matches!(e, ClientError::StreamCut) {
+                            self.drop_connection(generation);
+                        }
+                        tokio::time::sleep(BACKOFF.0).await;
+                        break;
+                    }
+                    Err(_) => {
+                        self.ack_cursor(&client);
+                        silent += ACK_IDLE;
+                        if silent > STREAM_SILENCE_MAX {
+                            self.drop_connection(generation);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Pull and process the stream until `stop` turns true.
     pub fn spawn_inbox(
         self: &Arc<Self>,
@@ -283,6 +426,9 @@ impl Bank {
     ) -> tokio::task::JoinHandle<()> {
         let bank = self.clone();
         tokio::spawn(async move {
+            if bank.streaming {
+                return bank.run_stream(&mut stop).await;
+            }
             while !*stop.borrow() {
                 let (generation, client) = match bank.client().await {
                     Ok(c) => c,
@@ -321,17 +467,7 @@ impl Bank {
                         continue;
                     }
                 };
-                let mut answers = Vec::new();
-                for m in &pulled.messages {
-                    match std::str::from_utf8(&m.xml) {
-                        Ok(xml) => bank.process(&m.msg_type, xml, &mut answers),
-                        Err(_) => {
-                            bank.shared.undecodable.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                bank.answer_all(answers);
-                bank.cursor.fetch_max(pulled.next, Ordering::AcqRel);
+                bank.take(&pulled.messages, pulled.next);
             }
         })
     }

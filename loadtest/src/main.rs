@@ -17,6 +17,11 @@
 //! The banks ride out a switch crash: a failed request drops the connection, the next one
 //! reconnects with back-off; payments whose send failed count as errors.
 //!
+//! Each bank takes its messages from the switch's stream (`GET /v1/stream`, written as they
+//! become durable, acknowledged every 20 ms at most), or with `--pulls` by long-poll pulls
+//! (`GET /v1/messages`, up to 100 per pull); `loadtest-detail` counts the reads (`pulls=`) and
+//! the messages each carried.
+//!
 //! Output: detail lines, then exactly one summary line:
 //! `loadtest: offered_tps=X achieved_tps=X accepted=N rejected=N p50_ms=X p99_ms=X p999_ms=X`
 //! With `--warmup S`, a `loadtest-warmup:` line first gives the same figures for S seconds of
@@ -153,9 +158,14 @@ struct Cli {
     /// max latency), to tell steady queueing from stalls.
     #[arg(long)]
     timeline: bool,
-    /// Banks pull in JSON instead of `multipart/mixed` frames (to measure what frames save).
+    /// Banks pull in JSON instead of `multipart/mixed` frames (to measure what frames save;
+    /// implies --pulls).
     #[arg(long)]
     json_pulls: bool,
+    /// Banks take their messages by long-poll pulls (`GET /v1/messages`) instead of the
+    /// stream (`GET /v1/stream`), to compare the two.
+    #[arg(long)]
+    pulls: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -244,7 +254,8 @@ fn banks(
         let bank = Bank::new(&p.bic, t.addr, tls, shared.clone())
             .with_full_decode(cli.full_decode)
             .with_answer_batch(cli.answer_batch)
-            .with_json_pulls(cli.json_pulls);
+            .with_json_pulls(cli.json_pulls)
+            .with_pulls(cli.pulls || cli.json_pulls);
         out.push(Arc::new(bank));
         specs.push(BankSpec { bic: p.bic.clone(), index: i as u32, customers: p.dev_customers });
     }

@@ -53,6 +53,10 @@ pub struct Shared {
     pub answers_lost: AtomicU64,
     /// Successful reconnects after a lost connection.
     pub reconnects: AtomicU64,
+    /// Pulls (or stream reads) that returned messages.
+    pub pulls: AtomicU64,
+    /// Messages those pulls delivered.
+    pub pulled: AtomicU64,
     /// Nanoseconds from `t0` to the last final answer.
     pub last_answer_ns: AtomicU64,
     /// Latency from scheduled send to final answer, microseconds.
@@ -95,6 +99,10 @@ pub struct Summary {
     pub late_answers: u64,
     /// Reconnects.
     pub reconnects: u64,
+    /// Pulls (or stream reads) that returned messages.
+    pub pulls: u64,
+    /// Messages they delivered.
+    pub pulled: u64,
     /// Latency quantiles, milliseconds: p50, p99, p99.9, max.
     pub latency_ms: [f64; 4],
 }
@@ -136,7 +144,7 @@ impl Summary {
         format!(
             "loadtest-detail: offered={} shed={} send_errors={} refused={} timeouts={} \
              late_answers={} accepted_unexpected={} rejected_unexpected={} reconnects={} \
-             max_ms={:.2} elapsed_s={:.2}",
+             max_ms={:.2} elapsed_s={:.2} pulls={} messages_per_pull={:.1}",
             self.offered,
             self.shed,
             self.send_errors,
@@ -147,7 +155,9 @@ impl Summary {
             self.rejected_unexpected,
             self.reconnects,
             self.latency_ms[3],
-            self.elapsed_s
+            self.elapsed_s,
+            self.pulls,
+            self.pulled as f64 / self.pulls.max(1) as f64
         )
     }
 }
@@ -180,6 +190,8 @@ impl Shared {
             undecodable: AtomicU64::new(0),
             answers_lost: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
+            pulls: AtomicU64::new(0),
+            pulled: AtomicU64::new(0),
             last_answer_ns: AtomicU64::new(0),
             latency_us: Mutex::new(histogram()?),
             timeline: None,
@@ -228,6 +240,8 @@ impl Shared {
             &self.timeouts,
             &self.late_answers,
             &self.reconnects,
+            &self.pulls,
+            &self.pulled,
             &self.last_answer_ns,
         ] {
             c.store(0, Ordering::Relaxed);
@@ -334,6 +348,8 @@ impl Shared {
             timeouts: get(&self.timeouts),
             late_answers: get(&self.late_answers),
             reconnects: get(&self.reconnects),
+            pulls: get(&self.pulls),
+            pulled: get(&self.pulled),
             latency_ms,
         }
     }

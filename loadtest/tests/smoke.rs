@@ -111,6 +111,8 @@ fn a_short_run_on_its_own_switch_answers_every_payment_and_logs_each_answer() {
     assert_eq!(num(&d, "accepted_unexpected"), 0.0, "{stdout}");
     assert_eq!(accepted + rejected, num(&d, "offered"), "{stdout}");
     assert_eq!(num(&d, "send_errors") + num(&d, "timeouts") + num(&d, "shed"), 0.0, "{stdout}");
+    // The banks' stream reads (the default) delivered the forwarded transfers and answers.
+    assert!(num(&d, "pulls") > 0.0 && num(&d, "messages_per_pull") >= 1.0, "{stdout}");
     assert!(num(&s, "p50_ms") > 0.0 && num(&s, "p99_ms") >= num(&s, "p50_ms"), "{last}");
     // The warm-up's payments are answered and logged too, but left out of the summary.
     let w = fields(&stdout, "loadtest-warmup: ");
@@ -149,6 +151,8 @@ fn batched_payments_and_answers_keep_one_outcome_per_payment() {
             .args(["--rate", "400", "--duration", "2", "--banks", "3", "--customers", "20"])
             .args(["--reject-share", "0.1", "--wait-s", "20"])
             .args(["--batch", "10", "--batch-window-ms", "20", "--answer-batch", "10"])
+            // The other way banks take their messages (the first test uses the stream).
+            .arg("--pulls")
             .arg("--switchd")
             .arg(&sw)
             .arg("--data")
@@ -168,6 +172,7 @@ fn batched_payments_and_answers_keep_one_outcome_per_payment() {
     assert_eq!(num(&d, "send_errors") + num(&d, "timeouts") + num(&d, "shed"), 0.0, "{stdout}");
     let lines = check_ack_log(&ack, &["BKAABRSP", "BKBBBRSP", "BKCCBRSP"]);
     assert_eq!(lines as f64, accepted + rejected);
+    assert!(num(&d, "pulls") > 0.0 && num(&d, "messages_per_pull") >= 1.0, "{stdout}");
     if !switchctl.is_file() {
         panic!("{} is missing: build the switch crate's binaries", switchctl.display());
     }

@@ -6,15 +6,18 @@
 //!   ingress queue gets 503 with `Retry-After`.
 //! - `GET /v1/messages?after=N&max=M&wait_ms=W`: long-poll of the participant's stream;
 //!   `after` acknowledges everything up to N.
+//! - `GET /v1/stream?after=N` (`Accept: multipart/mixed`): the same stream written as its
+//!   messages become durable, with no pull between them, for up to [`STREAM_LIFETIME`];
+//!   `POST /v1/acks?through=N` acknowledges what a stream delivered.
 //! - `GET /v1/operator/positions` (operator certificate only): positions and conservation.
 //!
 //! Hot path: every message passes here.
 
 use crate::core::Answer;
 use crate::runtime::{
-    AdminStep, Command, CoreHandle, Delivery, Inbound, Query, QueryAnswer, SubmitError,
+    AdminStep, Command, CoreHandle, Delivery, Inbound, Query, QueryAnswer, StreamSlot, SubmitError,
 };
-use adapters::server::{Handler, Request, Response};
+use adapters::server::{BodyStream, Handler, Request, Response};
 use adapters::wire::{SendResponse, FRAMES_CONTENT_TYPE, PULL_NEXT_HEADER};
 use iso20022::admi002::{self, Admi002};
 use iso20022::common::PartyOrAgent;
@@ -24,6 +27,46 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
+
+/// Streams (`GET /v1/stream`) a participant may have open at once; one more gets 429.
+pub const STREAMS_PER_PARTICIPANT_MAX: usize = 4;
+/// How long one stream stays open before it ends cleanly (the bank opens the next one from
+/// its cursor, and a stream never outlives a changed certificate or participant status by
+/// more than this).
+pub const STREAM_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Parse `a=1&b=2` into the values of `names` (in that order); an unknown name or a value
+/// that is not an integer is refused with the answer to give.
+fn integer_query<const N: usize>(
+    query: &str,
+    names: [&str; N],
+) -> Result<[Option<u64>; N], Response> {
+    let mut out = [None; N];
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = names.iter().position(|n| *n == k).and_then(|i| out.get_mut(i));
+        match (slot, v.parse::<u64>()) {
+            (Some(slot), Ok(n)) => *slot = Some(n),
+            _ => {
+                return Err(Response::error(
+                    400,
+                    "BAD_QUERY",
+                    &format!("bad parameter {pair:?}; use {} as integers", names.join(", ")),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Where one stream is.
+struct StreamState {
+    slot: StreamSlot,
+    cursor: u64,
+    max: usize,
+    ends: tokio::time::Instant,
+    done: bool,
+}
 
 /// The switch's [`Handler`].
 #[derive(Debug)]
@@ -102,6 +145,7 @@ impl SwitchApi {
                 content_type: "text/plain; version=0.0.4",
                 headers: Vec::new(),
                 body: h.render().into(),
+                stream: None,
             },
             None => Response::error(
                 503,
@@ -255,27 +299,15 @@ impl SwitchApi {
     }
 
     async fn pull(&self, from: u32, query: &str, framed: bool) -> Response {
-        let mut after = 0u64;
-        let mut max = self.pull_max;
-        let mut wait_ms = 0u64;
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let parsed = v.parse::<u64>();
-            match (k, parsed) {
-                ("after", Ok(n)) => after = n,
-                ("max", Ok(n)) => {
-                    max = u32::try_from(n).unwrap_or(u32::MAX).clamp(1, self.pull_max)
-                }
-                ("wait_ms", Ok(n)) => wait_ms = n.min(self.pull_wait_max_ms),
-                _ => {
-                    return Response::error(
-                        400,
-                        "BAD_QUERY",
-                        &format!("bad parameter {pair:?}; use after, max, wait_ms as integers"),
-                    )
-                }
-            }
-        }
+        let [after, max, wait_ms] = match integer_query(query, ["after", "max", "wait_ms"]) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        let after = after.unwrap_or(0);
+        let max = max.map_or(self.pull_max, |n| {
+            u32::try_from(n).unwrap_or(u32::MAX).clamp(1, self.pull_max)
+        });
+        let wait_ms = wait_ms.unwrap_or(0).min(self.pull_wait_max_ms);
         if after > 0 {
             // Acknowledgements are journaled with the next batch; if the queue is full the
             // acknowledgement is simply repeated by the next pull.
@@ -301,6 +333,7 @@ impl SwitchApi {
                     content_type: FRAMES_CONTENT_TYPE,
                     headers: vec![next_header],
                     body: body.into(),
+                    stream: None,
                 };
             }
             // A message holds the frame delimiter: this pull goes out as JSON instead.
@@ -313,6 +346,85 @@ impl SwitchApi {
         }
         let out = Out { messages: messages.iter().map(|m| m.as_ref()).collect(), next };
         Response::json(200, serde_json::to_string(&out).unwrap_or_default())
+    }
+
+    /// `GET /v1/stream?after=N`: the participant's messages above N, each written as soon as
+    /// it is durable, until [`STREAM_LIFETIME`] has passed; `after` acknowledges up to N.
+    fn stream(&self, from: u32, query: &str, framed: bool) -> Response {
+        let [after] = match integer_query(query, ["after"]) {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+        if !framed {
+            return Response::error(
+                406,
+                "FRAMES_ONLY",
+                "the stream is written as multipart/mixed parts; send Accept: multipart/mixed \
+                 (or long-poll GET /v1/messages)",
+            );
+        }
+        let Some(slot) = self.delivery.open_stream(from, STREAMS_PER_PARTICIPANT_MAX) else {
+            let mut r = Response::error(
+                429,
+                "TOO_MANY_STREAMS",
+                &format!(
+                    "this participant has {STREAMS_PER_PARTICIPANT_MAX} streams open; close one \
+                     or wait for one to end"
+                ),
+            );
+            r.headers.push(("retry-after".to_string(), "1".to_string()));
+            return r;
+        };
+        let after = after.unwrap_or(0);
+        if after > 0 {
+            // Journaled with the next batch; a full queue leaves it to the next acknowledgement.
+            let _ = self.core.submit(Command::Ack { participant: from, up_to: after });
+            self.delivery.trim(from, after);
+        }
+        let state = StreamState {
+            slot,
+            cursor: after,
+            max: self.pull_max as usize,
+            ends: tokio::time::Instant::now() + STREAM_LIFETIME,
+            done: false,
+        };
+        let body = futures_util::stream::unfold(state, |mut st| async move {
+            if st.done {
+                return None;
+            }
+            let d = st.slot.delivery();
+            let batch = d.peek(st.slot.participant(), st.cursor, st.max, st.ends).await;
+            let mut out = Vec::with_capacity(batch.iter().map(|m| m.xml.len() + 128).sum());
+            let parts = batch.iter().map(|m| (m.seq, m.msg_type, m.xml.as_bytes()));
+            let (n, forged) = adapters::wire::encode_parts(parts, &mut out);
+            if let Some(m) = n.checked_sub(1).and_then(|i| batch.get(i)) {
+                st.cursor = m.seq;
+            }
+            if batch.is_empty() || forged {
+                // The lifetime is over, or a message holds the delimiter: the stream ends
+                // before it, and the bank's next pull gets it as JSON.
+                out.extend_from_slice(adapters::wire::FRAMES_CLOSE.as_bytes());
+                st.done = true;
+            }
+            Some((bytes::Bytes::from(out), st))
+        });
+        Response::streaming(FRAMES_CONTENT_TYPE, BodyStream(Box::pin(body)))
+    }
+
+    /// `POST /v1/acks?through=N`: acknowledge the participant's messages up to N.
+    fn ack(&self, from: u32, query: &str) -> Response {
+        let through = match integer_query(query, ["through"]) {
+            Ok([Some(n)]) => n,
+            Ok([None]) => {
+                return Response::error(400, "BAD_QUERY", "give through=N, the last message kept")
+            }
+            Err(r) => return r,
+        };
+        if let Err(e) = self.core.submit(Command::Ack { participant: from, up_to: through }) {
+            return Self::busy(e);
+        }
+        self.delivery.trim(from, through);
+        Response::json(204, String::new())
     }
 
     /// The participant-facing directory API (`schemas/directory-openapi.yaml`).
@@ -343,6 +455,7 @@ impl SwitchApi {
                     content_type: "application/json",
                     headers,
                     body: a.body.into(),
+                    stream: None,
                 }
             }
             Err(_) => Self::busy(SubmitError::Stopped),
@@ -542,6 +655,8 @@ impl Handler for SwitchApi {
             ("GET", "/v1/messages", Some(from)) => {
                 Box::pin(self.pull(from, &req.query, req.accepts_frames)).await
             }
+            ("GET", "/v1/stream", Some(from)) => self.stream(from, &req.query, req.accepts_frames),
+            ("POST", "/v1/acks", Some(from)) => self.ack(from, &req.query),
             ("GET", "/v1/operator/positions", _) if is_operator => self.positions().await,
             ("GET", "/v1/operator/metrics", _) if is_operator => self.render_metrics(),
             ("GET", "/v1/operator/investigations", _) if is_operator => self.investigations().await,
@@ -557,7 +672,7 @@ impl Handler for SwitchApi {
                 "NOT_OPERATOR",
                 "operator endpoints need the operator certificate",
             ),
-            (_, "/v1/messages", None) => Response::error(
+            (_, "/v1/messages" | "/v1/stream" | "/v1/acks", None) => Response::error(
                 403,
                 "UNKNOWN_PARTICIPANT",
                 &format!("certificate {:?} is not a participant of this scheme", req.participant),

@@ -28,7 +28,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use iso20022::pacs002::Pacs002;
 use iso20022::pacs008::Pacs008;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::Journal;
@@ -200,6 +200,8 @@ fn shared_str<S: serde::Serializer>(x: &Arc<String>, s: S) -> Result<S::Ok, S::E
 pub struct Delivery {
     queues: Vec<Mutex<VecDeque<Arc<Queued>>>>,
     notify: Vec<Notify>,
+    /// Open streams (`GET /v1/stream`) per participant.
+    streams: Vec<AtomicUsize>,
 }
 
 impl Delivery {
@@ -208,6 +210,7 @@ impl Delivery {
         Delivery {
             queues: (0..n).map(|_| Mutex::new(VecDeque::new())).collect(),
             notify: (0..n).map(|_| Notify::new()).collect(),
+            streams: (0..n).map(|_| AtomicUsize::new(0)).collect(),
         }
     }
 
@@ -266,21 +269,40 @@ impl Delivery {
         max: usize,
         wait: Duration,
     ) -> Vec<Arc<Queued>> {
+        self.trim(participant, after);
+        self.peek(participant, after, max, tokio::time::Instant::now() + wait).await
+    }
+
+    /// Drop the messages up to `through` (acknowledged) from a participant's stream.
+    pub fn trim(&self, participant: u32, through: u64) {
+        if let Some(Ok(mut q)) = self.queues.get(participant as usize).map(|q| q.lock()) {
+            while q.front().is_some_and(|m| m.seq <= through) {
+                q.pop_front();
+            }
+        }
+    }
+
+    /// Messages above `after`, at most `max`, dropping none; waits until `deadline` for the
+    /// first (empty when it passes).
+    pub async fn peek(
+        &self,
+        participant: u32,
+        after: u64,
+        max: usize,
+        deadline: tokio::time::Instant,
+    ) -> Vec<Arc<Queued>> {
         let i = participant as usize;
         let (Some(queue), Some(notify)) = (self.queues.get(i), self.notify.get(i)) else {
             return Vec::new();
         };
-        let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let batch: Vec<Arc<Queued>> = match queue.lock() {
-                Ok(mut q) => {
-                    while q.front().is_some_and(|m| m.seq <= after) {
-                        q.pop_front();
-                    }
-                    q.iter().take(max).cloned().collect()
+                Ok(q) => {
+                    let from = q.partition_point(|m| m.seq <= after);
+                    q.range(from..).take(max).cloned().collect()
                 }
                 Err(_) => Vec::new(),
             };
@@ -290,6 +312,44 @@ impl Delivery {
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Vec::new();
             }
+        }
+    }
+
+    /// Take one of the `max` stream slots of a participant; `None` when all are taken. The
+    /// slot is given back when the returned guard is dropped.
+    pub fn open_stream(self: &Arc<Self>, participant: u32, max: usize) -> Option<StreamSlot> {
+        let open = self.streams.get(participant as usize)?;
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .ok()?;
+        metrics::gauge!("switch_streams_open").increment(1.0);
+        Some(StreamSlot { delivery: self.clone(), participant })
+    }
+}
+
+/// One open message stream of a participant (see [`Delivery::open_stream`]).
+#[derive(Debug)]
+pub struct StreamSlot {
+    delivery: Arc<Delivery>,
+    participant: u32,
+}
+
+impl StreamSlot {
+    /// The participant whose stream this is.
+    pub fn participant(&self) -> u32 {
+        self.participant
+    }
+
+    /// The stream's source of messages.
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Some(open) = self.delivery.streams.get(self.participant as usize) {
+            open.fetch_sub(1, Ordering::AcqRel);
+            metrics::gauge!("switch_streams_open").decrement(1.0);
         }
     }
 }

@@ -657,3 +657,120 @@ async fn a_retired_transfer_answers_its_resend_across_a_restart() {
         "{text}"
     );
 }
+
+/// Read a stream until it has delivered `n` messages in all.
+async fn streamed(s: &mut adapters::client::MessageStream, n: usize) -> Vec<adapters::wire::Frame> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let got = tokio::time::timeout(WAIT, s.next()).await.expect("stream silent").unwrap();
+        out.extend(got.expect("stream ended early"));
+    }
+    out
+}
+
+/// The stream (`GET /v1/stream`) writes each message into one open answer as it becomes
+/// durable: the same bytes a pull gets, in order, with no pull in between. Acknowledged
+/// messages are not delivered again, by this switch or after a restart; the rest are. Its
+/// limits answer with their own status, and a message holding the frame delimiter ends the
+/// stream cleanly so that a pull takes it as JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_delivers_messages_as_they_become_durable_until_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg).await.unwrap();
+    let pki = node.pki.dir.clone();
+    let banks = banks(&cfg, node.addr, &pki).await;
+    let (a, b) = (&banks[0], &banks[1]);
+    let send = |i: usize| {
+        let m = a.pacs008_by_alias(&format!("E2E-ST-{i}"), "000001", &alias(1, 3, 0), 10, NOW);
+        a.client().send(pacs008::encode(&m))
+    };
+    let mut stream = b.client().stream(0).await.unwrap();
+    // Sent one at a time after the stream opened: each arrives on the open answer.
+    let mut frames = Vec::new();
+    for i in 0..3 {
+        send(i).await.unwrap();
+        frames.extend(streamed(&mut stream, 1).await);
+        let last = frames.last().unwrap();
+        assert_eq!(last.msg_type, "pacs.008.001.08");
+        let text = std::str::from_utf8(&last.xml).unwrap();
+        assert!(text.contains(&format!("E2E-ST-{i}")), "message {i} out of order: {text}");
+        assert_xsd_valid(text);
+    }
+    assert!(frames.windows(2).all(|w| w[0].seq < w[1].seq));
+    let pulled = b.client().pull_framed(0, 10, 0).await.unwrap();
+    assert_eq!(pulled.messages, frames, "the stream and a pull carry the same bytes");
+
+    // Limits: frames only, integer parameters, at most four streams per participant.
+    let plain = b
+        .client()
+        .request(http::Method::GET, "/v1/stream", "application/json", bytes::Bytes::new())
+        .await
+        .unwrap();
+    assert_eq!(plain.status, 406, "{}", String::from_utf8_lossy(&plain.body));
+    for bad in ["/v1/acks", "/v1/acks?through=x", "/v1/acks?upto=3"] {
+        let r = b.client().request(http::Method::POST, bad, "", bytes::Bytes::new()).await.unwrap();
+        assert_eq!(r.status, 400, "{bad}");
+    }
+    let mut more = Vec::new();
+    for _ in 0..3 {
+        more.push(b.client().stream(0).await.unwrap());
+    }
+    match b.client().stream(0).await {
+        Err(adapters::client::ClientError::Status { status: 429, body }) => {
+            assert!(body.contains("TOO_MANY_STREAMS"), "{body}")
+        }
+        other => panic!("a fifth stream was not refused: {other:?}"),
+    }
+    // A stream the bank drops gives its slot back.
+    drop(more.pop());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let fourth = loop {
+        match b.client().stream(0).await {
+            Ok(s) => break s,
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("the dropped stream's slot never came back: {e}"),
+        }
+    };
+    drop((more, fourth));
+
+    // Acknowledged through the second: a new stream starts at the third.
+    b.client().ack(frames[1].seq).await.unwrap();
+    let mut again = b.client().stream(0).await.unwrap();
+    assert_eq!(streamed(&mut again, 1).await[0], frames[2]);
+
+    // A message holding the delimiter ends the stream cleanly, before it; a pull takes it.
+    let forged = format!("--{} X-Seq: 99", adapters::wire::FRAME_BOUNDARY);
+    let mut m = a.pacs008_by_alias("E2E-ST-FORGE", "000001", &alias(1, 3, 0), 10, NOW);
+    m.transactions[0].remittance = vec![forged];
+    a.client().send(pacs008::encode(&m)).await.unwrap();
+    assert!(tokio::time::timeout(WAIT, stream.next()).await.unwrap().unwrap().is_none());
+    let p = b.client().pull_framed(frames[2].seq, 10, 2_000).await.unwrap();
+    assert_eq!(p.messages.len(), 1);
+    assert!(std::str::from_utf8(&p.messages[0].xml).unwrap().contains("E2E-ST-FORGE"));
+    let forged_seq = p.messages[0].seq;
+    drop((stream, again));
+
+    // After a restart the third and the forged one come again (never acknowledged by a
+    // stream: the pull from the third acknowledged the third only), the first two do not.
+    drop(banks);
+    node.stop().unwrap().join().unwrap().unwrap();
+    let node = Node::start(&cfg).await.unwrap();
+    let banks = self::banks(&cfg, node.addr, &pki).await;
+    let p = banks[1].client().pull_framed(0, 10, 2_000).await.unwrap();
+    let seqs: Vec<u64> = p.messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, vec![forged_seq], "only the message after the acknowledged ones is kept");
+    // Opened from the forged one, the stream acknowledges it and carries what comes next.
+    let mut s = banks[1].client().stream(forged_seq).await.unwrap();
+    let m = banks[0].pacs008_by_alias("E2E-ST-NEXT", "000001", &alias(1, 3, 0), 10, NOW);
+    banks[0].client().send(pacs008::encode(&m)).await.unwrap();
+    let next = streamed(&mut s, 1).await;
+    assert!(next[0].seq > forged_seq);
+    assert!(std::str::from_utf8(&next[0].xml).unwrap().contains("E2E-ST-NEXT"));
+    let p = banks[1].client().pull_framed(0, 10, 0).await.unwrap();
+    assert_eq!(p.messages, next);
+    drop((s, banks));
+    node.stop().unwrap().join().unwrap().unwrap();
+}
