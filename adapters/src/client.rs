@@ -346,6 +346,57 @@ impl MessageStream {
     }
 }
 
+/// Paces the acknowledgements of a stream: at most one on its way at a time, and at most one
+/// per `every`; each acknowledges the highest sequence processed when it leaves. A bank calls
+/// [`Acker::ack`] after each batch it has processed, and again when its stream is idle, so
+/// that the last messages are acknowledged too.
+#[derive(Debug)]
+pub struct Acker {
+    every: std::time::Duration,
+    acked: std::sync::atomic::AtomicU64,
+    in_flight: std::sync::atomic::AtomicBool,
+}
+
+impl Acker {
+    /// Acknowledgements at most once per `every`.
+    pub fn new(every: std::time::Duration) -> Arc<Acker> {
+        Arc::new(Acker {
+            every,
+            acked: std::sync::atomic::AtomicU64::new(0),
+            in_flight: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// The highest sequence the switch confirmed as acknowledged.
+    pub fn acked(&self) -> u64 {
+        self.acked.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Acknowledge up to `through` on `client` in the background, unless it is already
+    /// acknowledged, or an acknowledgement is on its way or left less than `every` ago (the
+    /// next call then covers it). A failed one is simply repeated by the next call.
+    pub fn ack(self: &Arc<Self>, client: &BankClient, through: u64) {
+        use std::sync::atomic::Ordering;
+        if through <= self.acked() || self.in_flight.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let acker = self.clone();
+        let client = client.clone();
+        tokio::spawn(async move {
+            let next_allowed = tokio::time::Instant::now() + acker.every;
+            let answered = tokio::time::timeout(ACK_TIMEOUT, client.ack(through)).await;
+            if let Ok(Ok(())) = answered {
+                acker.acked.fetch_max(through, Ordering::AcqRel);
+            }
+            tokio::time::sleep_until(next_allowed).await;
+            acker.in_flight.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// Longest wait for the answer to an acknowledgement.
+const ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Open a stream on a ready connection and queue the request's head and body on it.
 fn send_head_and_body(
     mut sender: SendRequest<Bytes>,

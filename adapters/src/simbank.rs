@@ -6,7 +6,7 @@
 //! Used by `switchd demo`, the integration tests and the load test. It is a real client over
 //! real TLS: nothing in it is mocked.
 
-use crate::client::{BankClient, ClientError};
+use crate::client::{Acker, BankClient, ClientError};
 use crate::wire::Delivered;
 use iso20022::codes::{StatusReason, TxStatus};
 use iso20022::pacs002::{self, Pacs002, TxStatusReport};
@@ -17,6 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
+
+/// Shortest time between two acknowledgements of the stream, and longest a read waits
+/// before the bank acknowledges what it has processed.
+pub const ACK_EVERY: Duration = Duration::from_millis(20);
 
 /// Messages kept in a bank's delivery log.
 const LOG_MAX: usize = 10_000;
@@ -227,8 +231,61 @@ impl SimBank {
         Ok(outcome)
     }
 
-    /// Pull and process the bank's stream until `stop` turns true.
+    /// Read this bank's message stream (`GET /v1/stream`) and answer what it delivers until
+    /// `stop` turns true: transfers forwarded to it are accepted or rejected, final statuses
+    /// are matched to pending payments, confirmations credit the customers. The stream is
+    /// reopened from the cursor when it ends or fails, and acknowledged as it goes (at most
+    /// every [`ACK_EVERY`]).
     pub fn spawn_inbox(
+        self: &Arc<Self>,
+        mut stop: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let bank = self.clone();
+        let acker = Acker::new(ACK_EVERY);
+        tokio::spawn(async move {
+            loop {
+                let opened = tokio::select! {
+                    s = bank.client.stream(bank.cursor()) => s,
+                    _ = stop.changed() => return,
+                };
+                let Ok(mut stream) = opened else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                loop {
+                    let read = tokio::select! {
+                        r = tokio::time::timeout(ACK_EVERY, stream.next()) => r,
+                        _ = stop.changed() => return,
+                    };
+                    match read {
+                        Ok(Ok(Some(frames))) => {
+                            let next = frames.last().map_or(0, |f| f.seq);
+                            bank.take(frames, next);
+                            acker.ack(&bank.client, bank.cursor());
+                        }
+                        Ok(Ok(None)) => {
+                            // Ended cleanly; a message the stream could not frame comes by a
+                            // pull (as JSON), then the next stream opens.
+                            if let Ok(p) = bank.client.pull_framed(bank.cursor(), 100, 0).await {
+                                bank.take(p.messages, p.next);
+                            }
+                            break;
+                        }
+                        Ok(Err(_)) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            break;
+                        }
+                        // Idle: acknowledge what the last reads delivered.
+                        Err(_) => acker.ack(&bank.client, bank.cursor()),
+                    }
+                }
+            }
+        })
+    }
+
+    /// Like [`SimBank::spawn_inbox`], by long-poll pulls instead (`GET /v1/messages`, at most
+    /// 100 messages per pull, 500 ms wait); each pull acknowledges the previous ones.
+    pub fn spawn_pull_inbox(
         self: &Arc<Self>,
         mut stop: watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
@@ -244,25 +301,31 @@ impl SimBank {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
-                let mut delivered = Vec::with_capacity(pulled.messages.len());
-                let mut answers = Answers::default();
-                for m in pulled.messages {
-                    // The switch only sends UTF-8 XML; anything else is counted, not read.
-                    let Ok(xml) = String::from_utf8(m.xml.to_vec()) else {
-                        bank.stats.unreadable.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    };
-                    bank.process(&m.msg_type, &xml, &mut answers);
-                    delivered.push(Delivered { seq: m.seq, msg_type: m.msg_type, xml });
-                }
-                bank.answer_all(answers);
-                if let Ok(mut log) = bank.log.lock() {
-                    let room = LOG_MAX.saturating_sub(log.len());
-                    log.extend(delivered.into_iter().take(room));
-                }
-                bank.cursor.fetch_max(pulled.next, Ordering::AcqRel);
+                bank.take(pulled.messages, pulled.next);
             }
         })
+    }
+
+    /// Process the messages of one read, answer the transfers among them, keep them in the
+    /// delivery log and move the cursor to `next`.
+    fn take(self: &Arc<Self>, messages: Vec<crate::wire::Frame>, next: u64) {
+        let mut delivered = Vec::with_capacity(messages.len());
+        let mut answers = Answers::default();
+        for m in messages {
+            // The switch only sends UTF-8 XML; anything else is counted, not read.
+            let Ok(xml) = String::from_utf8(m.xml.to_vec()) else {
+                self.stats.unreadable.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            self.process(&m.msg_type, &xml, &mut answers);
+            delivered.push(Delivered { seq: m.seq, msg_type: m.msg_type, xml });
+        }
+        self.answer_all(answers);
+        if let Ok(mut log) = self.log.lock() {
+            let room = LOG_MAX.saturating_sub(log.len());
+            log.extend(delivered.into_iter().take(room));
+        }
+        self.cursor.fetch_max(next, Ordering::AcqRel);
     }
 
     fn process(self: &Arc<Self>, msg_type: &str, xml: &str, answers: &mut Answers) {

@@ -15,7 +15,7 @@
 
 use crate::scan;
 use crate::stats::Shared;
-use adapters::client::{BankClient, ClientError, FramedPull};
+use adapters::client::{Acker, BankClient, ClientError, FramedPull};
 use adapters::wire::Frame;
 use iso20022::codes::{StatusReason, TxStatus};
 use iso20022::pacs002::{self, Pacs002, TxStatusReport};
@@ -83,10 +83,7 @@ pub struct Bank {
     answer_batch: usize,
     json_pulls: bool,
     streaming: bool,
-    /// Highest sequence acknowledged to the switch, and whether an acknowledgement is on its
-    /// way (at most one at a time).
-    acked: AtomicU64,
-    ack_in_flight: std::sync::atomic::AtomicBool,
+    acker: Arc<Acker>,
     answers_sent: AtomicU64,
     created: String,
 }
@@ -131,8 +128,7 @@ impl Bank {
             answer_batch: ANSWER_BATCH,
             json_pulls: false,
             streaming: true,
-            acked: AtomicU64::new(0),
-            ack_in_flight: std::sync::atomic::AtomicBool::new(false),
+            acker: Acker::new(ACK_EVERY),
             answers_sent: AtomicU64::new(0),
             created: switch::time::iso_datetime(
                 std::time::SystemTime::now()
@@ -319,25 +315,9 @@ impl Bank {
         self.cursor.fetch_max(next, Ordering::AcqRel);
     }
 
-    /// Acknowledge the cursor when it moved past the last acknowledgement, unless one is
-    /// already on its way or was sent less than [`ACK_EVERY`] ago.
-    fn ack_cursor(self: &Arc<Self>, client: &BankClient) {
-        let through = self.cursor.load(Ordering::Acquire);
-        if through <= self.acked.load(Ordering::Acquire)
-            || self.ack_in_flight.swap(true, Ordering::AcqRel)
-        {
-            return;
-        }
-        let bank = self.clone();
-        let client = client.clone();
-        tokio::spawn(async move {
-            let next_allowed = Instant::now() + ACK_EVERY;
-            if let Ok(Ok(())) = tokio::time::timeout(SEND_TIMEOUT, client.ack(through)).await {
-                bank.acked.fetch_max(through, Ordering::AcqRel);
-            }
-            tokio::time::sleep_until(next_allowed).await;
-            bank.ack_in_flight.store(false, Ordering::Release);
-        });
+    /// Acknowledge the cursor (paced by the [`Acker`]).
+    fn ack_cursor(&self, client: &BankClient) {
+        self.acker.ack(client, self.cursor.load(Ordering::Acquire));
     }
 
     /// Read the stream (`GET /v1/stream`) and process it until `stop` turns true: reopened

@@ -77,6 +77,8 @@ async fn send_all(banks: &[Arc<SimBank>], sent: &[Sent]) -> HashMap<String, Outc
     out
 }
 
+/// The banks here take their messages by long-poll pulls; the other tests here read the
+/// stream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_and_restart_keeps_balances_and_acknowledged_outcomes() {
     let dir = tempfile::tempdir().unwrap();
@@ -89,7 +91,7 @@ async fn sigkill_and_restart_keeps_balances_and_acknowledged_outcomes() {
     // Phase 1: a quiet kill. Everything acknowledged, then SIGKILL.
     let mut child = spawn_switch(&data, port);
     wait_ready(addr).await;
-    let (banks, stop) = connect(&cfg, addr, &pki).await;
+    let (banks, stop) = connect_pulling(&cfg, addr, &pki).await;
     let batch1 = payments(&banks, &cfg, 120, 7, "R1-");
     let outcomes1 = send_all(&banks, &batch1).await;
     assert_eq!(outcomes1.len(), batch1.len(), "every payment got a final status");
@@ -110,7 +112,7 @@ async fn sigkill_and_restart_keeps_balances_and_acknowledged_outcomes() {
     assert_eq!(before, after, "balances survive a SIGKILL");
 
     // The same messages again: the stored outcomes come back, nothing moves twice.
-    let (banks, stop) = connect(&cfg, addr, &pki).await;
+    let (banks, stop) = connect_pulling(&cfg, addr, &pki).await;
     let again = send_all(&banks, &batch1).await;
     assert_eq!(again, outcomes1);
     assert_eq!(positions(&op).await.0, before);
@@ -137,7 +139,7 @@ async fn sigkill_and_restart_keeps_balances_and_acknowledged_outcomes() {
 
     let mut child = spawn_switch(&data, port);
     wait_ready(addr).await;
-    let (banks, stop) = connect(&cfg, addr, &pki).await;
+    let (banks, stop) = connect_pulling(&cfg, addr, &pki).await;
     let batch2 = payments(&banks, &cfg, 300, 11, "R2-");
     let replay = send_all(&banks, &batch2).await;
     assert_eq!(replay.len(), batch2.len(), "after restart every payment gets a final status");

@@ -119,7 +119,7 @@ pub async fn wait_ready(addr: SocketAddr) {
     }
 }
 
-/// Simulated banks connected and pulling their streams until the returned sender says stop.
+/// Simulated banks connected and reading their message streams until the returned sender says stop.
 pub async fn connect(
     cfg: &Config,
     addr: SocketAddr,
@@ -129,6 +129,20 @@ pub async fn connect(
     let (stop, rx) = tokio::sync::watch::channel(false);
     for b in &banks {
         b.spawn_inbox(rx.clone());
+    }
+    (banks, stop)
+}
+
+/// [`connect`], the banks taking their messages by long-poll pulls instead of the stream.
+pub async fn connect_pulling(
+    cfg: &Config,
+    addr: SocketAddr,
+    pki: &Path,
+) -> (Vec<Arc<SimBank>>, tokio::sync::watch::Sender<bool>) {
+    let banks = banks(cfg, addr, pki).await;
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    for b in &banks {
+        b.spawn_pull_inbox(rx.clone());
     }
     (banks, stop)
 }
