@@ -774,3 +774,32 @@ async fn a_stream_delivers_messages_as_they_become_durable_until_acknowledged() 
     drop((s, banks));
     node.stop().unwrap().join().unwrap().unwrap();
 }
+
+/// `switchctl stream` prints a bank's messages as the switch writes them, and with `--ack`
+/// acknowledges them, so that they are not delivered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switchctl_stream_prints_the_messages_and_acknowledges_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let node = Node::start(&cfg).await.unwrap();
+    let banks = banks(&cfg, node.addr, &node.pki.dir).await;
+    let (a, b) = (&banks[0], &banks[1]);
+    for i in 0..2 {
+        let m = a.pacs008_by_alias(&format!("E2E-CTL-{i}"), "000001", &alias(1, 3, 0), 10, NOW);
+        a.client().send(pacs008::encode(&m)).await.unwrap();
+    }
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchctl"));
+    cmd.args(["stream", "--as", &b.bic, "--for-s", "2", "--ack", "--addr"])
+        .arg(node.addr.to_string())
+        .arg("--data")
+        .arg(dir.path());
+    let run = tokio::task::spawn_blocking(move || cmd.output());
+    let out = tokio::time::timeout(WAIT, run).await.unwrap().unwrap().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text.matches("--- seq ").count(), 2, "{text}");
+    assert!(text.contains("E2E-CTL-0") && text.contains("E2E-CTL-1"), "{text}");
+    assert!(text.contains("(time is up, acknowledged)"), "{text}");
+    let left = b.client().pull(0, 10, 0).await.unwrap();
+    assert!(left.messages.is_empty(), "acknowledged messages came again: {left:?}");
+}

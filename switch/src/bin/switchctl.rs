@@ -63,6 +63,24 @@ enum Cmd {
         #[arg(long, default_value_t = 1_000)]
         wait_ms: u64,
     },
+    /// Read a participant's message stream (`GET /v1/stream`): each message is printed as
+    /// the switch writes it, until the stream ends or `--for-s` seconds have passed.
+    Stream {
+        #[command(flatten)]
+        conn: Conn,
+        /// The participant's BIC.
+        #[arg(long = "as")]
+        bic: String,
+        /// Acknowledge up to this sequence and stream what follows.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Seconds to read at most (the switch ends a stream after 60 s).
+        #[arg(long, default_value_t = 60)]
+        for_s: u64,
+        /// Acknowledge what was printed (`POST /v1/acks`) before leaving.
+        #[arg(long)]
+        ack: bool,
+    },
     /// Settlement positions and the conservation check (operator certificate).
     Positions {
         #[command(flatten)]
@@ -358,6 +376,30 @@ async fn online(cmd: Cmd) -> anyhow::Result<()> {
                 println!("--- seq {} {}\n{}", m.seq, m.msg_type, m.xml);
             }
             println!("next: {}", p.next);
+        }
+        Cmd::Stream { conn, bic, after, for_s, ack } => {
+            let c = client(&conn, &bic).await?;
+            let mut stream = c.stream(after).await?;
+            let until = tokio::time::Instant::now() + std::time::Duration::from_secs(for_s);
+            let mut next = after;
+            let ended = loop {
+                match tokio::time::timeout_at(until, stream.next()).await {
+                    Ok(Ok(Some(frames))) => {
+                        for m in &frames {
+                            println!("--- seq {} {}", m.seq, m.msg_type);
+                            println!("{}", String::from_utf8_lossy(&m.xml));
+                            next = m.seq;
+                        }
+                    }
+                    Ok(Ok(None)) => break "the switch ended the stream",
+                    Ok(Err(e)) => return Err(e.into()),
+                    Err(_) => break "time is up",
+                }
+            };
+            if ack && next > after {
+                c.ack(next).await?;
+            }
+            println!("next: {next} ({ended}{})", if ack { ", acknowledged" } else { "" });
         }
         Cmd::Windows { conn, action, window } => {
             let c = client(&conn, switch::config::OPERATOR).await?;
