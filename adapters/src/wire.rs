@@ -143,8 +143,8 @@ enum Step {
     Part(Frame, usize),
     /// The close delimiter, ending at the given offset.
     Close(usize),
-    /// Not enough bytes yet to tell.
-    Incomplete,
+    /// Not enough bytes yet to tell: nothing can be read before the body is this long.
+    Incomplete(usize),
 }
 
 /// Read the part (or the close delimiter) starting at `at` of `body`. Parts are found by
@@ -159,13 +159,14 @@ fn step(body: &Bytes, at: usize, last: Option<u64>, part_max: usize) -> Result<S
         return Err(err(at, "expected the boundary delimiter"));
     }
     if rest.len() < d.len() + 2 {
-        return Ok(Step::Incomplete);
+        // Checked again with every byte that comes: a wrong one is refused at once.
+        return Ok(Step::Incomplete(body.len() + 1));
     }
     let mut at = at + d.len();
     let rest = body.get(at..).unwrap_or_default();
     if rest.starts_with(b"--") {
         return match rest.get(..4) {
-            None if b"--\r\n".starts_with(rest) => Ok(Step::Incomplete),
+            None if b"--\r\n".starts_with(rest) => Ok(Step::Incomplete(body.len() + 1)),
             Some(b"--\r\n") => Ok(Step::Close(at + 4)),
             _ => Err(err(at, "expected CRLF and the end after the close delimiter")),
         };
@@ -179,7 +180,7 @@ fn step(body: &Bytes, at: usize, last: Option<u64>, part_max: usize) -> Result<S
         if rest.len() > PART_HEAD_MAX {
             return Err(err(at, "part headers do not end"));
         }
-        return Ok(Step::Incomplete);
+        return Ok(Step::Incomplete(body.len() + 1));
     };
     let head = std::str::from_utf8(rest.get(..head_len).unwrap_or_default())
         .map_err(|_| err(at, "part headers are not UTF-8"))?;
@@ -207,7 +208,7 @@ fn step(body: &Bytes, at: usize, last: Option<u64>, part_max: usize) -> Result<S
     at += head_len + 4;
     let end = at.checked_add(len).ok_or_else(|| err(at, "bad Content-Length"))?;
     match body.get(end..).map(|r| r.get(..2)) {
-        None | Some(None) if body.len() < end + 2 => Ok(Step::Incomplete),
+        None | Some(None) if body.len() < end + 2 => Ok(Step::Incomplete(end + 2)),
         Some(Some(b"\r\n")) => {
             Ok(Step::Part(Frame { seq, msg_type, xml: body.slice(at..end) }, end + 2))
         }
@@ -231,7 +232,9 @@ pub fn decode_frames(body: &Bytes) -> Result<Vec<Frame>, FrameError> {
             Step::Close(end) => {
                 return Err(FrameError { at: end, what: "bytes after the close delimiter" })
             }
-            Step::Incomplete => return Err(FrameError { at, what: "the body ends inside a part" }),
+            Step::Incomplete(_) => {
+                return Err(FrameError { at, what: "the body ends inside a part" })
+            }
         }
     }
 }
@@ -248,12 +251,25 @@ pub struct FrameReader {
     part_max: usize,
     /// Bytes of the body consumed before `buf` (for error offsets).
     offset: usize,
+    /// Bytes `buf` must hold before another part can be whole: a large part arriving in many
+    /// pieces is looked at once it is all in, not once per piece.
+    need: usize,
+    /// Times the buffer was parsed (each costs a copy of the part not yet whole).
+    looks: usize,
 }
 
 impl FrameReader {
     /// A reader refusing parts over `part_max` bytes.
     pub fn new(part_max: usize) -> FrameReader {
-        FrameReader { buf: BytesMut::new(), last: None, ended: false, part_max, offset: 0 }
+        FrameReader {
+            buf: BytesMut::new(),
+            last: None,
+            ended: false,
+            part_max,
+            offset: 0,
+            need: 0,
+            looks: 0,
+        }
     }
 
     /// Add the next bytes of the body.
@@ -264,9 +280,10 @@ impl FrameReader {
     /// Every whole part now buffered, in order; after an error the body cannot be read on.
     pub fn frames(&mut self) -> Result<Vec<Frame>, FrameError> {
         let mut out = Vec::new();
-        if self.ended {
+        if self.ended || self.buf.len() < self.need {
             return Ok(out);
         }
+        self.looks += 1;
         // The buffered bytes, frozen once so that frames share them without a copy.
         let body = std::mem::take(&mut self.buf).freeze();
         let mut at = 0usize;
@@ -282,7 +299,10 @@ impl FrameReader {
                     at = end;
                     break Ok(out);
                 }
-                Ok(Step::Incomplete) => break Ok(out),
+                Ok(Step::Incomplete(need)) => {
+                    self.need = need - at;
+                    break Ok(out);
+                }
                 Err(e) => break Err(FrameError { at: self.offset + e.at, what: e.what }),
             }
         };
@@ -407,5 +427,23 @@ mod tests {
         r.push(format!("--{FRAME_BOUNDARY}\r\nX-Seq: 1\r\n").as_bytes());
         r.push(&[b'a'; PART_HEAD_MAX + 1]);
         assert_eq!(r.frames().unwrap_err().what, "part headers do not end");
+    }
+
+    #[test]
+    fn a_large_part_in_many_pieces_is_parsed_once_it_is_all_in() {
+        let xml = vec![b'x'; 4 << 20];
+        let body = encode_frames([(1, "pacs.008.001.08", xml.as_slice())], 0).unwrap();
+        let mut r = FrameReader::new(8 << 20);
+        let mut got = Vec::new();
+        for chunk in body.chunks(16 << 10) {
+            r.push(chunk);
+            got.extend(r.frames().unwrap());
+        }
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].xml.len(), xml.len());
+        assert!(r.ended());
+        // The delimiter, the headers, the part, the close: a handful of looks, not one for
+        // each of the 257 pieces (each of which would have copied the part so far).
+        assert!(r.looks <= 6, "the buffer was parsed {} times", r.looks);
     }
 }
