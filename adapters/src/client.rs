@@ -139,11 +139,32 @@ impl BankClient {
         server_name: &str,
         tls: Arc<ClientConfig>,
     ) -> Result<BankClient, ClientError> {
+        Self::connect_to(addr, server_name, tls, None).await
+    }
+
+    /// Connect like [`BankClient::connect`], and refuse a server whose certificate's common
+    /// name is not `identity` (the switch pushing to a bank checks that the endpoint is that
+    /// bank's).
+    pub async fn connect_to(
+        addr: SocketAddr,
+        server_name: &str,
+        tls: Arc<ClientConfig>,
+        identity: Option<&str>,
+    ) -> Result<BankClient, ClientError> {
         let tcp = TcpStream::connect(addr).await.map_err(ClientError::Connect)?;
         let _ = tcp.set_nodelay(true);
         let name = ServerName::try_from(server_name.to_string())
             .map_err(|_| ClientError::ServerName(server_name.to_string()))?;
         let stream = TlsConnector::from(tls).connect(name, tcp).await.map_err(ClientError::Tls)?;
+        if let Some(expected) = identity {
+            let peer = stream.get_ref().1.peer_certificates().and_then(|c| c.first());
+            let found = peer.and_then(crate::tls::identity_of);
+            if found.as_deref() != Some(expected) {
+                return Err(ClientError::Tls(std::io::Error::other(format!(
+                    "the server's certificate names {found:?}, not {expected:?}"
+                ))));
+            }
+        }
         let (sender, conn) = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)

@@ -1,5 +1,5 @@
-//! Development PKI: a scheme CA, the switch's server certificate and one client certificate
-//! per participant, generated once into a data directory and loaded from there afterwards.
+//! Development PKI: a scheme CA, the switch's server and client certificates and one
+//! certificate per participant (client, and server for its callback endpoint), generated once into a data directory and loaded from there afterwards.
 //!
 //! A participant certificate's subject common name is the participant's BIC; the switch's
 //! endpoint takes the participant's identity from it. These are for development and tests
@@ -12,6 +12,10 @@ use rcgen::{
     KeyPair, KeyUsagePurpose, SanType,
 };
 use std::path::{Path, PathBuf};
+
+/// Common name of the switch's client certificate: a bank's callback endpoint accepts pushes
+/// from it only.
+pub const SWITCH_CLIENT: &str = "switch";
 
 /// Errors creating or loading the development PKI.
 #[derive(Debug, thiserror::Error)]
@@ -112,20 +116,43 @@ impl DevPki {
             write(&server.cert, &cert.pem(), false)?;
         }
         let pki = DevPki { dir, ca_cert: ca_cert_path, server };
+        let switch = pki.switch_client();
+        if !switch.cert.exists() || !switch.key.exists() {
+            let key = KeyPair::generate()?;
+            let mut params = CertificateParams::new(Vec::<String>::new())?;
+            params.distinguished_name = dn(SWITCH_CLIENT);
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            let cert = params.signed_by(&key, &ca_cert, &ca_key)?;
+            write(&switch.key, &key.serialize_pem(), true)?;
+            write(&switch.cert, &cert.pem(), false)?;
+        }
         for name in participants {
             let files = pki.participant(name);
             if files.cert.exists() && files.key.exists() {
                 continue;
             }
             let key = KeyPair::generate()?;
-            let mut params = CertificateParams::new(Vec::<String>::new())?;
+            // Also a server certificate on this machine, for the bank's callback endpoint
+            // (the switch pushes to it and checks that it names the bank).
+            let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
+            params.subject_alt_names.push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
             params.distinguished_name = dn(name);
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            params.extended_key_usages =
+                vec![ExtendedKeyUsagePurpose::ClientAuth, ExtendedKeyUsagePurpose::ServerAuth];
             let cert = params.signed_by(&key, &ca_cert, &ca_key)?;
             write(&files.key, &key.serialize_pem(), true)?;
             write(&files.cert, &cert.pem(), false)?;
         }
         Ok(pki)
+    }
+
+    /// The switch's client identity, with which it pushes to banks' callback endpoints
+    /// (common name [`SWITCH_CLIENT`]).
+    pub fn switch_client(&self) -> IdentityFiles {
+        IdentityFiles {
+            cert: self.dir.join("switch-client.pem"),
+            key: self.dir.join("switch-client.key"),
+        }
     }
 
     /// The files of a participant's client identity (whether or not they exist yet).

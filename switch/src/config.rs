@@ -390,6 +390,12 @@ pub struct ParticipantConfig {
     /// between settlements, minor units.
     #[serde(default)]
     pub net_debit_cap_minor: Option<u64>,
+    /// Where the switch pushes this participant's messages, `https://HOST[:PORT]/PATH`
+    /// (mutual TLS: the switch presents its client certificate, and the endpoint's certificate
+    /// must name this participant). Absent: the bank pulls or streams them. Either way the
+    /// bank may also pull or stream.
+    #[serde(default)]
+    pub callback_url: Option<String>,
 }
 
 /// A participant's standing in the scheme.
@@ -441,6 +447,7 @@ impl Config {
             status: ParticipantStatus::Active,
             transaction_amount_max_minor: None,
             net_debit_cap_minor: None,
+            callback_url: None,
         };
         Config {
             listen: default_listen(),
@@ -514,6 +521,11 @@ impl Config {
             if p.bic == OPERATOR || !seen.insert(p.bic.clone()) {
                 return bad(&format!("participant {:?} is duplicated or reserved", p.bic));
             }
+            if let Some(url) = &p.callback_url {
+                if let Err(e) = crate::push::Callback::parse(url) {
+                    return bad(&format!("participant {:?}: callback_url: {e}", p.bic));
+                }
+            }
             let net = self.scheme.settlement == SettlementKind::DeferredNet;
             if net != p.net_debit_cap_minor.is_some() {
                 return bad(&format!(
@@ -547,6 +559,16 @@ mod tests {
         let e = cfg.check().unwrap_err().to_string();
         assert!(e.contains("debtor_deadline_ms"), "{e}");
         cfg.scheme.debtor_deadline_ms = 10_500;
+        assert!(cfg.check().is_ok());
+    }
+
+    #[test]
+    fn a_callback_url_must_be_https_with_a_host() {
+        let mut cfg = Config::dev(Path::new("/tmp/x"));
+        cfg.participants[1].callback_url = Some("http://bank.example/in".into());
+        let e = cfg.check().unwrap_err().to_string();
+        assert!(e.contains("BKBBBRSP") && e.contains("https://"), "{e}");
+        cfg.participants[1].callback_url = Some("https://bank.example:9443/in".into());
         assert!(cfg.check().is_ok());
     }
 

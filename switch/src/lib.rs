@@ -32,6 +32,7 @@ pub mod exceptions;
 pub mod lifecycle;
 pub mod memory;
 pub mod node;
+pub mod push;
 pub mod runtime;
 pub mod snapshot;
 pub mod telemetry;

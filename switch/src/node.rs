@@ -163,7 +163,7 @@ impl Node {
         let api = Arc::new(
             SwitchApi::new(
                 handle.clone(),
-                delivery,
+                delivery.clone(),
                 by_bic,
                 limits,
                 cfg.limits.pull_max,
@@ -184,6 +184,24 @@ impl Node {
         };
         let revoked =
             Arc::new(cfg.revoked_certificates.iter().map(|f| f.to_ascii_lowercase()).collect());
+        // Banks with a callback endpoint get their messages pushed as well.
+        let pushing = cfg.participants.iter().enumerate().filter_map(|(i, p)| {
+            let url = p.callback_url.as_deref()?;
+            Some((i, p.bic.clone(), crate::push::Callback::parse(url)))
+        });
+        for (i, bic, callback) in pushing {
+            let callback = callback.map_err(|e| anyhow::anyhow!("{bic}: callback_url: {e}"))?;
+            let tls = adapters::tls::client_config(&pki.ca_cert, &pki.switch_client())?;
+            tokio::spawn(crate::push::run(
+                u32::try_from(i)?,
+                bic,
+                callback,
+                tls,
+                delivery.clone(),
+                handle.clone(),
+                rx.clone(),
+            ));
+        }
         tokio::spawn(adapters::server::serve(
             listener,
             tls,
