@@ -14,7 +14,7 @@
 //! Guarantees: the endpoint is the participant's (mutual TLS: the switch presents its client
 //! certificate, and the server's certificate must name the participant, else nothing is sent);
 //! nothing is pushed before it is journaled; a restarted switch pushes every message not yet
-//! acknowledged. Counted in `switch_push_total{result="delivered"|"failed"}`.
+//! acknowledged. Counted in `switch_push_total{participant=BIC, result="delivered"|"failed"}`.
 
 use crate::runtime::{Command, CoreHandle, Delivery, Queued};
 use adapters::client::BankClient;
@@ -98,11 +98,13 @@ pub async fn run(
                 // acknowledgement covers this one (and a restart would push it again).
                 let _ = core.submit(Command::Ack { participant, up_to: last });
                 delivery.trim(participant, last);
-                metrics::counter!("switch_push_total", "result" => "delivered").increment(1);
+                metrics::counter!("switch_push_total", "participant" => bic.clone(), "result" => "delivered")
+                    .increment(1);
                 backoff = BACKOFF.0;
             }
             Err(e) => {
-                metrics::counter!("switch_push_total", "result" => "failed").increment(1);
+                metrics::counter!("switch_push_total", "participant" => bic.clone(), "result" => "failed")
+                    .increment(1);
                 let what = match &e {
                     Failure::Connection(m) => {
                         client = None;

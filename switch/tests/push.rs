@@ -117,3 +117,35 @@ async fn pushes_wait_for_the_endpoint_and_go_only_to_the_bank_it_names() {
     assert_eq!(got.iter().filter(|(_, t)| t == "pacs.008.001.08").count(), 1, "{got:?}");
     let _ = stop.send(true);
 }
+
+/// A message the bank never took is pushed again by a restarted switch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_switch_pushes_what_was_not_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cfg = config(dir.path());
+    cfg.participants[1].callback_url = Some(format!("https://localhost:{port}/in"));
+    let node = Node::start(&cfg).await.unwrap();
+    let pki = node.pki.dir.clone();
+    let banks = banks(&cfg, node.addr, &pki).await;
+    let m = banks[0].pacs008_by_alias("E2E-PUSH-RESTART", "000001", &alias(1, 3, 0), 100, NOW);
+    banks[0].client().send(iso20022::pacs008::encode(&m)).await.unwrap();
+    // B's endpoint is down; the switch stops with the message still waiting for it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(banks);
+    node.stop().unwrap().join().unwrap().unwrap();
+
+    let node = Node::start(&cfg).await.unwrap();
+    let banks = self::banks(&cfg, node.addr, &pki).await;
+    let b_endpoint = callbacks(&banks[1], port, &pki, &banks[1].bic).await;
+    let t0 = std::time::Instant::now();
+    while log_with(&banks[1], "E2E-PUSH-RESTART").is_empty() {
+        assert!(t0.elapsed() < WAIT, "the waiting message was not pushed after the restart");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(log_with(&banks[1], "E2E-PUSH-RESTART")[0].1, "pacs.008.001.08");
+    // The endpoint holds B (and B's connection to the switch) until it stops.
+    let _ = b_endpoint.send(true);
+    drop(banks);
+    node.stop().unwrap().join().unwrap().unwrap();
+}
