@@ -456,13 +456,7 @@ impl crate::server::Handler for Callbacks {
         if req.method != http::Method::POST {
             return Response::error(405, "POST_ONLY", "the switch POSTs its messages here");
         }
-        let frames = if req.body.starts_with(b"{") {
-            serde_json::from_slice::<crate::wire::PullResponse>(&req.body)
-                .map(|p| p.messages.into_iter().map(crate::wire::Frame::from).collect())
-                .map_err(|e| e.to_string())
-        } else {
-            crate::wire::decode_frames(&req.body).map_err(|e| e.to_string())
-        };
+        let frames = crate::wire::decode_push(&req.body);
         match frames {
             Ok(mut frames) => {
                 let taken = self.0.cursor();

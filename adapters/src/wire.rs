@@ -322,6 +322,18 @@ impl FrameReader {
     }
 }
 
+/// Read the body of a push from the switch to a bank's callback endpoint: a framed body
+/// ([`decode_frames`]), or the JSON of a pull ([`PullResponse`]) when it starts with `{` (the
+/// switch sends a message holding the frame delimiter that way).
+pub fn decode_push(body: &Bytes) -> Result<Vec<Frame>, String> {
+    if body.starts_with(b"{") {
+        let p: PullResponse = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        Ok(p.messages.into_iter().map(Frame::from).collect())
+    } else {
+        decode_frames(body).map_err(|e| e.to_string())
+    }
+}
+
 impl From<Delivered> for Frame {
     fn from(d: Delivered) -> Frame {
         Frame { seq: d.seq, msg_type: d.msg_type, xml: d.xml.into() }

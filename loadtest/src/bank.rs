@@ -554,6 +554,51 @@ impl Bank {
     }
 }
 
+/// A load-test bank's callback endpoint ([`Bank::serve_callbacks`]): takes the switch's pushes
+/// once each, as a stream read would.
+#[derive(Debug)]
+struct Callbacks(Arc<Bank>);
+
+impl adapters::server::Handler for Callbacks {
+    async fn handle(&self, req: adapters::server::Request) -> adapters::server::Response {
+        use adapters::server::Response;
+        if req.participant != adapters::pki::SWITCH_CLIENT || req.method.as_str() != "POST" {
+            return Response::error(403, "NOT_THE_SWITCH", "only the switch POSTs here");
+        }
+        match adapters::wire::decode_push(&req.body) {
+            Ok(mut frames) => {
+                let taken = self.0.cursor.load(Ordering::Acquire);
+                frames.retain(|f| f.seq > taken);
+                let next = frames.last().map_or(taken, |f| f.seq);
+                self.0.take(&frames, next);
+                Response::json(204, String::new())
+            }
+            Err(e) => Response::error(400, "BAD_PUSH", &e),
+        }
+    }
+}
+
+impl Bank {
+    /// Serve this bank's callback endpoint on `listener` until `stop` turns true (with
+    /// `--push`, instead of [`Bank::spawn_inbox`]).
+    pub fn serve_callbacks(
+        self: &Arc<Self>,
+        listener: tokio::net::TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        stop: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(adapters::server::serve(
+            listener,
+            tls,
+            Arc::new(Callbacks(self.clone())),
+            adapters::server::ServerLimits::default(),
+            Arc::new(adapters::server::ServerStats::default()),
+            Arc::new(HashSet::new()),
+            stop,
+        ))
+    }
+}
+
 /// ACSP for every transaction of a forwarded pacs.008, referenced by the switch's MsgId as
 /// `ClrSysRef` (the switch forwards one transaction per message).
 fn acceptances<'a>(m: &'a scan::TransferIds<'a>) -> impl Iterator<Item = TxStatusReport> + 'a {

@@ -20,7 +20,8 @@
 //! Each bank takes its messages from the switch's stream (`GET /v1/stream`, written as they
 //! become durable, acknowledged every 20 ms at most), or with `--pulls` by long-poll pulls
 //! (`GET /v1/messages`, up to 100 per pull); `loadtest-detail` counts the reads (`pulls=`) and
-//! the messages each carried.
+//! the messages each carried. With `--push` the switch pushes them to each bank's callback
+//! endpoint instead (served by the load test on loopback, with the bank's certificate).
 //!
 //! Output: detail lines, then exactly one summary line:
 //! `loadtest: offered_tps=X achieved_tps=X accepted=N rejected=N p50_ms=X p99_ms=X p999_ms=X`
@@ -166,6 +167,11 @@ struct Cli {
     /// stream (`GET /v1/stream`), to compare the two.
     #[arg(long)]
     pulls: bool,
+    /// The switch pushes each bank's messages to the bank's callback endpoint (one per bank,
+    /// on loopback, mutual TLS) instead of the banks pulling or streaming them. Not with
+    /// --target (the target's configuration decides).
+    #[arg(long, conflicts_with_all = ["pulls", "json_pulls", "target"])]
+    push: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -185,6 +191,8 @@ struct Target {
     cfg: Config,
     child: Option<child::Child>,
     _tmp: Option<tempfile::TempDir>,
+    /// With --push: each bank's callback listener, in participant order.
+    callbacks: Vec<std::net::TcpListener>,
 }
 
 fn target(cli: &Cli) -> anyhow::Result<Target> {
@@ -199,7 +207,7 @@ fn target(cli: &Cli) -> anyhow::Result<Target> {
             Some(p) => Config::load(p)?,
             None => Config::dev(&data),
         };
-        return Ok(Target { addr, data, cfg, child: None, _tmp: None });
+        return Ok(Target { addr, data, cfg, child: None, _tmp: None, callbacks: Vec::new() });
     }
     let switchd = child::switchd_path(cli.switchd.as_deref())?;
     let (data, tmp) = match &cli.data {
@@ -218,7 +226,16 @@ fn target(cli: &Cli) -> anyhow::Result<Target> {
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let cfg = child::config(&data, cli.banks, cli.customers)?;
+    let mut cfg = child::config(&data, cli.banks, cli.customers)?;
+    let mut callbacks = Vec::new();
+    if cli.push {
+        for p in &mut cfg.participants {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").context("a callback listener")?;
+            l.set_nonblocking(true)?;
+            p.callback_url = Some(format!("https://localhost:{}/in", l.local_addr()?.port()));
+            callbacks.push(l);
+        }
+    }
     let started = std::time::Instant::now();
     let c = child::start(&switchd, &cfg)?;
     println!(
@@ -229,7 +246,7 @@ fn target(cli: &Cli) -> anyhow::Result<Target> {
         data.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(Target { addr: c.addr, data, cfg, child: Some(c), _tmp: tmp })
+    Ok(Target { addr: c.addr, data, cfg, child: Some(c), _tmp: tmp, callbacks })
 }
 
 fn banks(
@@ -260,6 +277,27 @@ fn banks(
         specs.push(BankSpec { bic: p.bic.clone(), index: i as u32, customers: p.dev_customers });
     }
     Ok((out, specs))
+}
+
+/// With --push: serve each bank's callback endpoint with its own certificate.
+fn serve_callbacks(
+    t: &Target,
+    banks: &[Arc<Bank>],
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let pki = t.data.join("pki");
+    let mut out = Vec::new();
+    for (bank, listener) in banks.iter().zip(&t.callbacks) {
+        let files = adapters::pki::IdentityFiles {
+            cert: pki.join(format!("{}.pem", bank.bic)),
+            key: pki.join(format!("{}.key", bank.bic)),
+        };
+        let tls = adapters::tls::server_config(&pki.join("ca.pem"), &files)
+            .with_context(|| format!("callback TLS identity of {}", bank.bic))?;
+        let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
+        out.push(bank.serve_callbacks(listener, tls, stop.clone()));
+    }
+    Ok(out)
 }
 
 fn spec(
@@ -312,8 +350,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     for b in &bank_list {
         b.client().await.with_context(|| format!("connecting {} to {}", b.bic, t.addr))?;
     }
+    let delivery = match (cli.push, cli.pulls || cli.json_pulls) {
+        (true, _) => "push",
+        (false, true) => "pulls",
+        (false, false) => "stream",
+    };
+    println!("loadtest-info: delivery={delivery}");
     let (stop_tx, stop_rx) = watch::channel(false);
-    let inboxes: Vec<_> = bank_list.iter().map(|b| b.spawn_inbox(stop_rx.clone())).collect();
+    let inboxes: Vec<_> = if cli.push {
+        serve_callbacks(&t, &bank_list, &stop_rx)?
+    } else {
+        bank_list.iter().map(|b| b.spawn_inbox(stop_rx.clone())).collect()
+    };
     let wait = Duration::from_secs(cli.wait_s);
     let keeper = run::spawn_housekeeping(bank_list.clone(), shared.clone(), wait, stop_rx);
     if cli.batch == 0 || cli.batch > 10 || cli.answer_batch == 0 || cli.answer_batch > 10 {

@@ -139,8 +139,10 @@ fn a_short_run_on_its_own_switch_answers_every_payment_and_logs_each_answer() {
 /// Payers put up to 10 payments in one pacs.008 and payees answer up to 10 transfers in one
 /// pacs.002: every payment still gets exactly its own answer, and every logged answer is in the
 /// switch's journal with the same outcome (`switchctl transfers verify`).
-#[test]
-fn batched_payments_and_answers_keep_one_outcome_per_payment() {
+/// Run the load test on its own switch of three banks with `extra` options, check that every
+/// payment got its planned outcome, once, and that `switchctl transfers verify` agrees with
+/// the acknowledgement log; the summary and detail fields.
+fn checked_run(extra: &[&str]) -> (HashMap<String, String>, HashMap<String, String>, String) {
     let sw = switchd();
     let switchctl = sw.with_file_name("switchctl");
     let dir = tempfile::tempdir().unwrap();
@@ -150,9 +152,7 @@ fn batched_payments_and_answers_keep_one_outcome_per_payment() {
         Command::new(loadtest())
             .args(["--rate", "400", "--duration", "2", "--banks", "3", "--customers", "20"])
             .args(["--reject-share", "0.1", "--wait-s", "20"])
-            .args(["--batch", "10", "--batch-window-ms", "20", "--answer-batch", "10"])
-            // The other way banks take their messages (the first test uses the stream).
-            .arg("--pulls")
+            .args(extra)
             .arg("--switchd")
             .arg(&sw)
             .arg("--data")
@@ -161,7 +161,7 @@ fn batched_payments_and_answers_keep_one_outcome_per_payment() {
             .arg(&ack),
         Duration::from_secs(240),
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let s = fields(&stdout, "loadtest: ");
     let d = fields(&stdout, "loadtest-detail: ");
@@ -191,6 +191,21 @@ fn batched_payments_and_answers_keep_one_outcome_per_payment() {
     let v = fields(&text, "verify: ");
     assert_eq!(num(&v, "checked"), accepted + rejected, "{text}");
     assert_eq!(num(&v, "missing") + num(&v, "mismatched"), 0.0, "{text}");
+    (s, d, stdout)
+}
+
+/// Several payments per pacs.008 and several answers per pacs.002, the banks pulling (the
+/// first test uses the stream).
+#[test]
+fn batched_payments_and_answers_keep_one_outcome_per_payment() {
+    checked_run(&["--batch", "10", "--batch-window-ms", "20", "--answer-batch", "10", "--pulls"]);
+}
+
+/// The switch pushes every message to the banks' callback endpoints; nothing else delivers.
+#[test]
+fn pushed_to_the_banks_every_payment_gets_its_outcome() {
+    let (_, _, stdout) = checked_run(&["--push"]);
+    assert!(stdout.contains("delivery=push"), "{stdout}");
 }
 
 #[test]
