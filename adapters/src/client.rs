@@ -119,6 +119,16 @@ pub struct RawResponse {
     pub body: Bytes,
 }
 
+impl RawResponse {
+    /// This answer as an error: its status and its body's text.
+    pub fn refused(&self) -> ClientError {
+        ClientError::Status {
+            status: self.status,
+            body: String::from_utf8_lossy(&self.body).into_owned(),
+        }
+    }
+}
+
 /// A connection to the switch. Cheap to clone; clones share the HTTP/2 connection.
 #[derive(Debug, Clone)]
 pub struct BankClient {
@@ -227,10 +237,7 @@ impl BankClient {
         let r =
             self.request(http::Method::POST, "/v1/messages", "application/xml", xml.into()).await?;
         if r.status != 202 {
-            return Err(ClientError::Status {
-                status: r.status,
-                body: String::from_utf8_lossy(&r.body).into_owned(),
-            });
+            return Err(r.refused());
         }
         Ok(serde_json::from_slice(&r.body)?)
     }
@@ -246,10 +253,7 @@ impl BankClient {
         let path = format!("/v1/messages?after={after}&max={max}&wait_ms={wait_ms}");
         let r = self.request(http::Method::GET, &path, "application/json", Bytes::new()).await?;
         if r.status != 200 {
-            return Err(ClientError::Status {
-                status: r.status,
-                body: String::from_utf8_lossy(&r.body).into_owned(),
-            });
+            return Err(r.refused());
         }
         Ok(serde_json::from_slice(&r.body)?)
     }
@@ -281,10 +285,7 @@ impl BankClient {
                 let p: PullResponse = serde_json::from_slice(&r.body)?;
                 Ok(p.into())
             }
-            status => Err(ClientError::Status {
-                status,
-                body: String::from_utf8_lossy(&r.body).into_owned(),
-            }),
+            _ => Err(r.refused()),
         }
     }
 
@@ -323,10 +324,7 @@ impl BankClient {
         let path = format!("/v1/acks?through={through}");
         let r = self.request(http::Method::POST, &path, "application/json", Bytes::new()).await?;
         if r.status != 204 {
-            return Err(ClientError::Status {
-                status: r.status,
-                body: String::from_utf8_lossy(&r.body).into_owned(),
-            });
+            return Err(r.refused());
         }
         Ok(())
     }

@@ -16,6 +16,7 @@
 //!
 //! Adapters move bytes and establish identity; they never decide business outcomes.
 
+pub mod callback;
 pub mod client;
 pub mod exceptions;
 pub mod pki;

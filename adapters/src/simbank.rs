@@ -442,51 +442,12 @@ impl SimBank {
     }
 }
 
-/// A simulated bank's callback endpoint (`SimBank::serve_callbacks`): takes the switch's
-/// pushes, framed or JSON, once each (a message pushed again is recognised by its sequence).
-#[derive(Debug)]
-pub struct Callbacks(Arc<SimBank>);
-
-impl crate::server::Handler for Callbacks {
-    async fn handle(&self, req: crate::server::Request) -> crate::server::Response {
-        use crate::server::Response;
-        if req.participant != crate::pki::SWITCH_CLIENT {
-            return Response::error(403, "NOT_THE_SWITCH", "only the switch pushes here");
-        }
-        if req.method != http::Method::POST {
-            return Response::error(405, "POST_ONLY", "the switch POSTs its messages here");
-        }
-        let frames = crate::wire::decode_push(&req.body);
-        match frames {
-            Ok(mut frames) => {
-                let taken = self.0.cursor();
-                frames.retain(|f| f.seq > taken);
-                let next = frames.last().map_or(taken, |f| f.seq);
-                self.0.take(frames, next);
-                Response::json(204, String::new())
-            }
-            Err(e) => Response::error(400, "BAD_PUSH", &e),
-        }
+impl crate::callback::PushReceiver for SimBank {
+    fn taken(&self) -> u64 {
+        self.cursor()
     }
-}
 
-impl SimBank {
-    /// Serve this bank's callback endpoint on `listener` (TLS 1.3 with `tls`, which must
-    /// require client certificates from the scheme's CA) until `stop` turns true.
-    pub fn serve_callbacks(
-        self: &Arc<Self>,
-        listener: tokio::net::TcpListener,
-        tls: Arc<rustls::ServerConfig>,
-        stop: watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(crate::server::serve(
-            listener,
-            tls,
-            Arc::new(Callbacks(self.clone())),
-            crate::server::ServerLimits::default(),
-            Arc::new(crate::server::ServerStats::default()),
-            Arc::new(std::collections::HashSet::new()),
-            stop,
-        ))
+    fn take_pushed(self: &Arc<Self>, frames: Vec<crate::wire::Frame>, next: u64) {
+        self.take(frames, next);
     }
 }

@@ -320,19 +320,29 @@ impl Bank {
         self.acker.ack(client, self.cursor.load(Ordering::Acquire));
     }
 
+    /// The connection, waiting out failed connects; `None` once `stop` turns true.
+    async fn connected(&self, stop: &mut watch::Receiver<bool>) -> Option<(u64, BankClient)> {
+        loop {
+            if *stop.borrow() {
+                return None;
+            }
+            match self.client().await {
+                Ok(c) => return Some(c),
+                Err(_) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(BACKOFF.0) => {}
+                        _ = stop.changed() => return None,
+                    }
+                }
+            }
+        }
+    }
+
     /// Read the stream (`GET /v1/stream`) and process it until `stop` turns true: reopened
     /// from the cursor when it ends or its connection is lost, acknowledged as it goes.
     async fn run_stream(self: &Arc<Self>, stop: &mut watch::Receiver<bool>) {
         while !*stop.borrow() {
-            let (generation, client) = match self.client().await {
-                Ok(c) => c,
-                Err(_) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(BACKOFF.0) => continue,
-                        _ = stop.changed() => return,
-                    }
-                }
-            };
+            let Some((generation, client)) = self.connected(stop).await else { return };
             let after = self.cursor.load(Ordering::Acquire);
             let opened = tokio::select! {
                 o = tokio::time::timeout(SEND_TIMEOUT, client.stream(after)) => o,
@@ -410,15 +420,7 @@ impl Bank {
                 return bank.run_stream(&mut stop).await;
             }
             while !*stop.borrow() {
-                let (generation, client) = match bank.client().await {
-                    Ok(c) => c,
-                    Err(_) => {
-                        tokio::select! {
-                            _ = tokio::time::sleep(BACKOFF.0) => continue,
-                            _ = stop.changed() => return,
-                        }
-                    }
-                };
+                let Some((generation, client)) = bank.connected(&mut stop).await else { return };
                 let after = bank.cursor.load(Ordering::Acquire);
                 let json = bank.json_pulls;
                 let pull =
@@ -554,48 +556,13 @@ impl Bank {
     }
 }
 
-/// A load-test bank's callback endpoint ([`Bank::serve_callbacks`]): takes the switch's pushes
-/// once each, as a stream read would.
-#[derive(Debug)]
-struct Callbacks(Arc<Bank>);
-
-impl adapters::server::Handler for Callbacks {
-    async fn handle(&self, req: adapters::server::Request) -> adapters::server::Response {
-        use adapters::server::Response;
-        if req.participant != adapters::pki::SWITCH_CLIENT || req.method.as_str() != "POST" {
-            return Response::error(403, "NOT_THE_SWITCH", "only the switch POSTs here");
-        }
-        match adapters::wire::decode_push(&req.body) {
-            Ok(mut frames) => {
-                let taken = self.0.cursor.load(Ordering::Acquire);
-                frames.retain(|f| f.seq > taken);
-                let next = frames.last().map_or(taken, |f| f.seq);
-                self.0.take(&frames, next);
-                Response::json(204, String::new())
-            }
-            Err(e) => Response::error(400, "BAD_PUSH", &e),
-        }
+impl adapters::callback::PushReceiver for Bank {
+    fn taken(&self) -> u64 {
+        self.cursor.load(Ordering::Acquire)
     }
-}
 
-impl Bank {
-    /// Serve this bank's callback endpoint on `listener` until `stop` turns true (with
-    /// `--push`, instead of [`Bank::spawn_inbox`]).
-    pub fn serve_callbacks(
-        self: &Arc<Self>,
-        listener: tokio::net::TcpListener,
-        tls: Arc<rustls::ServerConfig>,
-        stop: watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(adapters::server::serve(
-            listener,
-            tls,
-            Arc::new(Callbacks(self.clone())),
-            adapters::server::ServerLimits::default(),
-            Arc::new(adapters::server::ServerStats::default()),
-            Arc::new(HashSet::new()),
-            stop,
-        ))
+    fn take_pushed(self: &Arc<Self>, frames: Vec<Frame>, next: u64) {
+        self.take(&frames, next);
     }
 }
 

@@ -295,7 +295,7 @@ fn serve_callbacks(
         let tls = adapters::tls::server_config(&pki.join("ca.pem"), &files)
             .with_context(|| format!("callback TLS identity of {}", bank.bic))?;
         let listener = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
-        out.push(bank.serve_callbacks(listener, tls, stop.clone()));
+        out.push(adapters::callback::serve(bank.clone(), listener, tls, stop.clone()));
     }
     Ok(out)
 }

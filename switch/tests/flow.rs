@@ -454,10 +454,7 @@ async fn an_iban_with_wrong_check_digits_is_refused_with_the_side_it_is_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn framed_pulls_carry_the_json_messages_and_cannot_be_forged() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let node = Node::start(&cfg).await.unwrap();
-    let pki = node.pki.dir.clone();
-    let banks = banks(&cfg, node.addr, &pki).await;
+    let (_cfg, _node, _pki, banks) = unread(dir.path()).await;
     let (a, b) = (&banks[0], &banks[1]);
     for (i, remittance) in ["plain", "ok --iso20022-frame", "x"].iter().enumerate() {
         let mut m = a.pacs008_by_alias(&format!("E2E-FR-{i}"), "000001", &alias(1, 3, 0), 10, NOW);
@@ -509,10 +506,7 @@ async fn framed_pulls_carry_the_json_messages_and_cannot_be_forged() {
 async fn one_pacs002_answers_several_transfers_or_none() {
     use iso20022::pacs002::{Pacs002, TxStatusReport};
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let node = Node::start(&cfg).await.unwrap();
-    let pki = node.pki.dir.clone();
-    let banks = banks(&cfg, node.addr, &pki).await;
+    let (cfg, node, pki, banks) = unread(dir.path()).await;
     let (a, b) = (&banks[0], &banks[1]);
     for k in 0..2 {
         let m = a.pacs008_by_alias(&format!("E2E-MULTI-{k}"), "000001", &alias(1, 3, 0), 50, NOW);
@@ -658,6 +652,22 @@ async fn a_retired_transfer_answers_its_resend_across_a_restart() {
     );
 }
 
+/// A switch on `dir` and banks that do not read their messages (the test does).
+async fn unread(
+    dir: &std::path::Path,
+) -> (
+    switch::config::Config,
+    Node,
+    std::path::PathBuf,
+    Vec<std::sync::Arc<adapters::simbank::SimBank>>,
+) {
+    let cfg = config(dir);
+    let node = Node::start(&cfg).await.unwrap();
+    let pki = node.pki.dir.clone();
+    let banks = banks(&cfg, node.addr, &pki).await;
+    (cfg, node, pki, banks)
+}
+
 /// Read a stream until it has delivered `n` messages in all.
 async fn streamed(s: &mut adapters::client::MessageStream, n: usize) -> Vec<adapters::wire::Frame> {
     let mut out = Vec::new();
@@ -676,10 +686,7 @@ async fn streamed(s: &mut adapters::client::MessageStream, n: usize) -> Vec<adap
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_delivers_messages_as_they_become_durable_until_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let node = Node::start(&cfg).await.unwrap();
-    let pki = node.pki.dir.clone();
-    let banks = banks(&cfg, node.addr, &pki).await;
+    let (cfg, node, pki, banks) = unread(dir.path()).await;
     let (a, b) = (&banks[0], &banks[1]);
     let send = |i: usize| {
         let m = a.pacs008_by_alias(&format!("E2E-ST-{i}"), "000001", &alias(1, 3, 0), 10, NOW);
@@ -780,9 +787,7 @@ async fn a_stream_delivers_messages_as_they_become_durable_until_acknowledged() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn switchctl_stream_prints_the_messages_and_acknowledges_them() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let node = Node::start(&cfg).await.unwrap();
-    let banks = banks(&cfg, node.addr, &node.pki.dir).await;
+    let (_cfg, node, _pki, banks) = unread(dir.path()).await;
     let (a, b) = (&banks[0], &banks[1]);
     for i in 0..2 {
         let m = a.pacs008_by_alias(&format!("E2E-CTL-{i}"), "000001", &alias(1, 3, 0), 10, NOW);

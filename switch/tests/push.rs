@@ -6,6 +6,7 @@
 
 mod common;
 
+use adapters::callback::PushReceiver;
 use adapters::simbank::SimBank;
 use common::*;
 use iso20022::codes::TxStatus;

@@ -7,7 +7,7 @@
 //! - `switchctl journal [--data DIR]`: replay a journal offline and summarize it.
 
 use adapters::client::BankClient;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// mimalloc, as in `switchd`: glibc's allocator was a third of the CPU profile.
 #[global_allocator]
@@ -32,6 +32,19 @@ struct Conn {
     data: PathBuf,
 }
 
+/// A participant's messages: whose, and from where.
+#[derive(Args, Debug)]
+struct Inbox {
+    #[command(flatten)]
+    conn: Conn,
+    /// The participant's BIC.
+    #[arg(long = "as")]
+    bic: String,
+    /// Acknowledge up to this sequence and deliver what follows.
+    #[arg(long, default_value_t = 0)]
+    after: u64,
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// ISO 20022 tools.
@@ -52,13 +65,7 @@ enum Cmd {
     /// Pull a participant's messages.
     Pull {
         #[command(flatten)]
-        conn: Conn,
-        /// The participant's BIC.
-        #[arg(long = "as")]
-        bic: String,
-        /// Acknowledge up to this sequence and return what follows.
-        #[arg(long, default_value_t = 0)]
-        after: u64,
+        inbox: Inbox,
         /// Long-poll wait.
         #[arg(long, default_value_t = 1_000)]
         wait_ms: u64,
@@ -67,13 +74,7 @@ enum Cmd {
     /// the switch writes it, until the stream ends or `--for-s` seconds have passed.
     Stream {
         #[command(flatten)]
-        conn: Conn,
-        /// The participant's BIC.
-        #[arg(long = "as")]
-        bic: String,
-        /// Acknowledge up to this sequence and stream what follows.
-        #[arg(long, default_value_t = 0)]
-        after: u64,
+        inbox: Inbox,
         /// Seconds to read at most (the switch ends a stream after 60 s).
         #[arg(long, default_value_t = 60)]
         for_s: u64,
@@ -370,14 +371,14 @@ async fn online(cmd: Cmd) -> anyhow::Result<()> {
                 anyhow::bail!("the switch did not take the message");
             }
         }
-        Cmd::Pull { conn, bic, after, wait_ms } => {
+        Cmd::Pull { inbox: Inbox { conn, bic, after }, wait_ms } => {
             let p = client(&conn, &bic).await?.pull(after, 100, wait_ms).await?;
             for m in &p.messages {
                 println!("--- seq {} {}\n{}", m.seq, m.msg_type, m.xml);
             }
             println!("next: {}", p.next);
         }
-        Cmd::Stream { conn, bic, after, for_s, ack } => {
+        Cmd::Stream { inbox: Inbox { conn, bic, after }, for_s, ack } => {
             let c = client(&conn, &bic).await?;
             let mut stream = c.stream(after).await?;
             let until = tokio::time::Instant::now() + std::time::Duration::from_secs(for_s);

@@ -119,18 +119,14 @@ pub async fn wait_ready(addr: SocketAddr) {
     }
 }
 
-/// Simulated banks connected and reading their message streams until the returned sender says stop.
+/// Simulated banks connected and reading their message streams until the returned sender
+/// says stop.
 pub async fn connect(
     cfg: &Config,
     addr: SocketAddr,
     pki: &Path,
 ) -> (Vec<Arc<SimBank>>, tokio::sync::watch::Sender<bool>) {
-    let banks = banks(cfg, addr, pki).await;
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    for b in &banks {
-        b.spawn_inbox(rx.clone());
-    }
-    (banks, stop)
+    connect_with(cfg, addr, pki, false).await
 }
 
 /// [`connect`], the banks taking their messages by long-poll pulls instead of the stream.
@@ -139,10 +135,23 @@ pub async fn connect_pulling(
     addr: SocketAddr,
     pki: &Path,
 ) -> (Vec<Arc<SimBank>>, tokio::sync::watch::Sender<bool>) {
+    connect_with(cfg, addr, pki, true).await
+}
+
+async fn connect_with(
+    cfg: &Config,
+    addr: SocketAddr,
+    pki: &Path,
+    pulls: bool,
+) -> (Vec<Arc<SimBank>>, tokio::sync::watch::Sender<bool>) {
     let banks = banks(cfg, addr, pki).await;
     let (stop, rx) = tokio::sync::watch::channel(false);
     for b in &banks {
-        b.spawn_pull_inbox(rx.clone());
+        if pulls {
+            b.spawn_pull_inbox(rx.clone());
+        } else {
+            b.spawn_inbox(rx.clone());
+        }
     }
     (banks, stop)
 }
