@@ -416,7 +416,11 @@ impl SwitchApi {
         let through = match integer_query(query, ["through"]) {
             Ok([Some(n)]) => n,
             Ok([None]) => {
-                return Response::error(400, "BAD_QUERY", "give through=N, the last message kept")
+                return Response::error(
+                    400,
+                    "BAD_QUERY",
+                    "give through=N, the sequence of the last message processed",
+                )
             }
             Err(r) => return r,
         };
