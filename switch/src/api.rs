@@ -7,7 +7,7 @@
 //! - `GET /v1/messages?after=N&max=M&wait_ms=W`: long-poll of the participant's stream;
 //!   `after` acknowledges everything up to N.
 //! - `GET /v1/stream?after=N` (`Accept: multipart/mixed`): the same stream written as its
-//!   messages become durable, with no pull between them, for up to [`STREAM_LIFETIME`];
+//!   messages become durable, with no pull between them, for up to `stream_lifetime_ms`;
 //!   `POST /v1/acks?through=N` acknowledges what a stream delivered.
 //! - `GET /v1/operator/positions` (operator certificate only): positions and conservation.
 //!
@@ -27,13 +27,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
-
-/// Streams (`GET /v1/stream`) a participant may have open at once; one more gets 429.
-pub const STREAMS_PER_PARTICIPANT_MAX: usize = 4;
-/// How long one stream stays open before it ends cleanly (the bank opens the next one from
-/// its cursor, and a stream never outlives a changed certificate or participant status by
-/// more than this).
-pub const STREAM_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Parse `a=1&b=2` into the values of `names` (in that order); an unknown name or a value
 /// that is not an integer is refused with the answer to give.
@@ -78,6 +71,10 @@ pub struct SwitchApi {
     limits: Limits,
     pull_max: u32,
     pull_wait_max_ms: u64,
+    /// How long one stream stays open (a stream never outlives a changed certificate or
+    /// participant status by more than this), and how many one participant may have open.
+    stream_lifetime: Duration,
+    streams_max: usize,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     stats: Option<Arc<adapters::server::ServerStats>>,
     enquiries: EnquiryQuota,
@@ -101,6 +98,8 @@ impl SwitchApi {
             limits,
             pull_max,
             pull_wait_max_ms,
+            stream_lifetime: Duration::from_secs(60),
+            streams_max: 4,
             metrics: None,
             stats: None,
             enquiries: EnquiryQuota {
@@ -115,6 +114,13 @@ impl SwitchApi {
     pub fn with_enquiry_quota(mut self, per_second: u32, burst: u32) -> Self {
         self.enquiries.per_second = per_second;
         self.enquiries.burst = burst;
+        self
+    }
+
+    /// Streams last `lifetime`, at most `max` open per participant.
+    pub fn with_stream_limits(mut self, lifetime: Duration, max: usize) -> Self {
+        self.stream_lifetime = lifetime;
+        self.streams_max = max;
         self
     }
 
@@ -349,7 +355,7 @@ impl SwitchApi {
     }
 
     /// `GET /v1/stream?after=N`: the participant's messages above N, each written as soon as
-    /// it is durable, until [`STREAM_LIFETIME`] has passed; `after` acknowledges up to N.
+    /// it is durable, until the stream's lifetime has passed; `after` acknowledges up to N.
     fn stream(&self, from: u32, query: &str, framed: bool) -> Response {
         let [after] = match integer_query(query, ["after"]) {
             Ok(v) => v,
@@ -363,13 +369,14 @@ impl SwitchApi {
                  (or long-poll GET /v1/messages)",
             );
         }
-        let Some(slot) = self.delivery.open_stream(from, STREAMS_PER_PARTICIPANT_MAX) else {
+        let Some(slot) = self.delivery.open_stream(from, self.streams_max) else {
             let mut r = Response::error(
                 429,
                 "TOO_MANY_STREAMS",
                 &format!(
-                    "this participant has {STREAMS_PER_PARTICIPANT_MAX} streams open; close one \
-                     or wait for one to end"
+                    "this participant has {} streams open (limits.streams_per_participant_max); \
+                     close one or wait for one to end",
+                    self.streams_max
                 ),
             );
             r.headers.push(("retry-after".to_string(), "1".to_string()));
@@ -385,7 +392,7 @@ impl SwitchApi {
             slot,
             cursor: after,
             max: self.pull_max as usize,
-            ends: tokio::time::Instant::now() + STREAM_LIFETIME,
+            ends: tokio::time::Instant::now() + self.stream_lifetime,
             done: false,
         };
         let body = futures_util::stream::unfold(state, |mut st| async move {

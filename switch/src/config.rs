@@ -155,6 +155,13 @@ pub struct Limits {
     pub pull_max: u32,
     /// Longest long-poll wait.
     pub pull_wait_max_ms: u64,
+    /// How long one message stream (`GET /v1/stream`) stays open before it ends cleanly and
+    /// the bank opens the next.
+    #[serde(default = "stream_lifetime_ms")]
+    pub stream_lifetime_ms: u64,
+    /// Message streams one participant may have open at once; one more gets 429.
+    #[serde(default = "streams_per_participant_max")]
+    pub streams_per_participant_max: u32,
     /// Status enquiries (pacs.028 transactions) a participant may send per second on
     /// average; above it, 429 with Retry-After. Enquiries never take a payment's place.
     #[serde(default = "enquiries_per_second")]
@@ -169,6 +176,14 @@ pub struct Limits {
     /// behind it. 0: allocate as the tables grow.
     #[serde(default = "peak_tps")]
     pub peak_tps: u32,
+}
+
+fn stream_lifetime_ms() -> u64 {
+    60_000
+}
+
+fn streams_per_participant_max() -> u32 {
+    4
 }
 
 fn peak_tps() -> u32 {
@@ -354,6 +369,8 @@ impl Default for Limits {
             outbox_max: 100_000,
             pull_max: 100,
             pull_wait_max_ms: 30_000,
+            stream_lifetime_ms: stream_lifetime_ms(),
+            streams_per_participant_max: streams_per_participant_max(),
             enquiries_per_second: enquiries_per_second(),
             enquiry_burst: enquiry_burst(),
             peak_tps: peak_tps(),
@@ -510,6 +527,12 @@ impl Config {
                 store::RECORD_MAX_BYTES
             ));
         }
+        if !(1..=3_600_000).contains(&self.limits.stream_lifetime_ms)
+            || self.limits.streams_per_participant_max == 0
+        {
+            return bad("limits.stream_lifetime_ms must be within 1 and 3600000, and \
+                 limits.streams_per_participant_max at least 1");
+        }
         if self.participants.is_empty() {
             return bad("at least one participant is needed");
         }
@@ -569,6 +592,18 @@ mod tests {
         let e = cfg.check().unwrap_err().to_string();
         assert!(e.contains("BKBBBRSP") && e.contains("https://"), "{e}");
         cfg.participants[1].callback_url = Some("https://bank.example:9443/in".into());
+        assert!(cfg.check().is_ok());
+    }
+
+    #[test]
+    fn stream_limits_are_bounded() {
+        let mut cfg = Config::dev(Path::new("/tmp/x"));
+        cfg.limits.stream_lifetime_ms = 0;
+        assert!(cfg.check().unwrap_err().to_string().contains("stream_lifetime_ms"));
+        cfg.limits.stream_lifetime_ms = 1_000;
+        cfg.limits.streams_per_participant_max = 0;
+        assert!(cfg.check().unwrap_err().to_string().contains("streams_per_participant_max"));
+        cfg.limits.streams_per_participant_max = 1;
         assert!(cfg.check().is_ok());
     }
 

@@ -170,7 +170,11 @@ impl Node {
                 cfg.limits.pull_wait_max_ms,
             )
             .with_telemetry(metrics, stats.clone())
-            .with_enquiry_quota(cfg.limits.enquiries_per_second, cfg.limits.enquiry_burst),
+            .with_enquiry_quota(cfg.limits.enquiries_per_second, cfg.limits.enquiry_burst)
+            .with_stream_limits(
+                std::time::Duration::from_millis(cfg.limits.stream_lifetime_ms),
+                cfg.limits.streams_per_participant_max as usize,
+            ),
         );
         let tls = adapters::tls::server_config(&pki.ca_cert, &pki.server)?;
         let listener = tokio::net::TcpListener::bind(&cfg.listen).await?;

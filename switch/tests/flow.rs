@@ -808,3 +808,41 @@ async fn switchctl_stream_prints_the_messages_and_acknowledges_them() {
     let left = b.client().pull(0, 10, 0).await.unwrap();
     assert!(left.messages.is_empty(), "acknowledged messages came again: {left:?}");
 }
+
+/// A stream ends cleanly when its lifetime (`limits.stream_lifetime_ms`) is over, and a bank
+/// over `limits.streams_per_participant_max` gets 429; the next stream carries on from the
+/// cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_cleanly_at_its_lifetime_and_the_next_carries_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.limits.stream_lifetime_ms = 300;
+    cfg.limits.streams_per_participant_max = 1;
+    let node = Node::start(&cfg).await.unwrap();
+    let banks = banks(&cfg, node.addr, &node.pki.dir).await;
+    let (a, b) = (&banks[0], &banks[1]);
+    let mut first = b.client().stream(0).await.unwrap();
+    match b.client().stream(0).await {
+        Err(adapters::client::ClientError::Status { status: 429, .. }) => {}
+        other => panic!("a second stream was not refused: {other:?}"),
+    }
+    let t0 = std::time::Instant::now();
+    assert!(tokio::time::timeout(WAIT, first.next()).await.unwrap().unwrap().is_none());
+    assert!(t0.elapsed() >= Duration::from_millis(250), "ended before its lifetime");
+    drop(first);
+    let m = a.pacs008_by_alias("E2E-ST-LIFE", "000001", &alias(1, 3, 0), 10, NOW);
+    a.client().send(pacs008::encode(&m)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut next = loop {
+        // The ended stream's slot comes back once the switch has seen it end.
+        match b.client().stream(0).await {
+            Ok(s) => break s,
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("no stream after the first ended: {e}"),
+        }
+    };
+    let got = streamed(&mut next, 1).await;
+    assert!(std::str::from_utf8(&got[0].xml).unwrap().contains("E2E-ST-LIFE"));
+}
