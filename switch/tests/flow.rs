@@ -668,6 +668,21 @@ async fn unread(
     (cfg, node, pki, banks)
 }
 
+/// A new stream from 0, waiting (at most [`WAIT`]) for a slot that a closed stream frees once
+/// the switch has seen it end.
+async fn stream_once_free(c: &adapters::client::BankClient) -> adapters::client::MessageStream {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match c.stream(0).await {
+            Ok(s) => return s,
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("no stream slot came free: {e}"),
+        }
+    }
+}
+
 /// Read a stream until it has delivered `n` messages in all.
 async fn streamed(s: &mut adapters::client::MessageStream, n: usize) -> Vec<adapters::wire::Frame> {
     let mut out = Vec::new();
@@ -731,16 +746,7 @@ async fn a_stream_delivers_messages_as_they_become_durable_until_acknowledged() 
     }
     // A stream the bank drops gives its slot back.
     drop(more.pop());
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let fourth = loop {
-        match b.client().stream(0).await {
-            Ok(s) => break s,
-            Err(_) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
-            Err(e) => panic!("the dropped stream's slot never came back: {e}"),
-        }
-    };
+    let fourth = stream_once_free(b.client()).await;
     drop((more, fourth));
 
     // Acknowledged through the second: a new stream starts at the third.
@@ -832,17 +838,8 @@ async fn a_stream_ends_cleanly_at_its_lifetime_and_the_next_carries_on() {
     drop(first);
     let m = a.pacs008_by_alias("E2E-ST-LIFE", "000001", &alias(1, 3, 0), 10, NOW);
     a.client().send(pacs008::encode(&m)).await.unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut next = loop {
-        // The ended stream's slot comes back once the switch has seen it end.
-        match b.client().stream(0).await {
-            Ok(s) => break s,
-            Err(_) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
-            Err(e) => panic!("no stream after the first ended: {e}"),
-        }
-    };
+    // The ended stream's slot comes back once the switch has seen it end.
+    let mut next = stream_once_free(b.client()).await;
     let got = streamed(&mut next, 1).await;
     assert!(std::str::from_utf8(&got[0].xml).unwrap().contains("E2E-ST-LIFE"));
 }
