@@ -384,9 +384,8 @@ impl SwitchApi {
         };
         let after = after.unwrap_or(0);
         if after > 0 {
-            // Journaled with the next batch; a full queue leaves it to the next acknowledgement.
-            let _ = self.core.submit(Command::Ack { participant: from, up_to: after });
-            self.delivery.trim(from, after);
+            // A full queue leaves it to the next acknowledgement.
+            let _ = self.delivery.acknowledge(&self.core, from, after);
         }
         let state = StreamState {
             slot,
@@ -431,11 +430,10 @@ impl SwitchApi {
             }
             Err(r) => return r,
         };
-        if let Err(e) = self.core.submit(Command::Ack { participant: from, up_to: through }) {
-            return Self::busy(e);
+        match self.delivery.acknowledge(&self.core, from, through) {
+            Ok(()) => Response::json(204, String::new()),
+            Err(e) => Self::busy(e),
         }
-        self.delivery.trim(from, through);
-        Response::json(204, String::new())
     }
 
     /// The participant-facing directory API (`schemas/directory-openapi.yaml`).

@@ -16,7 +16,7 @@
 //! nothing is pushed before it is journaled; a restarted switch pushes every message not yet
 //! acknowledged. Counted in `switch_push_total{participant=BIC, result="delivered"|"failed"}`.
 
-use crate::runtime::{Command, CoreHandle, Delivery, Queued};
+use crate::runtime::{CoreHandle, Delivery, Queued};
 use adapters::client::BankClient;
 use adapters::wire;
 use std::sync::Arc;
@@ -94,10 +94,9 @@ pub async fn run(
         match pushed {
             Ok(last) => {
                 cursor = last;
-                // Journaled with the next batch; if the queue is full, the next push's
-                // acknowledgement covers this one (and a restart would push it again).
-                let _ = core.submit(Command::Ack { participant, up_to: last });
-                delivery.trim(participant, last);
+                // If the core's queue is full, the next push's acknowledgement covers this one
+                // (and a restart would push it again).
+                let _ = delivery.acknowledge(&core, participant, last);
                 metrics::counter!("switch_push_total", "participant" => bic.clone(), "result" => "delivered")
                     .increment(1);
                 backoff = BACKOFF.0;

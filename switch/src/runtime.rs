@@ -273,6 +273,20 @@ impl Delivery {
         self.peek(participant, after, max, tokio::time::Instant::now() + wait).await
     }
 
+    /// A participant acknowledges its messages up to `through`: the core journals it (with
+    /// its next batch) and they leave the participant's stream here. When the core's queue is
+    /// full nothing changes and the next acknowledgement covers this one.
+    pub fn acknowledge(
+        &self,
+        core: &CoreHandle,
+        participant: u32,
+        through: u64,
+    ) -> Result<(), SubmitError> {
+        core.submit(Command::Ack { participant, up_to: through })?;
+        self.trim(participant, through);
+        Ok(())
+    }
+
     /// Drop the messages up to `through` (acknowledged) from a participant's stream.
     pub fn trim(&self, participant: u32, through: u64) {
         if let Some(Ok(mut q)) = self.queues.get(participant as usize).map(|q| q.lock()) {
