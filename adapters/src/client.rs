@@ -444,8 +444,11 @@ fn send_head_and_body(
     let (answer, mut outgoing) = sender.send_request(req, body.is_empty())?;
     if !body.is_empty() {
         // Queued whole; h2 sends it as the switch's window allows (the body is bounded by the
-        // caller: one message). The answer future keeps the stream open.
-        outgoing.send_data(body, true)?;
+        // caller: one message). The answer future keeps the stream open. A refusal here means
+        // the switch has already answered and closed the stream (a 413 on the declared
+        // length can get there first): that answer, or the connection's error, comes from
+        // `answer`.
+        let _ = outgoing.send_data(body, true);
     }
     Ok(answer)
 }
